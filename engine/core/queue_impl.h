@@ -1,0 +1,166 @@
+// Internal state of the Queue. Everything here is guarded by QueueImpl::mu_.
+//
+// Memory layout, chosen for the simulator's budget (millions of lifecycles per second):
+// tasks live in one vector indexed by TaskIndex (creation order); the id map points into
+// the immutable definitions; pending work is one FIFO per priority; leases and deadlines
+// are min-heaps with lazy deletion (an entry is checked against the task when it surfaces).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/core/cron.h"
+#include "engine/queue.h"
+
+namespace ithappens::engine {
+
+using TaskIndex = uint32_t;
+
+struct TaskEntry {
+  TaskDefinitionPtr def;
+  std::vector<Run> runs;
+  int retries_left = 0;
+  std::vector<TaskIndex> deps;        // def->dependencies, resolved to indices
+  std::vector<TaskIndex> dependents;  // reverse edges, in the dependents' creation order
+  bool ever_completed = false;        // some run completed (satisfies all-completed)
+  bool ever_resolved = false;         // the task was resolved at some point (all-resolved)
+
+  TaskState state() const {
+    if (runs.empty()) return TaskState::kUnscheduled;
+    switch (runs.back().state) {
+      case RunState::kPending: return TaskState::kPending;
+      case RunState::kRunning: return TaskState::kRunning;
+      case RunState::kCompleted: return TaskState::kCompleted;
+      case RunState::kFailed: return TaskState::kFailed;
+      case RunState::kException: return TaskState::kException;
+    }
+    return TaskState::kException;
+  }
+};
+
+struct PendingRef {
+  TaskIndex task;
+  uint32_t run_id;
+};
+
+struct TimedRef {
+  TimeMs at_ms;
+  TaskIndex task;
+  uint32_t run_id;
+  bool operator>(const TimedRef& o) const {
+    if (at_ms != o.at_ms) return at_ms > o.at_ms;
+    if (task != o.task) return task > o.task;
+    return run_id > o.run_id;
+  }
+};
+using MinHeap = std::priority_queue<TimedRef, std::vector<TimedRef>, std::greater<TimedRef>>;
+
+struct HookState {
+  std::shared_ptr<const HookDefinition> def;
+  CronSchedule schedule;
+  TimeMs last_fire_ms = 0;
+};
+
+class QueueImpl {
+ public:
+  QueueImpl(Store* store, const Clock* clock, QueueOptions options);
+
+  // Runs body under the mutex after recovery and due-time processing, submits whatever it
+  // wrote, and waits for durability outside the mutex. A durability failure wins over
+  // body's own answer: nothing is acknowledged.
+  template <typename Body>
+  Status Mutate(Body&& body, TickCounts* due = nullptr);
+
+  Status ReloadLocked();
+
+  // ---- operations (all *Locked: mu_ held) ----
+  Status CreateLocked(TaskDefinition def, bool check_created_window, TaskStatus* status,
+                      bool* created);
+  Status ClaimLocked(std::string_view group, std::string_view id, int n, std::vector<Claim>* out);
+  Status ReclaimLocked(const RunRef& ref, TimeMs* taken_until);
+  Status ReportLocked(const RunRef& ref, RunState outcome, ReasonResolved reason,
+                      TaskStatus* status);
+  Status CancelLocked(std::string_view task_id, TaskStatus* status);
+  Status RerunLocked(std::string_view task_id, TaskStatus* status);
+  Status CreateHookLocked(HookDefinition hook);
+  Status RemoveHookLocked(std::string_view hook_id);
+  Status ListGroupLocked(std::string_view group, std::string_view continuation, int limit,
+                         ListGroupPage* page);
+
+  // ---- time (queue_time.cc) ----
+  void ProcessDueLocked(TickCounts* counts);
+  int FireHooksLocked();
+
+  // ---- helpers ----
+  TaskEntry* Find(std::string_view task_id, TaskIndex* index = nullptr);
+  Status FindOrNotFound(std::string_view task_id, TaskIndex* index);
+  void BuildStatus(TaskIndex i, TaskStatus* out) const;
+  std::optional<TaskIndex> RootCause(TaskIndex i) const;
+  bool DepSatisfied(const TaskEntry& dependent, TaskIndex dep) const;
+  bool AllDepsSatisfied(const TaskEntry& e) const;
+  // Appends a run in state pending (or a resolved exception run for reason_created
+  // kException) and records it.
+  void AddPendingRun(TaskIndex i, ReasonCreated why);
+  void AddExceptionRunUnscheduled(TaskIndex i, ReasonResolved reason);
+  // Resolves the task's current run; retries when the reason is retryable and retries are
+  // left; notifies dependents when the task ends up resolved.
+  void ResolveRun(TaskIndex i, RunState outcome, ReasonResolved reason);
+  void OnTaskResolved(TaskIndex i);
+  void WriteRun(TaskIndex i, uint32_t run_id);
+  WorkerPtr InternWorker(std::string_view group, std::string_view id);
+  std::string RandomTaskId();
+
+  Store* store_;
+  const Clock* clock_;
+  QueueOptions options_;
+
+  std::mutex mu_;
+  bool needs_recovery_ = false;
+  uint64_t last_seq_ = 0;  // last sequence submitted to the store
+  WriteBatch batch_;       // changes of the call in progress
+
+  std::vector<TaskEntry> tasks_;
+  std::unordered_map<std::string_view, TaskIndex> by_id_;  // keys point into tasks_[i].def
+  std::unordered_map<std::string_view, std::vector<TaskIndex>> groups_;
+  std::deque<PendingRef> pending_[kPriorityLevels];
+  MinHeap leases_;     // (taken_until, task, run) of running runs
+  MinHeap deadlines_;  // (deadline, task, 0) of unresolved tasks
+  std::map<std::string, HookState, std::less<>> hooks_;
+  std::unordered_map<std::string, WorkerPtr> workers_;
+  uint64_t rng_state_;
+};
+
+template <typename Body>
+Status QueueImpl::Mutate(Body&& body, TickCounts* due) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (needs_recovery_) {
+    Status st = store_->Recover();
+    if (!st.ok()) return Status::Unavailable(st.WithContext("queue recovery").message());
+    st = ReloadLocked();
+    if (!st.ok()) return Status::Unavailable(st.WithContext("queue reload").message());
+    needs_recovery_ = false;
+  }
+  ProcessDueLocked(due);
+  Status result = body();
+  if (!batch_.empty()) last_seq_ = store_->Submit(batch_);
+  uint64_t seq = last_seq_;
+  lock.unlock();
+  if (options_.bugs.ack_before_commit) return result;  // the bug: acknowledge before durable
+  if (seq == 0) return result;
+  Status durable = store_->WaitDurable(seq);
+  if (durable.ok()) return result;
+  lock.lock();
+  needs_recovery_ = true;
+  return Status::Unavailable(durable.WithContext("not acknowledged").message());
+}
+
+}  // namespace ithappens::engine

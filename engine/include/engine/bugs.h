@@ -1,0 +1,51 @@
+// Deliberate bug switches (DESIGN.md, "Self-validation"). Off by default; only the harness
+// sets them, to prove that each checker fails on the bug it is meant to catch.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+
+#include "engine/status.h"
+
+namespace ithappens::engine {
+
+struct BugSwitches {
+  // Acknowledge a change before it is durable; it is flushed at the next Tick. A crash in
+  // between loses acknowledged changes.
+  bool ack_before_commit = false;
+  // createTask ignores the client's taskId and makes up a fresh one, so a retried create
+  // makes a second task.
+  bool random_task_ids = false;
+  // reportFailed retries the task like an exception (a user failure is retried).
+  bool retry_user_failures = false;
+  // Platform exceptions (claim-expired, worker-shutdown) resolve the run as `failed`.
+  bool blame_user_for_platform = false;
+  // Reports are accepted from any worker for any run, even one that is no longer current.
+  bool no_fencing = false;
+  // Effect idempotency keys include the run id, so a retried run notifies again.
+  bool effect_key_per_run = false;
+  // Expired claims are never reaped: a dead worker's task stays running.
+  bool no_claim_expiry = false;
+  // Recovery drops pending runs: tasks waiting for a worker vanish on restart.
+  bool lose_pending_on_restart = false;
+
+  bool any() const;
+  // "none" or the names of the switches that are on, comma-separated.
+  std::string ToString() const;
+};
+
+inline constexpr std::array<std::string_view, 8> kBugSwitchNames = {
+    "ack-before-commit", "random-task-ids",  "retry-user-failures", "blame-user-for-platform",
+    "no-fencing",        "effect-key-per-run", "no-claim-expiry",   "lose-pending-on-restart",
+};
+
+// Turns on the switch called `name`; INVALID_ARGUMENT naming the known switches otherwise.
+Status EnableBugSwitch(std::string_view name, BugSwitches* bugs);
+
+// The idempotency key of payload step `step` of a task's run: "<taskId>/<step>", or with
+// the effect-key-per-run bug "<taskId>/<runId>/<step>". Workers (real and simulated) must
+// use this function so the bug switch reaches them.
+std::string EffectKey(std::string_view task_id, uint32_t run_id, int step, const BugSwitches& bugs);
+
+}  // namespace ithappens::engine

@@ -1,0 +1,105 @@
+// The reference task queue, with Taskcluster's semantics (DESIGN.md, "The reference engine").
+//
+// Thread-safety: every method is thread-safe. Changes are applied in memory under one
+// mutex, submitted to the Store in that order, and acknowledged only after the store says
+// they are durable; concurrent callers share one commit (group commit, if the store does).
+// Reads also wait until the state they saw is durable, so nobody observes a change that a
+// crash could take back.
+//
+// Failure: when the store fails a commit, the call returns UNAVAILABLE and nothing of it
+// is acknowledged. The queue then rebuilds its memory from the store (Store::Recover, then
+// Load) before serving the next call, so memory never holds a change the disk refused.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/bugs.h"
+#include "engine/clock.h"
+#include "engine/status.h"
+#include "engine/store.h"
+#include "engine/task.h"
+
+namespace ithappens::engine {
+
+struct QueueOptions {
+  TimeMs claim_timeout_ms = 20 * 60 * 1000;  // lease length of claimWork and reclaimTask
+  BugSwitches bugs;
+  // Seed for the random-task-ids bug (the only randomness in the engine).
+  uint64_t bug_seed = 1;
+};
+
+struct TickCounts {
+  int claims_expired = 0;
+  int deadlines_exceeded = 0;
+  int hook_tasks_created = 0;
+};
+
+struct ListGroupPage {
+  std::vector<TaskStatus> tasks;
+  std::string continuation;  // empty when there is no more
+};
+
+class QueueImpl;
+
+class Queue {
+ public:
+  // Loads the durable state from store. store and clock must outlive the queue.
+  static Result<std::unique_ptr<Queue>> Open(Store* store, const Clock* clock,
+                                             QueueOptions options = {});
+  ~Queue();
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+
+  // Idempotent: the same id with the same definition answers OK with the current status;
+  // a different definition is ALREADY_EXISTS naming the first field that differs.
+  // Dependencies must exist. The task is pending at once if its dependencies are satisfied.
+  Status CreateTask(TaskDefinition def, TaskStatus* status = nullptr);
+  Status GetStatus(std::string_view task_id, TaskStatus* status);
+  Result<TaskDefinitionPtr> GetTask(std::string_view task_id);
+  // Tasks of a group in creation order, limit 1..kMaxListLimit per page.
+  Result<ListGroupPage> ListTaskGroup(std::string_view task_group_id, std::string_view continuation,
+                                      int limit);
+
+  // Hands out up to n (1..kMaxClaimBatch) pending tasks, highest priority first, then
+  // oldest first, each with a lease of claim_timeout_ms. Appends to *claims.
+  Status ClaimWork(std::string_view worker_group, std::string_view worker_id, int n,
+                   std::vector<Claim>* claims);
+  // Extends the lease of a running run held by this worker.
+  Status ReclaimTask(const RunRef& run, TimeMs* taken_until_ms);
+
+  // Resolve a run. Fenced: the run must be the task's current run, running, and claimed by
+  // this worker (FAILED_PRECONDITION otherwise); repeating a report that already took
+  // effect is OK and changes nothing.
+  Status ReportCompleted(const RunRef& run, TaskStatus* status = nullptr);
+  Status ReportFailed(const RunRef& run, TaskStatus* status = nullptr);
+  Status ReportException(const RunRef& run, ReasonResolved reason, TaskStatus* status = nullptr);
+
+  // Idempotent. Cancel resolves an unresolved task as exception/canceled (never retried).
+  Status CancelTask(std::string_view task_id, TaskStatus* status = nullptr);
+  // Idempotent. A resolved task gets a new pending run (reasonCreated "rerun"); a pending or
+  // running task is left as it is.
+  Status RerunTask(std::string_view task_id, TaskStatus* status = nullptr);
+
+  // Hooks. Creating the same hook again is OK; a different definition is ALREADY_EXISTS.
+  Status CreateHook(HookDefinition hook);
+  Status RemoveHook(std::string_view hook_id);
+
+  // Reaps expired claims, resolves tasks past their deadline and fires due hooks, at the
+  // clock's now. Expired claims and deadlines are also processed at the start of every
+  // changing call, so Tick only makes them happen without traffic.
+  Result<TickCounts> Tick();
+
+  // Number of tasks known, by task state (index = TaskState). Cheap.
+  std::vector<int64_t> CountByState();
+  const QueueOptions& options() const;
+
+ private:
+  explicit Queue(std::unique_ptr<QueueImpl> impl);
+  std::unique_ptr<QueueImpl> impl_;
+};
+
+}  // namespace ithappens::engine
