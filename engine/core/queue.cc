@@ -74,7 +74,8 @@ void QueueImpl::AddPendingRun(TaskIndex i, ReasonCreated why) {
   run.reason_created = why;
   run.scheduled_ms = clock_->NowMs();
   e.runs.push_back(std::move(run));
-  pending_[static_cast<int>(e.def->priority)].push_back(PendingRef{i, e.runs.back().run_id});
+  pending_[static_cast<int>(e.def->priority)].push(
+      TimedRef{e.runs.back().scheduled_ms, i, e.runs.back().run_id});
   WriteRun(i, e.runs.back().run_id);
 }
 
@@ -265,10 +266,10 @@ Status QueueImpl::ClaimLocked(std::string_view group, std::string_view id, int n
   WorkerPtr worker = InternWorker(group, id);
   const TimeMs now = clock_->NowMs();
   int claimed = 0;
-  for (auto& fifo : pending_) {
-    while (claimed < n && !fifo.empty()) {
-      PendingRef ref = fifo.front();
-      fifo.pop_front();
+  for (auto& heap : pending_) {
+    while (claimed < n && !heap.empty()) {
+      TimedRef ref = heap.top();
+      heap.pop();
       TaskEntry& e = tasks_[ref.task];
       if (ref.run_id + 1 != e.runs.size() || e.runs.back().state != RunState::kPending) continue;
       Run& run = e.runs.back();

@@ -2,12 +2,13 @@
 //
 // Memory layout, chosen for the simulator's budget (millions of lifecycles per second):
 // tasks live in one vector indexed by TaskIndex (creation order); the id map points into
-// the immutable definitions; pending work is one FIFO per priority; leases and deadlines
-// are min-heaps with lazy deletion (an entry is checked against the task when it surfaces).
+// the immutable definitions; pending work, leases and deadlines are min-heaps with lazy
+// deletion (an entry is checked against the task when it surfaces). Pending work is
+// ordered by (scheduled time, task creation order) within a priority level: a pure
+// function of the durable state, so the order is the same after a restart.
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,11 +46,6 @@ struct TaskEntry {
     }
     return TaskState::kException;
   }
-};
-
-struct PendingRef {
-  TaskIndex task;
-  uint32_t run_id;
 };
 
 struct TimedRef {
@@ -131,7 +127,7 @@ class QueueImpl {
   std::vector<TaskEntry> tasks_;
   std::unordered_map<std::string_view, TaskIndex> by_id_;  // keys point into tasks_[i].def
   std::unordered_map<std::string_view, std::vector<TaskIndex>> groups_;
-  std::deque<PendingRef> pending_[kPriorityLevels];
+  MinHeap pending_[kPriorityLevels];  // (scheduled, task, run) of pending runs
   MinHeap leases_;     // (taken_until, task, run) of running runs
   MinHeap deadlines_;  // (deadline, task, 0) of unresolved tasks
   std::map<std::string, HookState, std::less<>> hooks_;
@@ -148,6 +144,7 @@ Status QueueImpl::Mutate(Body&& body, TickCounts* due) {
     st = ReloadLocked();
     if (!st.ok()) return Status::Unavailable(st.WithContext("queue reload").message());
     needs_recovery_ = false;
+    last_seq_ = 0;  // Recover left only durable data: nothing to wait for
   }
   ProcessDueLocked(due);
   Status result = body();

@@ -78,7 +78,7 @@ Status QueueImpl::ReloadLocked() {
   tasks_.clear();
   by_id_.clear();
   groups_.clear();
-  for (auto& fifo : pending_) fifo.clear();
+  for (auto& heap : pending_) heap = MinHeap();
   leases_ = MinHeap();
   deadlines_ = MinHeap();
   hooks_.clear();
@@ -94,8 +94,7 @@ Status QueueImpl::ReloadLocked() {
     }
   }
 
-  // Derived state: satisfaction flags, pending FIFOs (oldest first), leases, deadlines.
-  std::vector<std::pair<TimeMs, TaskIndex>> pending;
+  // Derived state: satisfaction flags, pending work, leases, deadlines.
   for (TaskIndex i = 0; i < tasks_.size(); ++i) {
     TaskEntry& e = tasks_[i];
     e.ever_completed = std::any_of(e.runs.begin(), e.runs.end(),
@@ -103,16 +102,13 @@ Status QueueImpl::ReloadLocked() {
     e.ever_resolved = EverResolved(e.runs);
     TaskState s = e.state();
     if (!IsResolved(s)) deadlines_.push(TimedRef{e.def->deadline_ms, i, 0});
-    if (s == TaskState::kPending) pending.emplace_back(e.runs.back().scheduled_ms, i);
+    if (s == TaskState::kPending) {
+      pending_[static_cast<int>(e.def->priority)].push(
+          TimedRef{e.runs.back().scheduled_ms, i, e.runs.back().run_id});
+    }
     if (s == TaskState::kRunning) {
       leases_.push(TimedRef{e.runs.back().taken_until_ms, i, e.runs.back().run_id});
     }
-  }
-  std::stable_sort(pending.begin(), pending.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [t, i] : pending) {
-    pending_[static_cast<int>(tasks_[i].def->priority)].push_back(
-        PendingRef{i, tasks_[i].runs.back().run_id});
   }
   return Status::Ok();
 }

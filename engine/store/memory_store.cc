@@ -79,6 +79,18 @@ Status MemoryStore::WaitDurable(uint64_t seq) {
 
 Status MemoryStore::Recover() {
   std::lock_guard<std::mutex> lock(mu_);
+  // Make everything a reader can see durable (or, if that fsync fails, gone), so the queue
+  // reloads only durable state.
+  if (!poisoned_ && written_seq_ > durable_seq_) {
+    if (fiu_fail(kFaultStoreFsync)) {
+      counters_.fsync_faults++;
+      poisoned_ = true;
+    } else {
+      counters_.syncs++;
+      durable_ = Marks{tasks_.size(), runs_.size(), hooks_.size()};
+      durable_seq_ = written_seq_;
+    }
+  }
   if (poisoned_) {
     // fsyncgate: after a failed fsync the unsynced pages may be gone. Assume they are.
     TruncateToLocked(durable_);

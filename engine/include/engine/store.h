@@ -73,7 +73,8 @@ class Store {
   // Blocks until seq is durable or failed. Thread-safe; concurrent waiters share commits.
   virtual Status WaitDurable(uint64_t seq) = 0;
   // Clears a failed pipeline so new batches can commit; after an fsync failure, reopens the
-  // store from its files first. The caller must Load again afterwards.
+  // store from its files first. Afterwards everything Load returns is durable. The caller
+  // must Load again.
   virtual Status Recover() = 0;
   virtual std::string_view Name() const = 0;
 };

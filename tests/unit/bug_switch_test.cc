@@ -1,0 +1,138 @@
+// Self-validation: for each engine bug switch, a scenario and a detector of the violation
+// the bug causes. The detector must stay quiet on the correct engine and fire with the
+// switch on — a detector that no bug can trip would prove nothing.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "tests/testing/engine_fixtures.h"
+
+namespace ithappens::testing {
+namespace {
+
+QueueOptions WithBug(std::string_view bug) {
+  QueueOptions o;
+  o.claim_timeout_ms = 60'000;
+  if (!bug.empty()) {
+    Status st = EnableBugSwitch(bug, &o.bugs);
+    if (!st.ok()) throw std::runtime_error(st.ToString());
+  }
+  return o;
+}
+
+// Each scenario returns a description of the violation it saw, or "" if none.
+using Scenario = std::function<std::string(std::string_view bug)>;
+
+std::string AckBeforeCommit(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  if (!t.q().CreateTask(d).ok()) return "";
+  t.CrashAndReopen();
+  TaskStatus s;
+  return t.q().GetStatus(d.task_id, &s).ok() ? "" : "acknowledged task lost in a crash";
+}
+
+std::string RandomTaskIds(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  (void)t.q().CreateTask(d);  // the client's idempotent retry
+  auto page = t.q().ListTaskGroup(d.task_group_id, "", 10);
+  return page.ok() && page->tasks.size() == 1 ? "" : "a retried create made a second task";
+}
+
+std::string RetryUserFailures(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  ClaimOne(t.q(), "w1");
+  (void)t.q().ReportFailed(Ref(d.task_id, 0, "w1"));
+  return t.Status(d.task_id).runs.size() == 1 ? "" : "a user failure was retried";
+}
+
+std::string BlameUserForPlatform(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  ClaimOne(t.q(), "w1");
+  t.clock().AdvanceMs(60'000);  // the worker died; its lease expires
+  (void)t.q().Tick();
+  const Run r = t.Status(d.task_id).runs[0];
+  return r.state == RunState::kException ? "" : "a platform fault was recorded as failed";
+}
+
+std::string NoFencing(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  ClaimOne(t.q(), "w1");
+  t.clock().AdvanceMs(60'000);
+  (void)t.q().Tick();
+  ClaimOne(t.q(), "w2");
+  Status late = t.q().ReportCompleted(Ref(d.task_id, 0, "w1"));
+  return late.ok() ? "a stale worker's report was accepted" : "";
+}
+
+std::string EffectKeyPerRun(std::string_view bug) {
+  QueueOptions o = WithBug(bug);
+  // The same step of two runs of one task must share one idempotency key.
+  return EffectKey(TaskId(1), 0, 3, o.bugs) == EffectKey(TaskId(1), 1, 3, o.bugs)
+             ? ""
+             : "a retried run would notify again";
+}
+
+std::string NoClaimExpiry(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  ClaimOne(t.q(), "w1");
+  t.clock().AdvanceMs(10 * 60'000);
+  (void)t.q().Tick();
+  return t.Status(d.task_id).state == TaskState::kRunning ? "a dead worker's claim never expired"
+                                                          : "";
+}
+
+std::string LosePendingOnRestart(std::string_view bug) {
+  TestQueue t(StoreKind::kSqlite, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  t.CrashAndReopen();
+  std::vector<Claim> claims;
+  (void)t.q().ClaimWork("group", "w1", 1, &claims);
+  return claims.size() == 1 ? "" : "a pending task vanished on restart";
+}
+
+struct Case {
+  std::string_view bug;
+  Scenario scenario;
+};
+
+class BugSwitch : public ::testing::TestWithParam<Case> {};
+
+TEST_P(BugSwitch, DetectorQuietOnCorrectEngineAndFiresOnBug) {
+  EXPECT_EQ(GetParam().scenario(""), "") << "false alarm on the correct engine";
+  EXPECT_NE(GetParam().scenario(GetParam().bug), "") << GetParam().bug << " went unnoticed";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Engine, BugSwitch,
+    ::testing::Values(Case{"ack-before-commit", AckBeforeCommit},
+                      Case{"random-task-ids", RandomTaskIds},
+                      Case{"retry-user-failures", RetryUserFailures},
+                      Case{"blame-user-for-platform", BlameUserForPlatform},
+                      Case{"no-fencing", NoFencing}, Case{"effect-key-per-run", EffectKeyPerRun},
+                      Case{"no-claim-expiry", NoClaimExpiry},
+                      Case{"lose-pending-on-restart", LosePendingOnRestart}),
+    [](const auto& info) {
+      std::string n(info.param.bug);
+      for (char& c : n) c = c == '-' ? '_' : c;
+      return n;
+    });
+
+TEST(BugSwitch, EverySwitchHasACase) {
+  // Guards the list above against a switch added to bugs.h without a detector.
+  EXPECT_EQ(kBugSwitchNames.size(), 8u);
+}
+
+}  // namespace
+}  // namespace ithappens::testing

@@ -1,0 +1,263 @@
+// Proves the stores' durability contract with real libfiu failure points: a failed write
+// or fsync acknowledges nothing and leaves nothing half-applied, an fsync failure refuses
+// writes until recovery, group commit shares one transaction, and each point
+// (open, read, write, fsync, truncate) reaches SQLite through the VFS shim.
+#include <fiu-control.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "engine/fault_points.h"
+#include "tests/testing/engine_fixtures.h"
+
+namespace ithappens::testing {
+namespace {
+
+class FaultGuard {
+ public:
+  explicit FaultGuard(const char* point, bool once = true) : point_(point) {
+    InitFaultPoints();
+    fiu_enable(point, 1, nullptr, once ? FIU_ONETIME : 0);
+  }
+  ~FaultGuard() { fiu_disable(point_); }
+
+ private:
+  const char* point_;
+};
+
+// Counts what Load replays.
+struct Counter final : StoreVisitor {
+  Status OnTask(TaskDefinitionPtr t) override {
+    ids.push_back(t->task_id);
+    return Status::Ok();
+  }
+  Status OnRun(std::string_view, int, const Run&) override {
+    ++runs;
+    return Status::Ok();
+  }
+  Status OnHook(std::shared_ptr<const HookDefinition>, TimeMs) override { return Status::Ok(); }
+  std::vector<std::string> ids;
+  int runs = 0;
+};
+
+WriteBatch BatchWithTask(uint32_t n) {
+  WriteBatch b;
+  auto def = std::make_shared<const TaskDefinition>(MakeTask(n, kStartMs));
+  b.tasks.push_back(def);
+  Run r;
+  r.scheduled_ms = kStartMs;
+  b.runs.push_back(RunRecord{def, def->retries, r});
+  return b;
+}
+
+std::vector<std::string> Loaded(Store& s) {
+  Counter c;
+  EXPECT_TRUE(s.Load(c).ok());
+  return c.ids;
+}
+
+TEST(MemoryStore, CrashDropsUnsyncedAndKeepsSynced) {
+  MemoryStore s;
+  WriteBatch b1 = BatchWithTask(1), b2 = BatchWithTask(2);
+  ASSERT_TRUE(s.WaitDurable(s.Submit(b1)).ok());
+  s.Submit(b2);  // written, never synced
+  EXPECT_EQ(Loaded(s).size(), 2u) << "a reader sees written data";
+  s.Crash();
+  EXPECT_EQ(Loaded(s), std::vector<std::string>{TaskId(1)});
+  EXPECT_EQ(s.counters().records_dropped_by_crash, 2u);
+}
+
+TEST(MemoryStore, WriteFaultFailsTheBatchAndEveryLaterOneUntilRecover) {
+  MemoryStore s;
+  uint64_t a, b;
+  {
+    FaultGuard f(kFaultStoreWrite);
+    WriteBatch b1 = BatchWithTask(1), b2 = BatchWithTask(2);
+    a = s.Submit(b1);
+    b = s.Submit(b2);
+  }
+  EXPECT_EQ(s.WaitDurable(a).code(), StatusCode::kUnavailable);
+  EXPECT_EQ(s.WaitDurable(b).code(), StatusCode::kUnavailable) << "later batches fail too";
+  ASSERT_TRUE(s.Recover().ok());
+  EXPECT_EQ(s.WaitDurable(b).code(), StatusCode::kUnavailable) << "a failure stays a failure";
+  WriteBatch b3 = BatchWithTask(3);
+  EXPECT_TRUE(s.WaitDurable(s.Submit(b3)).ok());
+  EXPECT_EQ(Loaded(s), std::vector<std::string>{TaskId(3)});
+}
+
+TEST(MemoryStore, FsyncFaultRefusesWritesAndRecoveryDropsUnsynced) {
+  MemoryStore s;
+  WriteBatch b1 = BatchWithTask(1), b2 = BatchWithTask(2);
+  uint64_t a = s.Submit(b1);
+  {
+    FaultGuard f(kFaultStoreFsync);
+    EXPECT_EQ(s.WaitDurable(a).code(), StatusCode::kUnavailable);
+  }
+  EXPECT_EQ(s.WaitDurable(s.Submit(b2)).code(), StatusCode::kUnavailable)
+      << "no write after a failed fsync until recovery";
+  ASSERT_TRUE(s.Recover().ok());
+  EXPECT_TRUE(Loaded(s).empty()) << "fsyncgate: unsynced pages are assumed lost";
+}
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  std::string Path() { return (dir_.path() / "q.db").string(); }
+  std::unique_ptr<SqliteStore> Open(SqliteStoreOptions o = {}) {
+    auto s = SqliteStore::Open(Path(), o);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  TempDir dir_;
+};
+
+TEST_F(SqliteStoreTest, GroupCommitWritesWaitingBatchesInOneTransaction) {
+  auto s = Open();
+  WriteBatch b[3] = {BatchWithTask(1), BatchWithTask(2), BatchWithTask(3)};
+  s->Submit(b[0]);
+  s->Submit(b[1]);
+  uint64_t last = s->Submit(b[2]);
+  ASSERT_TRUE(s->WaitDurable(last).ok());
+  EXPECT_EQ(s->counters().transactions, 1u);
+  EXPECT_EQ(s->counters().batches, 3u);
+  EXPECT_EQ(Loaded(*s).size(), 3u);
+}
+
+TEST_F(SqliteStoreTest, WithoutGroupCommitEveryBatchIsItsOwnTransaction) {
+  auto s = Open(SqliteStoreOptions{.group_commit = false});
+  WriteBatch b[3] = {BatchWithTask(1), BatchWithTask(2), BatchWithTask(3)};
+  s->Submit(b[0]);
+  s->Submit(b[1]);
+  uint64_t last = s->Submit(b[2]);
+  ASSERT_TRUE(s->WaitDurable(last).ok());
+  EXPECT_EQ(s->counters().transactions, 3u);
+}
+
+TEST_F(SqliteStoreTest, WriteFaultRollsBackTheWholeGroup) {
+  auto s = Open();
+  WriteBatch ok = BatchWithTask(1);
+  ASSERT_TRUE(s->WaitDurable(s->Submit(ok)).ok());
+  WriteBatch b2 = BatchWithTask(2), b3 = BatchWithTask(3);
+  s->Submit(b2);
+  uint64_t last = s->Submit(b3);
+  {
+    // Fail every write: SQLite may buffer a small transaction in its page cache until
+    // commit, so the first xWrite can come at any point of the commit.
+    FaultGuard f(kFaultStoreWrite, /*once=*/false);
+    Status st = s->WaitDurable(last);
+    EXPECT_EQ(st.code(), StatusCode::kUnavailable);
+    EXPECT_NE(st.message().find("disk I/O error"), std::string::npos) << st.message();
+  }
+  ASSERT_TRUE(s->Recover().ok());
+  s.reset();
+  auto reopened = Open();
+  EXPECT_EQ(Loaded(*reopened), std::vector<std::string>{TaskId(1)}) << "nothing half-applied";
+}
+
+TEST_F(SqliteStoreTest, FsyncFaultRefusesWritesUntilReopened) {
+  auto s = Open();
+  WriteBatch b1 = BatchWithTask(1), b2 = BatchWithTask(2), b3 = BatchWithTask(3);
+  {
+    FaultGuard f(kFaultStoreFsync);
+    EXPECT_EQ(s->WaitDurable(s->Submit(b1)).code(), StatusCode::kUnavailable);
+  }
+  Status refused = s->WaitDurable(s->Submit(b2));
+  EXPECT_EQ(refused.code(), StatusCode::kUnavailable) << "no retry of the fsync, no new writes";
+  ASSERT_TRUE(s->Recover().ok());
+  ASSERT_TRUE(s->WaitDurable(s->Submit(b3)).ok());
+  auto ids = Loaded(*s);
+  EXPECT_EQ(ids.back(), TaskId(3));
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), TaskId(2)), 0) << "the refused batch never lands";
+}
+
+TEST_F(SqliteStoreTest, OpenFaultIsUnavailable) {
+  FaultGuard f(kFaultStoreOpen);
+  auto s = SqliteStore::Open(Path());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable) << s.status().ToString();
+}
+
+TEST_F(SqliteStoreTest, ReadFaultFailsOpeningAnExistingDatabase) {
+  {
+    auto s = Open();
+    WriteBatch b = BatchWithTask(1);
+    ASSERT_TRUE(s->WaitDurable(s->Submit(b)).ok());
+  }
+  FaultGuard f(kFaultStoreRead, /*once=*/false);
+  auto s = SqliteStore::Open(Path());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable) << s.status().ToString();
+}
+
+TEST_F(SqliteStoreTest, TruncateFaultFailsTheStartupCheckpoint) {
+  auto writer = Open();  // keeps the WAL alive with frames in it
+  WriteBatch b = BatchWithTask(1);
+  ASSERT_TRUE(writer->WaitDurable(writer->Submit(b)).ok());
+  FaultGuard f(kFaultStoreTruncate, /*once=*/false);
+  auto s = SqliteStore::Open(Path());
+  ASSERT_FALSE(s.ok()) << "wal_checkpoint(TRUNCATE) must truncate the WAL";
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable) << s.status().ToString();
+}
+
+TEST_F(SqliteStoreTest, NewerSchemaIsRefusedNamingTheVersion) {
+  Open().reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(Path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=2", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto s = SqliteStore::Open(Path());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("schema version 2"), std::string::npos);
+}
+
+// ---- the queue on top of a failing store ----
+
+class QueueFaultTest : public ::testing::TestWithParam<StoreKind> {};
+
+TEST_P(QueueFaultTest, FsyncFaultAcknowledgesNothingAndRetrySucceeds) {
+  TestQueue t(GetParam());
+  TaskDefinition d = MakeTask(1, kStartMs);
+  {
+    FaultGuard f(kFaultStoreFsync);
+    Status st = t.q().CreateTask(d);
+    EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
+  }
+  Status retry = t.q().CreateTask(d);  // recovers the store first, then applies idempotently
+  ASSERT_TRUE(retry.ok()) << retry.ToString();
+  t.CrashAndReopen();
+  EXPECT_EQ(t.Status(d.task_id).runs.size(), 1u);
+}
+
+TEST_P(QueueFaultTest, WriteFaultDuringClaimHandsOutNothing) {
+  TestQueue t(GetParam());
+  ASSERT_TRUE(t.q().CreateTask(MakeTask(1, kStartMs)).ok());
+  std::vector<Claim> claims;
+  {
+    FaultGuard f(kFaultStoreWrite, /*once=*/false);
+    EXPECT_EQ(t.q().ClaimWork("group", "w1", 1, &claims).code(), StatusCode::kUnavailable);
+  }
+  EXPECT_TRUE(claims.empty());
+  EXPECT_EQ(t.Status(TaskId(1)).state, TaskState::kPending) << "memory rolled back to the store";
+  EXPECT_EQ(ClaimOne(t.q(), "w2").run_id, 0u);
+}
+
+TEST_P(QueueFaultTest, UnsyncedStateIsNeverObservedAfterFsyncFailure) {
+  TestQueue t(GetParam());
+  ASSERT_TRUE(t.q().CreateTask(MakeTask(1, kStartMs)).ok());
+  ClaimOne(t.q(), "w1");
+  {
+    FaultGuard f(kFaultStoreFsync);
+    EXPECT_EQ(t.q().ReportCompleted(Ref(TaskId(1), 0, "w1")).code(), StatusCode::kUnavailable);
+  }
+  // The completion was not acknowledged: the worker retries it, and it lands once.
+  TaskStatus s;
+  ASSERT_TRUE(t.q().ReportCompleted(Ref(TaskId(1), 0, "w1"), &s).ok());
+  EXPECT_EQ(s.state, TaskState::kCompleted);
+  EXPECT_EQ(s.runs.size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, QueueFaultTest,
+                         ::testing::Values(StoreKind::kMemory, StoreKind::kSqlite),
+                         [](const auto& info) { return StoreKindName(info.param); });
+
+}  // namespace
+}  // namespace ithappens::testing
