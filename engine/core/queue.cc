@@ -408,6 +408,8 @@ Status QueueImpl::RerunLocked(std::string_view task_id, TaskStatus* status) {
                                        std::to_string(kMaxRunsPerTask));
     }
     AddPendingRun(i, ReasonCreated::kRerun);
+    // The task is unresolved again: arm its deadline (a restart only arms unresolved tasks).
+    deadlines_.push(TimedRef{e.def->deadline_ms, i, 0});
   }  // pending or running: already going to run (idempotent)
   BuildStatus(i, status);
   return Status::Ok();
