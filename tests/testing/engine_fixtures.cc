@@ -39,16 +39,18 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+void ApplyBugFromEnv(QueueOptions* options) {
+  if (const char* bug = std::getenv("ITHAPPENS_TEST_ENGINE_BUG"); bug && *bug) {
+    auto st = EnableBugSwitch(bug, &options->bugs);
+    if (!st.ok()) throw std::runtime_error(st.ToString());
+  }
+}
+
 std::string StoreKindName(StoreKind k) { return k == StoreKind::kMemory ? "Memory" : "Sqlite"; }
 
 TestQueue::TestQueue(StoreKind kind, QueueOptions opts, SqliteStoreOptions sqlite)
     : options(opts), kind_(kind), sqlite_options_(sqlite) {
-  // ITHAPPENS_TEST_ENGINE_BUG=NAME turns a bug switch on in every test queue, to show
-  // which engine tests catch it (docs/decisions.md lists the results).
-  if (const char* bug = std::getenv("ITHAPPENS_TEST_ENGINE_BUG"); bug && *bug) {
-    auto st = EnableBugSwitch(bug, &options.bugs);
-    if (!st.ok()) throw std::runtime_error(st.ToString());
-  }
+  ApplyBugFromEnv(&options);
   if (kind == StoreKind::kMemory) {
     store_ = std::make_unique<MemoryStore>();
   } else {

@@ -59,6 +59,10 @@ class TestQueue {
   std::unique_ptr<Queue> queue_;
 };
 
+// Applies ITHAPPENS_TEST_ENGINE_BUG=NAME (if set) to options: a way to watch which tests
+// catch a bug switch (docs/decisions.md lists the results).
+void ApplyBugFromEnv(QueueOptions* options);
+
 // Claims exactly one task for `worker` and returns it; fails the test if none.
 Claim ClaimOne(Queue& q, const std::string& worker);
 RunRef Ref(const std::string& task_id, uint32_t run_id, const std::string& worker);
