@@ -16,10 +16,12 @@ QueueImpl::QueueImpl(Store* store, const Clock* clock, QueueOptions options)
 // ---------------------------------------------------------------- helpers
 
 TaskEntry* QueueImpl::Find(std::string_view task_id, TaskIndex* index) {
-  auto it = by_id_.find(task_id);
-  if (it == by_id_.end()) return nullptr;
-  if (index) *index = it->second;
-  return &tasks_[it->second];
+  TaskIndex i = by_id_.Find(task_id, [this](TaskIndex k) -> std::string_view {
+    return tasks_[k].def->task_id;
+  });
+  if (i == TaskIdIndex::kNone) return nullptr;
+  if (index) *index = i;
+  return &tasks_[i];
 }
 
 Status QueueImpl::FindOrNotFound(std::string_view task_id, TaskIndex* index) {
@@ -133,6 +135,20 @@ void QueueImpl::OnTaskResolved(TaskIndex i) {
   }
 }
 
+void QueueImpl::AddToGroup(TaskIndex i) {
+  std::string_view group = tasks_[i].def->task_group_id;
+  uint32_t g = group_index_.Find(group, [this](uint32_t k) -> std::string_view {
+    return tasks_[groups_[k].first].def->task_group_id;
+  });
+  if (g == TaskIdIndex::kNone) {
+    group_index_.Insert(group, static_cast<uint32_t>(groups_.size()));
+    groups_.push_back(GroupList{i, i});
+    return;
+  }
+  tasks_[groups_[g].last].next_in_group = i;
+  groups_[g].last = i;
+}
+
 std::optional<TaskIndex> QueueImpl::RootCause(TaskIndex start) const {
   // Depth-first over unsatisfied dependencies; the first dependency that resolved badly
   // and itself ran (or was not blocked) is the root cause.
@@ -243,8 +259,8 @@ Status QueueImpl::CreateLocked(TaskDefinition def, bool check_created_window, Ta
   e.def = ptr;
   e.retries_left = ptr->retries;
   e.deps = std::move(deps);
-  by_id_.emplace(ptr->task_id, i);
-  groups_[ptr->task_group_id].push_back(i);
+  by_id_.Insert(ptr->task_id, i);
+  AddToGroup(i);
   for (TaskIndex d : e.deps) tasks_[d].dependents.push_back(i);
   deadlines_.push(TimedRef{ptr->deadline_ms, i, 0});
   batch_.tasks.push_back(ptr);
@@ -452,27 +468,30 @@ Status QueueImpl::ListGroupLocked(std::string_view group, std::string_view conti
     return Status::InvalidArgument("limit: " + std::to_string(limit) + " is outside 1.." +
                                    std::to_string(kMaxListLimit));
   }
-  size_t offset = 0;
-  if (!continuation.empty()) {
-    auto r = std::from_chars(continuation.data(), continuation.data() + continuation.size(), offset);
-    if (r.ec != std::errc() || r.ptr != continuation.data() + continuation.size()) {
-      return Status::InvalidArgument("continuationToken: '" + std::string(continuation) +
-                                     "' was not issued by this queue");
-    }
-  }
   page->tasks.clear();
   page->continuation.clear();
-  auto it = groups_.find(group);
-  if (it == groups_.end()) {
+  uint32_t g = group_index_.Find(group, [this](uint32_t k) -> std::string_view {
+    return tasks_[groups_[k].first].def->task_group_id;
+  });
+  if (g == TaskIdIndex::kNone) {
     ITHAPPENS_RETURN_IF_ERROR(ValidateTaskId(group, "taskGroupId"));
     return Status::NotFound("taskGroupId: group '" + std::string(group) + "' has no tasks");
   }
-  const auto& members = it->second;
-  for (size_t k = offset; k < members.size() && page->tasks.size() < static_cast<size_t>(limit); ++k) {
-    BuildStatus(members[k], &page->tasks.emplace_back());
+  // The continuation token is the queue position of the next member to list.
+  TaskIndex next = groups_[g].first;
+  if (!continuation.empty()) {
+    auto r = std::from_chars(continuation.data(), continuation.data() + continuation.size(), next);
+    if (r.ec != std::errc() || r.ptr != continuation.data() + continuation.size() ||
+        next >= tasks_.size() || tasks_[next].def->task_group_id != group) {
+      return Status::InvalidArgument("continuationToken: '" + std::string(continuation) +
+                                     "' was not issued for this group");
+    }
   }
-  size_t next = offset + page->tasks.size();
-  if (next < members.size()) page->continuation = std::to_string(next);
+  while (next != UINT32_MAX && page->tasks.size() < static_cast<size_t>(limit)) {
+    BuildStatus(next, &page->tasks.emplace_back());
+    next = tasks_[next].next_in_group;
+  }
+  if (next != UINT32_MAX) page->continuation = std::to_string(next);
   return Status::Ok();
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/core/cron.h"
+#include "engine/core/task_id_index.h"
 #include "engine/queue.h"
 
 namespace ithappens::engine {
@@ -34,6 +35,7 @@ struct TaskEntry {
   std::vector<TaskIndex> dependents;  // reverse edges, in the dependents' creation order
   bool ever_completed = false;        // some run completed (satisfies all-completed)
   bool ever_resolved = false;         // the task was resolved at some point (all-resolved)
+  uint32_t next_in_group = UINT32_MAX;  // the group's next task in creation order
 
   TaskState state() const {
     if (runs.empty()) return TaskState::kUnscheduled;
@@ -64,6 +66,11 @@ struct HookState {
   std::shared_ptr<const HookDefinition> def;
   CronSchedule schedule;
   TimeMs last_fire_ms = 0;
+};
+
+struct GroupList {
+  TaskIndex first;
+  TaskIndex last;
 };
 
 class QueueImpl {
@@ -125,8 +132,12 @@ class QueueImpl {
   WriteBatch batch_;       // changes of the call in progress
 
   std::vector<TaskEntry> tasks_;
-  std::unordered_map<std::string_view, TaskIndex> by_id_;  // keys point into tasks_[i].def
-  std::unordered_map<std::string_view, std::vector<TaskIndex>> groups_;
+  TaskIdIndex by_id_;  // task id -> index into tasks_
+  // Task groups: a flat index to each group's first and last member; members are linked
+  // through TaskEntry::next_in_group.
+  TaskIdIndex group_index_;
+  std::vector<GroupList> groups_;
+  void AddToGroup(TaskIndex i);
   MinHeap pending_[kPriorityLevels];  // (scheduled, task, run) of pending runs
   MinHeap leases_;     // (taken_until, task, run) of running runs
   MinHeap deadlines_;  // (deadline, task, 0) of unresolved tasks

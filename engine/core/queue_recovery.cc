@@ -24,10 +24,11 @@ class Loader final : public StoreVisitor {
       e.deps.push_back(d);
       q_->tasks_[d].dependents.push_back(i);
     }
-    if (!q_->by_id_.emplace(e.def->task_id, i).second) {
+    if (q_->Find(e.def->task_id) != nullptr) {
       return Status::Internal("store: task '" + task->task_id + "' loaded twice");
     }
-    q_->groups_[e.def->task_group_id].push_back(i);
+    q_->by_id_.Insert(e.def->task_id, i);
+    q_->AddToGroup(i);
     return Status::Ok();
   }
 
@@ -76,8 +77,9 @@ bool EverResolved(const std::vector<Run>& runs) {
 
 Status QueueImpl::ReloadLocked() {
   tasks_.clear();
-  by_id_.clear();
+  by_id_.Clear();
   groups_.clear();
+  group_index_.Clear();
   for (auto& heap : pending_) heap = MinHeap();
   leases_ = MinHeap();
   deadlines_ = MinHeap();

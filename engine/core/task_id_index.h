@@ -1,0 +1,81 @@
+// Flat open-addressing index from task id to TaskIndex. Keys are not copied: the caller
+// resolves an index back to its id (the definitions own the strings), so a slot is 16 bytes
+// and a lookup touches one cache line in the common case. Linear probing, power-of-two
+// capacity, load factor at most 1/2. Not thread-safe (the queue's mutex guards it).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "engine/core/hash.h"
+
+namespace ithappens::engine {
+
+class TaskIdIndex {
+ public:
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  static uint64_t Hash(std::string_view id) {
+    uint64_t h = 0x9ae16a3b2f90404fULL ^ id.size();
+    size_t i = 0;
+    for (; i + 8 <= id.size(); i += 8) {
+      uint64_t w;
+      std::memcpy(&w, id.data() + i, 8);
+      h = Mix64(h ^ w);
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, id.data() + i, id.size() - i);
+    return Mix64(h ^ tail);
+  }
+
+  // key_of(index) returns the id stored at that index.
+  template <typename KeyOf>
+  uint32_t Find(std::string_view id, const KeyOf& key_of) const {
+    if (slots_.empty()) return kNone;
+    const uint64_t h = Hash(id);
+    for (size_t s = h & mask_;; s = (s + 1) & mask_) {
+      const Slot& slot = slots_[s];
+      if (slot.index == kNone) return kNone;
+      if (slot.hash == h && key_of(slot.index) == id) return slot.index;
+    }
+  }
+
+  // The id must not be present already.
+  void Insert(std::string_view id, uint32_t index) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    Place(Slot{Hash(id), index});
+    ++size_;
+  }
+
+  void Clear() {
+    slots_.clear();
+    mask_ = 0;
+    size_ = 0;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash;
+    uint32_t index;
+  };
+  void Place(Slot slot) {
+    size_t s = slot.hash & mask_;
+    while (slots_[s].index != kNone) s = (s + 1) & mask_;
+    slots_[s] = slot;
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{0, kNone});
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.index != kNone) Place(s);
+    }
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+}  // namespace ithappens::engine
