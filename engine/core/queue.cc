@@ -53,7 +53,7 @@ std::string QueueImpl::RandomTaskId() {
 
 void QueueImpl::WriteRun(TaskIndex i, uint32_t run_id) {
   const TaskEntry& e = tasks_[i];
-  batch_.runs.push_back(RunRecord{e.def, e.retries_left, e.runs[run_id]});
+  batch_.runs.push_back(RunRecord{e.def, i, e.retries_left, e.runs[run_id]});
 }
 
 bool QueueImpl::DepSatisfied(const TaskEntry& dependent, TaskIndex dep) const {
@@ -220,41 +220,41 @@ std::string_view FirstDifference(const TaskDefinition& a, const TaskDefinition& 
 }
 }  // namespace
 
-Status QueueImpl::CreateLocked(TaskDefinition def, bool check_created_window, TaskStatus* status,
-                               bool* created) {
+Status QueueImpl::CreateLocked(std::shared_ptr<TaskDefinition> def, bool check_created_window,
+                               TaskStatus* status, bool* created) {
   if (created) *created = false;
-  if (options_.bugs.random_task_ids) def.task_id = RandomTaskId();
+  if (options_.bugs.random_task_ids) def->task_id = RandomTaskId();
   // Everything but the created window first, so a malformed retry is INVALID_ARGUMENT.
-  ITHAPPENS_RETURN_IF_ERROR(ValidateTaskDefinition(&def));
+  ITHAPPENS_RETURN_IF_ERROR(ValidateTaskDefinition(def.get()));
 
   TaskIndex existing;
-  if (Find(def.task_id, &existing)) {
+  if (Find(def->task_id, &existing)) {
     const TaskDefinition& old = *tasks_[existing].def;
-    std::string_view diff = FirstDifference(old, def);
+    std::string_view diff = FirstDifference(old, *def);
     if (!diff.empty()) {
-      return Status::AlreadyExists("taskId: task '" + def.task_id +
+      return Status::AlreadyExists("taskId: task '" + def->task_id +
                                    "' already exists with a different definition (first "
                                    "difference: " + std::string(diff) + ")");
     }
     BuildStatus(existing, status);
     return Status::Ok();
   }
-  if (check_created_window) ITHAPPENS_RETURN_IF_ERROR(ValidateCreatedWindow(def, clock_->NowMs()));
+  if (check_created_window) ITHAPPENS_RETURN_IF_ERROR(ValidateCreatedWindow(*def, clock_->NowMs()));
 
   std::vector<TaskIndex> deps;
-  deps.reserve(def.dependencies.size());
-  for (size_t k = 0; k < def.dependencies.size(); ++k) {
+  deps.reserve(def->dependencies.size());
+  for (size_t k = 0; k < def->dependencies.size(); ++k) {
     TaskIndex d;
-    if (!Find(def.dependencies[k], &d)) {
+    if (!Find(def->dependencies[k], &d)) {
       return Status::InvalidArgument("dependencies[" + std::to_string(k) + "]: task '" +
-                                     def.dependencies[k] + "' does not exist");
+                                     def->dependencies[k] + "' does not exist");
     }
     deps.push_back(d);
   }
   if (tasks_.size() >= UINT32_MAX - 1) return Status::ResourceExhausted("tasks: queue is full");
 
   const TaskIndex i = static_cast<TaskIndex>(tasks_.size());
-  auto ptr = std::make_shared<const TaskDefinition>(std::move(def));
+  TaskDefinitionPtr ptr = std::move(def);
   TaskEntry& e = tasks_.emplace_back();
   e.def = ptr;
   e.retries_left = ptr->retries;
@@ -517,7 +517,9 @@ Result<std::unique_ptr<Queue>> Queue::Open(Store* store, const Clock* clock, Que
 const QueueOptions& Queue::options() const { return impl_->options_; }
 
 Status Queue::CreateTask(TaskDefinition def, TaskStatus* status) {
-  return impl_->Mutate([&] { return impl_->CreateLocked(std::move(def), true, status, nullptr); });
+  // Allocated outside the mutex; becomes the task's shared definition if it is new.
+  auto ptr = std::make_shared<TaskDefinition>(std::move(def));
+  return impl_->Mutate([&] { return impl_->CreateLocked(std::move(ptr), true, status, nullptr); });
 }
 
 Status Queue::GetStatus(std::string_view task_id, TaskStatus* status) {

@@ -86,8 +86,9 @@ class QueueImpl {
   Status ReloadLocked();
 
   // ---- operations (all *Locked: mu_ held) ----
-  Status CreateLocked(TaskDefinition def, bool check_created_window, TaskStatus* status,
-                      bool* created);
+  // def is normalized in place and, if the task is new, kept as the shared definition.
+  Status CreateLocked(std::shared_ptr<TaskDefinition> def, bool check_created_window,
+                      TaskStatus* status, bool* created);
   Status ClaimLocked(std::string_view group, std::string_view id, int n, std::vector<Claim>* out);
   Status ReclaimLocked(const RunRef& ref, TimeMs* taken_until);
   Status ReportLocked(const RunRef& ref, RunState outcome, ReasonResolved reason,

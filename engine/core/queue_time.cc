@@ -60,11 +60,11 @@ int QueueImpl::FireHooksLocked() {
       }
     }
     const TaskDefinition& t = h.def->task_template;
-    TaskDefinition def = t;
-    def.task_id = DeterministicTaskId(h.def->hook_id, fire, h.def->key);
-    def.created_ms = fire;
-    def.deadline_ms = fire + t.deadline_ms;
-    def.expires_ms = t.expires_ms == 0 ? 0 : fire + t.expires_ms;
+    auto def = std::make_shared<TaskDefinition>(t);
+    def->task_id = DeterministicTaskId(h.def->hook_id, fire, h.def->key);
+    def->created_ms = fire;
+    def->deadline_ms = fire + t.deadline_ms;
+    def->expires_ms = t.expires_ms == 0 ? 0 : fire + t.expires_ms;
     bool created = false;
     Status st = CreateLocked(std::move(def), /*check_created_window=*/false, nullptr, &created);
     // The template was validated when the hook was created, so only a conflict with a

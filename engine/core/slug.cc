@@ -9,17 +9,20 @@ namespace ithappens::engine {
 namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-bool IsSlugChar(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '-' || c == '_';
-}
+struct SlugTable {
+  bool ok[256] = {};
+  constexpr SlugTable() {
+    for (int i = 0; i < 64; ++i) ok[static_cast<unsigned char>(kAlphabet[i])] = true;
+  }
+};
+constexpr SlugTable kSlugTable;
 }  // namespace
 
 bool IsValidSlug(std::string_view s) {
   if (s.size() != static_cast<size_t>(kTaskIdLength)) return false;
-  for (char c : s) {
-    if (!IsSlugChar(c)) return false;
-  }
+  bool ok = true;
+  for (char c : s) ok &= kSlugTable.ok[static_cast<unsigned char>(c)];
+  if (!ok) return false;
   // The last character carries 2 data bits and 4 zero bits: one of A, Q, g, w.
   char last = s.back();
   return last == 'A' || last == 'Q' || last == 'g' || last == 'w';

@@ -3,6 +3,7 @@
 #include <fiu-local.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "engine/fault_points.h"
@@ -22,19 +23,19 @@ sqlite3_file* Real(sqlite3_file* f) { return reinterpret_cast<FiuFile*>(f)->real
 
 int Close(sqlite3_file* f) { return Real(f)->pMethods->xClose(Real(f)); }
 int Read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) {
-  if (fiu_fail(kFaultStoreRead)) return SQLITE_IOERR_READ;
+  if (FaultPointFires(kFaultStoreRead)) return SQLITE_IOERR_READ;
   return Real(f)->pMethods->xRead(Real(f), buf, n, off);
 }
 int Write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
-  if (fiu_fail(kFaultStoreWrite)) return SQLITE_IOERR_WRITE;
+  if (FaultPointFires(kFaultStoreWrite)) return SQLITE_IOERR_WRITE;
   return Real(f)->pMethods->xWrite(Real(f), buf, n, off);
 }
 int Truncate(sqlite3_file* f, sqlite3_int64 size) {
-  if (fiu_fail(kFaultStoreTruncate)) return SQLITE_IOERR_TRUNCATE;
+  if (FaultPointFires(kFaultStoreTruncate)) return SQLITE_IOERR_TRUNCATE;
   return Real(f)->pMethods->xTruncate(Real(f), size);
 }
 int Sync(sqlite3_file* f, int flags) {
-  if (fiu_fail(kFaultStoreFsync)) return SQLITE_IOERR_FSYNC;
+  if (FaultPointFires(kFaultStoreFsync)) return SQLITE_IOERR_FSYNC;
   return Real(f)->pMethods->xSync(Real(f), flags);
 }
 int FileSize(sqlite3_file* f, sqlite3_int64* size) {
@@ -102,7 +103,7 @@ const sqlite3_io_methods kMethodsV3 = MakeMethods(3);
 int Open(sqlite3_vfs*, const char* name, sqlite3_file* f, int flags, int* out_flags) {
   auto* file = reinterpret_cast<FiuFile*>(f);
   file->base.pMethods = nullptr;
-  if (fiu_fail(kFaultStoreOpen)) return SQLITE_CANTOPEN;
+  if (FaultPointFires(kFaultStoreOpen)) return SQLITE_CANTOPEN;
   file->real = reinterpret_cast<sqlite3_file*>(file + 1);
   int rc = g_root->xOpen(g_root, name, file->real, flags, out_flags);
   if (file->real->pMethods == nullptr) return rc;
@@ -134,9 +135,20 @@ int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* out) {
 
 }  // namespace
 
+namespace {
+std::atomic<bool> g_fiu_initialized{false};
+}  // namespace
+
 void InitFaultPoints() {
   static std::once_flag once;
-  std::call_once(once, [] { fiu_init(0); });
+  std::call_once(once, [] {
+    fiu_init(0);
+    g_fiu_initialized.store(true, std::memory_order_release);
+  });
+}
+
+bool FaultPointFires(const char* name) {
+  return g_fiu_initialized.load(std::memory_order_acquire) && fiu_fail(name) != 0;
 }
 
 int RegisterFiuVfs() {

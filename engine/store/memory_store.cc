@@ -1,35 +1,10 @@
 #include "engine/memory_store.h"
 
-#include <fiu-local.h>
-
 #include <algorithm>
-#include <map>
-#include <unordered_map>
 
 #include "engine/fault_points.h"
 
 namespace ithappens::engine {
-namespace {
-
-// The final snapshot of every run, per task in creation order: replays `runs` over `tasks`.
-std::vector<std::vector<const RunRecord*>> FinalRuns(const std::vector<TaskDefinitionPtr>& tasks,
-                                                     const std::vector<RunRecord>& runs,
-                                                     size_t runs_end) {
-  std::unordered_map<const TaskDefinition*, size_t> ordinal;
-  ordinal.reserve(tasks.size());
-  for (size_t k = 0; k < tasks.size(); ++k) ordinal.emplace(tasks[k].get(), k);
-  std::vector<std::vector<const RunRecord*>> per_task(tasks.size());
-  for (size_t k = 0; k < runs_end; ++k) {
-    auto it = ordinal.find(runs[k].task.get());
-    if (it == ordinal.end()) continue;  // cannot happen: a run is written with or after its task
-    auto& slots = per_task[it->second];
-    if (slots.size() <= runs[k].run.run_id) slots.resize(runs[k].run.run_id + 1, nullptr);
-    slots[runs[k].run.run_id] = &runs[k];
-  }
-  return per_task;
-}
-
-}  // namespace
 
 bool MemoryStore::IsFailedLocked(uint64_t seq) const {
   if (failed_from_ != 0 && seq >= failed_from_) return true;
@@ -39,17 +14,94 @@ bool MemoryStore::IsFailedLocked(uint64_t seq) const {
   return false;
 }
 
+void MemoryStore::ApplyLocked(WriteBatch& batch) {
+  for (auto& t : batch.tasks) {
+    undo_.emplace_back().kind = Undo::Kind::kTaskAppended;
+    tasks_.push_back(TaskSlot{std::move(t), 0, {}});
+    tasks_.back().retries_left = tasks_.back().task->retries;
+  }
+  for (auto& r : batch.runs) {
+    // The queue's task index is the store's creation order: a mismatch is our bug.
+    ITHAPPENS_CHECK(r.task_index < tasks_.size() && tasks_[r.task_index].task == r.task);
+    TaskSlot& slot = tasks_[r.task_index];
+    const uint32_t run_id = r.run.run_id;
+    ITHAPPENS_CHECK(run_id <= slot.runs.size());
+    Undo u;
+    u.kind = run_id == slot.runs.size() ? Undo::Kind::kRunAppended : Undo::Kind::kRunOverwritten;
+    u.task_index = r.task_index;
+    u.old_retries_left = slot.retries_left;
+    if (run_id == slot.runs.size()) {
+      slot.runs.push_back(std::move(r.run));
+    } else {
+      u.old_run = std::move(slot.runs[run_id]);
+      slot.runs[run_id] = std::move(r.run);
+    }
+    slot.retries_left = r.retries_left;
+    undo_.push_back(std::move(u));
+  }
+  for (auto& h : batch.hooks) {
+    HookUndo hu{h.hook->hook_id, false, {}};
+    auto it = hooks_.find(hu.hook_id);
+    if (it != hooks_.end()) {
+      hu.existed = true;
+      hu.old = it->second;
+    }
+    hooks_[hu.hook_id] = HookSlot{std::move(h.hook), h.last_fire_ms};
+    Undo& u = undo_.emplace_back();
+    u.kind = Undo::Kind::kHook;
+    u.task_index = static_cast<uint32_t>(hook_undo_.size());
+    hook_undo_.push_back(std::move(hu));
+  }
+}
+
+void MemoryStore::RollBackUnsyncedLocked() {
+  counters_.writes_dropped_by_crash += undo_.size();
+  for (auto u = undo_.rbegin(); u != undo_.rend(); ++u) {
+    switch (u->kind) {
+      case Undo::Kind::kTaskAppended:
+        tasks_.pop_back();
+        break;
+      case Undo::Kind::kRunAppended:
+        tasks_[u->task_index].runs.pop_back();
+        tasks_[u->task_index].retries_left = u->old_retries_left;
+        break;
+      case Undo::Kind::kRunOverwritten: {
+        TaskSlot& slot = tasks_[u->task_index];
+        slot.runs[u->old_run.run_id] = std::move(u->old_run);
+        slot.retries_left = u->old_retries_left;
+        break;
+      }
+      case Undo::Kind::kHook: {
+        HookUndo& hu = hook_undo_[u->task_index];
+        if (hu.existed) {
+          hooks_[hu.hook_id] = std::move(hu.old);
+        } else {
+          hooks_.erase(hu.hook_id);
+        }
+        break;
+      }
+    }
+  }
+  undo_.clear();
+  hook_undo_.clear();
+}
+
+void MemoryStore::SyncLocked() {
+  counters_.syncs++;
+  undo_.clear();
+  hook_undo_.clear();
+  durable_seq_ = written_seq_;
+}
+
 uint64_t MemoryStore::Submit(WriteBatch& batch) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t seq = ++submitted_seq_;
-  if (failed_from_ == 0 && fiu_fail(kFaultStoreWrite)) {
+  if (failed_from_ == 0 && FaultPointFires(kFaultStoreWrite)) {
     counters_.write_faults++;
     failed_from_ = seq;
   }
   if (failed_from_ == 0) {
-    for (auto& t : batch.tasks) tasks_.push_back(std::move(t));
-    for (auto& r : batch.runs) runs_.push_back(std::move(r));
-    for (auto& h : batch.hooks) hooks_.push_back(HookLog{std::move(h.hook), h.last_fire_ms});
+    ApplyLocked(batch);
     written_seq_ = seq;
     counters_.batches_written++;
   }
@@ -64,16 +116,13 @@ Status MemoryStore::WaitDurable(uint64_t seq) {
                                          : "memory store: write failed");
   }
   if (seq <= durable_seq_) return Status::Ok();
-  if (fiu_fail(kFaultStoreFsync)) {
+  if (FaultPointFires(kFaultStoreFsync)) {
     counters_.fsync_faults++;
     poisoned_ = true;
     failed_from_ = failed_from_ == 0 ? durable_seq_ + 1 : std::min(failed_from_, durable_seq_ + 1);
     return Status::Unavailable("memory store: fsync failed (engine/store/fsync)");
   }
-  counters_.syncs++;
-  durable_ = Marks{tasks_.size(), runs_.size(), hooks_.size()};
-  durable_seq_ = written_seq_;
-  MaybeCompactLocked();
+  SyncLocked();
   return Status::Ok();
 }
 
@@ -81,19 +130,17 @@ Status MemoryStore::Recover() {
   std::lock_guard<std::mutex> lock(mu_);
   // Make everything a reader can see durable (or, if that fsync fails, gone), so the queue
   // reloads only durable state.
-  if (!poisoned_ && written_seq_ > durable_seq_) {
-    if (fiu_fail(kFaultStoreFsync)) {
+  if (!poisoned_ && !undo_.empty()) {
+    if (FaultPointFires(kFaultStoreFsync)) {
       counters_.fsync_faults++;
       poisoned_ = true;
     } else {
-      counters_.syncs++;
-      durable_ = Marks{tasks_.size(), runs_.size(), hooks_.size()};
-      durable_seq_ = written_seq_;
+      SyncLocked();
     }
   }
   if (poisoned_) {
     // fsyncgate: after a failed fsync the unsynced pages may be gone. Assume they are.
-    TruncateToLocked(durable_);
+    RollBackUnsyncedLocked();
     written_seq_ = durable_seq_;
     poisoned_ = false;
   }
@@ -106,57 +153,23 @@ Status MemoryStore::Recover() {
 
 void MemoryStore::Crash() {
   std::lock_guard<std::mutex> lock(mu_);
-  counters_.records_dropped_by_crash +=
-      (tasks_.size() - durable_.tasks) + (runs_.size() - durable_.runs) + (hooks_.size() - durable_.hooks);
-  TruncateToLocked(durable_);
-  // Everything submitted and not durable is lost; its waiters (there are none after a
-  // crash in the simulator, but be exact) see a failure.
+  RollBackUnsyncedLocked();
+  // Everything submitted and not durable is lost; its waiters see a failure.
   if (submitted_seq_ > durable_seq_) failed_ranges_.emplace_back(durable_seq_ + 1, submitted_seq_);
   written_seq_ = durable_seq_ = submitted_seq_;
   failed_from_ = 0;
   poisoned_ = false;
 }
 
-void MemoryStore::TruncateToLocked(const Marks& m) {
-  tasks_.resize(m.tasks);
-  runs_.resize(m.runs);
-  hooks_.resize(m.hooks);
-}
-
-void MemoryStore::MaybeCompactLocked() {
-  // Only the durable prefix is compacted, and only once it holds many superseded records.
-  if (durable_.runs < 8 * durable_.tasks + 65'536) return;
-  std::vector<TaskDefinitionPtr> durable_tasks(tasks_.begin(), tasks_.begin() + durable_.tasks);
-  auto per_task = FinalRuns(durable_tasks, runs_, durable_.runs);
-  std::vector<RunRecord> compacted;
-  for (auto& slots : per_task) {
-    for (const RunRecord* r : slots) {
-      if (r) compacted.push_back(*r);
-    }
-  }
-  size_t new_durable = compacted.size();
-  for (size_t k = durable_.runs; k < runs_.size(); ++k) compacted.push_back(std::move(runs_[k]));
-  runs_ = std::move(compacted);
-  durable_.runs = new_durable;
-}
-
 Status MemoryStore::Load(StoreVisitor& v) {
   std::lock_guard<std::mutex> lock(mu_);
   // Written records are visible to a reader, synced or not (the page cache serves them).
-  auto per_task = FinalRuns(tasks_, runs_, runs_.size());
-  for (const auto& t : tasks_) ITHAPPENS_RETURN_IF_ERROR(v.OnTask(t));
-  for (size_t k = 0; k < tasks_.size(); ++k) {
-    for (const RunRecord* r : per_task[k]) {
-      if (r == nullptr) {
-        return Status::Internal("memory store: task '" + tasks_[k]->task_id + "' has a gap in its runs");
-      }
-      ITHAPPENS_RETURN_IF_ERROR(v.OnRun(tasks_[k]->task_id, r->retries_left, r->run));
-    }
+  for (const auto& t : tasks_) ITHAPPENS_RETURN_IF_ERROR(v.OnTask(t.task));
+  for (const auto& t : tasks_) {
+    for (const Run& r : t.runs) ITHAPPENS_RETURN_IF_ERROR(v.OnRun(t.task->task_id, t.retries_left, r));
   }
-  std::map<std::string, const HookLog*> final_hooks;
-  for (const auto& h : hooks_) final_hooks[h.hook->hook_id] = &h;
-  for (const auto& [id, h] : final_hooks) {
-    if (h->last_fire_ms >= 0) ITHAPPENS_RETURN_IF_ERROR(v.OnHook(h->hook, h->last_fire_ms));
+  for (const auto& [id, h] : hooks_) {
+    if (h.last_fire_ms >= 0) ITHAPPENS_RETURN_IF_ERROR(v.OnHook(h.hook, h.last_fire_ms));
   }
   return Status::Ok();
 }

@@ -39,13 +39,15 @@ struct Counter final : StoreVisitor {
   int runs = 0;
 };
 
-WriteBatch BatchWithTask(uint32_t n) {
+// A batch creating task n with its first run; `index` is the position the store will give
+// the task (its count of tasks so far).
+WriteBatch BatchWithTask(uint32_t n, uint32_t index) {
   WriteBatch b;
   auto def = std::make_shared<const TaskDefinition>(MakeTask(n, kStartMs));
   b.tasks.push_back(def);
   Run r;
   r.scheduled_ms = kStartMs;
-  b.runs.push_back(RunRecord{def, def->retries, r});
+  b.runs.push_back(RunRecord{def, index, def->retries, r});
   return b;
 }
 
@@ -57,13 +59,13 @@ std::vector<std::string> Loaded(Store& s) {
 
 TEST(MemoryStore, CrashDropsUnsyncedAndKeepsSynced) {
   MemoryStore s;
-  WriteBatch b1 = BatchWithTask(1), b2 = BatchWithTask(2);
+  WriteBatch b1 = BatchWithTask(1, 0), b2 = BatchWithTask(2, 1);
   ASSERT_TRUE(s.WaitDurable(s.Submit(b1)).ok());
   s.Submit(b2);  // written, never synced
   EXPECT_EQ(Loaded(s).size(), 2u) << "a reader sees written data";
   s.Crash();
   EXPECT_EQ(Loaded(s), std::vector<std::string>{TaskId(1)});
-  EXPECT_EQ(s.counters().records_dropped_by_crash, 2u);
+  EXPECT_EQ(s.counters().writes_dropped_by_crash, 2u) << "task 2 and its run";
 }
 
 TEST(MemoryStore, WriteFaultFailsTheBatchAndEveryLaterOneUntilRecover) {
@@ -71,7 +73,7 @@ TEST(MemoryStore, WriteFaultFailsTheBatchAndEveryLaterOneUntilRecover) {
   uint64_t a, b;
   {
     FaultGuard f(kFaultStoreWrite);
-    WriteBatch b1 = BatchWithTask(1), b2 = BatchWithTask(2);
+    WriteBatch b1 = BatchWithTask(1, 0), b2 = BatchWithTask(2, 1);
     a = s.Submit(b1);
     b = s.Submit(b2);
   }
@@ -79,14 +81,14 @@ TEST(MemoryStore, WriteFaultFailsTheBatchAndEveryLaterOneUntilRecover) {
   EXPECT_EQ(s.WaitDurable(b).code(), StatusCode::kUnavailable) << "later batches fail too";
   ASSERT_TRUE(s.Recover().ok());
   EXPECT_EQ(s.WaitDurable(b).code(), StatusCode::kUnavailable) << "a failure stays a failure";
-  WriteBatch b3 = BatchWithTask(3);
+  WriteBatch b3 = BatchWithTask(3, 0);  // b1 and b2 never landed
   EXPECT_TRUE(s.WaitDurable(s.Submit(b3)).ok());
   EXPECT_EQ(Loaded(s), std::vector<std::string>{TaskId(3)});
 }
 
 TEST(MemoryStore, FsyncFaultRefusesWritesAndRecoveryDropsUnsynced) {
   MemoryStore s;
-  WriteBatch b1 = BatchWithTask(1), b2 = BatchWithTask(2);
+  WriteBatch b1 = BatchWithTask(1, 0), b2 = BatchWithTask(2, 1);
   uint64_t a = s.Submit(b1);
   {
     FaultGuard f(kFaultStoreFsync);
@@ -111,7 +113,7 @@ class SqliteStoreTest : public ::testing::Test {
 
 TEST_F(SqliteStoreTest, GroupCommitWritesWaitingBatchesInOneTransaction) {
   auto s = Open();
-  WriteBatch b[3] = {BatchWithTask(1), BatchWithTask(2), BatchWithTask(3)};
+  WriteBatch b[3] = {BatchWithTask(1, 0), BatchWithTask(2, 1), BatchWithTask(3, 2)};
   s->Submit(b[0]);
   s->Submit(b[1]);
   uint64_t last = s->Submit(b[2]);
@@ -123,7 +125,7 @@ TEST_F(SqliteStoreTest, GroupCommitWritesWaitingBatchesInOneTransaction) {
 
 TEST_F(SqliteStoreTest, WithoutGroupCommitEveryBatchIsItsOwnTransaction) {
   auto s = Open(SqliteStoreOptions{.group_commit = false});
-  WriteBatch b[3] = {BatchWithTask(1), BatchWithTask(2), BatchWithTask(3)};
+  WriteBatch b[3] = {BatchWithTask(1, 0), BatchWithTask(2, 1), BatchWithTask(3, 2)};
   s->Submit(b[0]);
   s->Submit(b[1]);
   uint64_t last = s->Submit(b[2]);
@@ -133,9 +135,9 @@ TEST_F(SqliteStoreTest, WithoutGroupCommitEveryBatchIsItsOwnTransaction) {
 
 TEST_F(SqliteStoreTest, WriteFaultRollsBackTheWholeGroup) {
   auto s = Open();
-  WriteBatch ok = BatchWithTask(1);
+  WriteBatch ok = BatchWithTask(1, 0);
   ASSERT_TRUE(s->WaitDurable(s->Submit(ok)).ok());
-  WriteBatch b2 = BatchWithTask(2), b3 = BatchWithTask(3);
+  WriteBatch b2 = BatchWithTask(2, 1), b3 = BatchWithTask(3, 2);
   s->Submit(b2);
   uint64_t last = s->Submit(b3);
   {
@@ -154,7 +156,7 @@ TEST_F(SqliteStoreTest, WriteFaultRollsBackTheWholeGroup) {
 
 TEST_F(SqliteStoreTest, FsyncFaultRefusesWritesUntilReopened) {
   auto s = Open();
-  WriteBatch b1 = BatchWithTask(1), b2 = BatchWithTask(2), b3 = BatchWithTask(3);
+  WriteBatch b1 = BatchWithTask(1, 0), b2 = BatchWithTask(2, 1), b3 = BatchWithTask(3, 2);
   {
     FaultGuard f(kFaultStoreFsync);
     EXPECT_EQ(s->WaitDurable(s->Submit(b1)).code(), StatusCode::kUnavailable);
@@ -178,7 +180,7 @@ TEST_F(SqliteStoreTest, OpenFaultIsUnavailable) {
 TEST_F(SqliteStoreTest, ReadFaultFailsOpeningAnExistingDatabase) {
   {
     auto s = Open();
-    WriteBatch b = BatchWithTask(1);
+    WriteBatch b = BatchWithTask(1, 0);
     ASSERT_TRUE(s->WaitDurable(s->Submit(b)).ok());
   }
   FaultGuard f(kFaultStoreRead, /*once=*/false);
@@ -189,7 +191,7 @@ TEST_F(SqliteStoreTest, ReadFaultFailsOpeningAnExistingDatabase) {
 
 TEST_F(SqliteStoreTest, TruncateFaultFailsTheStartupCheckpoint) {
   auto writer = Open();  // keeps the WAL alive with frames in it
-  WriteBatch b = BatchWithTask(1);
+  WriteBatch b = BatchWithTask(1, 0);
   ASSERT_TRUE(writer->WaitDurable(writer->Submit(b)).ok());
   FaultGuard f(kFaultStoreTruncate, /*once=*/false);
   auto s = SqliteStore::Open(Path());

@@ -19,7 +19,12 @@ inline constexpr std::array<std::string_view, 5> kStoreFaultPoints = {
     kFaultStoreOpen, kFaultStoreRead, kFaultStoreWrite, kFaultStoreFsync, kFaultStoreTruncate};
 
 // Initializes libfiu once per process (thread-safe, idempotent). Call it before enabling a
-// point; Queue and the stores work without it, with every point off.
+// point. Until it is called the stores do not consult libfiu at all (every point is off and
+// a check costs one relaxed load instead of libfiu's lock and lookup), which keeps the
+// fault-free simulator fast.
 void InitFaultPoints();
+
+// True if fault point `name` fires now: InitFaultPoints() was called and libfiu says so.
+bool FaultPointFires(const char* name);
 
 }  // namespace ithappens::engine

@@ -1,18 +1,25 @@
 // MemoryStore: the simulator's disk. It models the page cache and the platter: Submit
 // "writes" a batch (it becomes visible to Load, as a re-read through the page cache would
 // see it), WaitDurable "fsyncs" it. Crash() is a power cut: whatever was written but not
-// fsynced, and whatever was submitted but not written, is gone.
+// fsynced is gone.
+//
+// Layout: a durable image updated in place — one slot per task (definition, retriesLeft,
+// runs), found by RunRecord::task_index — plus an undo log of the unsynced writes, which
+// Crash() and an fsync failure replay backwards. Memory is O(tasks + runs), whatever the
+// number of writes.
 //
 // Faults: the libfiu points engine/store/write (checked per batch written) and
-// engine/store/fsync (checked per sync). After an fsync failure the store refuses writes
-// until Recover(), which drops every unsynced record (the kernel may have dropped those
-// pages: PostgreSQL's fsyncgate).
+// engine/store/fsync (checked per sync), once InitFaultPoints() was called. After an fsync
+// failure the store refuses writes until Recover(), which drops every unsynced write (the
+// kernel may have dropped those pages: PostgreSQL's fsyncgate).
 //
-// Thread-safe. Memory: O(records) with periodic compaction of the durable prefix.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -30,8 +37,8 @@ class MemoryStore final : public Store {
   Status Recover() override;
   std::string_view Name() const override { return "memory"; }
 
-  // Power cut: drops unsynced records and the failed/poisoned state. The queue on top
-  // must be discarded and a new one opened on this store.
+  // Power cut: drops unsynced writes and the failed/poisoned state. The queue on top must
+  // be discarded and a new one opened on this store.
   void Crash();
 
   struct Counters {
@@ -39,33 +46,48 @@ class MemoryStore final : public Store {
     uint64_t syncs = 0;
     uint64_t write_faults = 0;
     uint64_t fsync_faults = 0;
-    uint64_t records_dropped_by_crash = 0;
+    uint64_t writes_dropped_by_crash = 0;
   };
   Counters counters() const;
 
  private:
-  struct HookLog {
-    std::shared_ptr<const HookDefinition> hook;
-    TimeMs last_fire_ms;
+  struct TaskSlot {
+    TaskDefinitionPtr task;
+    int retries_left = 0;
+    std::vector<Run> runs;
   };
-  // Three logs; a batch appends to each. A watermark per log marks the durable prefix.
-  struct Marks {
-    size_t tasks = 0, runs = 0, hooks = 0;
+  struct HookSlot {
+    std::shared_ptr<const HookDefinition> hook;
+    TimeMs last_fire_ms = 0;  // -1: removed
+  };
+  // One unsynced write and what it overwrote (hook writes, being rare, keep their own log).
+  struct Undo {
+    enum class Kind : uint8_t { kTaskAppended, kRunAppended, kRunOverwritten, kHook };
+    Kind kind = Kind::kTaskAppended;
+    uint32_t task_index = 0;  // kHook: index into hook_undo_
+    int old_retries_left = 0;
+    Run old_run;
+  };
+  struct HookUndo {
+    std::string hook_id;
+    bool existed = false;
+    HookSlot old;
   };
   bool IsFailedLocked(uint64_t seq) const;
-  void TruncateToLocked(const Marks& m);
-  void MaybeCompactLocked();
+  void ApplyLocked(WriteBatch& batch);
+  void SyncLocked();
+  void RollBackUnsyncedLocked();
 
   mutable std::mutex mu_;
-  std::vector<TaskDefinitionPtr> tasks_;
-  std::vector<RunRecord> runs_;
-  std::vector<HookLog> hooks_;
-  Marks durable_;
+  std::vector<TaskSlot> tasks_;
+  std::map<std::string, HookSlot> hooks_;
+  std::vector<Undo> undo_;    // unsynced writes, oldest first
+  std::vector<HookUndo> hook_undo_;
   uint64_t submitted_seq_ = 0;
-  uint64_t written_seq_ = 0;   // last batch written (visible)
-  uint64_t durable_seq_ = 0;   // last batch fsynced
-  uint64_t failed_from_ = 0;   // 0 = pipeline healthy
-  bool poisoned_ = false;      // an fsync failed: no writes until Recover
+  uint64_t written_seq_ = 0;  // last batch written (visible)
+  uint64_t durable_seq_ = 0;  // last batch fsynced
+  uint64_t failed_from_ = 0;  // 0 = pipeline healthy
+  bool poisoned_ = false;     // an fsync failed: no writes until Recover
   std::vector<std::pair<uint64_t, uint64_t>> failed_ranges_;
   Counters counters_;
 };

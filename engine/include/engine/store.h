@@ -30,8 +30,11 @@
 namespace ithappens::engine {
 
 // The state of one run of one task, and the task's retriesLeft after the change.
+// task_index is the task's position in creation order — the order Load visits tasks in —
+// so a store may find the task without hashing its id (MemoryStore does, and checks it).
 struct RunRecord {
   TaskDefinitionPtr task;
+  uint32_t task_index = 0;
   int retries_left = 0;
   Run run;
 };
