@@ -13,13 +13,22 @@ namespace ithappens::engine {
 
 enum class StatusCode : int {
   kOk = 0,
+  kCancelled = 1,           // (gRPC, client side)
+  kUnknown = 2,
   kInvalidArgument = 3,     // bad input; the message names the field and the bound
+  kDeadlineExceeded = 4,    // (gRPC, client side) outcome unknown: the call may have applied
   kNotFound = 5,            // no such task / hook / run
   kAlreadyExists = 6,       // same id, different definition (a conflict)
+  kPermissionDenied = 7,
   kResourceExhausted = 8,   // a limit was reached (runs per task, batch size, ...)
   kFailedPrecondition = 9,  // stale run, wrong worker, wrong state
+  kAborted = 10,
+  kOutOfRange = 11,
+  kUnimplemented = 12,
   kInternal = 13,           // an invariant of ours broke: our fault, never the caller's
   kUnavailable = 14,        // durable store failed; nothing was acknowledged; retry
+  kDataLoss = 15,
+  kUnauthenticated = 16,
 };
 
 std::string_view StatusCodeName(StatusCode code);

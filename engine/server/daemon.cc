@@ -1,0 +1,90 @@
+#include "engine/server/daemon.h"
+
+#include <signal.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <vector>
+#include <filesystem>
+
+namespace ithappens::daemon {
+
+std::shared_ptr<spdlog::logger> MakeLogger(const std::string& name, const std::string& path) {
+  std::shared_ptr<spdlog::logger> logger;
+  if (path.empty()) {
+    logger = spdlog::stderr_logger_mt(name);
+  } else {
+    std::filesystem::path p(path);
+    if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path());
+    logger = spdlog::basic_logger_mt(name, path);
+  }
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %n[%P]: %v");
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+  return logger;
+}
+
+namespace {
+int g_signal_pipe[2] = {-1, -1};
+
+void OnTerminationSignal(int sig) {
+  unsigned char b = static_cast<unsigned char>(sig);
+  ssize_t ignored = write(g_signal_pipe[1], &b, 1);  // async-signal-safe
+  (void)ignored;
+}
+}  // namespace
+
+void InstallTerminationHandler() {
+  if (pipe(g_signal_pipe) != 0) std::abort();
+  struct sigaction sa {};
+  sa.sa_handler = OnTerminationSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+int WaitForTerminationSignal() {
+  unsigned char b = 0;
+  while (read(g_signal_pipe[0], &b, 1) != 1) {
+  }
+  return b;
+}
+
+int64_t RssBytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  long pages_total = 0, pages_resident = 0;
+  int n = std::fscanf(f, "%ld %ld", &pages_total, &pages_resident);
+  std::fclose(f);
+  return n == 2 ? static_cast<int64_t>(pages_resident) * sysconf(_SC_PAGESIZE) : 0;
+}
+
+void Leak(int64_t bytes) {
+  static std::mutex mu;
+  static std::vector<std::unique_ptr<char[]>> leaked;  // reachable, never freed
+  if (bytes <= 0) return;
+  auto block = std::make_unique<char[]>(static_cast<size_t>(bytes));
+  std::memset(block.get(), 0x5a, static_cast<size_t>(bytes));
+  std::lock_guard<std::mutex> lock(mu);
+  leaked.push_back(std::move(block));
+}
+
+engine::Status WritePortFile(const std::string& path, int port) {
+  std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) return engine::Status::Internal("port-file: cannot write " + tmp);
+  std::fprintf(f, "%d\n", port);
+  std::fclose(f);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return engine::Status::Internal("port-file: rename to " + path + ": " + ec.message());
+  return engine::Status::Ok();
+}
+
+}  // namespace ithappens::daemon

@@ -1,0 +1,193 @@
+#include "engine/server/queue_service.h"
+
+#include "engine/client/convert.h"
+
+namespace ithappens::server {
+
+using engine::RunRef;
+using rpc::FromProto;
+using rpc::ToGrpc;
+using rpc::ToProto;
+
+namespace {
+
+RunRef Ref(const v1::RunRef& r) { return RunRef{r.task_id(), r.run_id(), r.worker_group(), r.worker_id()}; }
+
+engine::Status BatchLimit(int n, const char* field) {
+  if (n <= kMaxBatchItems) return engine::Status::Ok();
+  return engine::Status::ResourceExhausted(std::string(field) + ": " + std::to_string(n) +
+                                           " items exceed the limit of " +
+                                           std::to_string(kMaxBatchItems));
+}
+
+void AddItem(const engine::Status& st, const engine::TaskStatus* status, v1::BatchResponse* resp) {
+  auto* item = resp->add_results();
+  item->set_code(static_cast<int>(st.code()));
+  item->set_message(st.message());
+  if (st.ok() && status) ToProto(*status, item->mutable_status());
+}
+
+}  // namespace
+
+grpc::Status QueueService::Answer(const char* rpc, const engine::Status& st) {
+  // Platform-side failures are logged with their cause; caller mistakes at debug level.
+  if (st.code() == engine::StatusCode::kUnavailable || st.code() == engine::StatusCode::kInternal) {
+    log_->error("{}: {}", rpc, st.ToString());
+  } else if (!st.ok()) {
+    log_->debug("{}: {}", rpc, st.ToString());
+  }
+  return ToGrpc(st);
+}
+
+grpc::Status QueueService::CreateTask(grpc::ServerContext*, const v1::CreateTaskRequest* req,
+                                      v1::TaskStatusResponse* resp) {
+  engine::TaskDefinition def;
+  engine::Status st = FromProto(req->task(), &def);
+  engine::TaskStatus status;
+  if (st.ok()) st = queue_->CreateTask(std::move(def), &status);
+  if (st.ok()) ToProto(status, resp->mutable_status());
+  return Answer("CreateTask", st);
+}
+
+grpc::Status QueueService::CreateTasks(grpc::ServerContext*, const v1::CreateTasksRequest* req,
+                                       v1::BatchResponse* resp) {
+  engine::Status limit = BatchLimit(req->tasks_size(), "tasks");
+  if (!limit.ok()) return Answer("CreateTasks", limit);
+  for (int i = 0; i < req->tasks_size(); ++i) {
+    engine::TaskDefinition def;
+    engine::Status st = FromProto(req->tasks(i), &def);
+    engine::TaskStatus status;
+    if (st.ok()) st = queue_->CreateTask(std::move(def), &status);
+    AddItem(st, &status, resp);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueueService::GetTask(grpc::ServerContext*, const v1::TaskIdRequest* req,
+                                   v1::TaskDefinition* resp) {
+  auto def = queue_->GetTask(req->task_id());
+  if (def.ok()) ToProto(**def, resp);
+  return Answer("GetTask", def.status());
+}
+
+grpc::Status QueueService::Status(grpc::ServerContext*, const v1::TaskIdRequest* req,
+                                  v1::TaskStatusResponse* resp) {
+  engine::TaskStatus status;
+  engine::Status st = queue_->GetStatus(req->task_id(), &status);
+  if (st.ok()) ToProto(status, resp->mutable_status());
+  return Answer("Status", st);
+}
+
+grpc::Status QueueService::ListTaskGroup(grpc::ServerContext*, const v1::ListTaskGroupRequest* req,
+                                         v1::ListTaskGroupResponse* resp) {
+  auto page = queue_->ListTaskGroup(req->task_group_id(), req->continuation_token(), req->limit());
+  if (page.ok()) {
+    for (const auto& t : page->tasks) ToProto(t, resp->add_tasks());
+    resp->set_continuation_token(page->continuation);
+  }
+  return Answer("ListTaskGroup", page.status());
+}
+
+grpc::Status QueueService::ClaimWork(grpc::ServerContext*, const v1::ClaimWorkRequest* req,
+                                     v1::ClaimWorkResponse* resp) {
+  std::vector<engine::Claim> claims;
+  engine::Status st = queue_->ClaimWork(req->worker_group(), req->worker_id(), req->tasks(), &claims);
+  if (st.ok()) {
+    for (const auto& c : claims) {
+      auto* t = resp->add_tasks();
+      ToProto(*c.task, t->mutable_task());
+      t->set_run_id(c.run_id);
+      t->set_taken_until_ms(c.taken_until_ms);
+    }
+  }
+  return Answer("ClaimWork", st);
+}
+
+grpc::Status QueueService::ReclaimTask(grpc::ServerContext*, const v1::ReportRequest* req,
+                                       v1::ReclaimTaskResponse* resp) {
+  engine::TimeMs until = 0;
+  engine::Status st = queue_->ReclaimTask(Ref(req->run()), &until);
+  resp->set_taken_until_ms(until);
+  return Answer("ReclaimTask", st);
+}
+
+grpc::Status QueueService::ReportCompleted(grpc::ServerContext*, const v1::ReportRequest* req,
+                                           v1::TaskStatusResponse* resp) {
+  engine::TaskStatus status;
+  engine::Status st = queue_->ReportCompleted(Ref(req->run()), &status);
+  if (st.ok()) ToProto(status, resp->mutable_status());
+  return Answer("ReportCompleted", st);
+}
+
+grpc::Status QueueService::ReportCompletedBatch(grpc::ServerContext*, const v1::ReportBatchRequest* req,
+                                                v1::BatchResponse* resp) {
+  engine::Status limit = BatchLimit(req->runs_size(), "runs");
+  if (!limit.ok()) return Answer("ReportCompletedBatch", limit);
+  for (const auto& r : req->runs()) {
+    engine::Status st = queue_->ReportCompleted(Ref(r), nullptr);
+    AddItem(st, nullptr, resp);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueueService::ReportFailed(grpc::ServerContext*, const v1::ReportRequest* req,
+                                        v1::TaskStatusResponse* resp) {
+  engine::TaskStatus status;
+  engine::Status st = queue_->ReportFailed(Ref(req->run()), &status);
+  if (st.ok()) ToProto(status, resp->mutable_status());
+  return Answer("ReportFailed", st);
+}
+
+grpc::Status QueueService::ReportException(grpc::ServerContext*, const v1::ReportRequest* req,
+                                           v1::TaskStatusResponse* resp) {
+  engine::ReasonResolved reason;
+  if (!engine::Parse(req->reason(), &reason)) {
+    return Answer("ReportException",
+                  engine::Status::InvalidArgument("reason: unknown value '" + req->reason().substr(0, 64) + "'"));
+  }
+  engine::TaskStatus status;
+  engine::Status st = queue_->ReportException(Ref(req->run()), reason, &status);
+  if (st.ok()) ToProto(status, resp->mutable_status());
+  return Answer("ReportException", st);
+}
+
+grpc::Status QueueService::CancelTask(grpc::ServerContext*, const v1::TaskIdRequest* req,
+                                      v1::TaskStatusResponse* resp) {
+  engine::TaskStatus status;
+  engine::Status st = queue_->CancelTask(req->task_id(), &status);
+  if (st.ok()) ToProto(status, resp->mutable_status());
+  return Answer("CancelTask", st);
+}
+
+grpc::Status QueueService::RerunTask(grpc::ServerContext*, const v1::TaskIdRequest* req,
+                                     v1::TaskStatusResponse* resp) {
+  engine::TaskStatus status;
+  engine::Status st = queue_->RerunTask(req->task_id(), &status);
+  if (st.ok()) ToProto(status, resp->mutable_status());
+  return Answer("RerunTask", st);
+}
+
+grpc::Status QueueService::CreateHook(grpc::ServerContext*, const v1::CreateHookRequest* req,
+                                      v1::Empty*) {
+  engine::HookDefinition hook;
+  engine::Status st = FromProto(req->hook(), &hook);
+  if (st.ok()) st = queue_->CreateHook(std::move(hook));
+  return Answer("CreateHook", st);
+}
+
+grpc::Status QueueService::RemoveHook(grpc::ServerContext*, const v1::RemoveHookRequest* req,
+                                      v1::Empty*) {
+  return Answer("RemoveHook", queue_->RemoveHook(req->hook_id()));
+}
+
+grpc::Status QueueService::Health(grpc::ServerContext*, const v1::Empty*, v1::HealthResponse* resp) {
+  int64_t tasks = 0;
+  for (int64_t n : queue_->CountByState()) tasks += n;
+  resp->set_status("SERVING");
+  resp->set_tasks(tasks);
+  resp->set_store(store_name_);
+  resp->set_engine_bugs(queue_->options().bugs.ToString());
+  return grpc::Status::OK;
+}
+
+}  // namespace ithappens::server

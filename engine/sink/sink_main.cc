@@ -1,0 +1,148 @@
+// ithappens-sink: the notification provider stand-in (email / sms / call). Deduplicates by
+// idempotency key, appends every delivery attempt (delivered or dropped as a duplicate) to
+// a JSONL file, and can leak memory on every request to play the Friday-batch story's
+// leaking downstream service; past --memory-limit-mb it dies as an OOM kill would.
+//
+//   ithappens-sink --listen 127.0.0.1:0 --deliveries run/deliveries.jsonl [--log PATH]
+//                  [--port-file PATH] [--leak-kb-per-request N] [--memory-limit-mb N]
+//
+// Each JSONL line: {"t_ms":…,"key":…,"channel":…,"to":…,"task":…,"run":…,"delivered":…}
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "engine/clock.h"
+#include "engine/proto/queue.grpc.pb.h"
+#include "engine/server/daemon.h"
+
+using namespace ithappens;
+
+namespace {
+
+class SinkService final : public v1::EffectSink::Service {
+ public:
+  SinkService(FILE* out, int64_t leak_bytes, int64_t memory_limit_bytes,
+              std::shared_ptr<spdlog::logger> log)
+      : out_(out), leak_bytes_(leak_bytes), limit_bytes_(memory_limit_bytes), log_(std::move(log)) {}
+
+  grpc::Status Deliver(grpc::ServerContext*, const v1::DeliverRequest* req,
+                       v1::DeliverResponse* resp) override {
+    if (req->idempotency_key().empty() || req->idempotency_key().size() > 512) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "idempotency_key: length must be 1..512");
+    }
+    const std::string& ch = req->channel();
+    if (ch != "email" && ch != "sms" && ch != "call") {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "channel: '" + ch.substr(0, 32) + "' is not one of email, sms, call");
+    }
+    if (req->recipient().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "recipient: must not be empty");
+    }
+    daemon::Leak(leak_bytes_);
+    if (limit_bytes_ > 0 && daemon::RssBytes() > limit_bytes_) {
+      log_->error("memory limit of {} bytes reached (rss {}): dying like an OOM kill", limit_bytes_,
+                  daemon::RssBytes());
+      std::_Exit(137);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t now = clock_.NowMs();
+    auto [it, fresh] = first_seen_.emplace(req->idempotency_key(), now);
+    v1::Delivery d;
+    d.set_t_ms(now);
+    d.set_idempotency_key(req->idempotency_key());
+    d.set_channel(ch);
+    d.set_recipient(req->recipient());
+    d.set_task_id(req->task_id());
+    d.set_run_id(req->run_id());
+    d.set_delivered(fresh);
+    deliveries_.push_back(d);
+    nlohmann::json line = {{"t_ms", now},           {"key", d.idempotency_key()},
+                           {"channel", ch},         {"to", d.recipient()},
+                           {"task", d.task_id()},   {"run", d.run_id()},
+                           {"delivered", fresh}};
+    std::fprintf(out_, "%s\n", line.dump().c_str());
+    std::fflush(out_);
+    resp->set_delivered(fresh);
+    resp->set_first_seen_ms(it->second);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListDeliveries(grpc::ServerContext*, const v1::Empty*,
+                              v1::ListDeliveriesResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& d : deliveries_) *resp->add_deliveries() = d;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Health(grpc::ServerContext*, const v1::Empty*, v1::HealthResponse* resp) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    resp->set_status("SERVING");
+    resp->set_tasks(static_cast<int64_t>(first_seen_.size()));
+    resp->set_store("sink");
+    return grpc::Status::OK;
+  }
+
+ private:
+  FILE* out_;
+  const int64_t leak_bytes_;
+  const int64_t limit_bytes_;
+  std::shared_ptr<spdlog::logger> log_;
+  engine::RealClock clock_;
+  std::mutex mu_;
+  std::map<std::string, int64_t> first_seen_;
+  std::vector<v1::Delivery> deliveries_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  daemon::InstallTerminationHandler();
+  CLI::App app{"ithappens effect sink: email / sms / call provider stand-in"};
+  std::string listen = "127.0.0.1:7532", deliveries, log_path, port_file;
+  int64_t leak_kb = 0, memory_limit_mb = 0;
+  app.add_option("--listen", listen, "HOST:PORT (port 0 picks a free one)");
+  app.add_option("--deliveries", deliveries, "JSONL file of every delivery attempt")->required();
+  app.add_option("--log", log_path, "log file (default: stderr)");
+  app.add_option("--port-file", port_file, "write the port served on to this file");
+  app.add_option("--leak-kb-per-request", leak_kb, "leak this much memory per Deliver")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  app.add_option("--memory-limit-mb", memory_limit_mb, "die (exit 137) past this RSS; 0 = none")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  auto log = daemon::MakeLogger("sink", log_path);
+  FILE* out = std::fopen(deliveries.c_str(), "a");
+  if (out == nullptr) {
+    log->error("--deliveries {}: cannot open for append", deliveries);
+    return 3;
+  }
+  SinkService service(out, leak_kb * 1024, memory_limit_mb * 1024 * 1024, log);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    log->error("cannot listen on {}", listen);
+    return 3;
+  }
+  log->info("serving on port {} (leak {} KiB/request, limit {} MiB)", port, leak_kb, memory_limit_mb);
+  std::printf("ithappens-sink: serving on port %d\n", port);
+  std::fflush(stdout);
+  if (!port_file.empty()) (void)daemon::WritePortFile(port_file, port);
+  int sig = daemon::WaitForTerminationSignal();
+  log->info("signal {}: stopping", sig);
+  // In-flight calls get a second to finish (they take milliseconds); idle client
+  // connections would otherwise hold Shutdown until its deadline.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  std::fclose(out);
+  return 0;
+}

@@ -1,0 +1,302 @@
+// ithappens-worker: claims tasks from the engine and runs their payload programs.
+//
+//   ithappens-worker --engine HOST:PORT --sink HOST:PORT --worker-id W [--worker-group G]
+//                    [--capacity N] [--poll-ms N] [--leak-mb-per-task N] [--memory-limit-mb N]
+//                    [--engine-bug effect-key-per-run] [--seed N] [--log PATH]
+//
+// Attribution (DESIGN.md): exit != 0, a crash step and exceeding the program's own memory
+// budget are user failures (reportFailed); a malformed payload is exception
+// malformed-payload; a downstream (sink) outage is exception intermittent-task (retried);
+// SIGTERM reports worker-shutdown for every running task (retried). A worker past
+// --memory-limit-mb dies like an OOM kill (exit 137, no reports): its claims expire.
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <cstring>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "engine/bugs.h"
+#include "engine/client/queue_client.h"
+#include "engine/server/daemon.h"
+#include "engine/worker/payload.h"
+
+using namespace ithappens;
+using engine::ReasonResolved;
+using engine::RunRef;
+using worker::ParsePayload;
+using worker::Step;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Config {
+  std::string engine, sink, group = "workers", id;
+  int capacity = 4;
+  int64_t poll_ms = 50, leak_mb_per_task = 0, memory_limit_mb = 0;
+  uint64_t seed = 1;
+  engine::BugSwitches bugs;
+};
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+class Worker {
+ public:
+  Worker(Config c, std::shared_ptr<spdlog::logger> log)
+      : c_(std::move(c)),
+        log_(std::move(log)),
+        queue_(rpc::Connect(c_.engine), rpc::RetryPolicy{}, c_.seed),
+        sink_(rpc::Connect(c_.sink), rpc::RetryPolicy{.max_attempts = 12}, c_.seed + 1) {}
+
+  void Stop() { stop_ = true; }
+
+  int Run() {
+    std::thread reclaimer([this] { ReclaimLoop(); });
+    while (!stop_) {
+      CheckMemoryLimit();
+      int free_slots = c_.capacity - active_.load();
+      if (free_slots > 0) {
+        std::vector<rpc::ClaimedTask> claims;
+        engine::Status st = queue_.ClaimWork(c_.group, c_.id, free_slots, &claims);
+        if (!st.ok()) log_->warn("claimWork: {}", st.ToString());
+        for (auto& claim : claims) Start(std::move(claim));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(c_.poll_ms));
+    }
+    while (active_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    reclaimer_stop_ = true;
+    reclaimer.join();
+    log_->info("stopped after {} tasks", finished_.load());
+    return 0;
+  }
+
+ private:
+  struct Lease {
+    int64_t taken_until_ms;
+    int64_t length_ms;
+  };
+
+  void Start(rpc::ClaimedTask claim) {
+    active_++;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      int64_t now = WallMs();
+      leases_[{claim.task.task_id, claim.run_id}] =
+          Lease{claim.taken_until_ms, std::max<int64_t>(claim.taken_until_ms - now, 1)};
+    }
+    std::thread([this, claim = std::move(claim)] {
+      RunTask(claim);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        leases_.erase({claim.task.task_id, claim.run_id});
+      }
+      daemon::Leak(c_.leak_mb_per_task * 1024 * 1024);
+      finished_++;
+      active_--;
+    }).detach();
+  }
+
+  // Reclaims every held task when half of its lease is gone.
+  void ReclaimLoop() {
+    while (!reclaimer_stop_) {
+      std::vector<std::pair<std::string, uint32_t>> due;
+      int64_t now = WallMs();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const auto& [key, lease] : leases_) {
+          if (now >= lease.taken_until_ms - lease.length_ms / 2) due.push_back(key);
+        }
+      }
+      for (const auto& [task, run] : due) {
+        int64_t until = 0;
+        engine::Status st = queue_.ReclaimTask(RunRef{task, run, c_.group, c_.id}, &until);
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = leases_.find({task, run});
+        if (it == leases_.end()) continue;
+        if (st.ok()) {
+          it->second.taken_until_ms = until;
+        } else {
+          log_->warn("reclaimTask {}/{}: {}", task, run, st.ToString());
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(c_.poll_ms, 100)));
+    }
+  }
+
+  void CheckMemoryLimit() {
+    if (c_.memory_limit_mb <= 0) return;
+    int64_t rss = daemon::RssBytes();
+    if (rss > c_.memory_limit_mb * 1024 * 1024) {
+      log_->error("rss {} bytes is past --memory-limit-mb {}: dying like an OOM kill", rss,
+                  c_.memory_limit_mb);
+      std::_Exit(137);
+    }
+  }
+
+  // Sleeps in slices so that a stop request is noticed; false if stopped.
+  bool SleepMs(int64_t ms) {
+    auto end = Clock::now() + std::chrono::milliseconds(ms);
+    while (Clock::now() < end) {
+      if (stop_) return false;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now());
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(20)));
+    }
+    return !stop_;
+  }
+
+  void Report(const RunRef& ref, engine::RunState outcome, ReasonResolved reason, const std::string& why) {
+    engine::Status st;
+    if (outcome == engine::RunState::kCompleted) {
+      st = queue_.ReportCompleted(ref);
+    } else if (outcome == engine::RunState::kFailed) {
+      st = queue_.ReportFailed(ref);
+    } else {
+      st = queue_.ReportException(ref, reason);
+    }
+    std::string what(outcome == engine::RunState::kException ? engine::ToString(reason)
+                                                              : engine::ToString(outcome));
+    if (st.ok()) {
+      log_->info("{}/{} {}{}", ref.task_id, ref.run_id, what, why.empty() ? "" : " (" + why + ")");
+    } else {
+      // FAILED_PRECONDITION: the run was taken from us (lease expired): fencing at work.
+      log_->warn("{}/{} report {}: {}", ref.task_id, ref.run_id, what, st.ToString());
+    }
+  }
+
+  void RunTask(const rpc::ClaimedTask& claim) {
+    const std::string& id = claim.task.task_id;
+    RunRef ref{id, claim.run_id, c_.group, c_.id};
+    auto program = ParsePayload(claim.task.payload);
+    if (!program.ok()) {
+      Report(ref, engine::RunState::kException, ReasonResolved::kMalformedPayload,
+             program.status().message());
+      return;
+    }
+    std::vector<std::unique_ptr<char[]>> memory;
+    int64_t allocated_mb = 0;
+    for (size_t i = 0; i < program->steps.size(); ++i) {
+      const Step& s = program->steps[i];
+      switch (s.kind) {
+        case Step::Kind::kSleep:
+          if (!SleepMs(s.value)) return Shutdown(ref);
+          break;
+        case Step::Kind::kCpu: {
+          auto end = Clock::now() + std::chrono::milliseconds(s.value);
+          volatile uint64_t x = 0;
+          while (Clock::now() < end) {
+            if (stop_) return Shutdown(ref);
+            for (int k = 0; k < 10000; ++k) x = x + k;
+          }
+          break;
+        }
+        case Step::Kind::kAlloc:
+          allocated_mb += s.value;
+          if (program->memory_limit_mb > 0 && allocated_mb > program->memory_limit_mb) {
+            return Report(ref, engine::RunState::kFailed, ReasonResolved::kFailed,
+                          "user program exceeded its memory budget of " +
+                              std::to_string(program->memory_limit_mb) + " MiB");
+          }
+          memory.push_back(std::make_unique<char[]>(static_cast<size_t>(s.value) << 20));
+          std::memset(memory.back().get(), 1, static_cast<size_t>(s.value) << 20);
+          break;
+        case Step::Kind::kEffect: {
+          v1::DeliverRequest req;
+          req.set_idempotency_key(engine::EffectKey(id, claim.run_id, static_cast<int>(i), c_.bugs));
+          req.set_channel(s.channel);
+          req.set_recipient(s.to);
+          req.set_task_id(id);
+          req.set_run_id(claim.run_id);
+          bool delivered = false;
+          engine::Status st = sink_.Deliver(req, &delivered);
+          if (!st.ok()) {
+            return Report(ref, engine::RunState::kException, ReasonResolved::kIntermittentTask,
+                          "effect sink unavailable: " + st.ToString());
+          }
+          break;
+        }
+        case Step::Kind::kExit:
+          if (s.value == 0) return Report(ref, engine::RunState::kCompleted, ReasonResolved::kCompleted, "");
+          return Report(ref, engine::RunState::kFailed, ReasonResolved::kFailed,
+                        "exit " + std::to_string(s.value));
+        case Step::Kind::kCrash:
+          return Report(ref, engine::RunState::kFailed, ReasonResolved::kFailed,
+                        "user program died of signal " + std::to_string(s.value));
+        case Step::Kind::kFailIfAttemptBelow:
+          if (static_cast<int64_t>(claim.run_id) + 1 < s.value) {
+            return Report(ref, engine::RunState::kException, ReasonResolved::kIntermittentTask,
+                          "attempt " + std::to_string(claim.run_id + 1) + " < " + std::to_string(s.value));
+          }
+          break;
+      }
+    }
+    Report(ref, engine::RunState::kCompleted, ReasonResolved::kCompleted, "");
+  }
+
+  void Shutdown(const RunRef& ref) {
+    Report(ref, engine::RunState::kException, ReasonResolved::kWorkerShutdown, "worker stopping");
+  }
+
+  Config c_;
+  std::shared_ptr<spdlog::logger> log_;
+  rpc::QueueClient queue_;
+  rpc::SinkClient sink_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> reclaimer_stop_{false};
+  std::atomic<int> active_{0};
+  std::atomic<int64_t> finished_{0};
+  std::mutex mu_;
+  std::map<std::pair<std::string, uint32_t>, Lease> leases_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  daemon::InstallTerminationHandler();
+  CLI::App app{"ithappens worker: claims tasks and runs their payload programs"};
+  Config c;
+  std::string log_path;
+  std::vector<std::string> bugs;
+  app.add_option("--engine", c.engine, "engine HOST:PORT")->required();
+  app.add_option("--sink", c.sink, "effect sink HOST:PORT")->required();
+  app.add_option("--worker-group", c.group, "worker group");
+  app.add_option("--worker-id", c.id, "worker id (unique per worker)")->required();
+  app.add_option("--capacity", c.capacity, "tasks run at once")->check(CLI::Range(1, 1000));
+  app.add_option("--poll-ms", c.poll_ms, "claim poll interval")->check(CLI::Range(int64_t{1}, int64_t{60'000}));
+  app.add_option("--leak-mb-per-task", c.leak_mb_per_task, "platform-level leak per task run")
+      ->check(CLI::Range(int64_t{0}, int64_t{4096}));
+  app.add_option("--memory-limit-mb", c.memory_limit_mb, "die (exit 137) past this RSS; 0 = none")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  app.add_option("--engine-bug", bugs, "bug switches that reach the worker (effect-key-per-run)");
+  app.add_option("--seed", c.seed, "seed of the retry jitter");
+  app.add_option("--log", log_path, "log file (default: stderr)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  for (const auto& b : bugs) {
+    if (auto st = engine::EnableBugSwitch(b, &c.bugs); !st.ok()) {
+      std::fprintf(stderr, "ithappens-worker: %s\n", st.ToString().c_str());
+      return 2;
+    }
+  }
+  auto log = daemon::MakeLogger("worker-" + c.id, log_path);
+  log->info("worker {}/{} capacity {} engine {} sink {}", c.group, c.id, c.capacity, c.engine, c.sink);
+  Worker worker(c, log);
+  std::thread signals([&] {
+    int sig = daemon::WaitForTerminationSignal();
+    log->info("signal {}: reporting worker-shutdown for running tasks", sig);
+    worker.Stop();
+  });
+  signals.detach();
+  return worker.Run();
+}

@@ -1,0 +1,343 @@
+// Proves the engine over the wire with real processes: ithappens-engine (SQLite, fsync),
+// ithappens-worker and ithappens-sink on loopback. A mixed workload resolves correctly
+// with every effect delivered once; a SIGKILLed worker's task expires and completes
+// elsewhere; twenty SIGKILLs of the engine lose no acknowledged task; every error path
+// answers with the right gRPC status and a message naming the field or the bound.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "tests/integration/cluster.h"
+
+namespace ithappens::testing {
+namespace {
+
+using engine::RunRef;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TaskDefinition Task(uint32_t n, std::string payload, std::vector<std::string> deps = {}) {
+  TaskDefinition d = MakeTask(n, NowMs(), std::move(deps));
+  d.payload = std::move(payload);
+  return d;
+}
+
+std::string Effect(const std::string& channel, const std::string& to) {
+  return R"({"effect":{"channel":")" + channel + R"(","to":")" + to + R"("}})";
+}
+
+bool Terminal(const engine::TaskStatus& s) { return engine::IsResolved(s.state); }
+
+TEST(EngineProcess, MixedWorkloadResolvesAndEveryEffectIsDeliveredOnce) {
+  Cluster c;
+  c.StartEngine();
+  c.StartSink();
+  c.StartWorker("w1", {"--capacity", "8"});
+  c.StartWorker("w2", {"--capacity", "8"});
+  auto client = c.Client();
+
+  std::vector<TaskDefinition> defs;
+  std::map<std::string, std::string> expect;  // task id -> expected final state
+  uint32_t n = 1;
+  for (int i = 0; i < 140; ++i, ++n) {  // plain tasks with one SMS each
+    defs.push_back(Task(n, "[" + Effect("sms", "patient-" + std::to_string(i)) + R"(,{"exit":0}])"));
+    expect[defs.back().task_id] = "completed";
+  }
+  for (int i = 0; i < 20; ++i, ++n) {  // user failures
+    defs.push_back(Task(n, R"([{"sleep_ms":5},{"exit":3}])"));
+    expect[defs.back().task_id] = "failed";
+  }
+  for (int i = 0; i < 10; ++i, ++n) {  // intermittent: the first attempt asks for a retry
+    defs.push_back(Task(n, "[{\"fail_if_attempt_below\":2}," + Effect("email", "ops-" + std::to_string(i)) + "]"));
+    expect[defs.back().task_id] = "completed";
+  }
+  std::string prev;
+  for (int i = 0; i < 10; ++i, ++n) {  // a dependency chain
+    defs.push_back(Task(n, R"([{"exit":0}])", prev.empty() ? std::vector<std::string>{} : std::vector<std::string>{prev}));
+    prev = defs.back().task_id;
+    expect[prev] = "completed";
+  }
+  defs.push_back(Task(n++, R"([{"exit":1}])"));  // the invoice root cause
+  std::string root = defs.back().task_id;
+  expect[root] = "failed";
+  std::vector<std::string> blocked;
+  for (int i = 0; i < 9; ++i, ++n) {  // its cascade: must never run
+    defs.push_back(Task(n, "[" + Effect("call", "never-" + std::to_string(i)) + "]", {i == 0 ? root : blocked.back()}));
+    blocked.push_back(defs.back().task_id);
+  }
+  defs.push_back(Task(n++, "not json"));
+  std::string malformed = defs.back().task_id;
+  expect[malformed] = "exception";
+  ASSERT_EQ(defs.size(), 191u);
+  for (int i = 0; i < 9; ++i) defs.push_back(Task(n++, R"([{"cpu_ms":2}])")), expect[defs.back().task_id] = "completed";
+
+  std::vector<Status> results;
+  ASSERT_TRUE(client.CreateTasks(defs, &results).ok());
+  ASSERT_EQ(results.size(), 200u);
+  for (size_t i = 0; i < results.size(); ++i) ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
+
+  std::vector<std::string> ids;
+  for (const auto& [id, state] : expect) ids.push_back(id);
+  auto statuses = AwaitTasks(client, ids, Terminal, 60'000);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(std::string(engine::ToString(statuses[i].state)), expect[ids[i]]) << ids[i];
+  }
+  for (const auto& s : statuses) {
+    if (s.state == TaskState::kFailed) {
+      EXPECT_EQ(s.runs.size(), 1u) << "a user failure is never retried";
+    }
+    if (s.task_id == malformed) {
+      EXPECT_EQ(s.runs[0].reason_resolved, ReasonResolved::kMalformedPayload);
+    }
+  }
+  for (const auto& id : blocked) {
+    engine::TaskStatus s;
+    ASSERT_TRUE(client.GetStatus(id, &s).ok());
+    EXPECT_EQ(s.state, TaskState::kUnscheduled);
+    ASSERT_TRUE(s.blocked_by.has_value());
+    EXPECT_EQ(*s.blocked_by, root) << "the cascade names its root cause";
+  }
+
+  std::vector<v1::Delivery> deliveries;
+  ASSERT_TRUE(c.Sink().ListDeliveries(&deliveries).ok());
+  std::map<std::string, int> delivered;
+  for (const auto& d : deliveries) delivered[d.idempotency_key()] += d.delivered() ? 1 : 0;
+  EXPECT_EQ(delivered.size(), 150u) << "140 SMS + 10 emails, no calls from the blocked cascade";
+  for (const auto& [key, count] : delivered) EXPECT_EQ(count, 1) << key;
+  std::ifstream jsonl(c.deliveries_path());
+  std::string line;
+  size_t lines = 0;
+  while (std::getline(jsonl, line)) ++lines;
+  EXPECT_EQ(lines, deliveries.size()) << "every attempt is in the JSONL file";
+}
+
+TEST(EngineProcess, KilledWorkersTaskExpiresAndCompletesOnAnotherWorker) {
+  Cluster c;
+  c.StartEngine({"--claim-timeout-ms", "1000"});
+  c.StartSink();
+  ChildProcess& doomed = c.StartWorker("doomed", {"--capacity", "1"});
+  auto client = c.Client();
+  TaskDefinition d = Task(1, R"([{"sleep_ms":60000}])");
+  d.payload = R"([{"sleep_ms":1500},{"exit":0}])";
+  ASSERT_TRUE(client.CreateTask(d).ok());
+  auto running = AwaitTasks(client, {d.task_id}, [](const auto& s) { return s.state == TaskState::kRunning; }, 20'000);
+  ASSERT_EQ(running[0].state, TaskState::kRunning);
+  doomed.Signal(SIGKILL);
+  EXPECT_EQ(doomed.Wait(), 128 + SIGKILL);
+  c.StartWorker("rescuer", {"--capacity", "1"});
+  auto done = AwaitTasks(client, {d.task_id}, Terminal, 30'000);
+  const auto& s = done[0];
+  ASSERT_EQ(s.state, TaskState::kCompleted);
+  ASSERT_EQ(s.runs.size(), 2u);
+  EXPECT_EQ(s.runs[0].reason_resolved, ReasonResolved::kClaimExpired);
+  EXPECT_EQ(s.runs[0].worker->id, "doomed");
+  EXPECT_EQ(s.runs[1].reason_created, ReasonCreated::kRetry);
+  EXPECT_EQ(s.runs[1].worker->id, "rescuer");
+}
+
+TEST(EngineProcess, TwentyEngineKillsLoseNoAcknowledgedTask) {
+  Cluster c;
+  c.StartEngine();
+  const int port = c.engine_port();
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> acked;
+  std::thread writer([&] {
+    auto client = c.Client();
+    for (uint32_t n = 1; !stop; ++n) {
+      TaskDefinition d = Task(n, R"([{"exit":0}])");
+      if (client.CreateTask(d).ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        acked.push_back(d.task_id);
+      }
+    }
+  });
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    c.KillEngine(SIGKILL);
+    c.StartEngine({}, port);
+    ASSERT_EQ(c.engine_port(), port);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  stop = true;
+  writer.join();
+  auto client = c.Client();
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_GT(acked.size(), 20u) << "the writer made progress between the kills";
+  size_t missing = 0;
+  for (const auto& id : acked) {
+    engine::TaskStatus s;
+    if (!client.GetStatus(id, &s).ok()) ++missing;
+  }
+  EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged tasks";
+  v1::HealthResponse h;
+  ASSERT_TRUE(client.Health(&h).ok());
+  EXPECT_GE(h.tasks(), static_cast<int64_t>(acked.size())) << "unacknowledged creates may land too";
+}
+
+TEST(EngineProcess, SigtermStopsGracefullyAndRestartRecovers) {
+  Cluster c;
+  c.StartEngine();
+  auto client = c.Client();
+  TaskDefinition d = Task(1, R"([{"exit":0}])");
+  ASSERT_TRUE(client.CreateTask(d).ok());
+  c.engine().Signal(SIGTERM);
+  EXPECT_EQ(c.engine().Wait(), 0);
+  c.StartEngine({}, c.engine_port());
+  engine::TaskStatus s;
+  ASSERT_TRUE(c.Client().GetStatus(d.task_id, &s).ok());
+  EXPECT_EQ(s.state, TaskState::kPending);
+}
+
+TEST(EngineProcess, WorkerSigtermReportsWorkerShutdownAndTheTaskIsRetried) {
+  Cluster c;
+  c.StartEngine();
+  c.StartSink();
+  ChildProcess& w = c.StartWorker("leaving", {"--capacity", "1"});
+  auto client = c.Client();
+  TaskDefinition d = Task(1, R"([{"sleep_ms":2000},{"exit":0}])");
+  ASSERT_TRUE(client.CreateTask(d).ok());
+  auto running = AwaitTasks(client, {d.task_id}, [](const auto& s) { return s.state == TaskState::kRunning; }, 20'000);
+  ASSERT_EQ(running[0].state, TaskState::kRunning);
+  w.Signal(SIGTERM);
+  EXPECT_EQ(w.Wait(), 0);
+  engine::TaskStatus s;
+  ASSERT_TRUE(client.GetStatus(d.task_id, &s).ok());
+  ASSERT_EQ(s.runs.size(), 2u);
+  EXPECT_EQ(s.runs[0].reason_resolved, ReasonResolved::kWorkerShutdown);
+  EXPECT_EQ(s.runs[1].state, RunState::kPending) << "retried";
+}
+
+// ---- error paths: status code and message
+
+class EngineErrors : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new Cluster;
+    cluster_->StartEngine({"--fiu-fifo", (cluster_->dir().path() / "fiu").string()});
+  }
+  static void TearDownTestSuite() { delete cluster_; }
+  rpc::QueueClient Client() {
+    rpc::RetryPolicy once;
+    once.max_attempts = 1;  // see each answer as it is
+    return cluster_->Client(once);
+  }
+  static void ExpectError(const Status& st, StatusCode code, const std::string& needle) {
+    EXPECT_EQ(StatusCodeName(st.code()), StatusCodeName(code)) << st.ToString();
+    EXPECT_NE(st.message().find(needle), std::string::npos) << st.message() << " lacks " << needle;
+  }
+  static Cluster* cluster_;
+};
+Cluster* EngineErrors::cluster_ = nullptr;
+
+TEST_F(EngineErrors, DuplicateCreateIsOkAndConflictNamesTheField) {
+  auto client = Client();
+  TaskDefinition d = Task(100, R"([{"exit":0}])");
+  ASSERT_TRUE(client.CreateTask(d).ok());
+  EXPECT_TRUE(client.CreateTask(d).ok());
+  d.retries = 2;
+  ExpectError(client.CreateTask(d), StatusCode::kAlreadyExists, "retries");
+}
+
+TEST_F(EngineErrors, InvalidDefinitionNamesFieldAndBound) {
+  auto client = Client();
+  TaskDefinition d = Task(101, R"([{"exit":0}])");
+  d.retries = 50;
+  ExpectError(client.CreateTask(d), StatusCode::kInvalidArgument, "retries: 50 is outside 0..49");
+  d = Task(102, std::string(70'000, 'x'));
+  ExpectError(client.CreateTask(d), StatusCode::kInvalidArgument, "payload: 70000 bytes exceed the limit of 65536");
+}
+
+TEST_F(EngineErrors, StaleReportIsFailedPrecondition) {
+  auto client = Client();
+  TaskDefinition d = Task(103, R"([{"exit":0}])");
+  ASSERT_TRUE(client.CreateTask(d).ok());
+  std::vector<rpc::ClaimedTask> claims;
+  ASSERT_TRUE(client.ClaimWork("g", "w1", 1, &claims).ok());
+  ASSERT_EQ(claims.size(), 1u);
+  std::string id = claims[0].task.task_id;
+  ExpectError(client.ReportCompleted(RunRef{id, claims[0].run_id, "g", "w2"}), StatusCode::kFailedPrecondition,
+              "claimed by g/w1");
+  ASSERT_TRUE(client.ReportCompleted(RunRef{id, claims[0].run_id, "g", "w1"}).ok());
+  EXPECT_TRUE(client.ReportCompleted(RunRef{id, claims[0].run_id, "g", "w1"}).ok()) << "repeat is OK";
+  ExpectError(client.ReportFailed(RunRef{id, claims[0].run_id, "g", "w1"}), StatusCode::kFailedPrecondition,
+              "completed");
+}
+
+TEST_F(EngineErrors, NotFoundAndBadReason) {
+  auto client = Client();
+  engine::TaskStatus s;
+  ExpectError(client.GetStatus(TaskId(999'999), &s), StatusCode::kNotFound, "does not exist");
+  ExpectError(client.ReportException(RunRef{TaskId(999'999), 0, "g", "w"}, ReasonResolved::kClaimExpired),
+              StatusCode::kInvalidArgument, "reason");
+}
+
+TEST_F(EngineErrors, LimitsAreResourceExhausted) {
+  auto client = Client();
+  std::vector<TaskDefinition> many;
+  for (uint32_t i = 0; i < 1001; ++i) many.push_back(Task(200'000 + i, "[]"));
+  std::vector<Status> results;
+  ExpectError(client.CreateTasks(many, &results), StatusCode::kResourceExhausted,
+              "tasks: 1001 items exceed the limit of 1000");
+  // A request past the 8 MiB message limit is refused by gRPC itself.
+  many.clear();
+  for (uint32_t i = 0; i < 200; ++i) many.push_back(Task(300'000 + i, std::string(60'000, 'p')));
+  Status st = client.CreateTasks(many, &results);
+  EXPECT_EQ(StatusCodeName(st.code()), "RESOURCE_EXHAUSTED") << st.ToString();
+  std::vector<rpc::ClaimedTask> claims;
+  ExpectError(client.ClaimWork("g", "w", 1001, &claims), StatusCode::kInvalidArgument, "1..1000");
+}
+
+// Sends one libfiu remote-control command to the running engine; returns libfiu's answer.
+std::string FiuCommand(Cluster& c, const std::string& command) {
+  std::string base = (c.dir().path() / ("fiu-" + std::to_string(c.engine().pid()))).string();
+  {
+    std::ofstream ctl(base + ".in");
+    ctl << command << "\n";
+  }
+  std::ifstream reply(base + ".out");
+  std::string answer;
+  std::getline(reply, answer);
+  return answer;
+}
+
+TEST_F(EngineErrors, DiskFaultIsUnavailableAndTheRetryLands) {
+  // Switch the store's fsync point on in the running engine through libfiu's control fifo.
+  ASSERT_EQ(FiuCommand(*cluster_, "enable name=engine/store/fsync"), "0");
+  auto client = Client();
+  TaskDefinition d = Task(104, R"([{"exit":0}])");
+  ExpectError(client.CreateTask(d), StatusCode::kUnavailable, "not acknowledged");
+  ASSERT_EQ(FiuCommand(*cluster_, "disable name=engine/store/fsync"), "0");
+  engine::TaskStatus s;
+  Status retry = client.CreateTask(d, &s);
+  ASSERT_TRUE(retry.ok()) << "the engine reopened its store; the retry lands: " << retry.ToString();
+  EXPECT_EQ(s.runs.size(), 1u);
+}
+
+TEST_F(EngineErrors, SinkRejectsBadChannel) {
+  Cluster c;
+  c.StartSink();
+  v1::DeliverRequest req;
+  req.set_idempotency_key("T/0");
+  req.set_channel("fax");
+  req.set_recipient("x");
+  bool delivered = true;
+  ExpectError(c.Sink().Deliver(req, &delivered), StatusCode::kInvalidArgument, "channel: 'fax'");
+  req.set_channel("sms");
+  ASSERT_TRUE(c.Sink().Deliver(req, &delivered).ok());
+  EXPECT_TRUE(delivered);
+  ASSERT_TRUE(c.Sink().Deliver(req, &delivered).ok());
+  EXPECT_FALSE(delivered) << "the same key is dropped as a duplicate";
+}
+
+}  // namespace
+}  // namespace ithappens::testing
