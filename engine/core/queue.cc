@@ -522,6 +522,55 @@ Status Queue::CreateTask(TaskDefinition def, TaskStatus* status) {
   return impl_->Mutate([&] { return impl_->CreateLocked(std::move(ptr), true, status, nullptr); });
 }
 
+namespace {
+Status BatchLimit(size_t n, const char* field) {
+  if (n <= kMaxBatchItems) return Status::Ok();
+  return Status::ResourceExhausted(std::string(field) + ": " + std::to_string(n) +
+                                   " items exceed the limit of " + std::to_string(kMaxBatchItems));
+}
+
+// After a batch's commit failed, no item of it is acknowledged.
+void FailOkItems(const Status& commit, std::vector<Status>* results) {
+  if (commit.ok()) return;
+  for (Status& r : *results) {
+    if (r.ok()) r = commit;
+  }
+}
+}  // namespace
+
+Status Queue::CreateTasks(std::vector<TaskDefinition> defs, std::vector<Status>* results,
+                          std::vector<TaskStatus>* statuses) {
+  ITHAPPENS_RETURN_IF_ERROR(BatchLimit(defs.size(), "tasks"));
+  std::vector<std::shared_ptr<TaskDefinition>> ptrs;
+  ptrs.reserve(defs.size());
+  for (auto& d : defs) ptrs.push_back(std::make_shared<TaskDefinition>(std::move(d)));
+  results->assign(ptrs.size(), Status::Ok());
+  if (statuses) statuses->assign(ptrs.size(), TaskStatus{});
+  Status commit = impl_->Mutate([&] {
+    for (size_t i = 0; i < ptrs.size(); ++i) {
+      (*results)[i] = impl_->CreateLocked(std::move(ptrs[i]), true,
+                                          statuses ? &(*statuses)[i] : nullptr, nullptr);
+    }
+    return Status::Ok();
+  });
+  FailOkItems(commit, results);
+  return commit;
+}
+
+Status Queue::ReportCompletedBatch(const std::vector<RunRef>& runs, std::vector<Status>* results) {
+  ITHAPPENS_RETURN_IF_ERROR(BatchLimit(runs.size(), "runs"));
+  results->assign(runs.size(), Status::Ok());
+  Status commit = impl_->Mutate([&] {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      (*results)[i] = impl_->ReportLocked(runs[i], RunState::kCompleted, ReasonResolved::kCompleted,
+                                          nullptr);
+    }
+    return Status::Ok();
+  });
+  FailOkItems(commit, results);
+  return commit;
+}
+
 Status Queue::GetStatus(std::string_view task_id, TaskStatus* status) {
   return impl_->Mutate([&] {
     TaskIndex i;

@@ -13,13 +13,6 @@ namespace {
 
 RunRef Ref(const v1::RunRef& r) { return RunRef{r.task_id(), r.run_id(), r.worker_group(), r.worker_id()}; }
 
-engine::Status BatchLimit(int n, const char* field) {
-  if (n <= kMaxBatchItems) return engine::Status::Ok();
-  return engine::Status::ResourceExhausted(std::string(field) + ": " + std::to_string(n) +
-                                           " items exceed the limit of " +
-                                           std::to_string(kMaxBatchItems));
-}
-
 void AddItem(const engine::Status& st, const engine::TaskStatus* status, v1::BatchResponse* resp) {
   auto* item = resp->add_results();
   item->set_code(static_cast<int>(st.code()));
@@ -51,14 +44,32 @@ grpc::Status QueueService::CreateTask(grpc::ServerContext*, const v1::CreateTask
 
 grpc::Status QueueService::CreateTasks(grpc::ServerContext*, const v1::CreateTasksRequest* req,
                                        v1::BatchResponse* resp) {
-  engine::Status limit = BatchLimit(req->tasks_size(), "tasks");
-  if (!limit.ok()) return Answer("CreateTasks", limit);
+  if (req->tasks_size() > static_cast<int>(engine::kMaxBatchItems)) {
+    return Answer("CreateTasks", engine::Status::ResourceExhausted(
+                                     "tasks: " + std::to_string(req->tasks_size()) +
+                                     " items exceed the limit of " + std::to_string(engine::kMaxBatchItems)));
+  }
+  // Items that do not even convert are answered alone; the rest go in as one change.
+  std::vector<engine::Status> conversion(req->tasks_size());
+  std::vector<engine::TaskDefinition> defs;
   for (int i = 0; i < req->tasks_size(); ++i) {
     engine::TaskDefinition def;
-    engine::Status st = FromProto(req->tasks(i), &def);
-    engine::TaskStatus status;
-    if (st.ok()) st = queue_->CreateTask(std::move(def), &status);
-    AddItem(st, &status, resp);
+    conversion[i] = FromProto(req->tasks(i), &def);
+    if (conversion[i].ok()) {
+      defs.push_back(std::move(def));
+    }
+  }
+  std::vector<engine::Status> results;
+  std::vector<engine::TaskStatus> statuses;
+  engine::Status commit = queue_->CreateTasks(std::move(defs), &results, &statuses);
+  if (!commit.ok()) log_->error("CreateTasks: {}", commit.ToString());
+  for (int i = 0, k = 0; i < req->tasks_size(); ++i) {
+    if (!conversion[i].ok()) {
+      AddItem(conversion[i], nullptr, resp);
+    } else {
+      AddItem(results[k], &statuses[k], resp);
+      ++k;
+    }
   }
   return grpc::Status::OK;
 }
@@ -121,12 +132,13 @@ grpc::Status QueueService::ReportCompleted(grpc::ServerContext*, const v1::Repor
 
 grpc::Status QueueService::ReportCompletedBatch(grpc::ServerContext*, const v1::ReportBatchRequest* req,
                                                 v1::BatchResponse* resp) {
-  engine::Status limit = BatchLimit(req->runs_size(), "runs");
-  if (!limit.ok()) return Answer("ReportCompletedBatch", limit);
-  for (const auto& r : req->runs()) {
-    engine::Status st = queue_->ReportCompleted(Ref(r), nullptr);
-    AddItem(st, nullptr, resp);
-  }
+  std::vector<RunRef> runs;
+  for (const auto& r : req->runs()) runs.push_back(Ref(r));
+  std::vector<engine::Status> results;
+  engine::Status commit = queue_->ReportCompletedBatch(runs, &results);
+  if (commit.code() == engine::StatusCode::kResourceExhausted) return Answer("ReportCompletedBatch", commit);
+  if (!commit.ok()) log_->error("ReportCompletedBatch: {}", commit.ToString());
+  for (const auto& r : results) AddItem(r, nullptr, resp);
   return grpc::Status::OK;
 }
 

@@ -10,8 +10,6 @@
 
 namespace ithappens::server {
 
-inline constexpr int kMaxBatchItems = 1000;
-
 class QueueService final : public v1::Queue::Service {
  public:
   QueueService(engine::Queue* queue, std::string store_name, std::shared_ptr<spdlog::logger> log)

@@ -313,6 +313,37 @@ TEST_P(QueueTest, AcknowledgedChangesSurviveACrash) {
   EXPECT_EQ(ClaimOne(q(), "w3").task->task_id, c);
 }
 
+TEST_P(QueueTest, CreateTasksAnswersPerItemInOneCommit) {
+  std::vector<TaskDefinition> defs = {MakeTask(1, now()), MakeTask(2, now()), MakeTask(3, now())};
+  defs[1].retries = 99;
+  std::vector<Status> results;
+  std::vector<TaskStatus> statuses;
+  ASSERT_TRUE(q().CreateTasks(defs, &results, &statuses).ok());
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(results[1].message().find("retries"), std::string::npos);
+  EXPECT_TRUE(results[2].ok());
+  EXPECT_EQ(statuses[2].state, TaskState::kPending);
+  std::vector<TaskDefinition> too_many(kMaxBatchItems + 1, MakeTask(9, now()));
+  Status st = q().CreateTasks(too_many, &results);
+  EXPECT_EQ(st.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(st.message().find("1001 items exceed the limit of 1000"), std::string::npos);
+}
+
+TEST_P(QueueTest, ReportCompletedBatchAnswersPerItem) {
+  std::string a = Create(1), b = Create(2);
+  std::vector<Claim> claims;
+  ASSERT_TRUE(q().ClaimWork("group", "w1", 2, &claims).ok());
+  std::vector<RunRef> runs = {Ref(a, 0, "w1"), Ref(b, 0, "intruder")};
+  std::vector<Status> results;
+  ASSERT_TRUE(q().ReportCompletedBatch(runs, &results).ok());
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_EQ(results[1].code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(t_.Status(a).state, TaskState::kCompleted);
+  EXPECT_EQ(t_.Status(b).state, TaskState::kRunning);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, QueueTest,
                          ::testing::Values(StoreKind::kMemory, StoreKind::kSqlite),
                          [](const auto& info) { return StoreKindName(info.param); });

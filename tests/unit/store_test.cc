@@ -257,6 +257,22 @@ TEST_P(QueueFaultTest, UnsyncedStateIsNeverObservedAfterFsyncFailure) {
   EXPECT_EQ(s.runs.size(), 1u);
 }
 
+TEST_P(QueueFaultTest, BatchIsAllOrNothingUnderAnFsyncFault) {
+  TestQueue t(GetParam());
+  std::vector<TaskDefinition> defs = {MakeTask(1, kStartMs), MakeTask(2, kStartMs)};
+  std::vector<Status> results;
+  {
+    FaultGuard f(kFaultStoreFsync);
+    EXPECT_EQ(t.q().CreateTasks(defs, &results).code(), StatusCode::kUnavailable);
+  }
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) EXPECT_EQ(r.code(), StatusCode::kUnavailable) << "nothing acknowledged";
+  ASSERT_TRUE(t.q().CreateTasks(defs, &results).ok());
+  for (const auto& r : results) EXPECT_TRUE(r.ok()) << r.ToString();
+  t.CrashAndReopen();
+  EXPECT_EQ(t.Status(TaskId(2)).state, TaskState::kPending);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, QueueFaultTest,
                          ::testing::Values(StoreKind::kMemory, StoreKind::kSqlite),
                          [](const auto& info) { return StoreKindName(info.param); });

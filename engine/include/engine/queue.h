@@ -58,6 +58,12 @@ class Queue {
   // a different definition is ALREADY_EXISTS naming the first field that differs.
   // Dependencies must exist. The task is pending at once if its dependencies are satisfied.
   Status CreateTask(TaskDefinition def, TaskStatus* status = nullptr);
+  // Creates many tasks as one change: one commit and one fsync for the batch. Each item
+  // gets its own answer in *results (and its status in *statuses, if given); if the commit
+  // fails, every item that was OK is UNAVAILABLE and so is the call. At most
+  // kMaxBatchItems items (RESOURCE_EXHAUSTED beyond).
+  Status CreateTasks(std::vector<TaskDefinition> defs, std::vector<Status>* results,
+                     std::vector<TaskStatus>* statuses = nullptr);
   Status GetStatus(std::string_view task_id, TaskStatus* status);
   Result<TaskDefinitionPtr> GetTask(std::string_view task_id);
   // Tasks of a group in creation order, limit 1..kMaxListLimit per page.
@@ -77,6 +83,8 @@ class Queue {
   Status ReportCompleted(const RunRef& run, TaskStatus* status = nullptr);
   Status ReportFailed(const RunRef& run, TaskStatus* status = nullptr);
   Status ReportException(const RunRef& run, ReasonResolved reason, TaskStatus* status = nullptr);
+  // ReportCompleted for many runs as one change (one fsync); per-item answers as CreateTasks.
+  Status ReportCompletedBatch(const std::vector<RunRef>& runs, std::vector<Status>* results);
 
   // Idempotent. Cancel resolves an unresolved task as exception/canceled (never retried).
   Status CancelTask(std::string_view task_id, TaskStatus* status = nullptr);

@@ -33,6 +33,7 @@ inline constexpr TimeMs kMaxCreatedSkewMs = 15LL * 60 * 1000;                 //
 inline constexpr TimeMs kDefaultExpiresAfterDeadlineMs = 365LL * 24 * 3600 * 1000;
 inline constexpr int kMaxClaimBatch = 1000;           // claimWork n: 1..1000
 inline constexpr int kMaxListLimit = 1000;            // listTaskGroup limit: 1..1000
+inline constexpr size_t kMaxBatchItems = 1000;        // createTasks / reportCompletedBatch
 
 enum class TaskState : uint8_t { kUnscheduled, kPending, kRunning, kCompleted, kFailed, kException };
 enum class RunState : uint8_t { kPending, kRunning, kCompleted, kFailed, kException };
