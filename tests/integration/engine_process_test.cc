@@ -144,6 +144,88 @@ TEST(EngineProcess, KilledWorkersTaskExpiresAndCompletesOnAnotherWorker) {
   EXPECT_EQ(s.runs[1].worker->id, "rescuer");
 }
 
+// A worker places a call and dies before reporting; a second worker retries the run. Returns
+// the two delivery attempts the sink saw. worker_flags go to both workers.
+std::vector<v1::Delivery> CallThenCrashThenRetry(const std::vector<std::string>& worker_flags) {
+  Cluster c;
+  c.StartEngine({"--claim-timeout-ms", "800"});
+  c.StartSink();
+  std::vector<std::string> flags = {"--capacity", "1"};
+  flags.insert(flags.end(), worker_flags.begin(), worker_flags.end());
+  ChildProcess& doomed = c.StartWorker("doomed", flags);
+  auto client = c.Client();
+  TaskDefinition d = Task(1, "[" + Effect("call", "patient-437") + R"(,{"sleep_ms":60000}])");
+  EXPECT_TRUE(client.CreateTask(d).ok());
+  auto sink = c.Sink();
+  std::vector<v1::Delivery> deliveries;
+  for (int i = 0; i < 400 && deliveries.empty(); ++i) {
+    EXPECT_TRUE(sink.ListDeliveries(&deliveries).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(deliveries.size(), 1u) << "the first run placed the call";
+  doomed.Signal(SIGKILL);
+  doomed.Wait();
+  c.StartWorker("rescuer", flags);
+  auto retried = AwaitTasks(
+      client, {d.task_id}, [](const auto& s) { return s.runs.size() >= 2 && s.runs[1].state == RunState::kRunning; },
+      30'000);
+  EXPECT_GE(retried[0].runs.size(), 2u);
+  if (!retried[0].runs.empty()) {
+    EXPECT_EQ(retried[0].runs[0].reason_resolved, ReasonResolved::kClaimExpired);
+  }
+  for (int i = 0; i < 400 && deliveries.size() < 2; ++i) {
+    EXPECT_TRUE(sink.ListDeliveries(&deliveries).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return deliveries;
+}
+
+TEST(EngineProcess, RetriedRunAfterAWorkerCrashDoesNotNotifyTwice) {
+  auto deliveries = CallThenCrashThenRetry({});
+  ASSERT_EQ(deliveries.size(), 2u) << "two attempts reached the sink";
+  EXPECT_EQ(deliveries[0].idempotency_key(), deliveries[1].idempotency_key());
+  EXPECT_TRUE(deliveries[0].delivered());
+  EXPECT_FALSE(deliveries[1].delivered()) << "the patient got one call, not two";
+}
+
+TEST(EngineProcess, EffectKeyPerRunBugCallsThePatientTwice) {
+  // Self-validation of the test above: with the bug switch the double call is visible.
+  auto deliveries = CallThenCrashThenRetry({"--engine-bug", "effect-key-per-run"});
+  ASSERT_EQ(deliveries.size(), 2u);
+  EXPECT_NE(deliveries[0].idempotency_key(), deliveries[1].idempotency_key());
+  EXPECT_TRUE(deliveries[0].delivered() && deliveries[1].delivered()) << "two calls: the bug is caught";
+}
+
+TEST(EngineProcess, LeakingWorkerDiesAtItsLimitAndItsTaskIsRetriedElsewhere) {
+  Cluster c;
+  c.StartEngine({"--claim-timeout-ms", "800"});
+  c.StartSink();
+  ChildProcess& leaky =
+      c.StartWorker("leaky", {"--capacity", "1", "--leak-mb-per-task", "40", "--memory-limit-mb", "100"});
+  auto client = c.Client();
+  std::vector<TaskDefinition> defs;
+  for (uint32_t n = 1; n <= 6; ++n) defs.push_back(Task(n, R"([{"sleep_ms":20},{"exit":0}])"));
+  std::vector<Status> results;
+  ASSERT_TRUE(client.CreateTasks(defs, &results).ok());
+  EXPECT_EQ(leaky.Wait(), 137) << "the worker died like an OOM kill, of its own leak";
+  c.StartWorker("healthy", {"--capacity", "2"});
+  std::vector<std::string> ids;
+  for (const auto& d : defs) ids.push_back(d.task_id);
+  auto statuses = AwaitTasks(client, ids, Terminal, 30'000);
+  int platform_exceptions = 0;
+  for (const auto& s : statuses) {
+    EXPECT_EQ(s.state, TaskState::kCompleted) << s.task_id << ": a platform leak is never the user's failure";
+    for (const auto& r : s.runs) {
+      EXPECT_NE(r.state, RunState::kFailed);
+      if (r.state == RunState::kException) {
+        EXPECT_EQ(r.reason_resolved, ReasonResolved::kClaimExpired);
+        ++platform_exceptions;
+      }
+    }
+  }
+  EXPECT_LE(platform_exceptions, 1) << "capacity 1: at most the task in hand when it died";
+}
+
 TEST(EngineProcess, TwentyEngineKillsLoseNoAcknowledgedTask) {
   Cluster c;
   c.StartEngine();
