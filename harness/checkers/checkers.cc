@@ -1,0 +1,382 @@
+// The standard checkers. Each keeps per-task state only (memory O(tasks)) and reads each
+// event once. The events they rely on (harness/event.h):
+//   plan   task, value {expect: completed|failed|blocked, root?, deps:[..], effects:[{step,to,channel}]}
+//   create invoke/ok(value.task_id)/fail/info by a client
+//   report-completed invoke/ok/fail/info by a worker, value {run}
+//   effect value {key, step, run, channel, to, delivered}
+//   fault  any nemesis fault (start/stop)
+//   final  task, value {state, blocked_by, runs:[{state, reason_created, reason_resolved,
+//          worker, started_ms, resolved_ms}]}, or error "not found"
+#include <map>
+#include <set>
+
+#include "harness/checker.h"
+#include "harness/history/history.h"
+
+namespace ithappens::harness {
+
+std::string_view ToString(Validity v) {
+  switch (v) {
+    case Validity::kValid: return "valid";
+    case Validity::kInvalid: return "invalid";
+    case Validity::kUnknown: return "unknown";
+  }
+  return "unknown";
+}
+
+namespace {
+
+using nlohmann::json;
+
+void Flag(CheckResult* r, std::string task, std::vector<int64_t> events, std::string why) {
+  r->valid = Validity::kInvalid;
+  if (r->counterexamples.size() < kMaxCounterexamples) {
+    r->counterexamples.push_back(Counterexample{std::move(task), std::move(events), std::move(why)});
+  }
+}
+
+bool IsTerminal(const std::string& s) { return s == "completed" || s == "failed" || s == "exception"; }
+
+// Every acknowledged create must still exist at the end.
+class NoLost final : public Checker {
+ public:
+  std::string name() const override { return "no-lost"; }
+  void Observe(const Event& e) override {
+    if (e.type == EventType::kOk && e.f == "create") acked_[e.task] = e.i;
+    if (e.type == EventType::kFinal) {
+      auto it = acked_.find(e.task);
+      if (it == acked_.end()) return;
+      ++checked_;
+      if (!e.error.empty()) {
+        Flag(&r_, e.task, {it->second, e.i}, "acknowledged create, then the task is gone: " + e.error);
+        ++lost_;
+      }
+    }
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    r_.counts = {{"acknowledged", acked_.size()}, {"checked", checked_}, {"lost", lost_}};
+    return r_;
+  }
+
+ private:
+  std::map<std::string, int64_t> acked_;
+  int64_t checked_ = 0, lost_ = 0;
+  CheckResult r_;
+};
+
+// A retried create must not make a second task.
+class NoDuplicateTasks final : public Checker {
+ public:
+  std::string name() const override { return "no-duplicate-tasks"; }
+  void Observe(const Event& e) override {
+    if (e.type != EventType::kOk || e.f != "create" || !e.value.is_object()) return;
+    std::string got = e.value.value("task_id", e.task);
+    auto& seen = ids_[e.task];
+    seen.insert(got);
+    events_[e.task].push_back(e.i);
+    if (got != e.task && !foreign_.count(e.task)) {
+      // The platform answered with an id of its own: a create retried after a lost answer
+      // makes a second task, and the client cannot tell.
+      foreign_.insert(e.task);
+      Flag(&r_, e.task, {e.i}, "the platform ignored the client's task id (answered " + got +
+                                   "): creates are not idempotent");
+    }
+    if (seen.size() == 2) {
+      ++dups_;
+      Flag(&r_, e.task, events_[e.task], "one logical task was created as " + std::to_string(seen.size()) +
+                                             " platform tasks (the create was not idempotent)");
+    }
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    r_.counts = {{"tasks", ids_.size()}, {"duplicated", dups_}, {"foreign_ids", foreign_.size()}};
+    return r_;
+  }
+
+ private:
+  std::map<std::string, std::set<std::string>> ids_;
+  std::map<std::string, std::vector<int64_t>> events_;
+  std::set<std::string> foreign_;
+  int64_t dups_ = 0;
+  CheckResult r_;
+};
+
+// At most one delivery per (task, step), and per recipient no more than planned.
+class NoDuplicateEffects final : public Checker {
+ public:
+  std::string name() const override { return "no-duplicate-effects"; }
+  void Observe(const Event& e) override {
+    if (e.type == EventType::kPlan && e.value.contains("effects")) {
+      for (const auto& fx : e.value["effects"]) planned_[Recipient(fx)]++;
+    }
+    if (e.type != EventType::kEffect || !e.value.value("delivered", false)) return;
+    ++delivered_;
+    std::string step = e.task + "/" + std::to_string(e.value.value("step", -1));
+    auto& evs = per_step_[step];
+    evs.push_back(e.i);
+    if (evs.size() == 2) Flag(&r_, e.task, evs, "step " + step + " notified its recipient twice");
+    int64_t n = ++per_recipient_[Recipient(e.value)];
+    if (n == planned_[Recipient(e.value)] + 1) {
+      Flag(&r_, e.task, {e.i}, Recipient(e.value) + " got more notifications than planned (" +
+                                   std::to_string(n) + ")");
+    }
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    r_.counts = {{"delivered", delivered_}, {"steps", per_step_.size()}};
+    return r_;
+  }
+
+ private:
+  static std::string Recipient(const json& v) {
+    return v.value("channel", std::string()) + ":" + v.value("to", std::string());
+  }
+  std::map<std::string, int64_t> planned_, per_recipient_;
+  std::map<std::string, std::vector<int64_t>> per_step_;
+  int64_t delivered_ = 0;
+  CheckResult r_;
+};
+
+// A task completes once: one accepted completion report, one completed run.
+class SingleCompletion final : public Checker {
+ public:
+  std::string name() const override { return "single-completion"; }
+  void Observe(const Event& e) override {
+    if (e.type == EventType::kOk && e.f == "report-completed") {
+      auto& runs = accepted_[e.task];
+      runs.insert(e.value.is_object() ? e.value.value("run", -1) : -1);
+      events_[e.task].push_back(e.i);
+      if (runs.size() == 2) Flag(&r_, e.task, events_[e.task], "two runs' completions were accepted");
+    }
+    if (e.type == EventType::kFinal && e.value.contains("runs")) {
+      int completed = 0;
+      for (const auto& r : e.value["runs"]) completed += r.value("state", "") == "completed";
+      if (completed > 1 && accepted_[e.task].size() < 2) {
+        Flag(&r_, e.task, {e.i}, std::to_string(completed) + " runs completed");
+      }
+    }
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    r_.counts = {{"tasks_completed", accepted_.size()}};
+    return r_;
+  }
+
+ private:
+  std::map<std::string, std::set<int64_t>> accepted_;
+  std::map<std::string, std::vector<int64_t>> events_;
+  CheckResult r_;
+};
+
+// DESIGN.md's attribution table, judged against the plan (the ground truth).
+class Attribution final : public Checker {
+ public:
+  std::string name() const override { return "attribution"; }
+  void Observe(const Event& e) override {
+    if (e.type == EventType::kFault) ++faults_;
+    if (e.type == EventType::kPlan) plan_[e.task] = {e.value.value("expect", ""), e.value.value("root", ""), e.i};
+    if (e.type != EventType::kFinal || !e.error.empty()) return;
+    auto p = plan_.find(e.task);
+    if (p == plan_.end()) return;
+    const auto& [expect, root, plan_i] = p->second;
+    const json& runs = e.value.value("runs", json::array());
+    std::string state = e.value.value("state", "");
+    ++judged_;
+    for (size_t k = 0; k < runs.size(); ++k) {
+      std::string rs = runs[k].value("state", "");
+      std::string reason = runs[k].value("reason_resolved", "");
+      if (rs == "failed" && expect != "failed") {
+        Flag(&r_, e.task, {plan_i, e.i}, "run " + std::to_string(k) +
+                                             " is failed, but the program succeeds: the user is blamed "
+                                             "for a platform fault");
+      }
+      if (rs == "failed" && k + 1 < runs.size()) {
+        std::string next = runs[k + 1].value("reason_created", "");
+        if (next == "retry" || next == "task-retry") {
+          Flag(&r_, e.task, {plan_i, e.i}, "a user failure (run " + std::to_string(k) + ") was retried");
+        }
+      }
+      bool platform = reason == "claim-expired" || reason == "worker-shutdown";
+      if (rs == "exception" && platform && faults_ == 0) {
+        Flag(&r_, e.task, {e.i}, "exception/" + reason + " although no fault was injected");
+      }
+    }
+    if (expect == "completed" && state == "failed") ++misattributed_;
+    if (expect == "failed" && state == "completed") {
+      Flag(&r_, e.task, {plan_i, e.i}, "the program fails, but the task completed");
+    }
+    if (expect == "blocked" && state == "unscheduled") {
+      std::string by = e.value.value("blocked_by", "");
+      if (by != root) {
+        Flag(&r_, e.task, {plan_i, e.i}, "blocked by '" + by + "', but the root cause is '" + root + "'");
+      }
+    }
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    r_.counts = {{"judged", judged_}, {"faults", faults_}, {"failed_although_succeeding", misattributed_}};
+    return r_;
+  }
+
+ private:
+  struct Plan {
+    std::string expect, root;
+    int64_t i;
+  };
+  std::map<std::string, Plan> plan_;
+  int64_t faults_ = 0, judged_ = 0, misattributed_ = 0;
+  CheckResult r_;
+};
+
+// No dependent starts before its dependencies completed.
+class DependencyOrder final : public Checker {
+ public:
+  std::string name() const override { return "dependency-order"; }
+  void Observe(const Event& e) override {
+    if (e.type == EventType::kPlan && e.value.contains("deps")) {
+      deps_[e.task] = e.value["deps"].get<std::vector<std::string>>();
+    }
+    if (e.type != EventType::kFinal || !e.error.empty()) return;
+    const json& runs = e.value.value("runs", json::array());
+    int64_t done = -1, first_start = -1;
+    for (const auto& r : runs) {
+      if (r.value("state", "") == "completed" && done < 0) done = r.value("resolved_ms", int64_t{-1});
+      int64_t s = r.value("started_ms", int64_t{0});
+      if (s > 0 && (first_start < 0 || s < first_start)) first_start = s;
+    }
+    completed_at_[e.task] = done;
+    started_at_[e.task] = {first_start, e.i};
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    int64_t edges = 0;
+    for (const auto& [task, deps] : deps_) {
+      auto s = started_at_.find(task);
+      if (s == started_at_.end() || s->second.first < 0) continue;
+      for (const auto& d : deps) {
+        ++edges;
+        auto c = completed_at_.find(d);
+        if (c == completed_at_.end() || c->second < 0 || c->second > s->second.first) {
+          Flag(&r_, task, {s->second.second}, "started before its dependency " + d + " completed");
+        }
+      }
+    }
+    r_.counts = {{"edges", edges}};
+    return r_;
+  }
+
+ private:
+  std::map<std::string, std::vector<std::string>> deps_;
+  std::map<std::string, int64_t> completed_at_;
+  std::map<std::string, std::pair<int64_t, int64_t>> started_at_;
+  CheckResult r_;
+};
+
+// After the heal phase every acknowledged task is terminal (or blocked by a failed root).
+class Liveness final : public Checker {
+ public:
+  std::string name() const override { return "liveness"; }
+  void Observe(const Event& e) override {
+    if (e.type == EventType::kOk && e.f == "create") acked_.insert(e.task);
+    if (e.type == EventType::kPlan) expect_[e.task] = e.value.value("expect", "");
+    if (e.type != EventType::kFinal || !e.error.empty() || !acked_.count(e.task)) return;
+    std::string state = e.value.value("state", "");
+    bool blocked = state == "unscheduled" && !e.value.value("blocked_by", "").empty();
+    if (IsTerminal(state) || (blocked && expect_[e.task] == "blocked")) {
+      ++terminal_;
+    } else {
+      Flag(&r_, e.task, {e.i}, "still " + state + " after the heal phase");
+      ++stuck_;
+    }
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    r_.counts = {{"terminal", terminal_}, {"stuck", stuck_}};
+    return r_;
+  }
+
+ private:
+  std::set<std::string> acked_;
+  std::map<std::string, std::string> expect_;
+  int64_t terminal_ = 0, stuck_ = 0;
+  CheckResult r_;
+};
+
+}  // namespace
+
+std::vector<std::unique_ptr<Checker>> StandardCheckers() {
+  std::vector<std::unique_ptr<Checker>> v;
+  v.push_back(std::make_unique<NoLost>());
+  v.push_back(std::make_unique<NoDuplicateTasks>());
+  v.push_back(std::make_unique<NoDuplicateEffects>());
+  v.push_back(std::make_unique<SingleCompletion>());
+  v.push_back(std::make_unique<Attribution>());
+  v.push_back(std::make_unique<DependencyOrder>());
+  v.push_back(std::make_unique<Liveness>());
+  return v;
+}
+
+namespace {
+std::vector<CheckResult> Run(const std::function<bool(const std::function<void(const Event&)>&)>& feed,
+                             std::string* error) {
+  auto checkers = StandardCheckers();
+  std::vector<std::string> failed(checkers.size());
+  bool read = feed([&](const Event& e) {
+    for (size_t k = 0; k < checkers.size(); ++k) {
+      if (!failed[k].empty()) continue;
+      try {
+        checkers[k]->Observe(e);
+      } catch (const std::exception& ex) {
+        failed[k] = ex.what();
+      }
+    }
+  });
+  std::vector<CheckResult> results;
+  if (!read) return results;
+  for (size_t k = 0; k < checkers.size(); ++k) {
+    CheckResult r;
+    if (failed[k].empty()) {
+      try {
+        r = checkers[k]->Finish();
+      } catch (const std::exception& ex) {
+        failed[k] = ex.what();
+      }
+    }
+    if (!failed[k].empty()) {
+      r = CheckResult();
+      r.checker = checkers[k]->name();
+      r.valid = Validity::kUnknown;
+      r.error = failed[k];
+    }
+    results.push_back(std::move(r));
+  }
+  (void)error;
+  return results;
+}
+}  // namespace
+
+std::vector<CheckResult> CheckHistoryFile(const std::string& path, std::string* error) {
+  return Run([&](const auto& fn) { return ReadHistory(path, fn, error); }, error);
+}
+
+std::vector<CheckResult> CheckEvents(const std::vector<Event>& events) {
+  std::string unused;
+  return Run(
+      [&](const auto& fn) {
+        for (const auto& e : events) fn(e);
+        return true;
+      },
+      &unused);
+}
+
+Validity Compose(const std::vector<CheckResult>& results) {
+  Validity v = Validity::kValid;
+  for (const auto& r : results) {
+    if (r.valid == Validity::kInvalid) return Validity::kInvalid;
+    if (r.valid == Validity::kUnknown) v = Validity::kUnknown;
+  }
+  return v;
+}
+
+}  // namespace ithappens::harness

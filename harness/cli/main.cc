@@ -1,0 +1,252 @@
+// The `ithappens` command (DESIGN.md, "CLI and outputs").
+//
+//   ithappens run SCENARIO.yaml… [--mode sim] [--seed N] [--load 5x] [--out DIR]
+//                 [--engine-bug NAME]… [--self-check]
+//   ithappens check HISTORY.jsonl
+//   ithappens list
+//
+// Exit codes: 0 every property holds · 1 a property is violated · 2 bad usage or bad
+// scenario (the message names file, line and field) · 3 the harness itself failed (it
+// says so: that is our fault, not the target's).
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "engine/bugs.h"
+#include "engine/core/hash.h"
+#include "harness/checker.h"
+#include "harness/scenario/scenario.h"
+#include "harness/sim/sim.h"
+
+using namespace ithappens;
+using namespace ithappens::harness;
+
+namespace {
+
+constexpr int kExitValid = 0, kExitInvalid = 1, kExitUsage = 2, kExitHarness = 3;
+
+nlohmann::json ResultsJson(const std::vector<CheckResult>& results) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : results) {
+    nlohmann::json ces = nlohmann::json::array();
+    for (const auto& c : r.counterexamples) {
+      ces.push_back({{"task", c.task}, {"events", c.events}, {"explanation", c.explanation}});
+    }
+    out.push_back({{"checker", r.checker}, {"valid", ToString(r.valid)}, {"counts", r.counts},
+                   {"counterexamples", ces}, {"error", r.error}});
+  }
+  return out;
+}
+
+void PrintResults(const std::vector<CheckResult>& results, std::ostream& os) {
+  for (const auto& r : results) {
+    os << "  " << (r.valid == Validity::kValid ? "ok     " : r.valid == Validity::kInvalid ? "FAILED " : "UNKNOWN")
+       << " " << r.checker << " " << r.counts.dump();
+    if (!r.error.empty()) os << " (checker error: " << r.error << ")";
+    os << "\n";
+    for (const auto& c : r.counterexamples) {
+      os << "          task " << c.task << ": " << c.explanation << " (events";
+      for (auto i : c.events) os << " " << i;
+      os << ")\n";
+    }
+  }
+}
+
+int ExitFor(Validity v) { return v == Validity::kValid ? kExitValid : v == Validity::kInvalid ? kExitInvalid : kExitHarness; }
+
+std::string FileHash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(engine::StableHash(ss.str(), 0)));
+  return buf;
+}
+
+void WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t seed, double load,
+                  const engine::BugSwitches& bugs, const SimSummary& sum, const std::vector<CheckResult>& results,
+                  const std::string& command) {
+  Validity v = Compose(results);
+  nlohmann::json report = {{"scenario", s.name}, {"file", s.file},       {"mode", "sim"},
+                           {"seed", seed},       {"load", load},         {"engine_bugs", bugs.ToString()},
+                           {"verdict", ToString(v)},
+                           {"counts", {{"events", sum.events}, {"tasks", sum.tasks}, {"sim_ms", sum.sim_ms},
+                                       {"requests", sum.requests}, {"engine_crashes", sum.engine_crashes}}},
+                           {"properties", ResultsJson(results)},
+                           {"history_sha", FileHash((dir / "history.jsonl").string())},
+                           {"reproduce", command}};
+  std::ofstream(dir / "report.json") << report.dump(2) << "\n";
+  std::ofstream(dir / "command.txt") << command << "\n";
+  std::ofstream md(dir / "summary.md");
+  md << "# " << s.name << ": " << ToString(v) << "\n\nseed " << seed << ", load " << load << "x, engine bugs "
+     << bugs.ToString() << ", " << sum.tasks << " tasks, " << sum.events << " events, " << sum.sim_ms / 1000
+     << " simulated s\n\n| property | verdict | counts |\n|---|---|---|\n";
+  for (const auto& r : results) md << "| " << r.checker << " | " << ToString(r.valid) << " | `" << r.counts.dump() << "` |\n";
+  md << "\nReproduce: `" << command << "`\n";
+  std::ofstream junit(dir / "junit.xml");
+  int failures = 0;
+  for (const auto& r : results) failures += r.valid != Validity::kValid;
+  junit << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"ithappens." << s.name << "\" tests=\""
+        << results.size() << "\" failures=\"" << failures << "\">\n";
+  for (const auto& r : results) {
+    junit << "  <testcase classname=\"" << s.name << "\" name=\"" << r.checker << "\">";
+    if (r.valid != Validity::kValid) {
+      std::string msg = r.counterexamples.empty() ? r.error : r.counterexamples[0].explanation;
+      for (char& c : msg) c = (c == '"' || c == '<' || c == '>' || c == '&') ? '\'' : c;
+      junit << "<failure message=\"" << msg << "\"/>";
+    }
+    junit << "</testcase>\n";
+  }
+  junit << "</testsuite>\n";
+}
+
+int RunOne(const std::string& file, const std::string& out_root, std::optional<uint64_t> seed_flag, double load,
+           const engine::BugSwitches& bugs, bool self_check, const std::string& bug_args) {
+  auto scenario = LoadScenario(file);
+  if (!scenario.ok()) {
+    std::cerr << "ithappens: " << scenario.status().message() << "\n";
+    return kExitUsage;
+  }
+  const Scenario& s = scenario.value();
+  uint64_t seed = seed_flag.value_or(s.seed);
+  std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
+  std::filesystem::create_directories(dir / "logs");
+  SimOptions o{&s, seed, load, bugs, (dir / "history.jsonl").string()};
+  auto sum = RunSimulation(o);
+  if (!sum.ok()) {
+    std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString() << "\n";
+    return kExitHarness;
+  }
+  std::string command = "ithappens run " + file + " --mode sim --seed " + std::to_string(seed) + " --load " +
+                        std::to_string(load) + "x --out " + out_root + bug_args;
+  if (self_check) {
+    std::string first = FileHash(o.history_path);
+    SimOptions again = o;
+    again.history_path = (dir / "history.again.jsonl").string();
+    auto sum2 = RunSimulation(again);
+    std::string second = sum2.ok() ? FileHash(again.history_path) : "failed";
+    std::filesystem::remove(again.history_path);
+    if (first != second) {
+      std::cerr << "ithappens: determinism self-check FAILED: seed " << seed << " gave histories " << first
+                << " and " << second << " (the harness is at fault)\n";
+      return kExitHarness;
+    }
+    std::cout << "determinism self-check: two runs of seed " << seed << " gave history " << first << "\n";
+  }
+  std::string error;
+  auto results = CheckHistoryFile(o.history_path, &error);
+  if (results.empty()) {
+    std::cerr << "ithappens: cannot read back the history: " << error << "\n";
+    return kExitHarness;
+  }
+  WriteReports(dir, s, seed, load, bugs, sum.value(), results, command);
+  Validity v = Compose(results);
+  std::cout << s.name << ": " << ToString(v) << " (" << sum->tasks << " tasks, " << sum->events << " events, "
+            << sum->sim_ms / 1000 << " simulated s)\n";
+  PrintResults(results, std::cout);
+  std::cout << "report: " << (dir / "report.json").string() << "\n";
+  if (v != Validity::kValid) std::cout << "reproduce: " << command << "\n";
+  return ExitFor(v);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ithappens: make the hardly-ever happen, and check what the platform did"};
+  app.require_subcommand(1);
+
+  auto* run = app.add_subcommand("run", "run scenarios and check their histories");
+  std::vector<std::string> files;
+  std::string mode = "sim", out = "out", load_text = "1x";
+  std::optional<uint64_t> seed;
+  std::vector<std::string> bug_names;
+  bool self_check = false;
+  run->add_option("scenarios", files, "scenario YAML files")->required()->check(CLI::ExistingFile);
+  run->add_option("--mode", mode, "sim (real mode: the gRPC target, coming next)");
+  run->add_option("--seed", seed, "overrides the scenario's seed");
+  run->add_option("--load", load_text, "load multiplier, e.g. 5x");
+  run->add_option("--out", out, "output root; a run writes OUT/<scenario>/");
+  run->add_option("--engine-bug", bug_names, "turn on an engine bug switch (self-validation)");
+  run->add_flag("--self-check", self_check, "run the seed twice and compare the history hashes");
+
+  auto* check = app.add_subcommand("check", "re-run the checkers on a recorded history");
+  std::string history;
+  check->add_option("history", history, "history.jsonl")->required()->check(CLI::ExistingFile);
+
+  auto* list = app.add_subcommand("list", "scenarios, fault kinds, properties, bug switches");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
+
+  if (*list) {
+    std::cout << "fault kinds:\n";
+    for (const auto& [k, why] : FaultKinds()) std::cout << "  " << k << ": " << why << "\n";
+    std::cout << "properties:\n";
+    for (const auto& c : StandardCheckers()) std::cout << "  " << c->name() << "\n";
+    std::cout << "engine bug switches:\n";
+    for (auto n : engine::kBugSwitchNames) std::cout << "  " << n << "\n";
+    std::cout << "scenarios:\n";
+    if (std::filesystem::exists("scenarios")) {
+      for (const auto& f : std::filesystem::directory_iterator("scenarios")) {
+        if (f.path().extension() == ".yaml") std::cout << "  " << f.path().string() << "\n";
+      }
+    }
+    return 0;
+  }
+
+  if (*check) {
+    std::string error;
+    auto results = CheckHistoryFile(history, &error);
+    if (results.empty()) {
+      std::cerr << "ithappens: " << error << "\n";
+      return kExitUsage;
+    }
+    Validity v = Compose(results);
+    std::cout << history << ": " << ToString(v) << "\n";
+    PrintResults(results, std::cout);
+    return ExitFor(v);
+  }
+
+  // run
+  if (mode != "sim") {
+    std::cerr << "ithappens: --mode " << mode << ": only sim is implemented so far (real mode drives "
+              << "ithappens-engine over gRPC; it is the next step)\n";
+    return kExitUsage;
+  }
+  double load = 0;
+  std::string num = load_text;
+  if (!num.empty() && (num.back() == 'x' || num.back() == 'X')) num.pop_back();
+  try {
+    size_t used = 0;
+    load = std::stod(num, &used);
+    if (used != num.size()) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    std::cerr << "ithappens: --load: '" << load_text << "' is not a multiplier like 5x\n";
+    return kExitUsage;
+  }
+  if (load <= 0 || load > 1000) {
+    std::cerr << "ithappens: --load: " << load_text << " is outside (0, 1000]x\n";
+    return kExitUsage;
+  }
+  engine::BugSwitches bugs;
+  std::string bug_args;
+  for (const auto& b : bug_names) {
+    if (auto st = engine::EnableBugSwitch(b, &bugs); !st.ok()) {
+      std::cerr << "ithappens: " << st.message() << "\n";
+      return kExitUsage;
+    }
+    bug_args += " --engine-bug " + b;
+  }
+  int worst = 0;
+  for (const auto& f : files) {
+    int rc = RunOne(f, out, seed, load, bugs, self_check, bug_args);
+    worst = std::max(worst, rc);
+  }
+  return worst;
+}

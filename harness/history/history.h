@@ -1,0 +1,37 @@
+// The history file: a buffered JSONL writer and a streaming reader. The format is defined
+// in harness/event.h and nowhere else.
+#pragma once
+
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "harness/event.h"
+
+namespace ithappens::harness {
+
+std::string EventToJson(const Event& e);
+// Parses one line; false (with *error naming the field) on a malformed line.
+bool EventFromJson(std::string_view line, Event* e, std::string* error);
+
+class HistoryWriter {
+ public:
+  // Writes to path (truncating). ok() is false if the file could not be opened.
+  explicit HistoryWriter(const std::string& path);
+  ~HistoryWriter();
+  bool ok() const { return f_ != nullptr; }
+  // Assigns e.i (the next index) and appends the line.
+  void Append(Event& e);
+  int64_t count() const { return next_; }
+
+ private:
+  FILE* f_ = nullptr;
+  int64_t next_ = 0;
+};
+
+// Calls fn for every event of the file in order; stops and returns false on the first
+// malformed line, with *error naming the line number and the field.
+bool ReadHistory(const std::string& path, const std::function<void(const Event&)>& fn,
+                 std::string* error);
+
+}  // namespace ithappens::harness

@@ -1,0 +1,65 @@
+// Checkers judge a history (Jepsen's `check`): streaming, one pass, memory bounded by the
+// number of tasks. Results are three-valued; a checker that throws is `unknown`, never a
+// crash, and a composed result is invalid if any part is.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "harness/event.h"
+
+namespace ithappens::harness {
+
+enum class Validity { kValid, kInvalid, kUnknown };
+std::string_view ToString(Validity v);
+
+struct Counterexample {
+  std::string task;
+  std::vector<int64_t> events;  // indices of the events that show it
+  std::string explanation;
+};
+
+struct CheckResult {
+  std::string checker;
+  Validity valid = Validity::kValid;
+  nlohmann::json counts = nlohmann::json::object();
+  std::vector<Counterexample> counterexamples;  // the first kMaxCounterexamples
+  std::string error;                            // why unknown
+};
+
+inline constexpr size_t kMaxCounterexamples = 10;
+
+class Checker {
+ public:
+  virtual ~Checker() = default;
+  virtual std::string name() const = 0;
+  // Called once per event, in history order.
+  virtual void Observe(const Event& e) = 0;
+  virtual CheckResult Finish() = 0;
+};
+
+// A checker that sees everything and finds nothing (to assemble a test piece by piece).
+class NoopChecker final : public Checker {
+ public:
+  std::string name() const override { return "noop"; }
+  void Observe(const Event&) override {}
+  CheckResult Finish() override {
+    CheckResult r;
+    r.checker = "noop";
+    return r;
+  }
+};
+
+// The standard set: no-lost, no-duplicate-tasks, no-duplicate-effects, single-completion,
+// attribution, dependency-order, liveness.
+std::vector<std::unique_ptr<Checker>> StandardCheckers();
+
+// Runs checkers over a history file in one streaming pass. A checker that throws becomes
+// unknown with the exception's message.
+std::vector<CheckResult> CheckHistoryFile(const std::string& path, std::string* error);
+std::vector<CheckResult> CheckEvents(const std::vector<Event>& events);
+Validity Compose(const std::vector<CheckResult>& results);
+
+}  // namespace ithappens::harness

@@ -1,0 +1,54 @@
+// The scenario model and its YAML loader. Every error names the file, the line and the
+// field ("scenarios/smoke.yaml:12: workload[1].tasks: -3 is outside 1..1000000"); unknown
+// keys are errors too, so a typo never passes silently. Keep all parsing here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace ithappens::harness {
+
+struct WorkloadSpec {
+  std::string kind;               // batch | chain
+  int tasks = 1;                  // batch: tasks; chain: number of chains   (x load)
+  int length = 3;                 // chain: tasks per chain
+  bool fail_root = false;         // chain: the first task fails (the invoice cascade)
+  int64_t at_ms = 0;              // when the workload is submitted
+  int retries = 5;
+  int64_t deadline_ms = 24LL * 3600 * 1000;
+  std::string program;            // payload JSON; "{i}" becomes the task's ordinal
+  int line = 0;
+};
+
+struct FaultSpec {
+  std::string kind;  // see FaultKinds()
+  std::string target;  // worker-N (worker faults, partition: or all); client-N|worker-N|all (response-loss)
+  int64_t at_ms = 0;
+  int64_t duration_ms = 0;
+  int line = 0;
+};
+
+struct Scenario {
+  std::string name;
+  std::string file;
+  uint64_t seed = 1;
+  int workers = 3;
+  int capacity = 4;
+  int clients = 2;
+  int64_t poll_ms = 100;
+  int64_t claim_timeout_ms = 60'000;
+  int64_t latency_ms = 1;        // one way, per network hop
+  int64_t request_timeout_ms = 5'000;
+  int64_t heal_ms = 600'000;     // after the last fault: time allowed to reach terminal states
+  std::vector<WorkloadSpec> workload;
+  std::vector<FaultSpec> faults;
+};
+
+engine::Result<Scenario> LoadScenario(const std::string& path);
+// The fault kinds and their meaning, for `ithappens list`.
+std::vector<std::pair<std::string, std::string>> FaultKinds();
+
+}  // namespace ithappens::harness

@@ -1,0 +1,570 @@
+#include "harness/sim/sim.h"
+
+#include <fiu-control.h>
+
+#include <functional>
+#include <map>
+#include <queue>
+#include <set>
+
+#include "engine/core/hash.h"
+#include "engine/fault_points.h"
+#include "engine/memory_store.h"
+#include "engine/queue.h"
+#include "engine/worker/payload.h"
+#include "harness/history/history.h"
+
+namespace ithappens::harness {
+namespace {
+
+using engine::Queue;
+using engine::Status;
+using engine::StatusCode;
+using engine::TaskDefinition;
+using engine::TaskStatus;
+using nlohmann::json;
+
+constexpr int64_t kEpochMs = 1'700'000'000'000;  // virtual time starts here
+constexpr int64_t kTickMs = 100;
+constexpr int kMaxAttempts = 60;
+
+// The disk-fault windows, read by libfiu's external callbacks (the only globals: libfiu's
+// callback takes no user pointer; the simulator is single-threaded).
+bool g_fail_fsync = false;
+bool g_fail_write = false;
+int FailFsync(const char*, int*, void**, unsigned int*) { return g_fail_fsync ? 1 : 0; }
+int FailWrite(const char*, int*, void**, unsigned int*) { return g_fail_write ? 1 : 0; }
+
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : s_(seed) {}
+  uint64_t Next() { return engine::Mix64(s_++); }
+  int64_t Below(int64_t n) { return n <= 0 ? 0 : static_cast<int64_t>(Next() % static_cast<uint64_t>(n)); }
+
+ private:
+  uint64_t s_;
+};
+
+struct PlannedTask {
+  TaskDefinition def;
+  int client = 0;
+  std::string expect;  // completed | failed | blocked
+  std::string root;    // blocked: the root cause
+};
+
+struct SimWorker {
+  int index = 0;
+  std::string name;
+  bool alive = true;
+  int64_t paused_until = 0;
+  uint64_t epoch = 0;
+  int running = 0;
+  bool claiming = false;
+};
+
+class Simulation {
+ public:
+  explicit Simulation(const SimOptions& o)
+      : o_(o), s_(*o.scenario), hist_(o.history_path), net_rng_(engine::Mix64(o.seed ^ 0x6e6574)),
+        client_rng_(engine::Mix64(o.seed ^ 0x636c69)) {}
+
+  engine::Result<SimSummary> Run() {
+    if (!hist_.ok()) return Status::Unavailable("history: cannot write " + o_.history_path);
+    clock_.SetMs(kEpochMs);
+    bool disk_faults = false;
+    for (const auto& f : s_.faults) disk_faults |= f.kind == "fsync-error" || f.kind == "write-error";
+    if (disk_faults) {
+      engine::InitFaultPoints();
+      fiu_enable_external(engine::kFaultStoreFsync, 1, nullptr, 0, FailFsync);
+      fiu_enable_external(engine::kFaultStoreWrite, 1, nullptr, 0, FailWrite);
+    }
+    ITHAPPENS_RETURN_IF_ERROR(OpenEngine());
+    Plan();
+    for (int w = 0; w < s_.workers; ++w) {
+      workers_.push_back(SimWorker{w, "worker-" + std::to_string(w)});
+      After(0, [this, w] { Poll(w); });
+    }
+    ScheduleFaults();
+    Every(kTickMs, [this] {
+      if (queue_) (void)queue_->Tick();
+    });
+    Every(1000, [this] { CheckQuiescent(); });
+    const int64_t hard_end = kEpochMs + last_event_ms_ + s_.heal_ms;
+    while (!timers_.empty() && !done_) {
+      Timer t = timers_.top();
+      timers_.pop();
+      if (t.at > hard_end) break;
+      if (t.at > clock_.NowMs()) clock_.SetMs(t.at);
+      t.fn();
+    }
+    if (disk_faults) {
+      g_fail_fsync = g_fail_write = false;
+      fiu_disable(engine::kFaultStoreFsync);
+      fiu_disable(engine::kFaultStoreWrite);
+    }
+    if (!queue_) ITHAPPENS_RETURN_IF_ERROR(OpenEngine());
+    FinalReads();
+    summary_.events = hist_.count();
+    summary_.tasks = static_cast<int64_t>(plan_.size());
+    summary_.sim_ms = clock_.NowMs() - kEpochMs;
+    return summary_;
+  }
+
+ private:
+  // ---------------------------------------------------------------- time
+  struct Timer {
+    int64_t at;
+    uint64_t seq;
+    std::function<void()> fn;
+    bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+  int64_t Now() const { return clock_.NowMs(); }
+  void At(int64_t t, std::function<void()> fn) { timers_.push(Timer{std::max(t, Now()), seq_++, std::move(fn)}); }
+  void After(int64_t d, std::function<void()> fn) { At(Now() + d, std::move(fn)); }
+  void Every(int64_t period, std::function<void()> fn) {
+    After(period, [this, period, fn] {
+      fn();
+      if (!done_) Every(period, fn);
+    });
+  }
+
+  // ---------------------------------------------------------------- history
+  void Emit(const std::string& proc, EventType type, const std::string& f, const std::string& task,
+            json value = json(), std::string error = "") {
+    Event e;
+    e.t_ns = (Now() - kEpochMs) * 1'000'000;
+    e.proc = proc;
+    e.type = type;
+    e.f = f;
+    e.task = task;
+    e.value = std::move(value);
+    e.error = std::move(error);
+    hist_.Append(e);
+  }
+
+  // ---------------------------------------------------------------- engine
+  Status OpenEngine() {
+    engine::QueueOptions qo;
+    qo.claim_timeout_ms = s_.claim_timeout_ms;
+    qo.bugs = o_.bugs;
+    qo.bug_seed = o_.seed;
+    auto q = Queue::Open(&store_, &clock_, qo);
+    if (!q.ok()) return q.status();
+    queue_ = std::move(q).value();
+    return Status::Ok();
+  }
+
+  // ---------------------------------------------------------------- network
+  bool Reachable(const std::string& proc) const {
+    if (proc.rfind("worker-", 0) != 0) return true;
+    return !partition_all_ && !partitioned_.count(proc);
+  }
+  bool ResponseLost(const std::string& proc) const {
+    return response_loss_all_ || response_loss_.count(proc) > 0;
+  }
+
+  using Op = std::function<Status(Queue&, json*)>;
+  using Done = std::function<void(const Status&, const json&)>;
+
+  // A call from proc to the engine through the simulated network. UNAVAILABLE and lost
+  // messages are `info` (the outcome is unknown); other errors are `fail`.
+  void Call(const std::string& proc, const std::string& f, const std::string& task, json invoke_value, Op op,
+            Done done) {
+    summary_.requests++;
+    Emit(proc, EventType::kInvoke, f, task, invoke_value);
+    const int64_t sent = Now();
+    const int64_t timeout_at = sent + s_.request_timeout_ms;
+    auto lost = [=, this](const std::string& why) {
+      At(timeout_at, [=, this] {
+        Emit(proc, EventType::kInfo, f, task, json(), why);
+        done(Status(StatusCode::kDeadlineExceeded, why), json());
+      });
+    };
+    if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
+    After(s_.latency_ms, [=, this] {
+      if (!queue_) return lost("request lost: the engine is down");
+      if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
+      json out;
+      Status st = op(*queue_, &out);
+      After(s_.latency_ms, [=, this] {
+        if (!Reachable(proc)) return lost("response lost: partitioned from the engine");
+        if (ResponseLost(proc)) return lost("response lost (the request was applied)");
+        if (st.ok()) {
+          Emit(proc, EventType::kOk, f, task, out);
+        } else if (st.code() == StatusCode::kUnavailable) {
+          Emit(proc, EventType::kInfo, f, task, json(), st.ToString());
+        } else {
+          Emit(proc, EventType::kFail, f, task, json(), st.ToString());
+        }
+        done(st, out);
+      });
+    });
+  }
+
+  static bool Transient(const Status& st) {
+    return st.code() == StatusCode::kUnavailable || st.code() == StatusCode::kDeadlineExceeded;
+  }
+  int64_t Backoff(int attempt) {
+    int64_t base = std::min<int64_t>(100LL << std::min(attempt, 10), 10'000);
+    return base / 2 + client_rng_.Below(base / 2 + 1);
+  }
+
+  // ---------------------------------------------------------------- workload
+  static std::string Expand(const std::string& program, int64_t i) {
+    std::string out = program;
+    for (size_t p; (p = out.find("{i}")) != std::string::npos;) out.replace(p, 3, std::to_string(i));
+    return out;
+  }
+
+  // The outcome a correct platform must reach for a program with `retries` (ground truth).
+  static std::string Expect(const std::string& payload, int retries, json* effects) {
+    auto p = worker::ParsePayload(payload);
+    if (!p.ok()) return "exception";
+    for (size_t k = 0; k < p->steps.size(); ++k) {
+      const auto& st = p->steps[k];
+      using K = worker::Step::Kind;
+      if (st.kind == K::kEffect) effects->push_back({{"step", k}, {"channel", st.channel}, {"to", st.to}});
+      if (st.kind == K::kExit) return st.value == 0 ? "completed" : "failed";
+      if (st.kind == K::kCrash) return "failed";
+      if (st.kind == K::kFailIfAttemptBelow && st.value - 1 > retries) return "exception";
+    }
+    return "completed";
+  }
+
+  void Plan() {
+    for (size_t w = 0; w < s_.workload.size(); ++w) {
+      const WorkloadSpec& spec = s_.workload[w];
+      const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(spec.tasks * o_.load + 0.5));
+      const int length = spec.kind == "chain" ? spec.length : 1;
+      for (int64_t i = 0; i < n; ++i) {
+        std::vector<size_t> chain;
+        for (int k = 0; k < length; ++k) {
+          PlannedTask t;
+          const int64_t ordinal = i * length + k;
+          t.def.task_id = engine::DeterministicTaskId(s_.name + "/workload-" + std::to_string(w), ordinal, "task");
+          t.def.task_group_id = engine::DeterministicTaskId(s_.name, static_cast<int64_t>(w), "group");
+          t.def.retries = spec.retries;
+          t.def.payload = (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : Expand(spec.program, ordinal);
+          t.def.metadata.name = s_.name + "/" + std::to_string(w) + "/" + std::to_string(ordinal);
+          t.client = static_cast<int>(ordinal % s_.clients);
+          json effects = json::array();
+          t.expect = Expect(t.def.payload, spec.retries, &effects);
+          if (k > 0) {
+            const PlannedTask& prev = plan_[chain.back()];
+            t.def.dependencies = {prev.def.task_id};
+            if (prev.expect != "completed") {
+              t.expect = "blocked";
+              t.root = prev.expect == "blocked" ? prev.root : prev.def.task_id;
+            }
+          }
+          if (t.expect == "blocked") effects = json::array();
+          json value = {{"expect", t.expect}, {"deps", t.def.dependencies}, {"effects", effects},
+                        {"program", t.def.payload}, {"retries", spec.retries}};
+          if (!t.root.empty()) value["root"] = t.root;
+          Emit("plan", EventType::kPlan, "task", t.def.task_id, value);
+          chain.push_back(plan_.size());
+          plan_.push_back(std::move(t));
+        }
+        At(kEpochMs + spec.at_ms, [this, chain, spec] { SubmitChain(chain, 0, spec); });
+        last_event_ms_ = std::max(last_event_ms_, spec.at_ms);
+      }
+    }
+  }
+
+  // Creates chain[k], then (when its create is answered) chain[k+1].
+  void SubmitChain(std::vector<size_t> chain, size_t k, const WorkloadSpec& spec) {
+    if (k == chain.size()) return;
+    PlannedTask& t = plan_[chain[k]];
+    t.def.created_ms = Now();
+    t.def.deadline_ms = Now() + spec.deadline_ms;
+    creates_in_flight_++;
+    SubmitCreate(chain[k], 0, [this, chain, k, spec] {
+      creates_in_flight_--;
+      SubmitChain(chain, k + 1, spec);
+    });
+  }
+
+  void SubmitCreate(size_t index, int attempt, std::function<void()> then) {
+    const PlannedTask& t = plan_[index];
+    TaskDefinition def = t.def;
+    Call("client-" + std::to_string(t.client), "create", t.def.task_id, json(),
+         [def](Queue& q, json* out) {
+           TaskStatus s;
+           Status st = q.CreateTask(def, &s);
+           if (st.ok()) *out = {{"task_id", s.task_id}};
+           return st;
+         },
+         [this, index, attempt, then](const Status& st, const json&) {
+           if (Transient(st) && attempt + 1 < kMaxAttempts) {
+             After(Backoff(attempt), [this, index, attempt, then] { SubmitCreate(index, attempt + 1, then); });
+             return;
+           }
+           then();
+         });
+  }
+
+  // ---------------------------------------------------------------- workers
+  // Runs fn for worker w unless it crashed since (epoch) or defers it while paused.
+  void WorkerAt(int w, int64_t t, std::function<void()> fn) {
+    uint64_t epoch = workers_[w].epoch;
+    At(t, [this, w, epoch, fn] {
+      SimWorker& wk = workers_[w];
+      if (wk.epoch != epoch || !wk.alive) return;
+      if (Now() < wk.paused_until) return WorkerAt(w, wk.paused_until, fn);
+      fn();
+    });
+  }
+
+  void Poll(int w) {
+    SimWorker& wk = workers_[w];
+    int free = s_.capacity - wk.running;
+    if (free > 0 && !wk.claiming) {
+      wk.claiming = true;
+      uint64_t epoch = wk.epoch;
+      Call(wk.name, "claim", "", json{{"n", free}},
+           [name = wk.name, free](Queue& q, json* out) {
+             std::vector<engine::Claim> claims;
+             Status st = q.ClaimWork("sim", name, free, &claims);
+             json runs = json::array();
+             for (const auto& c : claims) runs.push_back({{"task", c.task->task_id}, {"run", c.run_id}});
+             *out = {{"runs", runs}};
+             return st;
+           },
+           [this, w, epoch](const Status& st, const json& out) {
+             SimWorker& wk = workers_[w];
+             if (wk.epoch != epoch) return;
+             wk.claiming = false;
+             if (!st.ok() || !wk.alive) return;
+             for (const auto& r : out["runs"]) StartTask(w, r["task"].get<std::string>(), r["run"].get<uint32_t>());
+           });
+    }
+    WorkerAt(w, Now() + s_.poll_ms, [this, w] { Poll(w); });
+  }
+
+  void StartTask(int w, const std::string& task, uint32_t run) {
+    SimWorker& wk = workers_[w];
+    wk.running++;
+    auto def = queue_ ? queue_->GetTask(task) : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
+    std::string payload = def.ok() ? (*def)->payload : "";
+    auto program = worker::ParsePayload(payload);
+    auto abandoned = std::make_shared<bool>(false);
+    if (!program.ok()) {
+      return Report(w, task, run, abandoned, "report-exception", engine::ReasonResolved::kMalformedPayload, 0);
+    }
+    // Keep the lease alive while the program runs.
+    ScheduleReclaim(w, task, run, abandoned);
+    int64_t offset = 0, allocated = 0;
+    using K = worker::Step::Kind;
+    for (size_t k = 0; k < program->steps.size(); ++k) {
+      const worker::Step& st = program->steps[k];
+      switch (st.kind) {
+        case K::kSleep:
+        case K::kCpu:
+          offset += st.value;
+          break;
+        case K::kAlloc:
+          allocated += st.value;
+          if (program->memory_limit_mb > 0 && allocated > program->memory_limit_mb) {
+            return Report(w, task, run, abandoned, "report-failed", engine::ReasonResolved::kFailed, offset);
+          }
+          break;
+        case K::kEffect: {
+          std::string key = engine::EffectKey(task, run, static_cast<int>(k), o_.bugs);
+          json v = {{"key", key}, {"step", k}, {"run", run}, {"channel", st.channel}, {"to", st.to}};
+          WorkerAt(w, Now() + offset, [this, task, v, abandoned] {
+            if (*abandoned) return;
+            json d = v;
+            d["delivered"] = delivered_keys_.insert(v["key"].get<std::string>()).second;
+            Emit("sink", EventType::kEffect, "deliver", task, d);
+          });
+          break;
+        }
+        case K::kExit:
+          return Report(w, task, run, abandoned, st.value == 0 ? "report-completed" : "report-failed",
+                        st.value == 0 ? engine::ReasonResolved::kCompleted : engine::ReasonResolved::kFailed, offset);
+        case K::kCrash:
+          return Report(w, task, run, abandoned, "report-failed", engine::ReasonResolved::kFailed, offset);
+        case K::kFailIfAttemptBelow:
+          if (static_cast<int64_t>(run) + 1 < st.value) {
+            return Report(w, task, run, abandoned, "report-exception", engine::ReasonResolved::kIntermittentTask,
+                          offset);
+          }
+          break;
+      }
+    }
+    Report(w, task, run, abandoned, "report-completed", engine::ReasonResolved::kCompleted, offset);
+  }
+
+  void ScheduleReclaim(int w, const std::string& task, uint32_t run, std::shared_ptr<bool> abandoned) {
+    WorkerAt(w, Now() + s_.claim_timeout_ms / 2, [=, this] {
+      if (*abandoned) return;
+      Call(workers_[w].name, "reclaim", task, json{{"run", run}},
+           [task, run, name = workers_[w].name](Queue& q, json*) {
+             return q.ReclaimTask(engine::RunRef{task, run, "sim", name}, nullptr);
+           },
+           [=, this](const Status& st, const json&) {
+             if (st.code() == StatusCode::kFailedPrecondition || st.code() == StatusCode::kNotFound) {
+               *abandoned = true;  // the run was taken from us: stop working on it
+               return;
+             }
+             if (!*abandoned) ScheduleReclaim(w, task, run, abandoned);
+           });
+    });
+  }
+
+  void Report(int w, const std::string& task, uint32_t run, std::shared_ptr<bool> abandoned, const std::string& f,
+              engine::ReasonResolved reason, int64_t offset, int attempt = 0) {
+    WorkerAt(w, Now() + offset, [=, this] {
+      if (*abandoned && attempt == 0) {
+        workers_[w].running--;
+        return;
+      }
+      *abandoned = true;  // the program is over; no more reclaims
+      const std::string name = workers_[w].name;
+      Call(name, f, task, json{{"run", run}},
+           [=](Queue& q, json* out) {
+             *out = {{"run", run}};
+             engine::RunRef ref{task, run, "sim", name};
+             if (f == "report-completed") return q.ReportCompleted(ref);
+             if (f == "report-failed") return q.ReportFailed(ref);
+             return q.ReportException(ref, reason);
+           },
+           [=, this](const Status& st, const json&) {
+             if (Transient(st) && attempt + 1 < kMaxAttempts) {
+               return Report(w, task, run, abandoned, f, reason, Backoff(attempt), attempt + 1);
+             }
+             workers_[w].running--;
+           });
+    });
+  }
+
+  // ---------------------------------------------------------------- nemesis
+  void ScheduleFaults() {
+    for (const FaultSpec& f : s_.faults) {
+      At(kEpochMs + f.at_ms, [this, f] { Fault(f, true); });
+      At(kEpochMs + f.at_ms + f.duration_ms, [this, f] { Fault(f, false); });
+      last_event_ms_ = std::max(last_event_ms_, f.at_ms + f.duration_ms);
+    }
+  }
+
+  int WorkerIndex(const std::string& target) const { return std::stoi(target.substr(7)); }
+
+  void Fault(const FaultSpec& f, bool start) {
+    json v = f.target.empty() ? json::object() : json{{"target", f.target}};
+    v["duration_ms"] = f.duration_ms;
+    Emit("nemesis", EventType::kFault, f.kind + (start ? "-start" : "-stop"), "", v);
+    if (f.kind == "worker-crash") {
+      SimWorker& wk = workers_[WorkerIndex(f.target)];
+      if (start) {
+        wk.alive = false;
+        wk.epoch++;
+        wk.running = 0;
+        wk.claiming = false;
+      } else {
+        wk.alive = true;
+        wk.epoch++;
+        Poll(wk.index);
+      }
+    } else if (f.kind == "worker-pause") {
+      if (start) workers_[WorkerIndex(f.target)].paused_until = Now() + f.duration_ms;
+    } else if (f.kind == "partition") {
+      if (f.target == "all") {
+        partition_all_ = start;
+      } else if (start) {
+        partitioned_.insert(f.target);
+      } else {
+        partitioned_.erase(f.target);
+      }
+    } else if (f.kind == "engine-crash") {
+      if (start && queue_) {
+        queue_.reset();
+        store_.Crash();
+        summary_.engine_crashes++;
+      } else if (!start && !queue_) {
+        (void)OpenEngine();
+      }
+    } else if (f.kind == "response-loss") {
+      if (f.target == "all") {
+        response_loss_all_ = start;
+      } else if (start) {
+        response_loss_.insert(f.target);
+      } else {
+        response_loss_.erase(f.target);
+      }
+    } else if (f.kind == "fsync-error") {
+      g_fail_fsync = start;
+    } else if (f.kind == "write-error") {
+      g_fail_write = start;
+    }
+  }
+
+  // ---------------------------------------------------------------- the end
+  void CheckQuiescent() {
+    if (Now() < kEpochMs + last_event_ms_ || creates_in_flight_ > 0 || !queue_) return;
+    auto counts = queue_->CountByState();
+    int busy = 0;
+    for (const auto& w : workers_) busy += w.running;
+    if (counts[static_cast<int>(engine::TaskState::kPending)] == 0 &&
+        counts[static_cast<int>(engine::TaskState::kRunning)] == 0 && busy == 0) {
+      done_ = true;
+    }
+  }
+
+  void FinalReads() {
+    for (const PlannedTask& t : plan_) {
+      TaskStatus s;
+      Status st = queue_->GetStatus(t.def.task_id, &s);
+      if (!st.ok()) {
+        Emit("final", EventType::kFinal, "status", t.def.task_id, json(),
+             st.code() == StatusCode::kNotFound ? "not found" : st.ToString());
+        continue;
+      }
+      json runs = json::array();
+      for (const auto& r : s.runs) {
+        runs.push_back({{"state", engine::ToString(r.state)},
+                        {"reason_created", engine::ToString(r.reason_created)},
+                        {"reason_resolved", engine::ToString(r.reason_resolved)},
+                        {"worker", r.worker ? r.worker->id : ""},
+                        {"started_ms", r.started_ms ? r.started_ms - kEpochMs : 0},
+                        {"resolved_ms", r.resolved_ms ? r.resolved_ms - kEpochMs : 0}});
+      }
+      json v = {{"state", engine::ToString(s.state)}, {"runs", runs}};
+      if (s.blocked_by) v["blocked_by"] = *s.blocked_by;
+      Emit("final", EventType::kFinal, "status", t.def.task_id, v);
+    }
+  }
+
+  const SimOptions& o_;
+  const Scenario& s_;
+  HistoryWriter hist_;
+  engine::ManualClock clock_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  uint64_t seq_ = 0;
+  bool done_ = false;
+  int64_t last_event_ms_ = 0;
+  Rng net_rng_, client_rng_;
+  engine::MemoryStore store_;
+  std::unique_ptr<Queue> queue_;
+  std::vector<PlannedTask> plan_;
+  std::vector<SimWorker> workers_;
+  std::set<std::string> partitioned_;
+  bool partition_all_ = false;
+  std::set<std::string> response_loss_;
+  bool response_loss_all_ = false;
+  std::set<std::string> delivered_keys_;
+  int64_t creates_in_flight_ = 0;
+  SimSummary summary_;
+};
+
+}  // namespace
+
+engine::Result<SimSummary> RunSimulation(const SimOptions& options) {
+  if (options.scenario == nullptr) return Status::InvalidArgument("scenario: missing");
+  if (options.load <= 0 || options.load > 1000) {
+    return Status::InvalidArgument("load: " + std::to_string(options.load) + " is outside (0, 1000]");
+  }
+  Simulation sim(options);
+  return sim.Run();
+}
+
+}  // namespace ithappens::harness

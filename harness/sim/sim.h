@@ -1,0 +1,34 @@
+// The simulator (DESIGN.md, "Two modes"): the engine core on a MemoryStore, simulated
+// clients, workers, network and sink, and a nemesis, all in one thread on virtual time.
+// One seed determines everything: the same scenario, seed, load and bug switches give a
+// byte-identical history.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/bugs.h"
+#include "engine/status.h"
+#include "harness/scenario/scenario.h"
+
+namespace ithappens::harness {
+
+struct SimOptions {
+  const Scenario* scenario = nullptr;
+  uint64_t seed = 1;
+  double load = 1.0;  // multiplies task counts
+  engine::BugSwitches bugs;
+  std::string history_path;
+};
+
+struct SimSummary {
+  int64_t events = 0;
+  int64_t tasks = 0;
+  int64_t sim_ms = 0;
+  int64_t engine_crashes = 0;
+  int64_t requests = 0;
+};
+
+engine::Result<SimSummary> RunSimulation(const SimOptions& options);
+
+}  // namespace ithappens::harness
