@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# `make run`: runs the default suite. Until the harness lands (issue 4) that is the engine
-# demo on a real SQLite store; the output directory is printed at the end.
-set -euo pipefail
+# `make run`: the default suite on the embedded default. Every scenario in scenarios/ runs
+# in the simulator (with the determinism self-check) and is checked; then the engine demo
+# runs on a real SQLite store. Prints where the reports are. Exits non-zero if a property
+# is violated (1) or the harness failed (3).
+set -uo pipefail
 build=${1:-build}
-out=out/engine-demo
-"$build/bin/ithappens-engine-demo" "$out"
-echo "make run: done; output in $out/"
+out=out
+status=0
+"$build/bin/ithappens" run scenarios/*.yaml --mode sim --out "$out" --self-check || status=$?
+"$build/bin/ithappens-engine-demo" "$out/engine-demo" > "$out/engine-demo.txt" || status=3
+echo
+echo "make run: reports in $out/<scenario>/ (report.json, summary.md, junit.xml, history.jsonl);"
+echo "          engine demo on SQLite: $out/engine-demo.txt"
+exit $status

@@ -1,0 +1,197 @@
+// Proves each checker is quiet on a correct history and fails on the violation it exists
+// for (a checker that no history can make fail would prove nothing), and that the history
+// format round-trips and names the line and field of a malformed event.
+#include <gtest/gtest.h>
+
+#include "harness/checker.h"
+#include "harness/history/history.h"
+
+namespace ithappens::harness {
+namespace {
+
+using nlohmann::json;
+
+class HistoryBuilder {
+ public:
+  HistoryBuilder& Add(std::string proc, EventType type, std::string f, std::string task, json value = json(),
+                      std::string error = "") {
+    Event e;
+    e.i = static_cast<int64_t>(events_.size());
+    e.t_ns = e.i * 1000;
+    e.proc = std::move(proc);
+    e.type = type;
+    e.f = std::move(f);
+    e.task = std::move(task);
+    e.value = std::move(value);
+    e.error = std::move(error);
+    events_.push_back(e);
+    return *this;
+  }
+  HistoryBuilder& Plan(const std::string& t, const std::string& expect, json extra = json::object()) {
+    extra["expect"] = expect;
+    if (!extra.contains("deps")) extra["deps"] = json::array();
+    if (!extra.contains("effects")) extra["effects"] = json::array();
+    return Add("plan", EventType::kPlan, "task", t, extra);
+  }
+  HistoryBuilder& Created(const std::string& t, const std::string& id = "") {
+    Add("client-0", EventType::kInvoke, "create", t);
+    return Add("client-0", EventType::kOk, "create", t, {{"task_id", id.empty() ? t : id}});
+  }
+  HistoryBuilder& Final(const std::string& t, const std::string& state, json runs, json extra = json::object()) {
+    extra["state"] = state;
+    extra["runs"] = runs;
+    return Add("final", EventType::kFinal, "status", t, extra);
+  }
+  const std::vector<Event>& events() const { return events_; }
+
+ private:
+  std::vector<Event> events_;
+};
+
+json RunJson(const std::string& state, const std::string& created = "scheduled", const std::string& reason = "",
+         int64_t started = 10, int64_t resolved = 20) {
+  return {{"state", state}, {"reason_created", created}, {"reason_resolved", reason.empty() ? state : reason},
+          {"worker", "worker-0"}, {"started_ms", started}, {"resolved_ms", resolved}};
+}
+
+const CheckResult& Result(const std::vector<CheckResult>& rs, const std::string& name) {
+  for (const auto& r : rs) {
+    if (r.checker == name) return r;
+  }
+  throw std::runtime_error("no checker " + name);
+}
+
+HistoryBuilder Good() {
+  HistoryBuilder h;
+  h.Plan("A", "completed", {{"effects", {{{"step", 0}, {"channel", "sms"}, {"to", "p1"}}}}})
+      .Plan("B", "failed")
+      .Plan("C", "completed", {{"deps", {"A"}}})
+      .Created("A")
+      .Created("B")
+      .Created("C")
+      .Add("sink", EventType::kEffect, "deliver", "A",
+           {{"key", "A/0"}, {"step", 0}, {"run", 0}, {"channel", "sms"}, {"to", "p1"}, {"delivered", true}})
+      .Add("worker-0", EventType::kOk, "report-completed", "A", {{"run", 0}})
+      .Final("A", "completed", {RunJson("completed", "scheduled", "completed", 10, 20)})
+      .Final("B", "failed", {RunJson("failed")})
+      .Final("C", "completed", {RunJson("completed", "scheduled", "completed", 30, 40)});
+  return h;
+}
+
+TEST(Checkers, CorrectHistoryIsValid) {
+  auto rs = CheckEvents(Good().events());
+  EXPECT_EQ(Compose(rs), Validity::kValid);
+  for (const auto& r : rs) EXPECT_EQ(r.valid, Validity::kValid) << r.checker;
+}
+
+TEST(Checkers, NoLostFailsWhenAnAcknowledgedTaskIsGone) {
+  HistoryBuilder h = Good();
+  h.Plan("D", "completed").Created("D").Add("final", EventType::kFinal, "status", "D", json(), "not found");
+  auto r = Result(CheckEvents(h.events()), "no-lost");
+  EXPECT_EQ(r.valid, Validity::kInvalid);
+  ASSERT_EQ(r.counterexamples.size(), 1u);
+  EXPECT_EQ(r.counterexamples[0].task, "D");
+}
+
+TEST(Checkers, NoDuplicateTasksFailsOnTwoPlatformIds) {
+  HistoryBuilder h = Good();
+  h.Created("A", "A");
+  h.Created("A", "A-second");
+  EXPECT_EQ(Result(CheckEvents(h.events()), "no-duplicate-tasks").valid, Validity::kInvalid);
+}
+
+TEST(Checkers, NoDuplicateEffectsFailsOnASecondDelivery) {
+  HistoryBuilder h = Good();
+  h.Add("sink", EventType::kEffect, "deliver", "A",
+        {{"key", "A/1/0"}, {"step", 0}, {"run", 1}, {"channel", "sms"}, {"to", "p1"}, {"delivered", true}});
+  auto r = Result(CheckEvents(h.events()), "no-duplicate-effects");
+  EXPECT_EQ(r.valid, Validity::kInvalid);
+  EXPECT_NE(r.counterexamples[0].explanation.find("twice"), std::string::npos);
+}
+
+TEST(Checkers, SingleCompletionFailsOnTwoAcceptedRuns) {
+  HistoryBuilder h = Good();
+  h.Add("worker-1", EventType::kOk, "report-completed", "A", {{"run", 1}});
+  EXPECT_EQ(Result(CheckEvents(h.events()), "single-completion").valid, Validity::kInvalid);
+}
+
+TEST(Checkers, AttributionFailsOnRetriedUserFailureAndBlamedPlatformFault) {
+  HistoryBuilder retried;
+  retried.Plan("B", "failed").Created("B").Final("B", "failed", {RunJson("failed"), RunJson("failed", "retry")});
+  auto r = Result(CheckEvents(retried.events()), "attribution");
+  EXPECT_EQ(r.valid, Validity::kInvalid);
+  EXPECT_NE(r.counterexamples[0].explanation.find("retried"), std::string::npos);
+
+  HistoryBuilder blamed;
+  blamed.Add("nemesis", EventType::kFault, "worker-crash-start", "")
+      .Plan("A", "completed")
+      .Created("A")
+      .Final("A", "failed", {RunJson("failed", "scheduled", "failed")});
+  r = Result(CheckEvents(blamed.events()), "attribution");
+  EXPECT_EQ(r.valid, Validity::kInvalid);
+  EXPECT_NE(r.counterexamples[0].explanation.find("blamed"), std::string::npos);
+
+  HistoryBuilder unexplained;
+  unexplained.Plan("A", "completed").Created("A").Final(
+      "A", "completed", {RunJson("exception", "scheduled", "claim-expired"), RunJson("completed", "retry")});
+  EXPECT_EQ(Result(CheckEvents(unexplained.events()), "attribution").valid, Validity::kInvalid)
+      << "claim-expired with no fault injected";
+}
+
+TEST(Checkers, AttributionChecksTheRootCauseOfABlockedTask) {
+  HistoryBuilder h;
+  h.Plan("R", "failed").Plan("X", "blocked", {{"root", "R"}, {"deps", {"R"}}}).Created("R").Created("X");
+  h.Final("R", "failed", {RunJson("failed")}).Final("X", "unscheduled", json::array(), {{"blocked_by", "Y"}});
+  EXPECT_EQ(Result(CheckEvents(h.events()), "attribution").valid, Validity::kInvalid);
+}
+
+TEST(Checkers, DependencyOrderFailsWhenADependentStartsEarly) {
+  HistoryBuilder h;
+  h.Plan("A", "completed").Plan("C", "completed", {{"deps", {"A"}}}).Created("A").Created("C");
+  h.Final("A", "completed", {RunJson("completed", "scheduled", "completed", 10, 50)});
+  h.Final("C", "completed", {RunJson("completed", "scheduled", "completed", 20, 60)});
+  EXPECT_EQ(Result(CheckEvents(h.events()), "dependency-order").valid, Validity::kInvalid);
+}
+
+TEST(Checkers, LivenessFailsOnATaskStillRunning) {
+  HistoryBuilder h;
+  h.Plan("A", "completed").Created("A").Final("A", "running", {RunJson("running")});
+  auto r = Result(CheckEvents(h.events()), "liveness");
+  EXPECT_EQ(r.valid, Validity::kInvalid);
+  EXPECT_NE(r.counterexamples[0].explanation.find("still running"), std::string::npos);
+}
+
+TEST(Checkers, CounterexamplesAreCappedAtTen) {
+  HistoryBuilder h;
+  for (int i = 0; i < 25; ++i) {
+    std::string t = "T" + std::to_string(i);
+    h.Plan(t, "completed").Created(t).Final(t, "pending", {RunJson("pending")});
+  }
+  auto r = Result(CheckEvents(h.events()), "liveness");
+  EXPECT_EQ(r.counterexamples.size(), kMaxCounterexamples);
+  EXPECT_EQ(r.counts["stuck"], 25);
+}
+
+TEST(History, RoundTripsAndNamesTheBadLine) {
+  Event e;
+  e.i = 3;
+  e.t_ns = 42;
+  e.proc = "client-1";
+  e.type = EventType::kInfo;
+  e.f = "create";
+  e.task = "T";
+  e.error = "response lost";
+  std::string line = EventToJson(e);
+  EXPECT_EQ(line, R"({"i":3,"t_ns":42,"proc":"client-1","type":"info","f":"create","task":"T","error":"response lost"})");
+  Event back;
+  std::string why;
+  ASSERT_TRUE(EventFromJson(line, &back, &why)) << why;
+  EXPECT_EQ(EventToJson(back), line);
+  EXPECT_FALSE(EventFromJson(R"({"i":1,"t_ns":0,"proc":"p","type":"maybe","f":"x"})", &back, &why));
+  EXPECT_NE(why.find("type: unknown value 'maybe'"), std::string::npos);
+  EXPECT_FALSE(EventFromJson(R"({"i":1,"proc":"p","type":"ok","f":"x"})", &back, &why));
+  EXPECT_NE(why.find("t_ns"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ithappens::harness

@@ -1,0 +1,79 @@
+// Proves the `ithappens` command's contract: exit 0 when every property holds, 1 when one
+// is violated (with the reproduce command), 2 for a bad scenario or flag (naming file,
+// line and field), and that `check` re-judges a recorded history the same way; a run
+// writes history.jsonl, report.json, junit.xml, summary.md and command.txt.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tests/testing/engine_fixtures.h"
+
+namespace ithappens::harness {
+namespace {
+
+struct Output {
+  int code;
+  std::string text;
+};
+
+Output Ithappens(const std::string& args) {
+  std::string cmd = std::string(ITHAPPENS_BIN_DIR) + "/ithappens " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string text;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) text.append(buf.data(), n);
+  int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
+}
+
+std::string Smoke() { return std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/smoke.yaml"; }
+
+TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {
+  testing::TempDir out;
+  Output o = Ithappens("run " + Smoke() + " --out " + out.path().string() + " --self-check");
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_NE(o.text.find("determinism self-check"), std::string::npos);
+  for (const char* f : {"history.jsonl", "report.json", "junit.xml", "summary.md", "command.txt"}) {
+    EXPECT_TRUE(std::filesystem::exists(out.path() / "smoke" / f)) << f;
+  }
+  auto report = nlohmann::json::parse(std::ifstream(out.path() / "smoke" / "report.json"));
+  EXPECT_EQ(report["verdict"], "valid");
+  EXPECT_EQ(report["properties"].size(), 7u);
+  Output check = Ithappens("check " + (out.path() / "smoke" / "history.jsonl").string());
+  EXPECT_EQ(check.code, 0) << check.text;
+}
+
+TEST(Cli, ViolationExitsOneAndPrintsTheReproduceCommand) {
+  testing::TempDir out;
+  Output o = Ithappens("run " + Smoke() + " --out " + out.path().string() + " --engine-bug no-fencing");
+  EXPECT_EQ(o.code, 1) << o.text;
+  EXPECT_NE(o.text.find("FAILED  single-completion"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("reproduce: ithappens run"), std::string::npos);
+  EXPECT_NE(o.text.find("--engine-bug no-fencing"), std::string::npos);
+  Output check = Ithappens("check " + (out.path() / "smoke" / "history.jsonl").string());
+  EXPECT_EQ(check.code, 1) << "the recorded history judges the same";
+}
+
+TEST(Cli, BadInputExitsTwoNamingTheProblem) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "typo.yaml") << "name: t\nworkload:\n  - kind: batch\n    taks: 3\n    program: [{exit: 0}]\n";
+  Output o = Ithappens("run " + (dir.path() / "typo.yaml").string() + " --out " + dir.path().string());
+  EXPECT_EQ(o.code, 2);
+  EXPECT_NE(o.text.find("typo.yaml:4: workload[0].taks: unknown key"), std::string::npos) << o.text;
+  o = Ithappens("run " + Smoke() + " --load 0x --out " + dir.path().string());
+  EXPECT_EQ(o.code, 2);
+  EXPECT_NE(o.text.find("--load"), std::string::npos);
+  o = Ithappens("run " + Smoke() + " --engine-bug no-fencin --out " + dir.path().string());
+  EXPECT_EQ(o.code, 2);
+  EXPECT_NE(o.text.find("no-fencing"), std::string::npos) << "lists the known switches";
+  std::ofstream(dir.path() / "bad.jsonl") << "{\"i\":0}\n";
+  o = Ithappens("check " + (dir.path() / "bad.jsonl").string());
+  EXPECT_EQ(o.code, 2);
+  EXPECT_NE(o.text.find("bad.jsonl:1: missing field 't_ns'"), std::string::npos) << o.text;
+}
+
+}  // namespace
+}  // namespace ithappens::harness
