@@ -463,6 +463,8 @@ class Simulation {
       } else {
         wk.alive = true;
         wk.epoch++;
+        wk.running = 0;
+        wk.claiming = false;  // a claim of the old epoch will be dropped when it answers
         Poll(wk.index);
       }
     } else if (f.kind == "worker-pause") {

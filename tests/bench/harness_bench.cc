@@ -1,0 +1,90 @@
+// Simulator and checker throughput: task lifecycles per wall-second and simulated seconds
+// per wall-second at 10^4 and 10^5 tasks, with and without faults; checker events/s over a
+// recorded history. Reported as counters; the numbers belong in the issue notes, never in
+// a test.
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "harness/checker.h"
+#include "harness/scenario/scenario.h"
+#include "harness/sim/sim.h"
+
+namespace ithappens::harness {
+namespace {
+
+Scenario Make(int64_t tasks, bool faults) {
+  Scenario s;
+  s.name = "bench";
+  s.workers = 50;
+  s.capacity = 100;
+  s.clients = 8;
+  s.poll_ms = 100;
+  s.claim_timeout_ms = 30'000;
+  s.heal_ms = 3'600'000;
+  WorkloadSpec w;
+  w.kind = "batch";
+  w.tasks = static_cast<int>(tasks);
+  w.program = R"([{"sleep_ms":1000},{"effect":{"channel":"sms","to":"user-{i}"}},{"exit":0}])";
+  s.workload.push_back(w);
+  if (faults) {
+    s.faults.push_back({"worker-crash", "worker-0", 5'000, 60'000, 0});
+    s.faults.push_back({"partition", "worker-1", 10'000, 60'000, 0});
+    s.faults.push_back({"engine-crash", "", 20'000, 5'000, 0});
+    s.faults.push_back({"response-loss", "all", 1'000, 2'000, 0});
+  }
+  return s;
+}
+
+std::string TempHistory() {
+  return (std::filesystem::temp_directory_path() / ("ithappens-bench-" + std::to_string(getpid()) + ".jsonl")).string();
+}
+
+void SimLifecycles(benchmark::State& state) {
+  Scenario s = Make(state.range(0), state.range(1) == 1);
+  std::string path = TempHistory();
+  int64_t tasks = 0, sim_ms = 0, events = 0;
+  for (auto _ : state) {
+    auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path});
+    if (!sum.ok()) {
+      state.SkipWithError(sum.status().ToString().c_str());
+      break;
+    }
+    tasks += sum->tasks;
+    sim_ms += sum->sim_ms;
+    events += sum->events;
+  }
+  std::filesystem::remove(path);
+  state.counters["lifecycles_per_s"] = benchmark::Counter(static_cast<double>(tasks), benchmark::Counter::kIsRate);
+  state.counters["sim_s_per_s"] = benchmark::Counter(sim_ms / 1000.0, benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+}
+
+void CheckerEvents(benchmark::State& state) {
+  Scenario s = Make(state.range(0), true);
+  std::string path = TempHistory();
+  auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path});
+  if (!sum.ok()) {
+    state.SkipWithError(sum.status().ToString().c_str());
+    return;
+  }
+  int64_t events = 0;
+  for (auto _ : state) {
+    std::string error;
+    auto results = CheckHistoryFile(path, &error);
+    benchmark::DoNotOptimize(results);
+    events += sum->events;
+  }
+  std::filesystem::remove(path);
+  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(SimLifecycles)->ArgNames({"tasks", "faults"})->Args({10'000, 0})->Args({10'000, 1})
+    ->Args({100'000, 0})->Args({100'000, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(CheckerEvents)->ArgName("tasks")->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace ithappens::harness
+
+BENCHMARK_MAIN();
