@@ -9,6 +9,8 @@
 //          worker, started_ms, resolved_ms}]}, or error "not found"
 #include <map>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "harness/checker.h"
 #include "harness/history/history.h"
@@ -60,7 +62,7 @@ class NoLost final : public Checker {
   }
 
  private:
-  std::map<std::string, int64_t> acked_;
+  std::unordered_map<std::string, int64_t> acked_;
   int64_t checked_ = 0, lost_ = 0;
   CheckResult r_;
 };
@@ -95,9 +97,9 @@ class NoDuplicateTasks final : public Checker {
   }
 
  private:
-  std::map<std::string, std::set<std::string>> ids_;
-  std::map<std::string, std::vector<int64_t>> events_;
-  std::set<std::string> foreign_;
+  std::unordered_map<std::string, std::set<std::string>> ids_;
+  std::unordered_map<std::string, std::vector<int64_t>> events_;
+  std::unordered_set<std::string> foreign_;
   int64_t dups_ = 0;
   CheckResult r_;
 };
@@ -132,8 +134,8 @@ class NoDuplicateEffects final : public Checker {
   static std::string Recipient(const json& v) {
     return v.value("channel", std::string()) + ":" + v.value("to", std::string());
   }
-  std::map<std::string, int64_t> planned_, per_recipient_;
-  std::map<std::string, std::vector<int64_t>> per_step_;
+  std::unordered_map<std::string, int64_t> planned_, per_recipient_;
+  std::unordered_map<std::string, std::vector<int64_t>> per_step_;
   int64_t delivered_ = 0;
   CheckResult r_;
 };
@@ -164,8 +166,8 @@ class SingleCompletion final : public Checker {
   }
 
  private:
-  std::map<std::string, std::set<int64_t>> accepted_;
-  std::map<std::string, std::vector<int64_t>> events_;
+  std::unordered_map<std::string, std::set<int64_t>> accepted_;
+  std::unordered_map<std::string, std::vector<int64_t>> events_;
   CheckResult r_;
 };
 
@@ -224,7 +226,7 @@ class Attribution final : public Checker {
     std::string expect, root;
     int64_t i;
   };
-  std::map<std::string, Plan> plan_;
+  std::unordered_map<std::string, Plan> plan_;
   int64_t faults_ = 0, judged_ = 0, misattributed_ = 0;
   CheckResult r_;
 };
@@ -234,8 +236,8 @@ class DependencyOrder final : public Checker {
  public:
   std::string name() const override { return "dependency-order"; }
   void Observe(const Event& e) override {
-    if (e.type == EventType::kPlan && e.value.contains("deps")) {
-      deps_[e.task] = e.value["deps"].get<std::vector<std::string>>();
+    if (e.type == EventType::kPlan && e.value.contains("deps") && !e.value["deps"].empty()) {
+      deps_.emplace_back(e.task, e.value["deps"].get<std::vector<std::string>>());
     }
     if (e.type != EventType::kFinal || !e.error.empty()) return;
     const json& runs = e.value.value("runs", json::array());
@@ -267,9 +269,9 @@ class DependencyOrder final : public Checker {
   }
 
  private:
-  std::map<std::string, std::vector<std::string>> deps_;
-  std::map<std::string, int64_t> completed_at_;
-  std::map<std::string, std::pair<int64_t, int64_t>> started_at_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> deps_;  // plan order
+  std::unordered_map<std::string, int64_t> completed_at_;
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> started_at_;
   CheckResult r_;
 };
 
@@ -297,8 +299,8 @@ class Liveness final : public Checker {
   }
 
  private:
-  std::set<std::string> acked_;
-  std::map<std::string, std::string> expect_;
+  std::unordered_set<std::string> acked_;
+  std::unordered_map<std::string, std::string> expect_;
   int64_t terminal_ = 0, stuck_ = 0;
   CheckResult r_;
 };

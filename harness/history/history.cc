@@ -21,16 +21,53 @@ bool Parse(std::string_view s, EventType* out) {
   return false;
 }
 
-std::string EventToJson(const Event& e) {
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out->append(buf);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendEventLine(std::string* out, int64_t i, int64_t t_ns, std::string_view proc, EventType type,
+                     std::string_view f, std::string_view task, std::string_view value_json,
+                     std::string_view error) {
   // Fixed key order, so equal histories are equal bytes.
-  auto str = [](const std::string& s) { return nlohmann::json(s).dump(); };
-  std::string out = "{\"i\":" + std::to_string(e.i) + ",\"t_ns\":" + std::to_string(e.t_ns) +
-                    ",\"proc\":" + str(e.proc) + ",\"type\":\"" + std::string(ToString(e.type)) +
-                    "\",\"f\":" + str(e.f);
-  if (!e.task.empty()) out += ",\"task\":" + str(e.task);
-  if (!e.value.is_null()) out += ",\"value\":" + e.value.dump();
-  if (!e.error.empty()) out += ",\"error\":" + str(e.error);
-  out += "}";
+  out->append("{\"i\":").append(std::to_string(i)).append(",\"t_ns\":").append(std::to_string(t_ns));
+  out->append(",\"proc\":");
+  AppendJsonString(out, proc);
+  out->append(",\"type\":\"").append(ToString(type)).append("\",\"f\":");
+  AppendJsonString(out, f);
+  if (!task.empty()) {
+    out->append(",\"task\":");
+    AppendJsonString(out, task);
+  }
+  if (!value_json.empty()) out->append(",\"value\":").append(value_json);
+  if (!error.empty()) {
+    out->append(",\"error\":");
+    AppendJsonString(out, error);
+  }
+  out->push_back('}');
+}
+
+std::string EventToJson(const Event& e) {
+  std::string out;
+  AppendEventLine(&out, e.i, e.t_ns, e.proc, e.type, e.f, e.task, e.value.is_null() ? "" : e.value.dump(),
+                  e.error);
   return out;
 }
 
@@ -74,11 +111,18 @@ HistoryWriter::~HistoryWriter() {
 }
 
 void HistoryWriter::Append(Event& e) {
-  e.i = next_++;
+  e.i = next_;
+  AppendRaw(e.t_ns, e.proc, e.type, e.f, e.task, e.value.is_null() ? "" : e.value.dump(), e.error);
+}
+
+void HistoryWriter::AppendRaw(int64_t t_ns, std::string_view proc, EventType type, std::string_view f,
+                              std::string_view task, std::string_view value_json, std::string_view error) {
+  const int64_t i = next_++;
   if (!f_) return;
-  std::string line = EventToJson(e);
-  line.push_back('\n');
-  std::fwrite(line.data(), 1, line.size(), f_);
+  line_.clear();
+  AppendEventLine(&line_, i, t_ns, proc, type, f, task, value_json, error);
+  line_.push_back('\n');
+  std::fwrite(line_.data(), 1, line_.size(), f_);
 }
 
 bool ReadHistory(const std::string& path, const std::function<void(const Event&)>& fn,

@@ -11,6 +11,12 @@
 namespace ithappens::harness {
 
 std::string EventToJson(const Event& e);
+// The one formatter of history lines. value_json is JSON text ("" = no value).
+void AppendEventLine(std::string* out, int64_t i, int64_t t_ns, std::string_view proc, EventType type,
+                     std::string_view f, std::string_view task, std::string_view value_json,
+                     std::string_view error);
+// Appends s as a JSON string literal (with quotes and escapes).
+void AppendJsonString(std::string* out, std::string_view s);
 // Parses one line; false (with *error naming the field) on a malformed line.
 bool EventFromJson(std::string_view line, Event* e, std::string* error);
 
@@ -22,11 +28,15 @@ class HistoryWriter {
   bool ok() const { return f_ != nullptr; }
   // Assigns e.i (the next index) and appends the line.
   void Append(Event& e);
+  // The same without building an Event: value_json is JSON text or "".
+  void AppendRaw(int64_t t_ns, std::string_view proc, EventType type, std::string_view f,
+                 std::string_view task, std::string_view value_json, std::string_view error);
   int64_t count() const { return next_; }
 
  private:
   FILE* f_ = nullptr;
   int64_t next_ = 0;
+  std::string line_;  // reused buffer
 };
 
 // Calls fn for every event of the file in order; stops and returns false on the first

@@ -129,18 +129,12 @@ class Simulation {
   }
 
   // ---------------------------------------------------------------- history
-  void Emit(const std::string& proc, EventType type, const std::string& f, const std::string& task,
-            json value = json(), std::string error = "") {
-    Event e;
-    e.t_ns = (Now() - kEpochMs) * 1'000'000;
-    e.proc = proc;
-    e.type = type;
-    e.f = f;
-    e.task = task;
-    e.value = std::move(value);
-    e.error = std::move(error);
-    hist_.Append(e);
+  // value_json is JSON text ("" = none): hot events are formatted without building objects.
+  void Emit(std::string_view proc, EventType type, std::string_view f, std::string_view task,
+            std::string_view value_json = "", std::string_view error = "") {
+    hist_.AppendRaw((Now() - kEpochMs) * 1'000'000, proc, type, f, task, value_json, error);
   }
+  static std::string RunJson(uint32_t run) { return "{\"run\":" + std::to_string(run) + "}"; }
 
   // ---------------------------------------------------------------- engine
   Status OpenEngine() {
@@ -163,28 +157,28 @@ class Simulation {
     return response_loss_all_ || response_loss_.count(proc) > 0;
   }
 
-  using Op = std::function<Status(Queue&, json*)>;
-  using Done = std::function<void(const Status&, const json&)>;
+  using Op = std::function<Status(Queue&, std::string* ok_value_json)>;
+  using Done = std::function<void(const Status&)>;
 
   // A call from proc to the engine through the simulated network. UNAVAILABLE and lost
   // messages are `info` (the outcome is unknown); other errors are `fail`.
-  void Call(const std::string& proc, const std::string& f, const std::string& task, json invoke_value, Op op,
-            Done done) {
+  void Call(const std::string& proc, const std::string& f, const std::string& task, std::string invoke_value,
+            Op op, Done done) {
     summary_.requests++;
     Emit(proc, EventType::kInvoke, f, task, invoke_value);
     const int64_t sent = Now();
     const int64_t timeout_at = sent + s_.request_timeout_ms;
     auto lost = [=, this](const std::string& why) {
       At(timeout_at, [=, this] {
-        Emit(proc, EventType::kInfo, f, task, json(), why);
-        done(Status(StatusCode::kDeadlineExceeded, why), json());
+        Emit(proc, EventType::kInfo, f, task, "", why);
+        done(Status(StatusCode::kDeadlineExceeded, why));
       });
     };
     if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
     After(s_.latency_ms, [=, this] {
       if (!queue_) return lost("request lost: the engine is down");
       if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
-      json out;
+      std::string out;
       Status st = op(*queue_, &out);
       After(s_.latency_ms, [=, this] {
         if (!Reachable(proc)) return lost("response lost: partitioned from the engine");
@@ -192,11 +186,11 @@ class Simulation {
         if (st.ok()) {
           Emit(proc, EventType::kOk, f, task, out);
         } else if (st.code() == StatusCode::kUnavailable) {
-          Emit(proc, EventType::kInfo, f, task, json(), st.ToString());
+          Emit(proc, EventType::kInfo, f, task, "", st.ToString());
         } else {
-          Emit(proc, EventType::kFail, f, task, json(), st.ToString());
+          Emit(proc, EventType::kFail, f, task, "", st.ToString());
         }
-        done(st, out);
+        done(st);
       });
     });
   }
@@ -261,7 +255,7 @@ class Simulation {
           json value = {{"expect", t.expect}, {"deps", t.def.dependencies}, {"effects", effects},
                         {"program", t.def.payload}, {"retries", spec.retries}};
           if (!t.root.empty()) value["root"] = t.root;
-          Emit("plan", EventType::kPlan, "task", t.def.task_id, value);
+          Emit("plan", EventType::kPlan, "task", t.def.task_id, value.dump());
           chain.push_back(plan_.size());
           plan_.push_back(std::move(t));
         }
@@ -287,14 +281,18 @@ class Simulation {
   void SubmitCreate(size_t index, int attempt, std::function<void()> then) {
     const PlannedTask& t = plan_[index];
     TaskDefinition def = t.def;
-    Call("client-" + std::to_string(t.client), "create", t.def.task_id, json(),
-         [def](Queue& q, json* out) {
+    Call("client-" + std::to_string(t.client), "create", t.def.task_id, "",
+         [def](Queue& q, std::string* out) {
            TaskStatus s;
            Status st = q.CreateTask(def, &s);
-           if (st.ok()) *out = {{"task_id", s.task_id}};
+           if (st.ok()) {
+             out->assign("{\"task_id\":");
+             AppendJsonString(out, s.task_id);
+             out->push_back('}');
+           }
            return st;
          },
-         [this, index, attempt, then](const Status& st, const json&) {
+         [this, index, attempt, then](const Status& st) {
            if (Transient(st) && attempt + 1 < kMaxAttempts) {
              After(Backoff(attempt), [this, index, attempt, then] { SubmitCreate(index, attempt + 1, then); });
              return;
@@ -321,21 +319,27 @@ class Simulation {
     if (free > 0 && !wk.claiming) {
       wk.claiming = true;
       uint64_t epoch = wk.epoch;
-      Call(wk.name, "claim", "", json{{"n", free}},
-           [name = wk.name, free](Queue& q, json* out) {
+      auto claimed = std::make_shared<std::vector<std::pair<std::string, uint32_t>>>();
+      Call(wk.name, "claim", "", "{\"n\":" + std::to_string(free) + "}",
+           [name = wk.name, free, claimed](Queue& q, std::string* out) {
              std::vector<engine::Claim> claims;
              Status st = q.ClaimWork("sim", name, free, &claims);
-             json runs = json::array();
-             for (const auto& c : claims) runs.push_back({{"task", c.task->task_id}, {"run", c.run_id}});
-             *out = {{"runs", runs}};
+             out->assign("{\"runs\":[");
+             for (size_t k = 0; k < claims.size(); ++k) {
+               claimed->emplace_back(claims[k].task->task_id, claims[k].run_id);
+               out->append(k ? ",{\"task\":" : "{\"task\":");
+               AppendJsonString(out, claims[k].task->task_id);
+               out->append(",\"run\":").append(std::to_string(claims[k].run_id)).push_back('}');
+             }
+             out->append("]}");
              return st;
            },
-           [this, w, epoch](const Status& st, const json& out) {
+           [this, w, epoch, claimed](const Status& st) {
              SimWorker& wk = workers_[w];
              if (wk.epoch != epoch) return;
              wk.claiming = false;
              if (!st.ok() || !wk.alive) return;
-             for (const auto& r : out["runs"]) StartTask(w, r["task"].get<std::string>(), r["run"].get<uint32_t>());
+             for (const auto& [task, run] : *claimed) StartTask(w, task, run);
            });
     }
     WorkerAt(w, Now() + s_.poll_ms, [this, w] { Poll(w); });
@@ -370,12 +374,17 @@ class Simulation {
           break;
         case K::kEffect: {
           std::string key = engine::EffectKey(task, run, static_cast<int>(k), o_.bugs);
-          json v = {{"key", key}, {"step", k}, {"run", run}, {"channel", st.channel}, {"to", st.to}};
-          WorkerAt(w, Now() + offset, [this, task, v, abandoned] {
+          std::string v = "{\"key\":";
+          AppendJsonString(&v, key);
+          v.append(",\"step\":").append(std::to_string(k)).append(",\"run\":").append(std::to_string(run));
+          v.append(",\"channel\":");
+          AppendJsonString(&v, st.channel);
+          v.append(",\"to\":");
+          AppendJsonString(&v, st.to);
+          WorkerAt(w, Now() + offset, [this, task, key, v, abandoned] {
             if (*abandoned) return;
-            json d = v;
-            d["delivered"] = delivered_keys_.insert(v["key"].get<std::string>()).second;
-            Emit("sink", EventType::kEffect, "deliver", task, d);
+            bool delivered = delivered_keys_.insert(key).second;
+            Emit("sink", EventType::kEffect, "deliver", task, v + (delivered ? ",\"delivered\":true}" : ",\"delivered\":false}"));
           });
           break;
         }
@@ -398,11 +407,11 @@ class Simulation {
   void ScheduleReclaim(int w, const std::string& task, uint32_t run, std::shared_ptr<bool> abandoned) {
     WorkerAt(w, Now() + s_.claim_timeout_ms / 2, [=, this] {
       if (*abandoned) return;
-      Call(workers_[w].name, "reclaim", task, json{{"run", run}},
-           [task, run, name = workers_[w].name](Queue& q, json*) {
+      Call(workers_[w].name, "reclaim", task, RunJson(run),
+           [task, run, name = workers_[w].name](Queue& q, std::string*) {
              return q.ReclaimTask(engine::RunRef{task, run, "sim", name}, nullptr);
            },
-           [=, this](const Status& st, const json&) {
+           [=, this](const Status& st) {
              if (st.code() == StatusCode::kFailedPrecondition || st.code() == StatusCode::kNotFound) {
                *abandoned = true;  // the run was taken from us: stop working on it
                return;
@@ -421,15 +430,15 @@ class Simulation {
       }
       *abandoned = true;  // the program is over; no more reclaims
       const std::string name = workers_[w].name;
-      Call(name, f, task, json{{"run", run}},
-           [=](Queue& q, json* out) {
-             *out = {{"run", run}};
+      Call(name, f, task, RunJson(run),
+           [=](Queue& q, std::string* out) {
+             *out = RunJson(run);
              engine::RunRef ref{task, run, "sim", name};
              if (f == "report-completed") return q.ReportCompleted(ref);
              if (f == "report-failed") return q.ReportFailed(ref);
              return q.ReportException(ref, reason);
            },
-           [=, this](const Status& st, const json&) {
+           [=, this](const Status& st) {
              if (Transient(st) && attempt + 1 < kMaxAttempts) {
                return Report(w, task, run, abandoned, f, reason, Backoff(attempt), attempt + 1);
              }
@@ -452,7 +461,7 @@ class Simulation {
   void Fault(const FaultSpec& f, bool start) {
     json v = f.target.empty() ? json::object() : json{{"target", f.target}};
     v["duration_ms"] = f.duration_ms;
-    Emit("nemesis", EventType::kFault, f.kind + (start ? "-start" : "-stop"), "", v);
+    Emit("nemesis", EventType::kFault, f.kind + (start ? "-start" : "-stop"), "", v.dump());
     if (f.kind == "worker-crash") {
       SimWorker& wk = workers_[WorkerIndex(f.target)];
       if (start) {
@@ -517,7 +526,7 @@ class Simulation {
       TaskStatus s;
       Status st = queue_->GetStatus(t.def.task_id, &s);
       if (!st.ok()) {
-        Emit("final", EventType::kFinal, "status", t.def.task_id, json(),
+        Emit("final", EventType::kFinal, "status", t.def.task_id, "",
              st.code() == StatusCode::kNotFound ? "not found" : st.ToString());
         continue;
       }
@@ -532,7 +541,7 @@ class Simulation {
       }
       json v = {{"state", engine::ToString(s.state)}, {"runs", runs}};
       if (s.blocked_by) v["blocked_by"] = *s.blocked_by;
-      Emit("final", EventType::kFinal, "status", t.def.task_id, v);
+      Emit("final", EventType::kFinal, "status", t.def.task_id, v.dump());
     }
   }
 
