@@ -140,6 +140,36 @@ class NoDuplicateEffects final : public Checker {
   CheckResult r_;
 };
 
+// Notifications escalate in program order (email -> SMS -> call): a task's deliveries
+// must come in increasing step order.
+class EffectOrder final : public Checker {
+ public:
+  std::string name() const override { return "effect-order"; }
+  void Observe(const Event& e) override {
+    if (e.type != EventType::kEffect || !e.value.value("delivered", false)) return;
+    int64_t step = e.value.value("step", int64_t{-1});
+    auto [it, fresh] = last_.emplace(e.task, std::make_pair(step, e.i));
+    if (!fresh) {
+      if (step <= it->second.first) {
+        Flag(&r_, e.task, {it->second.second, e.i},
+             "step " + std::to_string(step) + " was delivered after step " + std::to_string(it->second.first));
+      }
+      it->second = {step, e.i};
+    }
+    ++checked_;
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    r_.counts = {{"deliveries", checked_}};
+    return r_;
+  }
+
+ private:
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> last_;
+  int64_t checked_ = 0;
+  CheckResult r_;
+};
+
 // A task completes once: one accepted completion report, one completed run.
 class SingleCompletion final : public Checker {
  public:
@@ -312,6 +342,7 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers() {
   v.push_back(std::make_unique<NoLost>());
   v.push_back(std::make_unique<NoDuplicateTasks>());
   v.push_back(std::make_unique<NoDuplicateEffects>());
+  v.push_back(std::make_unique<EffectOrder>());
   v.push_back(std::make_unique<SingleCompletion>());
   v.push_back(std::make_unique<Attribution>());
   v.push_back(std::make_unique<DependencyOrder>());

@@ -120,16 +120,22 @@ class Loader {
     for (size_t i = 0; i < wl.size(); ++i) {
       std::string where = "workload[" + std::to_string(i) + "]";
       const YAML::Node& w = wl[i];
-      ITHAPPENS_RETURN_IF_ERROR(Keys(w, where, {"kind", "tasks", "chains", "length", "fail_root", "at_s",
-                                                "retries", "deadline_s", "program"}));
+      ITHAPPENS_RETURN_IF_ERROR(Keys(w, where, {"kind", "tasks", "chains", "appointments", "length", "fail_root",
+                                                "at_s", "every_s", "until_s", "retries", "deadline_s", "program"}));
       WorkloadSpec spec;
       spec.line = w.Mark().line + 1;
       spec.kind = w["kind"] ? w["kind"].as<std::string>() : "";
-      if (spec.kind != "batch" && spec.kind != "chain") {
-        return Error(w["kind"] ? w["kind"] : w, where + ".kind", "'" + spec.kind + "' is not one of batch, chain");
+      if (spec.kind != "batch" && spec.kind != "chain" && spec.kind != "cron") {
+        return Error(w["kind"] ? w["kind"] : w, where + ".kind", "'" + spec.kind + "' is not one of batch, chain, cron");
       }
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "tasks", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "chains", where, 1, 1'000'000, &spec.tasks));
+      ITHAPPENS_RETURN_IF_ERROR(Int(w, "appointments", where, 1, 1'000'000, &spec.tasks));
+      ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "every_s", where, 86'400, &spec.every_ms));
+      ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "until_s", where, 30 * 86'400, &spec.until_ms));
+      if (spec.kind == "cron" && (spec.every_ms == 0 || spec.until_ms <= spec.at_ms)) {
+        return Error(w, where, "cron needs every_s > 0 and until_s after at_s");
+      }
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "length", where, 1, 100, &spec.length));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "retries", where, 0, 49, &spec.retries));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "at_s", where, 30 * 86'400, &spec.at_ms));

@@ -12,8 +12,10 @@
 namespace ithappens::harness {
 
 struct WorkloadSpec {
-  std::string kind;               // batch | chain
-  int tasks = 1;                  // batch: tasks; chain: number of chains   (x load)
+  std::string kind;               // batch | chain | cron
+  int tasks = 1;                  // batch: tasks; chain: chains; cron: appointments   (x load)
+  int64_t every_ms = 0;           // cron: the filler re-submits every appointment this often
+  int64_t until_ms = 0;           // cron: ... until then (the same task id every time)
   int length = 3;                 // chain: tasks per chain
   bool fail_root = false;         // chain: the first task fails (the invoice cascade)
   int64_t at_ms = 0;              // when the workload is submitted

@@ -259,9 +259,28 @@ class Simulation {
           chain.push_back(plan_.size());
           plan_.push_back(std::move(t));
         }
-        At(kEpochMs + spec.at_ms, [this, chain, spec] { SubmitChain(chain, 0, spec); });
-        last_event_ms_ = std::max(last_event_ms_, spec.at_ms);
+        if (spec.kind == "cron") {
+          ScheduleFiller(chain[0], spec);
+        } else {
+          At(kEpochMs + spec.at_ms, [this, chain, spec] { SubmitChain(chain, 0, spec); });
+        }
+        last_event_ms_ = std::max(last_event_ms_, spec.kind == "cron" ? spec.until_ms : spec.at_ms);
       }
+    }
+  }
+
+  // The cron filler of the appointment-reminder story: every every_ms until until_ms it
+  // submits the appointment's reminder again, with the same client-generated id and
+  // definition, so a correct platform creates it once and places one call.
+  void ScheduleFiller(size_t index, const WorkloadSpec& spec) {
+    PlannedTask& t = plan_[index];
+    t.def.created_ms = kEpochMs + spec.at_ms;
+    t.def.deadline_ms = t.def.created_ms + spec.deadline_ms;
+    for (int64_t at = spec.at_ms; at <= spec.until_ms; at += spec.every_ms) {
+      At(kEpochMs + at, [this, index] {
+        creates_in_flight_++;
+        SubmitCreate(index, 0, [this] { creates_in_flight_--; });
+      });
     }
   }
 

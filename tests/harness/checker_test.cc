@@ -109,6 +109,20 @@ TEST(Checkers, NoDuplicateEffectsFailsOnASecondDelivery) {
   EXPECT_NE(r.counterexamples[0].explanation.find("twice"), std::string::npos);
 }
 
+TEST(Checkers, EffectOrderFailsWhenEscalationGoesBackwards) {
+  HistoryBuilder h = Good();
+  auto fx = [](int step, const std::string& ch) {
+    return json{{"key", "A/" + std::to_string(step)}, {"step", step}, {"run", 0}, {"channel", ch}, {"to", "p1"},
+                {"delivered", true}};
+  };
+  h.Add("sink", EventType::kEffect, "deliver", "A", fx(4, "call"));
+  EXPECT_EQ(Result(CheckEvents(h.events()), "effect-order").valid, Validity::kValid) << "step 0, then 4";
+  h.Add("sink", EventType::kEffect, "deliver", "A", fx(2, "sms"));
+  auto r = Result(CheckEvents(h.events()), "effect-order");
+  EXPECT_EQ(r.valid, Validity::kInvalid);
+  EXPECT_NE(r.counterexamples[0].explanation.find("step 2 was delivered after step 4"), std::string::npos);
+}
+
 TEST(Checkers, SingleCompletionFailsOnTwoAcceptedRuns) {
   HistoryBuilder h = Good();
   h.Add("worker-1", EventType::kOk, "report-completed", "A", {{"run", 1}});

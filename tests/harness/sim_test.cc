@@ -74,6 +74,18 @@ TEST(Simulator, LoadMultipliesTheWorkload) {
   EXPECT_EQ(Compose(five.results), Validity::kValid);
 }
 
+std::string RemindersPath() { return std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/appointment-reminders.yaml"; }
+
+TEST(Simulator, AppointmentRemindersAfterA13HourOutageCallEachPatientOnce) {
+  SimRun ok = Simulate(RemindersPath(), 13);
+  EXPECT_EQ(Compose(ok.results), Validity::kValid);
+  // A non-idempotent create (the story's filler bug) turns the outage into a herd.
+  SimRun herd = Simulate(RemindersPath(), 13, "random-task-ids");
+  bool herd_caught = false;
+  for (const auto& c : herd.results) herd_caught |= c.checker == "no-duplicate-effects" && c.valid == Validity::kInvalid;
+  EXPECT_TRUE(herd_caught);
+}
+
 struct BugCase {
   const char* bug;
   const char* checker;  // the checker that must fail

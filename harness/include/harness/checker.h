@@ -52,8 +52,8 @@ class NoopChecker final : public Checker {
   }
 };
 
-// The standard set: no-lost, no-duplicate-tasks, no-duplicate-effects, single-completion,
-// attribution, dependency-order, liveness.
+// The standard set: no-lost, no-duplicate-tasks, no-duplicate-effects, effect-order,
+// single-completion, attribution, dependency-order, liveness.
 std::vector<std::unique_ptr<Checker>> StandardCheckers();
 
 // Runs checkers over a history file in one streaming pass. A checker that throws becomes
