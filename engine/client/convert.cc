@@ -87,7 +87,8 @@ void ToProto(const engine::TaskStatus& in, v1::TaskStatus* out) {
 Status FromProto(const v1::TaskStatus& in, engine::TaskStatus* out) {
   out->task_id = in.task_id();
   out->task_group_id = in.task_group_id();
-  if (!engine::Parse(in.state(), &out->state)) return Status::Internal("status.state: '" + in.state() + "'");
+  if (!engine::Parse(in.state(), &out->state))
+    return Status::Internal("status.state: '" + in.state() + "'");
   out->retries_left = in.retries_left();
   out->deadline_ms = in.deadline_ms();
   out->expires_ms = in.expires_ms();
@@ -95,8 +96,10 @@ Status FromProto(const v1::TaskStatus& in, engine::TaskStatus* out) {
   for (const auto& r : in.runs()) {
     engine::Run run;
     run.run_id = r.run_id();
-    bool ok = engine::Parse(r.state(), &run.state) && engine::Parse(r.reason_created(), &run.reason_created);
-    ok = ok && (r.reason_resolved().empty() || engine::Parse(r.reason_resolved(), &run.reason_resolved));
+    bool ok = engine::Parse(r.state(), &run.state) &&
+              engine::Parse(r.reason_created(), &run.reason_created);
+    ok = ok &&
+         (r.reason_resolved().empty() || engine::Parse(r.reason_resolved(), &run.reason_resolved));
     if (!ok) return Status::Internal("status.runs: bad enum in run " + std::to_string(r.run_id()));
     if (!r.worker_id().empty()) {
       run.worker = std::make_shared<const engine::WorkerIdentity>(

@@ -29,8 +29,9 @@ Status FillStatus(const grpc::Status& st, const v1::TaskStatusResponse& resp,
 void FillResults(const v1::BatchResponse& resp, std::vector<Status>* results) {
   results->clear();
   for (const auto& r : resp.results()) {
-    results->push_back(r.code() == 0 ? Status::Ok()
-                                     : Status(static_cast<engine::StatusCode>(r.code()), r.message()));
+    results->push_back(r.code() == 0
+                           ? Status::Ok()
+                           : Status(static_cast<engine::StatusCode>(r.code()), r.message()));
   }
 }
 }  // namespace
@@ -94,7 +95,8 @@ Status QueueClient::ListTaskGroup(const std::string& group, const std::string& c
   req.set_continuation_token(continuation);
   req.set_limit(limit);
   v1::ListTaskGroupResponse resp;
-  auto st = retrier_.Run([&](grpc::ClientContext* c) { return stub_->ListTaskGroup(c, req, &resp); });
+  auto st =
+      retrier_.Run([&](grpc::ClientContext* c) { return stub_->ListTaskGroup(c, req, &resp); });
   if (!st.ok()) return FromGrpc(st);
   for (const auto& t : resp.tasks()) {
     ITHAPPENS_RETURN_IF_ERROR(FromProto(t, &tasks->emplace_back()));
@@ -218,7 +220,8 @@ Status SinkClient::Deliver(const v1::DeliverRequest& request, bool* delivered) {
 Status SinkClient::ListDeliveries(std::vector<v1::Delivery>* out) {
   v1::Empty req;
   v1::ListDeliveriesResponse resp;
-  auto st = retrier_.Run([&](grpc::ClientContext* c) { return stub_->ListDeliveries(c, req, &resp); });
+  auto st =
+      retrier_.Run([&](grpc::ClientContext* c) { return stub_->ListDeliveries(c, req, &resp); });
   if (!st.ok()) return FromGrpc(st);
   out->assign(resp.deliveries().begin(), resp.deliveries().end());
   return Status::Ok();

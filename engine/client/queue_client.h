@@ -13,8 +13,8 @@
 #include <memory>
 #include <mutex>
 #include <random>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/proto/queue.grpc.pb.h"
@@ -26,11 +26,11 @@ namespace ithappens::rpc {
 using engine::Status;
 
 struct RetryPolicy {
-  int max_attempts = 8;              // total, including the first
+  int max_attempts = 8;  // total, including the first
   int64_t attempt_deadline_ms = 5000;
   int64_t initial_backoff_ms = 20;
   int64_t max_backoff_ms = 2000;
-  double jitter = 0.5;               // each backoff is scaled by 1 - jitter * U[0, 1)
+  double jitter = 0.5;  // each backoff is scaled by 1 - jitter * U[0, 1)
 };
 
 // A channel to host:port with our message size limits.
@@ -73,7 +73,8 @@ class QueueClient {
                    std::vector<ClaimedTask>* claims);
   Status ReclaimTask(const engine::RunRef& run, engine::TimeMs* taken_until_ms);
   Status ReportCompleted(const engine::RunRef& run, engine::TaskStatus* status = nullptr);
-  Status ReportCompletedBatch(const std::vector<engine::RunRef>& runs, std::vector<Status>* results);
+  Status ReportCompletedBatch(const std::vector<engine::RunRef>& runs,
+                              std::vector<Status>* results);
   Status ReportFailed(const engine::RunRef& run, engine::TaskStatus* status = nullptr);
   Status ReportException(const engine::RunRef& run, engine::ReasonResolved reason,
                          engine::TaskStatus* status = nullptr);

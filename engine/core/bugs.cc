@@ -5,9 +5,10 @@
 namespace ithappens::engine {
 namespace {
 bool* SwitchByIndex(BugSwitches* b, size_t i) {
-  bool* fields[] = {&b->ack_before_commit,  &b->random_task_ids,    &b->retry_user_failures,
-                    &b->blame_user_for_platform, &b->no_fencing,   &b->effect_key_per_run,
-                    &b->no_claim_expiry,    &b->lose_pending_on_restart};
+  bool* fields[] = {&b->ack_before_commit,   &b->random_task_ids,
+                    &b->retry_user_failures, &b->blame_user_for_platform,
+                    &b->no_fencing,          &b->effect_key_per_run,
+                    &b->no_claim_expiry,     &b->lose_pending_on_restart};
   static_assert(sizeof(fields) / sizeof(fields[0]) == kBugSwitchNames.size());
   return fields[i];
 }

@@ -45,7 +45,8 @@ Status ParseField(std::string_view text, const char* name, int lo, int hi, std::
     int step = 1;
     size_t slash = part.find('/');
     if (slash != std::string_view::npos) {
-      if (!ToInt(part.substr(slash + 1), &step) || step < 1 || step > hi) return bad("has a bad step");
+      if (!ToInt(part.substr(slash + 1), &step) || step < 1 || step > hi)
+        return bad("has a bad step");
       part = part.substr(0, slash);
     }
     int a = lo, b = hi;

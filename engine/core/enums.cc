@@ -7,16 +7,23 @@
 namespace ithappens::engine {
 namespace {
 
-constexpr std::array<std::string_view, 6> kTaskStates = {
-    "unscheduled", "pending", "running", "completed", "failed", "exception"};
-constexpr std::array<std::string_view, 5> kRunStates = {"pending", "running", "completed",
-                                                        "failed", "exception"};
+constexpr std::array<std::string_view, 6> kTaskStates = {"unscheduled", "pending", "running",
+                                                         "completed",   "failed",  "exception"};
+constexpr std::array<std::string_view, 5> kRunStates = {"pending", "running", "completed", "failed",
+                                                        "exception"};
 constexpr std::array<std::string_view, 5> kReasonsCreated = {"scheduled", "retry", "task-retry",
                                                              "rerun", "exception"};
-constexpr std::array<std::string_view, 11> kReasonsResolved = {
-    "",          "completed",        "failed",          "deadline-exceeded",
-    "canceled",  "claim-expired",    "worker-shutdown", "malformed-payload",
-    "resource-unavailable", "internal-error", "intermittent-task"};
+constexpr std::array<std::string_view, 11> kReasonsResolved = {"",
+                                                               "completed",
+                                                               "failed",
+                                                               "deadline-exceeded",
+                                                               "canceled",
+                                                               "claim-expired",
+                                                               "worker-shutdown",
+                                                               "malformed-payload",
+                                                               "resource-unavailable",
+                                                               "internal-error",
+                                                               "intermittent-task"};
 constexpr std::array<std::string_view, 2> kRequires = {"all-completed", "all-resolved"};
 constexpr std::array<std::string_view, kPriorityLevels> kPriorities = {
     "highest", "very-high", "high", "medium", "low", "very-low", "lowest", "normal"};

@@ -16,9 +16,8 @@ QueueImpl::QueueImpl(Store* store, const Clock* clock, QueueOptions options)
 // ---------------------------------------------------------------- helpers
 
 TaskEntry* QueueImpl::Find(std::string_view task_id, TaskIndex* index) {
-  TaskIndex i = by_id_.Find(task_id, [this](TaskIndex k) -> std::string_view {
-    return tasks_[k].def->task_id;
-  });
+  TaskIndex i = by_id_.Find(
+      task_id, [this](TaskIndex k) -> std::string_view { return tasks_[k].def->task_id; });
   if (i == TaskIdIndex::kNone) return nullptr;
   if (index) *index = i;
   return &tasks_[i];
@@ -37,7 +36,8 @@ WorkerPtr QueueImpl::InternWorker(std::string_view group, std::string_view id) {
   key.append(id);
   auto it = workers_.find(key);
   if (it != workers_.end()) return it->second;
-  auto w = std::make_shared<const WorkerIdentity>(WorkerIdentity{std::string(group), std::string(id)});
+  auto w =
+      std::make_shared<const WorkerIdentity>(WorkerIdentity{std::string(group), std::string(id)});
   workers_.emplace(std::move(key), w);
   return w;
 }
@@ -234,7 +234,8 @@ Status QueueImpl::CreateLocked(std::shared_ptr<TaskDefinition> def, bool check_c
     if (!diff.empty()) {
       return Status::AlreadyExists("taskId: task '" + def->task_id +
                                    "' already exists with a different definition (first "
-                                   "difference: " + std::string(diff) + ")");
+                                   "difference: " +
+                                   std::string(diff) + ")");
     }
     BuildStatus(existing, status);
     return Status::Ok();
@@ -324,8 +325,9 @@ Status QueueImpl::ReclaimLocked(const RunRef& ref, TimeMs* taken_until) {
   ITHAPPENS_RETURN_IF_ERROR(FindOrNotFound(ref.task_id, &i));
   TaskEntry& e = tasks_[i];
   if (ref.run_id >= e.runs.size()) {
-    return Status::NotFound("runId: run " + std::to_string(ref.run_id) + " does not exist (task has " +
-                            std::to_string(e.runs.size()) + " runs)");
+    return Status::NotFound("runId: run " + std::to_string(ref.run_id) +
+                            " does not exist (task has " + std::to_string(e.runs.size()) +
+                            " runs)");
   }
   Run& run = e.runs[ref.run_id];
   bool current = ref.run_id + 1 == e.runs.size() && run.state == RunState::kRunning;
@@ -350,8 +352,9 @@ Status QueueImpl::ReportLocked(const RunRef& ref, RunState outcome, ReasonResolv
   ITHAPPENS_RETURN_IF_ERROR(FindOrNotFound(ref.task_id, &i));
   TaskEntry& e = tasks_[i];
   if (ref.run_id >= e.runs.size()) {
-    return Status::NotFound("runId: run " + std::to_string(ref.run_id) + " does not exist (task has " +
-                            std::to_string(e.runs.size()) + " runs)");
+    return Status::NotFound("runId: run " + std::to_string(ref.run_id) +
+                            " does not exist (task has " + std::to_string(e.runs.size()) +
+                            " runs)");
   }
   Run& run = e.runs[ref.run_id];
   const bool current = ref.run_id + 1 == e.runs.size();
@@ -380,11 +383,10 @@ Status QueueImpl::ReportLocked(const RunRef& ref, RunState outcome, ReasonResolv
     BuildStatus(i, status);
     return Status::Ok();
   }
-  return Status::FailedPrecondition("report " + std::string(ToString(reason)) + ": " +
-                                    Describe(ref, run) + "; reporter " +
-                                    std::string(ref.worker_group) + "/" +
-                                    std::string(ref.worker_id) +
-                                    (current ? "" : " (not the current run)"));
+  return Status::FailedPrecondition(
+      "report " + std::string(ToString(reason)) + ": " + Describe(ref, run) + "; reporter " +
+      std::string(ref.worker_group) + "/" + std::string(ref.worker_id) +
+      (current ? "" : " (not the current run)"));
 }
 
 // ---------------------------------------------------------------- cancel, rerun
@@ -562,8 +564,8 @@ Status Queue::ReportCompletedBatch(const std::vector<RunRef>& runs, std::vector<
   results->assign(runs.size(), Status::Ok());
   Status commit = impl_->Mutate([&] {
     for (size_t i = 0; i < runs.size(); ++i) {
-      (*results)[i] = impl_->ReportLocked(runs[i], RunState::kCompleted, ReasonResolved::kCompleted,
-                                          nullptr);
+      (*results)[i] =
+          impl_->ReportLocked(runs[i], RunState::kCompleted, ReasonResolved::kCompleted, nullptr);
     }
     return Status::Ok();
   });
@@ -595,7 +597,8 @@ Result<TaskDefinitionPtr> Queue::GetTask(std::string_view task_id) {
 Result<ListGroupPage> Queue::ListTaskGroup(std::string_view group, std::string_view continuation,
                                            int limit) {
   ListGroupPage page;
-  Status st = impl_->Mutate([&] { return impl_->ListGroupLocked(group, continuation, limit, &page); });
+  Status st =
+      impl_->Mutate([&] { return impl_->ListGroupLocked(group, continuation, limit, &page); });
   if (!st.ok()) return st;
   return page;
 }

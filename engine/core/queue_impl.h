@@ -31,22 +31,14 @@ struct TaskEntry {
   TaskDefinitionPtr def;
   std::vector<Run> runs;
   int retries_left = 0;
-  std::vector<TaskIndex> deps;        // def->dependencies, resolved to indices
-  std::vector<TaskIndex> dependents;  // reverse edges, in the dependents' creation order
-  bool ever_completed = false;        // some run completed (satisfies all-completed)
-  bool ever_resolved = false;         // the task was resolved at some point (all-resolved)
+  std::vector<TaskIndex> deps;          // def->dependencies, resolved to indices
+  std::vector<TaskIndex> dependents;    // reverse edges, in the dependents' creation order
+  bool ever_completed = false;          // some run completed (satisfies all-completed)
+  bool ever_resolved = false;           // the task was resolved at some point (all-resolved)
   uint32_t next_in_group = UINT32_MAX;  // the group's next task in creation order
 
   TaskState state() const {
-    if (runs.empty()) return TaskState::kUnscheduled;
-    switch (runs.back().state) {
-      case RunState::kPending: return TaskState::kPending;
-      case RunState::kRunning: return TaskState::kRunning;
-      case RunState::kCompleted: return TaskState::kCompleted;
-      case RunState::kFailed: return TaskState::kFailed;
-      case RunState::kException: return TaskState::kException;
-    }
-    return TaskState::kException;
+    return runs.empty() ? TaskState::kUnscheduled : TaskStateOf(runs.back().state);
   }
 };
 
@@ -140,8 +132,8 @@ class QueueImpl {
   std::vector<GroupList> groups_;
   void AddToGroup(TaskIndex i);
   MinHeap pending_[kPriorityLevels];  // (scheduled, task, run) of pending runs
-  MinHeap leases_;     // (taken_until, task, run) of running runs
-  MinHeap deadlines_;  // (deadline, task, 0) of unresolved tasks
+  MinHeap leases_;                    // (taken_until, task, run) of running runs
+  MinHeap deadlines_;                 // (deadline, task, 0) of unresolved tasks
   std::map<std::string, HookState, std::less<>> hooks_;
   std::unordered_map<std::string, WorkerPtr> workers_;
   uint64_t rng_state_;

@@ -15,8 +15,8 @@ std::string Field(std::string_view prefix, std::string_view name) {
 }
 
 Status TooLong(const std::string& field, size_t len, size_t max) {
-  return Status::InvalidArgument(field + ": length " + std::to_string(len) + " exceeds the limit of " +
-                                 std::to_string(max));
+  return Status::InvalidArgument(field + ": length " + std::to_string(len) +
+                                 " exceeds the limit of " + std::to_string(max));
 }
 
 Status CheckLength(std::string_view prefix, std::string_view name, std::string_view v, size_t max) {
@@ -40,10 +40,9 @@ Status ValidateTaskShape(const TaskDefinition& def, std::string_view p) {
                                    " is outside 0.." + std::to_string(kMaxRetries));
   }
   if (def.dependencies.size() > kMaxDependencies) {
-    return Status::InvalidArgument(Field(p, "dependencies") + ": " +
-                                   std::to_string(def.dependencies.size()) +
-                                   " entries exceed the limit of " +
-                                   std::to_string(kMaxDependencies));
+    return Status::InvalidArgument(
+        Field(p, "dependencies") + ": " + std::to_string(def.dependencies.size()) +
+        " entries exceed the limit of " + std::to_string(kMaxDependencies));
   }
   std::set<std::string_view> seen;
   for (size_t i = 0; i < def.dependencies.size(); ++i) {
@@ -93,8 +92,8 @@ Status ValidateTaskShape(const TaskDefinition& def, std::string_view p) {
 
 Status ValidateCreatedWindow(const TaskDefinition& def, TimeMs now_ms) {
   if (def.created_ms < now_ms - kMaxCreatedSkewMs || def.created_ms > now_ms + kMaxCreatedSkewMs) {
-    return Status::InvalidArgument("created: " + std::to_string(def.created_ms) +
-                                   " is more than " + std::to_string(kMaxCreatedSkewMs) +
+    return Status::InvalidArgument("created: " + std::to_string(def.created_ms) + " is more than " +
+                                   std::to_string(kMaxCreatedSkewMs) +
                                    " ms from the queue's now (" + std::to_string(now_ms) + ")");
   }
   return Status::Ok();
@@ -111,9 +110,10 @@ Status ValidateTaskDefinition(TaskDefinition* def) {
                                    ")");
   }
   if (def->deadline_ms - def->created_ms > kMaxDeadlineAfterCreatedMs) {
-    return Status::InvalidArgument("deadline: " + std::to_string(def->deadline_ms - def->created_ms) +
-                                   " ms after created exceeds the limit of " +
-                                   std::to_string(kMaxDeadlineAfterCreatedMs) + " ms (5 days)");
+    return Status::InvalidArgument(
+        "deadline: " + std::to_string(def->deadline_ms - def->created_ms) +
+        " ms after created exceeds the limit of " + std::to_string(kMaxDeadlineAfterCreatedMs) +
+        " ms (5 days)");
   }
   if (def->expires_ms == 0) def->expires_ms = def->deadline_ms + kDefaultExpiresAfterDeadlineMs;
   if (def->expires_ms < def->deadline_ms) {
@@ -141,7 +141,8 @@ Status ValidateHook(const HookDefinition& hook) {
   if (hook.hook_id.size() > kMaxWorkerIdLength) {
     return TooLong("hookId", hook.hook_id.size(), kMaxWorkerIdLength);
   }
-  if (hook.key.size() > kMaxWorkerIdLength) return TooLong("key", hook.key.size(), kMaxWorkerIdLength);
+  if (hook.key.size() > kMaxWorkerIdLength)
+    return TooLong("key", hook.key.size(), kMaxWorkerIdLength);
   auto cron = CronSchedule::Parse(hook.schedule);
   if (!cron.ok()) return cron.status();
   const TaskDefinition& t = hook.task_template;
@@ -151,7 +152,8 @@ Status ValidateHook(const HookDefinition& hook) {
   ITHAPPENS_RETURN_IF_ERROR(ValidateTaskShape(t, "task."));
   if (t.deadline_ms <= 0 || t.deadline_ms > kMaxDeadlineAfterCreatedMs) {
     return Status::InvalidArgument("task.deadline: offset " + std::to_string(t.deadline_ms) +
-                                   " ms is outside 1.." + std::to_string(kMaxDeadlineAfterCreatedMs));
+                                   " ms is outside 1.." +
+                                   std::to_string(kMaxDeadlineAfterCreatedMs));
   }
   if (t.expires_ms != 0 && t.expires_ms < t.deadline_ms) {
     return Status::InvalidArgument("task.expires: offset must not be before task.deadline");

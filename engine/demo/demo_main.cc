@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
   ManualClock clock(1'700'000'000'000);
   auto store = SqliteStore::Open(db);
   if (!store.ok()) return Fail(store.status());
-  auto opened = Queue::Open(store.value().get(), &clock, QueueOptions{.claim_timeout_ms = 60'000, .bugs = {}, .bug_seed = 1});
+  auto opened = Queue::Open(store.value().get(), &clock,
+                            QueueOptions{.claim_timeout_ms = 60'000, .bugs = {}, .bug_seed = 1});
   if (!opened.ok()) return Fail(opened.status());
   Queue* q = opened.value().get();
   const TimeMs now = clock.NowMs();
@@ -110,11 +111,14 @@ int main(int argc, char** argv) {
   auto q2 = Queue::Open(store2.value().get(), &clock);
   if (!q2.ok()) return Fail(q2.status());
   auto counts = q2.value()->CountByState();
-  std::printf("  recovered: %lld tasks (unscheduled %lld, pending %lld, completed %lld, failed %lld)\n",
-              static_cast<long long>(counts[0] + counts[1] + counts[2] + counts[3] + counts[4] + counts[5]),
-              static_cast<long long>(counts[0]), static_cast<long long>(counts[1]),
-              static_cast<long long>(counts[3]), static_cast<long long>(counts[4]));
-  std::printf("\nNext: the harness (`ithappens run scenarios/*.yaml`) drives this engine under\n"
-              "faults at 1x/5x/50x load and checks the history. Database left at %s\n", db.c_str());
+  std::printf(
+      "  recovered: %lld tasks (unscheduled %lld, pending %lld, completed %lld, failed %lld)\n",
+      static_cast<long long>(counts[0] + counts[1] + counts[2] + counts[3] + counts[4] + counts[5]),
+      static_cast<long long>(counts[0]), static_cast<long long>(counts[1]),
+      static_cast<long long>(counts[3]), static_cast<long long>(counts[4]));
+  std::printf(
+      "\nNext: the harness (`ithappens run scenarios/*.yaml`) drives this engine under\n"
+      "faults at 1x/5x/50x load and checks the history. Database left at %s\n",
+      db.c_str());
   return 0;
 }

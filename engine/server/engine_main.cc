@@ -7,10 +7,10 @@
 // SIGTERM or SIGINT stops it gracefully (in-flight calls finish, then exit 0). After a
 // SIGKILL, a restart on the same --db recovers everything acknowledged. Exit codes: 0 clean
 // stop, 2 bad flags, 3 could not start (store or port), with the cause in the log.
-#include <CLI/CLI.hpp>
 #include <fiu-control.h>
 #include <grpcpp/grpcpp.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <condition_variable>
 #include <thread>
@@ -116,8 +116,8 @@ int main(int argc, char** argv) {
       if (!t.ok()) {
         log->error("tick: {}", t.status().ToString());
       } else if (t->claims_expired + t->deadlines_exceeded + t->hook_tasks_created > 0) {
-        log->info("tick: {} claims expired, {} deadlines exceeded, {} hook tasks", t->claims_expired,
-                  t->deadlines_exceeded, t->hook_tasks_created);
+        log->info("tick: {} claims expired, {} deadlines exceeded, {} hook tasks",
+                  t->claims_expired, t->deadlines_exceeded, t->hook_tasks_created);
       }
       lock.lock();
     }

@@ -11,7 +11,9 @@ using rpc::ToProto;
 
 namespace {
 
-RunRef Ref(const v1::RunRef& r) { return RunRef{r.task_id(), r.run_id(), r.worker_group(), r.worker_id()}; }
+RunRef Ref(const v1::RunRef& r) {
+  return RunRef{r.task_id(), r.run_id(), r.worker_group(), r.worker_id()};
+}
 
 void AddItem(const engine::Status& st, const engine::TaskStatus* status, v1::BatchResponse* resp) {
   auto* item = resp->add_results();
@@ -45,9 +47,10 @@ grpc::Status QueueService::CreateTask(grpc::ServerContext*, const v1::CreateTask
 grpc::Status QueueService::CreateTasks(grpc::ServerContext*, const v1::CreateTasksRequest* req,
                                        v1::BatchResponse* resp) {
   if (req->tasks_size() > static_cast<int>(engine::kMaxBatchItems)) {
-    return Answer("CreateTasks", engine::Status::ResourceExhausted(
-                                     "tasks: " + std::to_string(req->tasks_size()) +
-                                     " items exceed the limit of " + std::to_string(engine::kMaxBatchItems)));
+    return Answer("CreateTasks",
+                  engine::Status::ResourceExhausted("tasks: " + std::to_string(req->tasks_size()) +
+                                                    " items exceed the limit of " +
+                                                    std::to_string(engine::kMaxBatchItems)));
   }
   // Items that do not even convert are answered alone; the rest go in as one change.
   std::vector<engine::Status> conversion(req->tasks_size());
@@ -102,7 +105,8 @@ grpc::Status QueueService::ListTaskGroup(grpc::ServerContext*, const v1::ListTas
 grpc::Status QueueService::ClaimWork(grpc::ServerContext*, const v1::ClaimWorkRequest* req,
                                      v1::ClaimWorkResponse* resp) {
   std::vector<engine::Claim> claims;
-  engine::Status st = queue_->ClaimWork(req->worker_group(), req->worker_id(), req->tasks(), &claims);
+  engine::Status st =
+      queue_->ClaimWork(req->worker_group(), req->worker_id(), req->tasks(), &claims);
   if (st.ok()) {
     for (const auto& c : claims) {
       auto* t = resp->add_tasks();
@@ -130,13 +134,15 @@ grpc::Status QueueService::ReportCompleted(grpc::ServerContext*, const v1::Repor
   return Answer("ReportCompleted", st);
 }
 
-grpc::Status QueueService::ReportCompletedBatch(grpc::ServerContext*, const v1::ReportBatchRequest* req,
+grpc::Status QueueService::ReportCompletedBatch(grpc::ServerContext*,
+                                                const v1::ReportBatchRequest* req,
                                                 v1::BatchResponse* resp) {
   std::vector<RunRef> runs;
   for (const auto& r : req->runs()) runs.push_back(Ref(r));
   std::vector<engine::Status> results;
   engine::Status commit = queue_->ReportCompletedBatch(runs, &results);
-  if (commit.code() == engine::StatusCode::kResourceExhausted) return Answer("ReportCompletedBatch", commit);
+  if (commit.code() == engine::StatusCode::kResourceExhausted)
+    return Answer("ReportCompletedBatch", commit);
   if (!commit.ok()) log_->error("ReportCompletedBatch: {}", commit.ToString());
   for (const auto& r : results) AddItem(r, nullptr, resp);
   return grpc::Status::OK;
@@ -155,7 +161,8 @@ grpc::Status QueueService::ReportException(grpc::ServerContext*, const v1::Repor
   engine::ReasonResolved reason;
   if (!engine::Parse(req->reason(), &reason)) {
     return Answer("ReportException",
-                  engine::Status::InvalidArgument("reason: unknown value '" + req->reason().substr(0, 64) + "'"));
+                  engine::Status::InvalidArgument("reason: unknown value '" +
+                                                  req->reason().substr(0, 64) + "'"));
   }
   engine::TaskStatus status;
   engine::Status st = queue_->ReportException(Ref(req->run()), reason, &status);
@@ -192,7 +199,8 @@ grpc::Status QueueService::RemoveHook(grpc::ServerContext*, const v1::RemoveHook
   return Answer("RemoveHook", queue_->RemoveHook(req->hook_id()));
 }
 
-grpc::Status QueueService::Health(grpc::ServerContext*, const v1::Empty*, v1::HealthResponse* resp) {
+grpc::Status QueueService::Health(grpc::ServerContext*, const v1::Empty*,
+                                  v1::HealthResponse* resp) {
   int64_t tasks = 0;
   for (int64_t n : queue_->CountByState()) tasks += n;
   resp->set_status("SERVING");

@@ -19,8 +19,10 @@ class QueueService final : public v1::Queue::Service {
                           v1::TaskStatusResponse*) override;
   grpc::Status CreateTasks(grpc::ServerContext*, const v1::CreateTasksRequest*,
                            v1::BatchResponse*) override;
-  grpc::Status GetTask(grpc::ServerContext*, const v1::TaskIdRequest*, v1::TaskDefinition*) override;
-  grpc::Status Status(grpc::ServerContext*, const v1::TaskIdRequest*, v1::TaskStatusResponse*) override;
+  grpc::Status GetTask(grpc::ServerContext*, const v1::TaskIdRequest*,
+                       v1::TaskDefinition*) override;
+  grpc::Status Status(grpc::ServerContext*, const v1::TaskIdRequest*,
+                      v1::TaskStatusResponse*) override;
   grpc::Status ListTaskGroup(grpc::ServerContext*, const v1::ListTaskGroupRequest*,
                              v1::ListTaskGroupResponse*) override;
   grpc::Status ClaimWork(grpc::ServerContext*, const v1::ClaimWorkRequest*,

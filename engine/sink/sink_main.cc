@@ -7,9 +7,9 @@
 //                  [--port-file PATH] [--leak-kb-per-request N] [--memory-limit-mb N]
 //
 // Each JSONL line: {"t_ms":…,"key":…,"channel":…,"to":…,"task":…,"run":…,"delivered":…}
-#include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -27,7 +27,10 @@ class SinkService final : public v1::EffectSink::Service {
  public:
   SinkService(FILE* out, int64_t leak_bytes, int64_t memory_limit_bytes,
               std::shared_ptr<spdlog::logger> log)
-      : out_(out), leak_bytes_(leak_bytes), limit_bytes_(memory_limit_bytes), log_(std::move(log)) {}
+      : out_(out),
+        leak_bytes_(leak_bytes),
+        limit_bytes_(memory_limit_bytes),
+        log_(std::move(log)) {}
 
   grpc::Status Deliver(grpc::ServerContext*, const v1::DeliverRequest* req,
                        v1::DeliverResponse* resp) override {
@@ -61,9 +64,8 @@ class SinkService final : public v1::EffectSink::Service {
     d.set_run_id(req->run_id());
     d.set_delivered(fresh);
     deliveries_.push_back(d);
-    nlohmann::json line = {{"t_ms", now},           {"key", d.idempotency_key()},
-                           {"channel", ch},         {"to", d.recipient()},
-                           {"task", d.task_id()},   {"run", d.run_id()},
+    nlohmann::json line = {{"t_ms", now},         {"key", d.idempotency_key()}, {"channel", ch},
+                           {"to", d.recipient()}, {"task", d.task_id()},        {"run", d.run_id()},
                            {"delivered", fresh}};
     std::fprintf(out_, "%s\n", line.dump().c_str());
     std::fflush(out_);
@@ -134,7 +136,8 @@ int main(int argc, char** argv) {
     log->error("cannot listen on {}", listen);
     return 3;
   }
-  log->info("serving on port {} (leak {} KiB/request, limit {} MiB)", port, leak_kb, memory_limit_mb);
+  log->info("serving on port {} (leak {} KiB/request, limit {} MiB)", port, leak_kb,
+            memory_limit_mb);
   std::printf("ithappens-sink: serving on port %d\n", port);
   std::fflush(stdout);
   if (!port_file.empty()) (void)daemon::WritePortFile(port_file, port);

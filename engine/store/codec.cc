@@ -28,7 +28,8 @@ json ToJson(const TaskDefinition& d) {
 template <typename E>
 void ParseEnum(const json& j, const char* field, E* out) {
   std::string s = j.at(field).get<std::string>();
-  if (!Parse(s, out)) throw std::invalid_argument(std::string(field) + ": unknown value '" + s + "'");
+  if (!Parse(s, out))
+    throw std::invalid_argument(std::string(field) + ": unknown value '" + s + "'");
 }
 
 TaskDefinition FromJson(const json& j) {

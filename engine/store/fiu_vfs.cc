@@ -123,7 +123,9 @@ int FullPathname(sqlite3_vfs*, const char* name, int n, char* out) {
 }
 void* DlOpen(sqlite3_vfs*, const char* name) { return g_root->xDlOpen(g_root, name); }
 void DlError(sqlite3_vfs*, int n, char* msg) { g_root->xDlError(g_root, n, msg); }
-void (*DlSym(sqlite3_vfs*, void* h, const char* sym))(void) { return g_root->xDlSym(g_root, h, sym); }
+void (*DlSym(sqlite3_vfs*, void* h, const char* sym))(void) {
+  return g_root->xDlSym(g_root, h, sym);
+}
 void DlClose(sqlite3_vfs*, void* h) { g_root->xDlClose(g_root, h); }
 int Randomness(sqlite3_vfs*, int n, char* out) { return g_root->xRandomness(g_root, n, out); }
 int Sleep(sqlite3_vfs*, int us) { return g_root->xSleep(g_root, us); }

@@ -112,8 +112,9 @@ uint64_t MemoryStore::Submit(WriteBatch& batch) {
 Status MemoryStore::WaitDurable(uint64_t seq) {
   std::lock_guard<std::mutex> lock(mu_);
   if (IsFailedLocked(seq)) {
-    return Status::Unavailable(poisoned_ ? "memory store: fsync failed; writes refused until recovery"
-                                         : "memory store: write failed");
+    return Status::Unavailable(poisoned_
+                                   ? "memory store: fsync failed; writes refused until recovery"
+                                   : "memory store: write failed");
   }
   if (seq <= durable_seq_) return Status::Ok();
   if (FaultPointFires(kFaultStoreFsync)) {
@@ -166,7 +167,8 @@ Status MemoryStore::Load(StoreVisitor& v) {
   // Written records are visible to a reader, synced or not (the page cache serves them).
   for (const auto& t : tasks_) ITHAPPENS_RETURN_IF_ERROR(v.OnTask(t.task));
   for (const auto& t : tasks_) {
-    for (const Run& r : t.runs) ITHAPPENS_RETURN_IF_ERROR(v.OnRun(t.task->task_id, t.retries_left, r));
+    for (const Run& r : t.runs)
+      ITHAPPENS_RETURN_IF_ERROR(v.OnRun(t.task->task_id, t.retries_left, r));
   }
   for (const auto& [id, h] : hooks_) {
     if (h.last_fire_ms >= 0) ITHAPPENS_RETURN_IF_ERROR(v.OnHook(h.hook, h.last_fire_ms));

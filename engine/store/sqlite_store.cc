@@ -74,7 +74,8 @@ SqliteStore::SqliteStore(std::string path, SqliteStoreOptions options)
 
 SqliteStore::~SqliteStore() { CloseDb(); }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(std::string path, SqliteStoreOptions options) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(std::string path,
+                                                       SqliteStoreOptions options) {
   if (options.max_group_batches == 0) {
     return Status::InvalidArgument("max_group_batches: must be at least 1");
   }
@@ -109,8 +110,8 @@ Status SqliteStore::Exec(const char* sql) {
 
 Status SqliteStore::OpenDb() {
   if (int rc = RegisterFiuVfs(); rc != SQLITE_OK) return SqlError("register VFS", rc);
-  int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                           kFiuVfsName);
+  int rc =
+      sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, kFiuVfsName);
   if (rc != SQLITE_OK) {
     Status st = SqlError("open", rc);
     CloseDb();
@@ -128,7 +129,8 @@ Status SqliteStore::OpenDb() {
     if (s && sqlite3_step(s) == SQLITE_ROW) mode = std::string(ColumnText(s, 0));
     sqlite3_finalize(s);
     if (mode != "wal") {
-      return Status::Unavailable("sqlite on " + path_ + ": journal_mode is '" + mode + "', need wal");
+      return Status::Unavailable("sqlite on " + path_ + ": journal_mode is '" + mode +
+                                 "', need wal");
     }
     int version = 0;
     sqlite3_prepare_v2(db_, "PRAGMA user_version", -1, &s, nullptr);
@@ -166,16 +168,16 @@ Status SqliteStore::Prepare() {
   };
   ITHAPPENS_RETURN_IF_ERROR(prep(
       "INSERT INTO tasks(task_id, definition, retries_left) VALUES(?1, ?2, ?3)", &insert_task_));
-  ITHAPPENS_RETURN_IF_ERROR(prep(
-      "INSERT OR REPLACE INTO runs(task_id, run_id, state, reason_created, reason_resolved, "
-      "worker_group, worker_id, taken_until, scheduled, started, resolved) "
-      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-      &upsert_run_));
+  ITHAPPENS_RETURN_IF_ERROR(
+      prep("INSERT OR REPLACE INTO runs(task_id, run_id, state, reason_created, reason_resolved, "
+           "worker_group, worker_id, taken_until, scheduled, started, resolved) "
+           "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+           &upsert_run_));
   ITHAPPENS_RETURN_IF_ERROR(
       prep("UPDATE tasks SET retries_left = ?2 WHERE task_id = ?1", &update_retries_));
-  ITHAPPENS_RETURN_IF_ERROR(prep(
-      "INSERT OR REPLACE INTO hooks(hook_id, definition, last_fire) VALUES(?1, ?2, ?3)",
-      &upsert_hook_));
+  ITHAPPENS_RETURN_IF_ERROR(
+      prep("INSERT OR REPLACE INTO hooks(hook_id, definition, last_fire) VALUES(?1, ?2, ?3)",
+           &upsert_hook_));
   ITHAPPENS_RETURN_IF_ERROR(prep("DELETE FROM hooks WHERE hook_id = ?1", &delete_hook_));
   return Status::Ok();
 }
@@ -209,11 +211,12 @@ Status SqliteStore::Load(StoreVisitor& v) {
     if (rc != SQLITE_DONE) return SqlError("load", rc);
     return Status::Ok();
   };
-  ITHAPPENS_RETURN_IF_ERROR(query("SELECT definition FROM tasks ORDER BY seq", [&](sqlite3_stmt* s) {
-    auto def = DecodeTaskDefinition(ColumnText(s, 0));
-    if (!def.ok()) return def.status();
-    return v.OnTask(std::make_shared<const TaskDefinition>(std::move(def).value()));
-  }));
+  ITHAPPENS_RETURN_IF_ERROR(
+      query("SELECT definition FROM tasks ORDER BY seq", [&](sqlite3_stmt* s) {
+        auto def = DecodeTaskDefinition(ColumnText(s, 0));
+        if (!def.ok()) return def.status();
+        return v.OnTask(std::make_shared<const TaskDefinition>(std::move(def).value()));
+      }));
   ITHAPPENS_RETURN_IF_ERROR(query(
       "SELECT r.task_id, t.retries_left, r.run_id, r.state, r.reason_created, r.reason_resolved, "
       "r.worker_group, r.worker_id, r.taken_until, r.scheduled, r.started, r.resolved "
@@ -221,8 +224,8 @@ Status SqliteStore::Load(StoreVisitor& v) {
       [&](sqlite3_stmt* s) {
         Run run;
         run.run_id = static_cast<uint32_t>(sqlite3_column_int64(s, 2));
-        bool ok = Parse(ColumnText(s, 3), &run.state) &&
-                  Parse(ColumnText(s, 4), &run.reason_created);
+        bool ok =
+            Parse(ColumnText(s, 3), &run.state) && Parse(ColumnText(s, 4), &run.reason_created);
         std::string_view rr = ColumnText(s, 5);
         ok = ok && (rr.empty() || Parse(rr, &run.reason_resolved));
         if (!ok) return Status::Internal("store " + path_ + ": bad enum in runs row");

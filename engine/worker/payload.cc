@@ -5,8 +5,8 @@
 namespace ithappens::worker {
 namespace {
 
-using nlohmann::json;
 using engine::Status;
+using nlohmann::json;
 
 Status Bad(size_t i, std::string_view field, std::string_view why) {
   return Status::InvalidArgument("payload.steps[" + std::to_string(i) + "]" +
@@ -14,11 +14,13 @@ Status Bad(size_t i, std::string_view field, std::string_view why) {
                                  std::string(why));
 }
 
-Status ReadInt(const json& v, size_t i, std::string_view field, int64_t lo, int64_t hi, int64_t* out) {
+Status ReadInt(const json& v, size_t i, std::string_view field, int64_t lo, int64_t hi,
+               int64_t* out) {
   if (!v.is_number_integer()) return Bad(i, field, "must be an integer");
   int64_t n = v.get<int64_t>();
   if (n < lo || n > hi) {
-    return Bad(i, field, std::to_string(n) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+    return Bad(i, field,
+               std::to_string(n) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
   }
   *out = n;
   return Status::Ok();
@@ -32,12 +34,13 @@ Status ParseStep(const json& j, size_t i, Step* s) {
     Step::Kind kind;
     int64_t lo, hi;
   };
-  static const Bound kBounds[] = {{"sleep_ms", Step::Kind::kSleep, 0, 3'600'000},
-                                  {"cpu_ms", Step::Kind::kCpu, 0, 600'000},
-                                  {"alloc_mb", Step::Kind::kAlloc, 0, 4096},
-                                  {"exit", Step::Kind::kExit, 0, 255},
-                                  {"crash", Step::Kind::kCrash, 1, 64},
-                                  {"fail_if_attempt_below", Step::Kind::kFailIfAttemptBelow, 1, 50}};
+  static const Bound kBounds[] = {
+      {"sleep_ms", Step::Kind::kSleep, 0, 3'600'000},
+      {"cpu_ms", Step::Kind::kCpu, 0, 600'000},
+      {"alloc_mb", Step::Kind::kAlloc, 0, 4096},
+      {"exit", Step::Kind::kExit, 0, 255},
+      {"crash", Step::Kind::kCrash, 1, 64},
+      {"fail_if_attempt_below", Step::Kind::kFailIfAttemptBelow, 1, 50}};
   for (const auto& b : kBounds) {
     if (key == b.name) {
       s->kind = b.kind;
@@ -52,7 +55,8 @@ Status ParseStep(const json& j, size_t i, Step* s) {
     if (ch == v.end() || !ch->is_string()) return Bad(i, "effect.channel", "missing");
     s->channel = ch->get<std::string>();
     if (s->channel != "email" && s->channel != "sms" && s->channel != "call") {
-      return Bad(i, "effect.channel", "'" + s->channel.substr(0, 32) + "' is not one of email, sms, call");
+      return Bad(i, "effect.channel",
+                 "'" + s->channel.substr(0, 32) + "' is not one of email, sms, call");
     }
     if (to == v.end() || !to->is_string() || to->get<std::string>().empty()) {
       return Bad(i, "effect.to", "must be a non-empty string");

@@ -9,13 +9,12 @@
 // malformed-payload; a downstream (sink) outage is exception intermittent-task (retried);
 // SIGTERM reports worker-shutdown for every running task (retried). A worker past
 // --memory-limit-mb dies like an OOM kill (exit 137, no reports): its claims expire.
-#include <CLI/CLI.hpp>
 #include <signal.h>
 
-#include <cstring>
-
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -153,7 +152,8 @@ class Worker {
     return !stop_;
   }
 
-  void Report(const RunRef& ref, engine::RunState outcome, ReasonResolved reason, const std::string& why) {
+  void Report(const RunRef& ref, engine::RunState outcome, ReasonResolved reason,
+              const std::string& why) {
     engine::Status st;
     if (outcome == engine::RunState::kCompleted) {
       st = queue_.ReportCompleted(ref);
@@ -163,7 +163,7 @@ class Worker {
       st = queue_.ReportException(ref, reason);
     }
     std::string what(outcome == engine::RunState::kException ? engine::ToString(reason)
-                                                              : engine::ToString(outcome));
+                                                             : engine::ToString(outcome));
     if (st.ok()) {
       log_->info("{}/{} {}{}", ref.task_id, ref.run_id, what, why.empty() ? "" : " (" + why + ")");
     } else {
@@ -210,7 +210,8 @@ class Worker {
           break;
         case Step::Kind::kEffect: {
           v1::DeliverRequest req;
-          req.set_idempotency_key(engine::EffectKey(id, claim.run_id, static_cast<int>(i), c_.bugs));
+          req.set_idempotency_key(
+              engine::EffectKey(id, claim.run_id, static_cast<int>(i), c_.bugs));
           req.set_channel(s.channel);
           req.set_recipient(s.to);
           req.set_task_id(id);
@@ -224,7 +225,8 @@ class Worker {
           break;
         }
         case Step::Kind::kExit:
-          if (s.value == 0) return Report(ref, engine::RunState::kCompleted, ReasonResolved::kCompleted, "");
+          if (s.value == 0)
+            return Report(ref, engine::RunState::kCompleted, ReasonResolved::kCompleted, "");
           return Report(ref, engine::RunState::kFailed, ReasonResolved::kFailed,
                         "exit " + std::to_string(s.value));
         case Step::Kind::kCrash:
@@ -232,8 +234,9 @@ class Worker {
                         "user program died of signal " + std::to_string(s.value));
         case Step::Kind::kFailIfAttemptBelow:
           if (static_cast<int64_t>(claim.run_id) + 1 < s.value) {
-            return Report(ref, engine::RunState::kException, ReasonResolved::kIntermittentTask,
-                          "attempt " + std::to_string(claim.run_id + 1) + " < " + std::to_string(s.value));
+            return Report(
+                ref, engine::RunState::kException, ReasonResolved::kIntermittentTask,
+                "attempt " + std::to_string(claim.run_id + 1) + " < " + std::to_string(s.value));
           }
           break;
       }
@@ -270,7 +273,8 @@ int main(int argc, char** argv) {
   app.add_option("--worker-group", c.group, "worker group");
   app.add_option("--worker-id", c.id, "worker id (unique per worker)")->required();
   app.add_option("--capacity", c.capacity, "tasks run at once")->check(CLI::Range(1, 1000));
-  app.add_option("--poll-ms", c.poll_ms, "claim poll interval")->check(CLI::Range(int64_t{1}, int64_t{60'000}));
+  app.add_option("--poll-ms", c.poll_ms, "claim poll interval")
+      ->check(CLI::Range(int64_t{1}, int64_t{60'000}));
   app.add_option("--leak-mb-per-task", c.leak_mb_per_task, "platform-level leak per task run")
       ->check(CLI::Range(int64_t{0}, int64_t{4096}));
   app.add_option("--memory-limit-mb", c.memory_limit_mb, "die (exit 137) past this RSS; 0 = none")
@@ -290,7 +294,8 @@ int main(int argc, char** argv) {
     }
   }
   auto log = daemon::MakeLogger("worker-" + c.id, log_path);
-  log->info("worker {}/{} capacity {} engine {} sink {}", c.group, c.id, c.capacity, c.engine, c.sink);
+  log->info("worker {}/{} capacity {} engine {} sink {}", c.group, c.id, c.capacity, c.engine,
+            c.sink);
   Worker worker(c, log);
   std::thread signals([&] {
     int sig = daemon::WaitForTerminationSignal();

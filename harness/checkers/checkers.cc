@@ -1,7 +1,7 @@
 // The standard checkers. Each keeps per-task state only (memory O(tasks)) and reads each
 // event once. The events they rely on (harness/event.h):
-//   plan   task, value {expect: completed|failed|blocked, root?, deps:[..], effects:[{step,to,channel}]}
-//   create invoke/ok(value.task_id)/fail/info by a client
+//   plan   task, value {expect: completed|failed|blocked, root?, deps:[..],
+//   effects:[{step,to,channel}]} create invoke/ok(value.task_id)/fail/info by a client
 //   report-completed invoke/ok/fail/info by a worker, value {run}
 //   effect value {key, step, run, channel, to, delivered}
 //   fault  any nemesis fault (start/stop)
@@ -19,9 +19,12 @@ namespace ithappens::harness {
 
 std::string_view ToString(Validity v) {
   switch (v) {
-    case Validity::kValid: return "valid";
-    case Validity::kInvalid: return "invalid";
-    case Validity::kUnknown: return "unknown";
+    case Validity::kValid:
+      return "valid";
+    case Validity::kInvalid:
+      return "invalid";
+    case Validity::kUnknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -33,11 +36,14 @@ using nlohmann::json;
 void Flag(CheckResult* r, std::string task, std::vector<int64_t> events, std::string why) {
   r->valid = Validity::kInvalid;
   if (r->counterexamples.size() < kMaxCounterexamples) {
-    r->counterexamples.push_back(Counterexample{std::move(task), std::move(events), std::move(why)});
+    r->counterexamples.push_back(
+        Counterexample{std::move(task), std::move(events), std::move(why)});
   }
 }
 
-bool IsTerminal(const std::string& s) { return s == "completed" || s == "failed" || s == "exception"; }
+bool IsTerminal(const std::string& s) {
+  return s == "completed" || s == "failed" || s == "exception";
+}
 
 // Every acknowledged create must still exist at the end.
 class NoLost final : public Checker {
@@ -50,7 +56,8 @@ class NoLost final : public Checker {
       if (it == acked_.end()) return;
       ++checked_;
       if (!e.error.empty()) {
-        Flag(&r_, e.task, {it->second, e.i}, "acknowledged create, then the task is gone: " + e.error);
+        Flag(&r_, e.task, {it->second, e.i},
+             "acknowledged create, then the task is gone: " + e.error);
         ++lost_;
       }
     }
@@ -81,13 +88,15 @@ class NoDuplicateTasks final : public Checker {
       // The platform answered with an id of its own: a create retried after a lost answer
       // makes a second task, and the client cannot tell.
       foreign_.insert(e.task);
-      Flag(&r_, e.task, {e.i}, "the platform ignored the client's task id (answered " + got +
-                                   "): creates are not idempotent");
+      Flag(&r_, e.task, {e.i},
+           "the platform ignored the client's task id (answered " + got +
+               "): creates are not idempotent");
     }
     if (seen.size() == 2) {
       ++dups_;
-      Flag(&r_, e.task, events_[e.task], "one logical task was created as " + std::to_string(seen.size()) +
-                                             " platform tasks (the create was not idempotent)");
+      Flag(&r_, e.task, events_[e.task],
+           "one logical task was created as " + std::to_string(seen.size()) +
+               " platform tasks (the create was not idempotent)");
     }
   }
   CheckResult Finish() override {
@@ -120,8 +129,8 @@ class NoDuplicateEffects final : public Checker {
     if (evs.size() == 2) Flag(&r_, e.task, evs, "step " + step + " notified its recipient twice");
     int64_t n = ++per_recipient_[Recipient(e.value)];
     if (n == planned_[Recipient(e.value)] + 1) {
-      Flag(&r_, e.task, {e.i}, Recipient(e.value) + " got more notifications than planned (" +
-                                   std::to_string(n) + ")");
+      Flag(&r_, e.task, {e.i},
+           Recipient(e.value) + " got more notifications than planned (" + std::to_string(n) + ")");
     }
   }
   CheckResult Finish() override {
@@ -152,7 +161,8 @@ class EffectOrder final : public Checker {
     if (!fresh) {
       if (step <= it->second.first) {
         Flag(&r_, e.task, {it->second.second, e.i},
-             "step " + std::to_string(step) + " was delivered after step " + std::to_string(it->second.first));
+             "step " + std::to_string(step) + " was delivered after step " +
+                 std::to_string(it->second.first));
       }
       it->second = {step, e.i};
     }
@@ -179,7 +189,8 @@ class SingleCompletion final : public Checker {
       auto& runs = accepted_[e.task];
       runs.insert(e.value.is_object() ? e.value.value("run", -1) : -1);
       events_[e.task].push_back(e.i);
-      if (runs.size() == 2) Flag(&r_, e.task, events_[e.task], "two runs' completions were accepted");
+      if (runs.size() == 2)
+        Flag(&r_, e.task, events_[e.task], "two runs' completions were accepted");
     }
     if (e.type == EventType::kFinal && e.value.contains("runs")) {
       int completed = 0;
@@ -207,7 +218,8 @@ class Attribution final : public Checker {
   std::string name() const override { return "attribution"; }
   void Observe(const Event& e) override {
     if (e.type == EventType::kFault) ++faults_;
-    if (e.type == EventType::kPlan) plan_[e.task] = {e.value.value("expect", ""), e.value.value("root", ""), e.i};
+    if (e.type == EventType::kPlan)
+      plan_[e.task] = {e.value.value("expect", ""), e.value.value("root", ""), e.i};
     if (e.type != EventType::kFinal || !e.error.empty()) return;
     auto p = plan_.find(e.task);
     if (p == plan_.end()) return;
@@ -219,14 +231,16 @@ class Attribution final : public Checker {
       std::string rs = runs[k].value("state", "");
       std::string reason = runs[k].value("reason_resolved", "");
       if (rs == "failed" && expect != "failed") {
-        Flag(&r_, e.task, {plan_i, e.i}, "run " + std::to_string(k) +
-                                             " is failed, but the program succeeds: the user is blamed "
-                                             "for a platform fault");
+        Flag(&r_, e.task, {plan_i, e.i},
+             "run " + std::to_string(k) +
+                 " is failed, but the program succeeds: the user is blamed "
+                 "for a platform fault");
       }
       if (rs == "failed" && k + 1 < runs.size()) {
         std::string next = runs[k + 1].value("reason_created", "");
         if (next == "retry" || next == "task-retry") {
-          Flag(&r_, e.task, {plan_i, e.i}, "a user failure (run " + std::to_string(k) + ") was retried");
+          Flag(&r_, e.task, {plan_i, e.i},
+               "a user failure (run " + std::to_string(k) + ") was retried");
         }
       }
       bool platform = reason == "claim-expired" || reason == "worker-shutdown";
@@ -241,13 +255,15 @@ class Attribution final : public Checker {
     if (expect == "blocked" && state == "unscheduled") {
       std::string by = e.value.value("blocked_by", "");
       if (by != root) {
-        Flag(&r_, e.task, {plan_i, e.i}, "blocked by '" + by + "', but the root cause is '" + root + "'");
+        Flag(&r_, e.task, {plan_i, e.i},
+             "blocked by '" + by + "', but the root cause is '" + root + "'");
       }
     }
   }
   CheckResult Finish() override {
     r_.checker = name();
-    r_.counts = {{"judged", judged_}, {"faults", faults_}, {"failed_although_succeeding", misattributed_}};
+    r_.counts = {
+        {"judged", judged_}, {"faults", faults_}, {"failed_although_succeeding", misattributed_}};
     return r_;
   }
 
@@ -273,7 +289,8 @@ class DependencyOrder final : public Checker {
     const json& runs = e.value.value("runs", json::array());
     int64_t done = -1, first_start = -1;
     for (const auto& r : runs) {
-      if (r.value("state", "") == "completed" && done < 0) done = r.value("resolved_ms", int64_t{-1});
+      if (r.value("state", "") == "completed" && done < 0)
+        done = r.value("resolved_ms", int64_t{-1});
       int64_t s = r.value("started_ms", int64_t{0});
       if (s > 0 && (first_start < 0 || s < first_start)) first_start = s;
     }
@@ -351,8 +368,8 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers() {
 }
 
 namespace {
-std::vector<CheckResult> Run(const std::function<bool(const std::function<void(const Event&)>&)>& feed,
-                             std::string* error) {
+std::vector<CheckResult> Run(
+    const std::function<bool(const std::function<void(const Event&)>&)>& feed, std::string* error) {
   auto checkers = StandardCheckers();
   std::vector<std::string> failed(checkers.size());
   bool read = feed([&](const Event& e) {

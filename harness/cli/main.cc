@@ -9,7 +9,6 @@
 // scenario (the message names file, line and field) · 3 the harness itself failed (it
 // says so: that is our fault, not the target's).
 #include <CLI/CLI.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -35,15 +34,21 @@ nlohmann::json ResultsJson(const std::vector<CheckResult>& results) {
     for (const auto& c : r.counterexamples) {
       ces.push_back({{"task", c.task}, {"events", c.events}, {"explanation", c.explanation}});
     }
-    out.push_back({{"checker", r.checker}, {"valid", ToString(r.valid)}, {"counts", r.counts},
-                   {"counterexamples", ces}, {"error", r.error}});
+    out.push_back({{"checker", r.checker},
+                   {"valid", ToString(r.valid)},
+                   {"counts", r.counts},
+                   {"counterexamples", ces},
+                   {"error", r.error}});
   }
   return out;
 }
 
 void PrintResults(const std::vector<CheckResult>& results, std::ostream& os) {
   for (const auto& r : results) {
-    os << "  " << (r.valid == Validity::kValid ? "ok     " : r.valid == Validity::kInvalid ? "FAILED " : "UNKNOWN")
+    os << "  "
+       << (r.valid == Validity::kValid     ? "ok     "
+           : r.valid == Validity::kInvalid ? "FAILED "
+                                           : "UNKNOWN")
        << " " << r.checker << " " << r.counts.dump();
     if (!r.error.empty()) os << " (checker error: " << r.error << ")";
     os << "\n";
@@ -55,42 +60,55 @@ void PrintResults(const std::vector<CheckResult>& results, std::ostream& os) {
   }
 }
 
-int ExitFor(Validity v) { return v == Validity::kValid ? kExitValid : v == Validity::kInvalid ? kExitInvalid : kExitHarness; }
+int ExitFor(Validity v) {
+  return v == Validity::kValid ? kExitValid : v == Validity::kInvalid ? kExitInvalid : kExitHarness;
+}
 
 std::string FileHash(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(engine::StableHash(ss.str(), 0)));
+  std::snprintf(buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(engine::StableHash(ss.str(), 0)));
   return buf;
 }
 
 void WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t seed, double load,
-                  const engine::BugSwitches& bugs, const SimSummary& sum, const std::vector<CheckResult>& results,
-                  const std::string& command) {
+                  const engine::BugSwitches& bugs, const SimSummary& sum,
+                  const std::vector<CheckResult>& results, const std::string& command) {
   Validity v = Compose(results);
-  nlohmann::json report = {{"scenario", s.name}, {"file", s.file},       {"mode", "sim"},
-                           {"seed", seed},       {"load", load},         {"engine_bugs", bugs.ToString()},
+  nlohmann::json report = {{"scenario", s.name},
+                           {"file", s.file},
+                           {"mode", "sim"},
+                           {"seed", seed},
+                           {"load", load},
+                           {"engine_bugs", bugs.ToString()},
                            {"verdict", ToString(v)},
-                           {"counts", {{"events", sum.events}, {"tasks", sum.tasks}, {"sim_ms", sum.sim_ms},
-                                       {"requests", sum.requests}, {"engine_crashes", sum.engine_crashes}}},
+                           {"counts",
+                            {{"events", sum.events},
+                             {"tasks", sum.tasks},
+                             {"sim_ms", sum.sim_ms},
+                             {"requests", sum.requests},
+                             {"engine_crashes", sum.engine_crashes}}},
                            {"properties", ResultsJson(results)},
                            {"history_sha", FileHash((dir / "history.jsonl").string())},
                            {"reproduce", command}};
   std::ofstream(dir / "report.json") << report.dump(2) << "\n";
   std::ofstream(dir / "command.txt") << command << "\n";
   std::ofstream md(dir / "summary.md");
-  md << "# " << s.name << ": " << ToString(v) << "\n\nseed " << seed << ", load " << load << "x, engine bugs "
-     << bugs.ToString() << ", " << sum.tasks << " tasks, " << sum.events << " events, " << sum.sim_ms / 1000
+  md << "# " << s.name << ": " << ToString(v) << "\n\nseed " << seed << ", load " << load
+     << "x, engine bugs " << bugs.ToString() << ", " << sum.tasks << " tasks, " << sum.events
+     << " events, " << sum.sim_ms / 1000
      << " simulated s\n\n| property | verdict | counts |\n|---|---|---|\n";
-  for (const auto& r : results) md << "| " << r.checker << " | " << ToString(r.valid) << " | `" << r.counts.dump() << "` |\n";
+  for (const auto& r : results)
+    md << "| " << r.checker << " | " << ToString(r.valid) << " | `" << r.counts.dump() << "` |\n";
   md << "\nReproduce: `" << command << "`\n";
   std::ofstream junit(dir / "junit.xml");
   int failures = 0;
   for (const auto& r : results) failures += r.valid != Validity::kValid;
-  junit << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"ithappens." << s.name << "\" tests=\""
-        << results.size() << "\" failures=\"" << failures << "\">\n";
+  junit << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"ithappens." << s.name
+        << "\" tests=\"" << results.size() << "\" failures=\"" << failures << "\">\n";
   for (const auto& r : results) {
     junit << "  <testcase classname=\"" << s.name << "\" name=\"" << r.checker << "\">";
     if (r.valid != Validity::kValid) {
@@ -103,8 +121,9 @@ void WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t 
   junit << "</testsuite>\n";
 }
 
-int RunOne(const std::string& file, const std::string& out_root, std::optional<uint64_t> seed_flag, double load,
-           const engine::BugSwitches& bugs, bool self_check, const std::string& bug_args) {
+int RunOne(const std::string& file, const std::string& out_root, std::optional<uint64_t> seed_flag,
+           double load, const engine::BugSwitches& bugs, bool self_check,
+           const std::string& bug_args) {
   auto scenario = LoadScenario(file);
   if (!scenario.ok()) {
     std::cerr << "ithappens: " << scenario.status().message() << "\n";
@@ -117,11 +136,12 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
   SimOptions o{&s, seed, load, bugs, (dir / "history.jsonl").string()};
   auto sum = RunSimulation(o);
   if (!sum.ok()) {
-    std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString() << "\n";
+    std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
+              << "\n";
     return kExitHarness;
   }
-  std::string command = "ithappens run " + file + " --mode sim --seed " + std::to_string(seed) + " --load " +
-                        std::to_string(load) + "x --out " + out_root + bug_args;
+  std::string command = "ithappens run " + file + " --mode sim --seed " + std::to_string(seed) +
+                        " --load " + std::to_string(load) + "x --out " + out_root + bug_args;
   if (self_check) {
     std::string first = FileHash(o.history_path);
     SimOptions again = o;
@@ -130,11 +150,12 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
     std::string second = sum2.ok() ? FileHash(again.history_path) : "failed";
     std::filesystem::remove(again.history_path);
     if (first != second) {
-      std::cerr << "ithappens: determinism self-check FAILED: seed " << seed << " gave histories " << first
-                << " and " << second << " (the harness is at fault)\n";
+      std::cerr << "ithappens: determinism self-check FAILED: seed " << seed << " gave histories "
+                << first << " and " << second << " (the harness is at fault)\n";
       return kExitHarness;
     }
-    std::cout << "determinism self-check: two runs of seed " << seed << " gave history " << first << "\n";
+    std::cout << "determinism self-check: two runs of seed " << seed << " gave history " << first
+              << "\n";
   }
   std::string error;
   auto results = CheckHistoryFile(o.history_path, &error);
@@ -144,8 +165,8 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
   }
   WriteReports(dir, s, seed, load, bugs, sum.value(), results, command);
   Validity v = Compose(results);
-  std::cout << s.name << ": " << ToString(v) << " (" << sum->tasks << " tasks, " << sum->events << " events, "
-            << sum->sim_ms / 1000 << " simulated s)\n";
+  std::cout << s.name << ": " << ToString(v) << " (" << sum->tasks << " tasks, " << sum->events
+            << " events, " << sum->sim_ms / 1000 << " simulated s)\n";
   PrintResults(results, std::cout);
   std::cout << "report: " << (dir / "report.json").string() << "\n";
   if (v != Validity::kValid) std::cout << "reproduce: " << command << "\n";
@@ -215,7 +236,8 @@ int main(int argc, char** argv) {
 
   // run
   if (mode != "sim") {
-    std::cerr << "ithappens: --mode " << mode << ": only sim is implemented so far (real mode drives "
+    std::cerr << "ithappens: --mode " << mode
+              << ": only sim is implemented so far (real mode drives "
               << "ithappens-engine over gRPC; it is the next step)\n";
     return kExitUsage;
   }

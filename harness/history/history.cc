@@ -25,11 +25,21 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
   for (char c : s) {
     switch (c) {
-      case '"': out->append("\\\""); break;
-      case '\\': out->append("\\\\"); break;
-      case '\n': out->append("\\n"); break;
-      case '\r': out->append("\\r"); break;
-      case '\t': out->append("\\t"); break;
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -43,11 +53,14 @@ void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
 }
 
-void AppendEventLine(std::string* out, int64_t i, int64_t t_ns, std::string_view proc, EventType type,
-                     std::string_view f, std::string_view task, std::string_view value_json,
-                     std::string_view error) {
+void AppendEventLine(std::string* out, int64_t i, int64_t t_ns, std::string_view proc,
+                     EventType type, std::string_view f, std::string_view task,
+                     std::string_view value_json, std::string_view error) {
   // Fixed key order, so equal histories are equal bytes.
-  out->append("{\"i\":").append(std::to_string(i)).append(",\"t_ns\":").append(std::to_string(t_ns));
+  out->append("{\"i\":")
+      .append(std::to_string(i))
+      .append(",\"t_ns\":")
+      .append(std::to_string(t_ns));
   out->append(",\"proc\":");
   AppendJsonString(out, proc);
   out->append(",\"type\":\"").append(ToString(type)).append("\",\"f\":");
@@ -66,8 +79,8 @@ void AppendEventLine(std::string* out, int64_t i, int64_t t_ns, std::string_view
 
 std::string EventToJson(const Event& e) {
   std::string out;
-  AppendEventLine(&out, e.i, e.t_ns, e.proc, e.type, e.f, e.task, e.value.is_null() ? "" : e.value.dump(),
-                  e.error);
+  AppendEventLine(&out, e.i, e.t_ns, e.proc, e.type, e.f, e.task,
+                  e.value.is_null() ? "" : e.value.dump(), e.error);
   return out;
 }
 
@@ -115,8 +128,9 @@ void HistoryWriter::Append(Event& e) {
   AppendRaw(e.t_ns, e.proc, e.type, e.f, e.task, e.value.is_null() ? "" : e.value.dump(), e.error);
 }
 
-void HistoryWriter::AppendRaw(int64_t t_ns, std::string_view proc, EventType type, std::string_view f,
-                              std::string_view task, std::string_view value_json, std::string_view error) {
+void HistoryWriter::AppendRaw(int64_t t_ns, std::string_view proc, EventType type,
+                              std::string_view f, std::string_view task,
+                              std::string_view value_json, std::string_view error) {
   const int64_t i = next_++;
   if (!f_) return;
   line_.clear();

@@ -12,9 +12,9 @@ namespace ithappens::harness {
 
 std::string EventToJson(const Event& e);
 // The one formatter of history lines. value_json is JSON text ("" = no value).
-void AppendEventLine(std::string* out, int64_t i, int64_t t_ns, std::string_view proc, EventType type,
-                     std::string_view f, std::string_view task, std::string_view value_json,
-                     std::string_view error);
+void AppendEventLine(std::string* out, int64_t i, int64_t t_ns, std::string_view proc,
+                     EventType type, std::string_view f, std::string_view task,
+                     std::string_view value_json, std::string_view error);
 // Appends s as a JSON string literal (with quotes and escapes).
 void AppendJsonString(std::string* out, std::string_view s);
 // Parses one line; false (with *error naming the field) on a malformed line.

@@ -9,14 +9,16 @@ namespace ithappens::harness {
 using engine::Status;
 
 std::vector<std::pair<std::string, std::string>> FaultKinds() {
-  return {{"worker-crash", "the worker process dies for duration, losing its tasks in hand"},
-          {"worker-pause", "the worker freezes for duration (SIGSTOP), then resumes late"},
-          {"partition", "the worker (or all workers) cannot reach the engine for duration"},
-          {"engine-crash", "the engine loses power: unsynced writes are gone; restarts after duration"},
-          {"response-loss", "requests reach the engine and apply, but every answer to target "
-                            "(client-N, worker-N or all) is lost: the caller records info and retries"},
-          {"fsync-error", "every store fsync fails for duration (engine/store/fsync)"},
-          {"write-error", "every store write fails for duration (engine/store/write)"}};
+  return {
+      {"worker-crash", "the worker process dies for duration, losing its tasks in hand"},
+      {"worker-pause", "the worker freezes for duration (SIGSTOP), then resumes late"},
+      {"partition", "the worker (or all workers) cannot reach the engine for duration"},
+      {"engine-crash", "the engine loses power: unsynced writes are gone; restarts after duration"},
+      {"response-loss",
+       "requests reach the engine and apply, but every answer to target "
+       "(client-N, worker-N or all) is lost: the caller records info and retries"},
+      {"fsync-error", "every store fsync fails for duration (engine/store/fsync)"},
+      {"write-error", "every store write fails for duration (engine/store/write)"}};
 }
 
 namespace {
@@ -30,21 +32,24 @@ class Loader {
     return Status::InvalidArgument(file_ + ":" + std::to_string(line) + ": " + field + ": " + why);
   }
 
-  Status Keys(const YAML::Node& map, const std::string& where, std::set<std::string> allowed) const {
+  Status Keys(const YAML::Node& map, const std::string& where,
+              std::set<std::string> allowed) const {
     if (!map.IsMap()) return Error(map, where, "must be a mapping");
     for (auto it = map.begin(); it != map.end(); ++it) {
       std::string k = it->first.as<std::string>();
       if (!allowed.count(k)) {
         std::string known;
         for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;
-        return Error(it->first, where.empty() ? k : where + "." + k, "unknown key (known: " + known + ")");
+        return Error(it->first, where.empty() ? k : where + "." + k,
+                     "unknown key (known: " + known + ")");
       }
     }
     return Status::Ok();
   }
 
   template <typename T>
-  Status Int(const YAML::Node& map, const char* key, const std::string& where, T lo, T hi, T* out) const {
+  Status Int(const YAML::Node& map, const char* key, const std::string& where, T lo, T hi,
+             T* out) const {
     YAML::Node n = map[key];
     if (!n) return Status::Ok();
     std::string field = where.empty() ? key : where + "." + key;
@@ -55,14 +60,17 @@ class Loader {
       return Error(n, field, "'" + n.as<std::string>("?") + "' is not an integer");
     }
     if (v < lo || v > hi) {
-      return Error(n, field, std::to_string(v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+      return Error(
+          n, field,
+          std::to_string(v) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
     }
     *out = v;
     return Status::Ok();
   }
 
   // Seconds in YAML (`at_s: 10`), milliseconds in the model.
-  Status Seconds(const YAML::Node& map, const char* key, const std::string& where, int64_t hi_s, int64_t* out_ms) const {
+  Status Seconds(const YAML::Node& map, const char* key, const std::string& where, int64_t hi_s,
+                 int64_t* out_ms) const {
     int64_t s = -1;
     ITHAPPENS_RETURN_IF_ERROR(Int<int64_t>(map, key, where, 0, hi_s, &s));
     if (s >= 0) *out_ms = s * 1000;
@@ -101,9 +109,10 @@ class Loader {
     }
     Scenario s;
     s.file = file_;
-    ITHAPPENS_RETURN_IF_ERROR(Keys(root, "", {"name", "seed", "workers", "capacity", "clients", "poll_ms",
-                                              "claim_timeout_ms", "latency_ms", "request_timeout_ms",
-                                              "heal_s", "workload", "faults"}));
+    ITHAPPENS_RETURN_IF_ERROR(
+        Keys(root, "",
+             {"name", "seed", "workers", "capacity", "clients", "poll_ms", "claim_timeout_ms",
+              "latency_ms", "request_timeout_ms", "heal_s", "workload", "faults"}));
     if (!root["name"]) return Error(root, "name", "missing");
     s.name = root["name"].as<std::string>();
     ITHAPPENS_RETURN_IF_ERROR(Int<uint64_t>(root, "seed", "", 0, UINT64_MAX, &s.seed));
@@ -111,22 +120,28 @@ class Loader {
     ITHAPPENS_RETURN_IF_ERROR(Int(root, "capacity", "", 1, 1000, &s.capacity));
     ITHAPPENS_RETURN_IF_ERROR(Int(root, "clients", "", 1, 1000, &s.clients));
     ITHAPPENS_RETURN_IF_ERROR(Int<int64_t>(root, "poll_ms", "", 1, 60'000, &s.poll_ms));
-    ITHAPPENS_RETURN_IF_ERROR(Int<int64_t>(root, "claim_timeout_ms", "", 100, 86'400'000, &s.claim_timeout_ms));
+    ITHAPPENS_RETURN_IF_ERROR(
+        Int<int64_t>(root, "claim_timeout_ms", "", 100, 86'400'000, &s.claim_timeout_ms));
     ITHAPPENS_RETURN_IF_ERROR(Int<int64_t>(root, "latency_ms", "", 0, 60'000, &s.latency_ms));
-    ITHAPPENS_RETURN_IF_ERROR(Int<int64_t>(root, "request_timeout_ms", "", 1, 600'000, &s.request_timeout_ms));
+    ITHAPPENS_RETURN_IF_ERROR(
+        Int<int64_t>(root, "request_timeout_ms", "", 1, 600'000, &s.request_timeout_ms));
     ITHAPPENS_RETURN_IF_ERROR(Seconds(root, "heal_s", "", 7 * 86'400, &s.heal_ms));
     YAML::Node wl = root["workload"];
-    if (!wl || !wl.IsSequence() || wl.size() == 0) return Error(root, "workload", "must be a non-empty list");
+    if (!wl || !wl.IsSequence() || wl.size() == 0)
+      return Error(root, "workload", "must be a non-empty list");
     for (size_t i = 0; i < wl.size(); ++i) {
       std::string where = "workload[" + std::to_string(i) + "]";
       const YAML::Node& w = wl[i];
-      ITHAPPENS_RETURN_IF_ERROR(Keys(w, where, {"kind", "tasks", "chains", "appointments", "length", "fail_root",
-                                                "at_s", "every_s", "until_s", "retries", "deadline_s", "program"}));
+      ITHAPPENS_RETURN_IF_ERROR(
+          Keys(w, where,
+               {"kind", "tasks", "chains", "appointments", "length", "fail_root", "at_s", "every_s",
+                "until_s", "retries", "deadline_s", "program"}));
       WorkloadSpec spec;
       spec.line = w.Mark().line + 1;
       spec.kind = w["kind"] ? w["kind"].as<std::string>() : "";
       if (spec.kind != "batch" && spec.kind != "chain" && spec.kind != "cron") {
-        return Error(w["kind"] ? w["kind"] : w, where + ".kind", "'" + spec.kind + "' is not one of batch, chain, cron");
+        return Error(w["kind"] ? w["kind"] : w, where + ".kind",
+                     "'" + spec.kind + "' is not one of batch, chain, cron");
       }
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "tasks", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "chains", where, 1, 1'000'000, &spec.tasks));
@@ -140,10 +155,12 @@ class Loader {
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "retries", where, 0, 49, &spec.retries));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "at_s", where, 30 * 86'400, &spec.at_ms));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "deadline_s", where, 5 * 86'400, &spec.deadline_ms));
-      if (spec.deadline_ms == 0) return Error(w["deadline_s"], where + ".deadline_s", "must be positive");
+      if (spec.deadline_ms == 0)
+        return Error(w["deadline_s"], where + ".deadline_s", "must be positive");
       if (w["fail_root"]) spec.fail_root = w["fail_root"].as<bool>();
       if (!w["program"] || !w["program"].IsSequence()) {
-        return Error(w, where + ".program", "missing: a list of steps (see engine/worker/payload.h)");
+        return Error(w, where + ".program",
+                     "missing: a list of steps (see engine/worker/payload.h)");
       }
       spec.program = ToJson(w["program"]);
       s.workload.push_back(spec);
@@ -160,7 +177,8 @@ class Loader {
       spec.line = f.Mark().line + 1;
       spec.kind = f["kind"] ? f["kind"].as<std::string>() : "";
       if (!kinds.count(spec.kind)) {
-        return Error(f["kind"] ? f["kind"] : f, where + ".kind", "'" + spec.kind + "' is not a fault kind (see `ithappens list`)");
+        return Error(f["kind"] ? f["kind"] : f, where + ".kind",
+                     "'" + spec.kind + "' is not a fault kind (see `ithappens list`)");
       }
       spec.target = f["target"] ? f["target"].as<std::string>() : "";
       if (spec.kind == "response-loss") {
@@ -173,18 +191,21 @@ class Loader {
         }
         if (!ok) {
           return Error(f["target"] ? f["target"] : f, where + ".target",
-                       "'" + spec.target + "' is not client-0..client-" + std::to_string(s.clients - 1) +
-                           ", worker-0..worker-" + std::to_string(s.workers - 1) + " or all");
+                       "'" + spec.target + "' is not client-0..client-" +
+                           std::to_string(s.clients - 1) + ", worker-0..worker-" +
+                           std::to_string(s.workers - 1) + " or all");
         }
       }
-      bool needs_worker = spec.kind == "worker-crash" || spec.kind == "worker-pause" || spec.kind == "partition";
+      bool needs_worker =
+          spec.kind == "worker-crash" || spec.kind == "worker-pause" || spec.kind == "partition";
       if (needs_worker) {
         int n = -1;
         if (spec.target != "all" || spec.kind != "partition") {
-          if (spec.target.rfind("worker-", 0) != 0 || sscanf(spec.target.c_str() + 7, "%d", &n) != 1 || n < 0 ||
-              n >= s.workers) {
+          if (spec.target.rfind("worker-", 0) != 0 ||
+              sscanf(spec.target.c_str() + 7, "%d", &n) != 1 || n < 0 || n >= s.workers) {
             return Error(f["target"] ? f["target"] : f, where + ".target",
-                         "'" + spec.target + "' is not worker-0..worker-" + std::to_string(s.workers - 1) +
+                         "'" + spec.target + "' is not worker-0..worker-" +
+                             std::to_string(s.workers - 1) +
                              (spec.kind == "partition" ? " or all" : ""));
           }
         }

@@ -12,22 +12,23 @@
 namespace ithappens::harness {
 
 struct WorkloadSpec {
-  std::string kind;               // batch | chain | cron
-  int tasks = 1;                  // batch: tasks; chain: chains; cron: appointments   (x load)
-  int64_t every_ms = 0;           // cron: the filler re-submits every appointment this often
-  int64_t until_ms = 0;           // cron: ... until then (the same task id every time)
-  int length = 3;                 // chain: tasks per chain
-  bool fail_root = false;         // chain: the first task fails (the invoice cascade)
-  int64_t at_ms = 0;              // when the workload is submitted
+  std::string kind;        // batch | chain | cron
+  int tasks = 1;           // batch: tasks; chain: chains; cron: appointments   (x load)
+  int64_t every_ms = 0;    // cron: the filler re-submits every appointment this often
+  int64_t until_ms = 0;    // cron: ... until then (the same task id every time)
+  int length = 3;          // chain: tasks per chain
+  bool fail_root = false;  // chain: the first task fails (the invoice cascade)
+  int64_t at_ms = 0;       // when the workload is submitted
   int retries = 5;
   int64_t deadline_ms = 24LL * 3600 * 1000;
-  std::string program;            // payload JSON; "{i}" becomes the task's ordinal
+  std::string program;  // payload JSON; "{i}" becomes the task's ordinal
   int line = 0;
 };
 
 struct FaultSpec {
   std::string kind;  // see FaultKinds()
-  std::string target;  // worker-N (worker faults, partition: or all); client-N|worker-N|all (response-loss)
+  std::string
+      target;  // worker-N (worker faults, partition: or all); client-N|worker-N|all (response-loss)
   int64_t at_ms = 0;
   int64_t duration_ms = 0;
   int line = 0;
@@ -42,9 +43,9 @@ struct Scenario {
   int clients = 2;
   int64_t poll_ms = 100;
   int64_t claim_timeout_ms = 60'000;
-  int64_t latency_ms = 1;        // one way, per network hop
+  int64_t latency_ms = 1;  // one way, per network hop
   int64_t request_timeout_ms = 5'000;
-  int64_t heal_ms = 600'000;     // after the last fault: time allowed to reach terminal states
+  int64_t heal_ms = 600'000;  // after the last fault: time allowed to reach terminal states
   std::vector<WorkloadSpec> workload;
   std::vector<FaultSpec> faults;
 };

@@ -39,7 +39,9 @@ class Rng {
  public:
   explicit Rng(uint64_t seed) : s_(seed) {}
   uint64_t Next() { return engine::Mix64(s_++); }
-  int64_t Below(int64_t n) { return n <= 0 ? 0 : static_cast<int64_t>(Next() % static_cast<uint64_t>(n)); }
+  int64_t Below(int64_t n) {
+    return n <= 0 ? 0 : static_cast<int64_t>(Next() % static_cast<uint64_t>(n));
+  }
 
  private:
   uint64_t s_;
@@ -65,14 +67,18 @@ struct SimWorker {
 class Simulation {
  public:
   explicit Simulation(const SimOptions& o)
-      : o_(o), s_(*o.scenario), hist_(o.history_path), net_rng_(engine::Mix64(o.seed ^ 0x6e6574)),
+      : o_(o),
+        s_(*o.scenario),
+        hist_(o.history_path),
+        net_rng_(engine::Mix64(o.seed ^ 0x6e6574)),
         client_rng_(engine::Mix64(o.seed ^ 0x636c69)) {}
 
   engine::Result<SimSummary> Run() {
     if (!hist_.ok()) return Status::Unavailable("history: cannot write " + o_.history_path);
     clock_.SetMs(kEpochMs);
     bool disk_faults = false;
-    for (const auto& f : s_.faults) disk_faults |= f.kind == "fsync-error" || f.kind == "write-error";
+    for (const auto& f : s_.faults)
+      disk_faults |= f.kind == "fsync-error" || f.kind == "write-error";
     if (disk_faults) {
       engine::InitFaultPoints();
       fiu_enable_external(engine::kFaultStoreFsync, 1, nullptr, 0, FailFsync);
@@ -119,7 +125,9 @@ class Simulation {
     bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
   int64_t Now() const { return clock_.NowMs(); }
-  void At(int64_t t, std::function<void()> fn) { timers_.push(Timer{std::max(t, Now()), seq_++, std::move(fn)}); }
+  void At(int64_t t, std::function<void()> fn) {
+    timers_.push(Timer{std::max(t, Now()), seq_++, std::move(fn)});
+  }
   void After(int64_t d, std::function<void()> fn) { At(Now() + d, std::move(fn)); }
   void Every(int64_t period, std::function<void()> fn) {
     After(period, [this, period, fn] {
@@ -162,8 +170,8 @@ class Simulation {
 
   // A call from proc to the engine through the simulated network. UNAVAILABLE and lost
   // messages are `info` (the outcome is unknown); other errors are `fail`.
-  void Call(const std::string& proc, const std::string& f, const std::string& task, std::string invoke_value,
-            Op op, Done done) {
+  void Call(const std::string& proc, const std::string& f, const std::string& task,
+            std::string invoke_value, Op op, Done done) {
     summary_.requests++;
     Emit(proc, EventType::kInvoke, f, task, invoke_value);
     const int64_t sent = Now();
@@ -206,7 +214,8 @@ class Simulation {
   // ---------------------------------------------------------------- workload
   static std::string Expand(const std::string& program, int64_t i) {
     std::string out = program;
-    for (size_t p; (p = out.find("{i}")) != std::string::npos;) out.replace(p, 3, std::to_string(i));
+    for (size_t p; (p = out.find("{i}")) != std::string::npos;)
+      out.replace(p, 3, std::to_string(i));
     return out;
   }
 
@@ -217,7 +226,8 @@ class Simulation {
     for (size_t k = 0; k < p->steps.size(); ++k) {
       const auto& st = p->steps[k];
       using K = worker::Step::Kind;
-      if (st.kind == K::kEffect) effects->push_back({{"step", k}, {"channel", st.channel}, {"to", st.to}});
+      if (st.kind == K::kEffect)
+        effects->push_back({{"step", k}, {"channel", st.channel}, {"to", st.to}});
       if (st.kind == K::kExit) return st.value == 0 ? "completed" : "failed";
       if (st.kind == K::kCrash) return "failed";
       if (st.kind == K::kFailIfAttemptBelow && st.value - 1 > retries) return "exception";
@@ -235,10 +245,13 @@ class Simulation {
         for (int k = 0; k < length; ++k) {
           PlannedTask t;
           const int64_t ordinal = i * length + k;
-          t.def.task_id = engine::DeterministicTaskId(s_.name + "/workload-" + std::to_string(w), ordinal, "task");
-          t.def.task_group_id = engine::DeterministicTaskId(s_.name, static_cast<int64_t>(w), "group");
+          t.def.task_id = engine::DeterministicTaskId(s_.name + "/workload-" + std::to_string(w),
+                                                      ordinal, "task");
+          t.def.task_group_id =
+              engine::DeterministicTaskId(s_.name, static_cast<int64_t>(w), "group");
           t.def.retries = spec.retries;
-          t.def.payload = (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : Expand(spec.program, ordinal);
+          t.def.payload =
+              (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : Expand(spec.program, ordinal);
           t.def.metadata.name = s_.name + "/" + std::to_string(w) + "/" + std::to_string(ordinal);
           t.client = static_cast<int>(ordinal % s_.clients);
           json effects = json::array();
@@ -252,8 +265,11 @@ class Simulation {
             }
           }
           if (t.expect == "blocked") effects = json::array();
-          json value = {{"expect", t.expect}, {"deps", t.def.dependencies}, {"effects", effects},
-                        {"program", t.def.payload}, {"retries", spec.retries}};
+          json value = {{"expect", t.expect},
+                        {"deps", t.def.dependencies},
+                        {"effects", effects},
+                        {"program", t.def.payload},
+                        {"retries", spec.retries}};
           if (!t.root.empty()) value["root"] = t.root;
           Emit("plan", EventType::kPlan, "task", t.def.task_id, value.dump());
           chain.push_back(plan_.size());
@@ -300,24 +316,26 @@ class Simulation {
   void SubmitCreate(size_t index, int attempt, std::function<void()> then) {
     const PlannedTask& t = plan_[index];
     TaskDefinition def = t.def;
-    Call("client-" + std::to_string(t.client), "create", t.def.task_id, "",
-         [def](Queue& q, std::string* out) {
-           TaskStatus s;
-           Status st = q.CreateTask(def, &s);
-           if (st.ok()) {
-             out->assign("{\"task_id\":");
-             AppendJsonString(out, s.task_id);
-             out->push_back('}');
-           }
-           return st;
-         },
-         [this, index, attempt, then](const Status& st) {
-           if (Transient(st) && attempt + 1 < kMaxAttempts) {
-             After(Backoff(attempt), [this, index, attempt, then] { SubmitCreate(index, attempt + 1, then); });
-             return;
-           }
-           then();
-         });
+    Call(
+        "client-" + std::to_string(t.client), "create", t.def.task_id, "",
+        [def](Queue& q, std::string* out) {
+          TaskStatus s;
+          Status st = q.CreateTask(def, &s);
+          if (st.ok()) {
+            out->assign("{\"task_id\":");
+            AppendJsonString(out, s.task_id);
+            out->push_back('}');
+          }
+          return st;
+        },
+        [this, index, attempt, then](const Status& st) {
+          if (Transient(st) && attempt + 1 < kMaxAttempts) {
+            After(Backoff(attempt),
+                  [this, index, attempt, then] { SubmitCreate(index, attempt + 1, then); });
+            return;
+          }
+          then();
+        });
   }
 
   // ---------------------------------------------------------------- workers
@@ -339,27 +357,28 @@ class Simulation {
       wk.claiming = true;
       uint64_t epoch = wk.epoch;
       auto claimed = std::make_shared<std::vector<std::pair<std::string, uint32_t>>>();
-      Call(wk.name, "claim", "", "{\"n\":" + std::to_string(free) + "}",
-           [name = wk.name, free, claimed](Queue& q, std::string* out) {
-             std::vector<engine::Claim> claims;
-             Status st = q.ClaimWork("sim", name, free, &claims);
-             out->assign("{\"runs\":[");
-             for (size_t k = 0; k < claims.size(); ++k) {
-               claimed->emplace_back(claims[k].task->task_id, claims[k].run_id);
-               out->append(k ? ",{\"task\":" : "{\"task\":");
-               AppendJsonString(out, claims[k].task->task_id);
-               out->append(",\"run\":").append(std::to_string(claims[k].run_id)).push_back('}');
-             }
-             out->append("]}");
-             return st;
-           },
-           [this, w, epoch, claimed](const Status& st) {
-             SimWorker& wk = workers_[w];
-             if (wk.epoch != epoch) return;
-             wk.claiming = false;
-             if (!st.ok() || !wk.alive) return;
-             for (const auto& [task, run] : *claimed) StartTask(w, task, run);
-           });
+      Call(
+          wk.name, "claim", "", "{\"n\":" + std::to_string(free) + "}",
+          [name = wk.name, free, claimed](Queue& q, std::string* out) {
+            std::vector<engine::Claim> claims;
+            Status st = q.ClaimWork("sim", name, free, &claims);
+            out->assign("{\"runs\":[");
+            for (size_t k = 0; k < claims.size(); ++k) {
+              claimed->emplace_back(claims[k].task->task_id, claims[k].run_id);
+              out->append(k ? ",{\"task\":" : "{\"task\":");
+              AppendJsonString(out, claims[k].task->task_id);
+              out->append(",\"run\":").append(std::to_string(claims[k].run_id)).push_back('}');
+            }
+            out->append("]}");
+            return st;
+          },
+          [this, w, epoch, claimed](const Status& st) {
+            SimWorker& wk = workers_[w];
+            if (wk.epoch != epoch) return;
+            wk.claiming = false;
+            if (!st.ok() || !wk.alive) return;
+            for (const auto& [task, run] : *claimed) StartTask(w, task, run);
+          });
     }
     WorkerAt(w, Now() + s_.poll_ms, [this, w] { Poll(w); });
   }
@@ -367,12 +386,14 @@ class Simulation {
   void StartTask(int w, const std::string& task, uint32_t run) {
     SimWorker& wk = workers_[w];
     wk.running++;
-    auto def = queue_ ? queue_->GetTask(task) : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
+    auto def = queue_ ? queue_->GetTask(task)
+                      : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
     std::string payload = def.ok() ? (*def)->payload : "";
     auto program = worker::ParsePayload(payload);
     auto abandoned = std::make_shared<bool>(false);
     if (!program.ok()) {
-      return Report(w, task, run, abandoned, "report-exception", engine::ReasonResolved::kMalformedPayload, 0);
+      return Report(w, task, run, abandoned, "report-exception",
+                    engine::ReasonResolved::kMalformedPayload, 0);
     }
     // Keep the lease alive while the program runs.
     ScheduleReclaim(w, task, run, abandoned);
@@ -388,14 +409,18 @@ class Simulation {
         case K::kAlloc:
           allocated += st.value;
           if (program->memory_limit_mb > 0 && allocated > program->memory_limit_mb) {
-            return Report(w, task, run, abandoned, "report-failed", engine::ReasonResolved::kFailed, offset);
+            return Report(w, task, run, abandoned, "report-failed", engine::ReasonResolved::kFailed,
+                          offset);
           }
           break;
         case K::kEffect: {
           std::string key = engine::EffectKey(task, run, static_cast<int>(k), o_.bugs);
           std::string v = "{\"key\":";
           AppendJsonString(&v, key);
-          v.append(",\"step\":").append(std::to_string(k)).append(",\"run\":").append(std::to_string(run));
+          v.append(",\"step\":")
+              .append(std::to_string(k))
+              .append(",\"run\":")
+              .append(std::to_string(run));
           v.append(",\"channel\":");
           AppendJsonString(&v, st.channel);
           v.append(",\"to\":");
@@ -403,19 +428,23 @@ class Simulation {
           WorkerAt(w, Now() + offset, [this, task, key, v, abandoned] {
             if (*abandoned) return;
             bool delivered = delivered_keys_.insert(key).second;
-            Emit("sink", EventType::kEffect, "deliver", task, v + (delivered ? ",\"delivered\":true}" : ",\"delivered\":false}"));
+            Emit("sink", EventType::kEffect, "deliver", task,
+                 v + (delivered ? ",\"delivered\":true}" : ",\"delivered\":false}"));
           });
           break;
         }
         case K::kExit:
-          return Report(w, task, run, abandoned, st.value == 0 ? "report-completed" : "report-failed",
-                        st.value == 0 ? engine::ReasonResolved::kCompleted : engine::ReasonResolved::kFailed, offset);
+          return Report(
+              w, task, run, abandoned, st.value == 0 ? "report-completed" : "report-failed",
+              st.value == 0 ? engine::ReasonResolved::kCompleted : engine::ReasonResolved::kFailed,
+              offset);
         case K::kCrash:
-          return Report(w, task, run, abandoned, "report-failed", engine::ReasonResolved::kFailed, offset);
+          return Report(w, task, run, abandoned, "report-failed", engine::ReasonResolved::kFailed,
+                        offset);
         case K::kFailIfAttemptBelow:
           if (static_cast<int64_t>(run) + 1 < st.value) {
-            return Report(w, task, run, abandoned, "report-exception", engine::ReasonResolved::kIntermittentTask,
-                          offset);
+            return Report(w, task, run, abandoned, "report-exception",
+                          engine::ReasonResolved::kIntermittentTask, offset);
           }
           break;
       }
@@ -423,25 +452,29 @@ class Simulation {
     Report(w, task, run, abandoned, "report-completed", engine::ReasonResolved::kCompleted, offset);
   }
 
-  void ScheduleReclaim(int w, const std::string& task, uint32_t run, std::shared_ptr<bool> abandoned) {
+  void ScheduleReclaim(int w, const std::string& task, uint32_t run,
+                       std::shared_ptr<bool> abandoned) {
     WorkerAt(w, Now() + s_.claim_timeout_ms / 2, [=, this] {
       if (*abandoned) return;
-      Call(workers_[w].name, "reclaim", task, RunJson(run),
-           [task, run, name = workers_[w].name](Queue& q, std::string*) {
-             return q.ReclaimTask(engine::RunRef{task, run, "sim", name}, nullptr);
-           },
-           [=, this](const Status& st) {
-             if (st.code() == StatusCode::kFailedPrecondition || st.code() == StatusCode::kNotFound) {
-               *abandoned = true;  // the run was taken from us: stop working on it
-               return;
-             }
-             if (!*abandoned) ScheduleReclaim(w, task, run, abandoned);
-           });
+      Call(
+          workers_[w].name, "reclaim", task, RunJson(run),
+          [task, run, name = workers_[w].name](Queue& q, std::string*) {
+            return q.ReclaimTask(engine::RunRef{task, run, "sim", name}, nullptr);
+          },
+          [=, this](const Status& st) {
+            if (st.code() == StatusCode::kFailedPrecondition ||
+                st.code() == StatusCode::kNotFound) {
+              *abandoned = true;  // the run was taken from us: stop working on it
+              return;
+            }
+            if (!*abandoned) ScheduleReclaim(w, task, run, abandoned);
+          });
     });
   }
 
-  void Report(int w, const std::string& task, uint32_t run, std::shared_ptr<bool> abandoned, const std::string& f,
-              engine::ReasonResolved reason, int64_t offset, int attempt = 0) {
+  void Report(int w, const std::string& task, uint32_t run, std::shared_ptr<bool> abandoned,
+              const std::string& f, engine::ReasonResolved reason, int64_t offset,
+              int attempt = 0) {
     WorkerAt(w, Now() + offset, [=, this] {
       if (*abandoned && attempt == 0) {
         workers_[w].running--;
@@ -449,20 +482,21 @@ class Simulation {
       }
       *abandoned = true;  // the program is over; no more reclaims
       const std::string name = workers_[w].name;
-      Call(name, f, task, RunJson(run),
-           [=](Queue& q, std::string* out) {
-             *out = RunJson(run);
-             engine::RunRef ref{task, run, "sim", name};
-             if (f == "report-completed") return q.ReportCompleted(ref);
-             if (f == "report-failed") return q.ReportFailed(ref);
-             return q.ReportException(ref, reason);
-           },
-           [=, this](const Status& st) {
-             if (Transient(st) && attempt + 1 < kMaxAttempts) {
-               return Report(w, task, run, abandoned, f, reason, Backoff(attempt), attempt + 1);
-             }
-             workers_[w].running--;
-           });
+      Call(
+          name, f, task, RunJson(run),
+          [=](Queue& q, std::string* out) {
+            *out = RunJson(run);
+            engine::RunRef ref{task, run, "sim", name};
+            if (f == "report-completed") return q.ReportCompleted(ref);
+            if (f == "report-failed") return q.ReportFailed(ref);
+            return q.ReportException(ref, reason);
+          },
+          [=, this](const Status& st) {
+            if (Transient(st) && attempt + 1 < kMaxAttempts) {
+              return Report(w, task, run, abandoned, f, reason, Backoff(attempt), attempt + 1);
+            }
+            workers_[w].running--;
+          });
     });
   }
 
@@ -591,7 +625,8 @@ class Simulation {
 engine::Result<SimSummary> RunSimulation(const SimOptions& options) {
   if (options.scenario == nullptr) return Status::InvalidArgument("scenario: missing");
   if (options.load <= 0 || options.load > 1000) {
-    return Status::InvalidArgument("load: " + std::to_string(options.load) + " is outside (0, 1000]");
+    return Status::InvalidArgument("load: " + std::to_string(options.load) +
+                                   " is outside (0, 1000]");
   }
   Simulation sim(options);
   return sim.Run();

@@ -79,19 +79,32 @@ void Refill(std::vector<TaskDefinition>* defs, int thread, uint32_t* counter) {
   }
 }
 
+// Hands out definitions, building them in batches outside the timed region.
+class DefinitionFeed {
+ public:
+  explicit DefinitionFeed(benchmark::State& state) : state_(state) {}
+  TaskDefinition Next() {
+    if (next_ == defs_.size()) {
+      state_.PauseTiming();
+      Refill(&defs_, state_.thread_index(), &counter_);
+      next_ = 0;
+      state_.ResumeTiming();
+    }
+    return std::move(defs_[next_++]);
+  }
+
+ private:
+  benchmark::State& state_;
+  std::vector<TaskDefinition> defs_;
+  size_t next_ = 0;
+  uint32_t counter_ = 0;
+};
+
 void CreateTasks(benchmark::State& state) {
   Queue& q = *g_env->queue;
-  std::vector<TaskDefinition> defs;
-  size_t next = 0;
-  uint32_t counter = 0;
+  DefinitionFeed feed(state);
   for (auto _ : state) {
-    if (next == defs.size()) {
-      state.PauseTiming();
-      Refill(&defs, state.thread_index(), &counter);
-      next = 0;
-      state.ResumeTiming();
-    }
-    Status st = q.CreateTask(std::move(defs[next++]));
+    Status st = q.CreateTask(feed.Next());
     if (!st.ok()) state.SkipWithError(st.ToString().c_str());
   }
   state.SetItemsProcessed(state.iterations());
@@ -100,18 +113,10 @@ void CreateTasks(benchmark::State& state) {
 void Lifecycles(benchmark::State& state) {
   Queue& q = *g_env->queue;
   const std::string worker = "worker-" + std::to_string(state.thread_index());
-  std::vector<TaskDefinition> defs;
+  DefinitionFeed feed(state);
   std::vector<Claim> claims;
-  size_t next = 0;
-  uint32_t counter = 0;
   for (auto _ : state) {
-    if (next == defs.size()) {
-      state.PauseTiming();
-      Refill(&defs, state.thread_index(), &counter);
-      next = 0;
-      state.ResumeTiming();
-    }
-    Status st = q.CreateTask(std::move(defs[next++]));
+    Status st = q.CreateTask(feed.Next());
     claims.clear();
     if (st.ok()) st = q.ClaimWork("bench", worker, 1, &claims);
     for (const Claim& c : claims) {
@@ -122,15 +127,43 @@ void Lifecycles(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
-BENCHMARK(CreateTasks)->Name("Memory/CreateTask")->Setup(SetupMemory)->Teardown(Teardown)
-    ->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(Lifecycles)->Name("Memory/Lifecycle")->Setup(SetupMemory)->Teardown(Teardown)
-    ->Threads(1)->Threads(2)->UseRealTime();
-BENCHMARK(CreateTasks)->Name("Sqlite/CreateTask")->ArgName("group_commit")->Arg(0)->Arg(1)
-    ->Setup(SetupSqlite)->Teardown(Teardown)->Threads(1)->Threads(2)->Threads(8)->UseRealTime()
+BENCHMARK(CreateTasks)
+    ->Name("Memory/CreateTask")
+    ->Setup(SetupMemory)
+    ->Teardown(Teardown)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(Lifecycles)
+    ->Name("Memory/Lifecycle")
+    ->Setup(SetupMemory)
+    ->Teardown(Teardown)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(CreateTasks)
+    ->Name("Sqlite/CreateTask")
+    ->ArgName("group_commit")
+    ->Arg(0)
+    ->Arg(1)
+    ->Setup(SetupSqlite)
+    ->Teardown(Teardown)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->UseRealTime()
     ->MinTime(1.0);
-BENCHMARK(Lifecycles)->Name("Sqlite/Lifecycle")->ArgName("group_commit")->Arg(0)->Arg(1)
-    ->Setup(SetupSqlite)->Teardown(Teardown)->Threads(1)->Threads(2)->Threads(8)->UseRealTime()
+BENCHMARK(Lifecycles)
+    ->Name("Sqlite/Lifecycle")
+    ->ArgName("group_commit")
+    ->Arg(0)
+    ->Arg(1)
+    ->Setup(SetupSqlite)
+    ->Teardown(Teardown)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(8)
+    ->UseRealTime()
     ->MinTime(1.0);
 
 }  // namespace

@@ -38,7 +38,8 @@ void StartEngine(const benchmark::State&) {
   std::string bin = std::string(ITHAPPENS_BIN_DIR) + "/ithappens-engine";
   g_engine->pid = fork();
   if (g_engine->pid == 0) {
-    std::string db = (g_engine->dir / "q.db").string(), log = (g_engine->dir / "engine.log").string();
+    std::string db = (g_engine->dir / "q.db").string(),
+                log = (g_engine->dir / "engine.log").string();
     execl(bin.c_str(), bin.c_str(), "--listen", "127.0.0.1:0", "--db", db.c_str(), "--log",
           log.c_str(), "--port-file", port_file.c_str(), static_cast<char*>(nullptr));
     _exit(127);
@@ -84,7 +85,8 @@ void DurableLifecycles(benchmark::State& state) {
     claims.clear();
     if (st.ok()) st = client.ClaimWork("bench", worker, batch, &claims);
     refs.clear();
-    for (const auto& c : claims) refs.push_back(engine::RunRef{c.task.task_id, c.run_id, "bench", worker});
+    for (const auto& c : claims)
+      refs.push_back(engine::RunRef{c.task.task_id, c.run_id, "bench", worker});
     if (st.ok() && !refs.empty()) st = client.ReportCompletedBatch(refs, &results);
     if (!st.ok()) {
       state.SkipWithError(st.ToString().c_str());
@@ -95,9 +97,19 @@ void DurableLifecycles(benchmark::State& state) {
   state.SetItemsProcessed(done);
 }
 
-BENCHMARK(DurableLifecycles)->Name("Grpc/DurableLifecycle")->ArgName("batch")->Arg(1)->Arg(10)
-    ->Arg(100)->Setup(StartEngine)->Teardown(StopEngine)->Threads(1)->Threads(2)->Threads(4)
-    ->UseRealTime()->MinTime(1.0);
+BENCHMARK(DurableLifecycles)
+    ->Name("Grpc/DurableLifecycle")
+    ->ArgName("batch")
+    ->Arg(1)
+    ->Arg(10)
+    ->Arg(100)
+    ->Setup(StartEngine)
+    ->Teardown(StopEngine)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(4)
+    ->UseRealTime()
+    ->MinTime(1.0);
 
 }  // namespace
 }  // namespace ithappens

@@ -38,7 +38,9 @@ Scenario Make(int64_t tasks, bool faults) {
 }
 
 std::string TempHistory() {
-  return (std::filesystem::temp_directory_path() / ("ithappens-bench-" + std::to_string(getpid()) + ".jsonl")).string();
+  return (std::filesystem::temp_directory_path() /
+          ("ithappens-bench-" + std::to_string(getpid()) + ".jsonl"))
+      .string();
 }
 
 void SimLifecycles(benchmark::State& state) {
@@ -56,9 +58,11 @@ void SimLifecycles(benchmark::State& state) {
     events += sum->events;
   }
   std::filesystem::remove(path);
-  state.counters["lifecycles_per_s"] = benchmark::Counter(static_cast<double>(tasks), benchmark::Counter::kIsRate);
+  state.counters["lifecycles_per_s"] =
+      benchmark::Counter(static_cast<double>(tasks), benchmark::Counter::kIsRate);
   state.counters["sim_s_per_s"] = benchmark::Counter(sim_ms / 1000.0, benchmark::Counter::kIsRate);
-  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
 }
 
 void CheckerEvents(benchmark::State& state) {
@@ -77,12 +81,23 @@ void CheckerEvents(benchmark::State& state) {
     events += sum->events;
   }
   std::filesystem::remove(path);
-  state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
 }
 
-BENCHMARK(SimLifecycles)->ArgNames({"tasks", "faults"})->Args({10'000, 0})->Args({10'000, 1})
-    ->Args({100'000, 0})->Args({100'000, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(CheckerEvents)->ArgName("tasks")->Arg(100'000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(SimLifecycles)
+    ->ArgNames({"tasks", "faults"})
+    ->Args({10'000, 0})
+    ->Args({10'000, 1})
+    ->Args({100'000, 0})
+    ->Args({100'000, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(CheckerEvents)
+    ->ArgName("tasks")
+    ->Arg(100'000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace ithappens::harness

@@ -1,9 +1,10 @@
 // Proves each checker is quiet on a correct history and fails on the violation it exists
 // for (a checker that no history can make fail would prove nothing), and that the history
 // format round-trips and names the line and field of a malformed event.
+#include "harness/checker.h"
+
 #include <gtest/gtest.h>
 
-#include "harness/checker.h"
 #include "harness/history/history.h"
 
 namespace ithappens::harness {
@@ -13,8 +14,8 @@ using nlohmann::json;
 
 class HistoryBuilder {
  public:
-  HistoryBuilder& Add(std::string proc, EventType type, std::string f, std::string task, json value = json(),
-                      std::string error = "") {
+  HistoryBuilder& Add(std::string proc, EventType type, std::string f, std::string task,
+                      json value = json(), std::string error = "") {
     Event e;
     e.i = static_cast<int64_t>(events_.size());
     e.t_ns = e.i * 1000;
@@ -27,7 +28,8 @@ class HistoryBuilder {
     events_.push_back(e);
     return *this;
   }
-  HistoryBuilder& Plan(const std::string& t, const std::string& expect, json extra = json::object()) {
+  HistoryBuilder& Plan(const std::string& t, const std::string& expect,
+                       json extra = json::object()) {
     extra["expect"] = expect;
     if (!extra.contains("deps")) extra["deps"] = json::array();
     if (!extra.contains("effects")) extra["effects"] = json::array();
@@ -37,7 +39,8 @@ class HistoryBuilder {
     Add("client-0", EventType::kInvoke, "create", t);
     return Add("client-0", EventType::kOk, "create", t, {{"task_id", id.empty() ? t : id}});
   }
-  HistoryBuilder& Final(const std::string& t, const std::string& state, json runs, json extra = json::object()) {
+  HistoryBuilder& Final(const std::string& t, const std::string& state, json runs,
+                        json extra = json::object()) {
     extra["state"] = state;
     extra["runs"] = runs;
     return Add("final", EventType::kFinal, "status", t, extra);
@@ -48,10 +51,14 @@ class HistoryBuilder {
   std::vector<Event> events_;
 };
 
-json RunJson(const std::string& state, const std::string& created = "scheduled", const std::string& reason = "",
-         int64_t started = 10, int64_t resolved = 20) {
-  return {{"state", state}, {"reason_created", created}, {"reason_resolved", reason.empty() ? state : reason},
-          {"worker", "worker-0"}, {"started_ms", started}, {"resolved_ms", resolved}};
+json RunJson(const std::string& state, const std::string& created = "scheduled",
+             const std::string& reason = "", int64_t started = 10, int64_t resolved = 20) {
+  return {{"state", state},
+          {"reason_created", created},
+          {"reason_resolved", reason.empty() ? state : reason},
+          {"worker", "worker-0"},
+          {"started_ms", started},
+          {"resolved_ms", resolved}};
 }
 
 const CheckResult& Result(const std::vector<CheckResult>& rs, const std::string& name) {
@@ -70,7 +77,12 @@ HistoryBuilder Good() {
       .Created("B")
       .Created("C")
       .Add("sink", EventType::kEffect, "deliver", "A",
-           {{"key", "A/0"}, {"step", 0}, {"run", 0}, {"channel", "sms"}, {"to", "p1"}, {"delivered", true}})
+           {{"key", "A/0"},
+            {"step", 0},
+            {"run", 0},
+            {"channel", "sms"},
+            {"to", "p1"},
+            {"delivered", true}})
       .Add("worker-0", EventType::kOk, "report-completed", "A", {{"run", 0}})
       .Final("A", "completed", {RunJson("completed", "scheduled", "completed", 10, 20)})
       .Final("B", "failed", {RunJson("failed")})
@@ -86,7 +98,9 @@ TEST(Checkers, CorrectHistoryIsValid) {
 
 TEST(Checkers, NoLostFailsWhenAnAcknowledgedTaskIsGone) {
   HistoryBuilder h = Good();
-  h.Plan("D", "completed").Created("D").Add("final", EventType::kFinal, "status", "D", json(), "not found");
+  h.Plan("D", "completed")
+      .Created("D")
+      .Add("final", EventType::kFinal, "status", "D", json(), "not found");
   auto r = Result(CheckEvents(h.events()), "no-lost");
   EXPECT_EQ(r.valid, Validity::kInvalid);
   ASSERT_EQ(r.counterexamples.size(), 1u);
@@ -103,7 +117,12 @@ TEST(Checkers, NoDuplicateTasksFailsOnTwoPlatformIds) {
 TEST(Checkers, NoDuplicateEffectsFailsOnASecondDelivery) {
   HistoryBuilder h = Good();
   h.Add("sink", EventType::kEffect, "deliver", "A",
-        {{"key", "A/1/0"}, {"step", 0}, {"run", 1}, {"channel", "sms"}, {"to", "p1"}, {"delivered", true}});
+        {{"key", "A/1/0"},
+         {"step", 0},
+         {"run", 1},
+         {"channel", "sms"},
+         {"to", "p1"},
+         {"delivered", true}});
   auto r = Result(CheckEvents(h.events()), "no-duplicate-effects");
   EXPECT_EQ(r.valid, Validity::kInvalid);
   EXPECT_NE(r.counterexamples[0].explanation.find("twice"), std::string::npos);
@@ -112,15 +131,21 @@ TEST(Checkers, NoDuplicateEffectsFailsOnASecondDelivery) {
 TEST(Checkers, EffectOrderFailsWhenEscalationGoesBackwards) {
   HistoryBuilder h = Good();
   auto fx = [](int step, const std::string& ch) {
-    return json{{"key", "A/" + std::to_string(step)}, {"step", step}, {"run", 0}, {"channel", ch}, {"to", "p1"},
+    return json{{"key", "A/" + std::to_string(step)},
+                {"step", step},
+                {"run", 0},
+                {"channel", ch},
+                {"to", "p1"},
                 {"delivered", true}};
   };
   h.Add("sink", EventType::kEffect, "deliver", "A", fx(4, "call"));
-  EXPECT_EQ(Result(CheckEvents(h.events()), "effect-order").valid, Validity::kValid) << "step 0, then 4";
+  EXPECT_EQ(Result(CheckEvents(h.events()), "effect-order").valid, Validity::kValid)
+      << "step 0, then 4";
   h.Add("sink", EventType::kEffect, "deliver", "A", fx(2, "sms"));
   auto r = Result(CheckEvents(h.events()), "effect-order");
   EXPECT_EQ(r.valid, Validity::kInvalid);
-  EXPECT_NE(r.counterexamples[0].explanation.find("step 2 was delivered after step 4"), std::string::npos);
+  EXPECT_NE(r.counterexamples[0].explanation.find("step 2 was delivered after step 4"),
+            std::string::npos);
 }
 
 TEST(Checkers, SingleCompletionFailsOnTwoAcceptedRuns) {
@@ -131,7 +156,9 @@ TEST(Checkers, SingleCompletionFailsOnTwoAcceptedRuns) {
 
 TEST(Checkers, AttributionFailsOnRetriedUserFailureAndBlamedPlatformFault) {
   HistoryBuilder retried;
-  retried.Plan("B", "failed").Created("B").Final("B", "failed", {RunJson("failed"), RunJson("failed", "retry")});
+  retried.Plan("B", "failed")
+      .Created("B")
+      .Final("B", "failed", {RunJson("failed"), RunJson("failed", "retry")});
   auto r = Result(CheckEvents(retried.events()), "attribution");
   EXPECT_EQ(r.valid, Validity::kInvalid);
   EXPECT_NE(r.counterexamples[0].explanation.find("retried"), std::string::npos);
@@ -146,16 +173,22 @@ TEST(Checkers, AttributionFailsOnRetriedUserFailureAndBlamedPlatformFault) {
   EXPECT_NE(r.counterexamples[0].explanation.find("blamed"), std::string::npos);
 
   HistoryBuilder unexplained;
-  unexplained.Plan("A", "completed").Created("A").Final(
-      "A", "completed", {RunJson("exception", "scheduled", "claim-expired"), RunJson("completed", "retry")});
+  unexplained.Plan("A", "completed")
+      .Created("A")
+      .Final("A", "completed",
+             {RunJson("exception", "scheduled", "claim-expired"), RunJson("completed", "retry")});
   EXPECT_EQ(Result(CheckEvents(unexplained.events()), "attribution").valid, Validity::kInvalid)
       << "claim-expired with no fault injected";
 }
 
 TEST(Checkers, AttributionChecksTheRootCauseOfABlockedTask) {
   HistoryBuilder h;
-  h.Plan("R", "failed").Plan("X", "blocked", {{"root", "R"}, {"deps", {"R"}}}).Created("R").Created("X");
-  h.Final("R", "failed", {RunJson("failed")}).Final("X", "unscheduled", json::array(), {{"blocked_by", "Y"}});
+  h.Plan("R", "failed")
+      .Plan("X", "blocked", {{"root", "R"}, {"deps", {"R"}}})
+      .Created("R")
+      .Created("X");
+  h.Final("R", "failed", {RunJson("failed")})
+      .Final("X", "unscheduled", json::array(), {{"blocked_by", "Y"}});
   EXPECT_EQ(Result(CheckEvents(h.events()), "attribution").valid, Validity::kInvalid);
 }
 
@@ -196,7 +229,9 @@ TEST(History, RoundTripsAndNamesTheBadLine) {
   e.task = "T";
   e.error = "response lost";
   std::string line = EventToJson(e);
-  EXPECT_EQ(line, R"({"i":3,"t_ns":42,"proc":"client-1","type":"info","f":"create","task":"T","error":"response lost"})");
+  EXPECT_EQ(
+      line,
+      R"({"i":3,"t_ns":42,"proc":"client-1","type":"info","f":"create","task":"T","error":"response lost"})");
   Event back;
   std::string why;
   ASSERT_TRUE(EventFromJson(line, &back, &why)) << why;

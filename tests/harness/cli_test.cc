@@ -48,7 +48,8 @@ TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {
 
 TEST(Cli, ViolationExitsOneAndPrintsTheReproduceCommand) {
   testing::TempDir out;
-  Output o = Ithappens("run " + Smoke() + " --out " + out.path().string() + " --engine-bug no-fencing");
+  Output o =
+      Ithappens("run " + Smoke() + " --out " + out.path().string() + " --engine-bug no-fencing");
   EXPECT_EQ(o.code, 1) << o.text;
   EXPECT_NE(o.text.find("FAILED  single-completion"), std::string::npos) << o.text;
   EXPECT_NE(o.text.find("reproduce: ithappens run"), std::string::npos);
@@ -59,8 +60,10 @@ TEST(Cli, ViolationExitsOneAndPrintsTheReproduceCommand) {
 
 TEST(Cli, BadInputExitsTwoNamingTheProblem) {
   testing::TempDir dir;
-  std::ofstream(dir.path() / "typo.yaml") << "name: t\nworkload:\n  - kind: batch\n    taks: 3\n    program: [{exit: 0}]\n";
-  Output o = Ithappens("run " + (dir.path() / "typo.yaml").string() + " --out " + dir.path().string());
+  std::ofstream(dir.path() / "typo.yaml")
+      << "name: t\nworkload:\n  - kind: batch\n    taks: 3\n    program: [{exit: 0}]\n";
+  Output o =
+      Ithappens("run " + (dir.path() / "typo.yaml").string() + " --out " + dir.path().string());
   EXPECT_EQ(o.code, 2);
   EXPECT_NE(o.text.find("typo.yaml:4: workload[0].taks: unknown key"), std::string::npos) << o.text;
   o = Ithappens("run " + Smoke() + " --load 0x --out " + dir.path().string());

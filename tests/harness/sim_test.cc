@@ -2,6 +2,8 @@
 // another history), that the smoke scenario holds every property on the correct engine,
 // and that each engine bug switch makes the smoke scenario fail the checker meant for it.
 // Also: scenario files with mistakes are refused naming file, line and field.
+#include "harness/sim/sim.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,7 +11,6 @@
 
 #include "harness/checker.h"
 #include "harness/scenario/scenario.h"
-#include "harness/sim/sim.h"
 #include "tests/testing/engine_fixtures.h"
 
 namespace ithappens::harness {
@@ -29,7 +30,8 @@ struct SimRun {
   std::string history;
 };
 
-SimRun Simulate(const std::string& scenario_path, uint64_t seed, std::string_view bug = "", double load = 1.0) {
+SimRun Simulate(const std::string& scenario_path, uint64_t seed, std::string_view bug = "",
+                double load = 1.0) {
   auto s = LoadScenario(scenario_path);
   if (!s.ok()) throw std::runtime_error(s.status().ToString());
   testing::TempDir dir;
@@ -46,7 +48,8 @@ SimRun Simulate(const std::string& scenario_path, uint64_t seed, std::string_vie
 }
 
 TEST(Simulator, SameSeedGivesByteIdenticalHistory) {
-  SimRun a = Simulate(SmokePath(), 11), b = Simulate(SmokePath(), 11), c = Simulate(SmokePath(), 12);
+  SimRun a = Simulate(SmokePath(), 11), b = Simulate(SmokePath(), 11),
+         c = Simulate(SmokePath(), 12);
   ASSERT_GT(a.history.size(), 10'000u);
   EXPECT_TRUE(a.history == b.history) << "same seed, different history";
   EXPECT_FALSE(a.history == c.history) << "the seed must matter";
@@ -74,7 +77,9 @@ TEST(Simulator, LoadMultipliesTheWorkload) {
   EXPECT_EQ(Compose(five.results), Validity::kValid);
 }
 
-std::string RemindersPath() { return std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/appointment-reminders.yaml"; }
+std::string RemindersPath() {
+  return std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/appointment-reminders.yaml";
+}
 
 TEST(Simulator, AppointmentRemindersAfterA13HourOutageCallEachPatientOnce) {
   SimRun ok = Simulate(RemindersPath(), 13);
@@ -82,7 +87,8 @@ TEST(Simulator, AppointmentRemindersAfterA13HourOutageCallEachPatientOnce) {
   // A non-idempotent create (the story's filler bug) turns the outage into a herd.
   SimRun herd = Simulate(RemindersPath(), 13, "random-task-ids");
   bool herd_caught = false;
-  for (const auto& c : herd.results) herd_caught |= c.checker == "no-duplicate-effects" && c.valid == Validity::kInvalid;
+  for (const auto& c : herd.results)
+    herd_caught |= c.checker == "no-duplicate-effects" && c.valid == Validity::kInvalid;
   EXPECT_TRUE(herd_caught);
 }
 
@@ -96,23 +102,26 @@ class BugSwitchInSim : public ::testing::TestWithParam<BugCase> {};
 TEST_P(BugSwitchInSim, NamedCheckerFails) {
   SimRun r = Simulate(SmokePath(), 7, GetParam().bug);
   bool named_failed = false;
-  for (const auto& c : r.results) named_failed |= c.checker == GetParam().checker && c.valid == Validity::kInvalid;
+  for (const auto& c : r.results)
+    named_failed |= c.checker == GetParam().checker && c.valid == Validity::kInvalid;
   EXPECT_TRUE(named_failed) << GetParam().bug << " was not caught by " << GetParam().checker;
   EXPECT_EQ(Compose(r.results), Validity::kInvalid);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Smoke, BugSwitchInSim,
-    ::testing::Values(BugCase{"ack-before-commit", "no-lost"}, BugCase{"random-task-ids", "no-duplicate-tasks"},
-                      BugCase{"retry-user-failures", "attribution"},
-                      BugCase{"blame-user-for-platform", "attribution"}, BugCase{"no-fencing", "single-completion"},
-                      BugCase{"effect-key-per-run", "no-duplicate-effects"}, BugCase{"no-claim-expiry", "liveness"},
-                      BugCase{"lose-pending-on-restart", "liveness"}),
-    [](const auto& info) {
-      std::string n = info.param.bug;
-      for (char& ch : n) ch = ch == '-' ? '_' : ch;
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Smoke, BugSwitchInSim,
+                         ::testing::Values(BugCase{"ack-before-commit", "no-lost"},
+                                           BugCase{"random-task-ids", "no-duplicate-tasks"},
+                                           BugCase{"retry-user-failures", "attribution"},
+                                           BugCase{"blame-user-for-platform", "attribution"},
+                                           BugCase{"no-fencing", "single-completion"},
+                                           BugCase{"effect-key-per-run", "no-duplicate-effects"},
+                                           BugCase{"no-claim-expiry", "liveness"},
+                                           BugCase{"lose-pending-on-restart", "liveness"}),
+                         [](const auto& info) {
+                           std::string n = info.param.bug;
+                           for (char& ch : n) ch = ch == '-' ? '_' : ch;
+                           return n;
+                         });
 
 class ScenarioErrors : public ::testing::Test {
  protected:
@@ -134,11 +143,13 @@ TEST_F(ScenarioErrors, NameFileLineAndField) {
   Expect(Load("name: x\nworkers: 0\n" + ok_workload), "s.yaml:2: workers: 0 is outside 1..1000");
   Expect(Load("name: x\nworkload:\n  - kind: batch\n    tasks: -3\n    program: [{exit: 0}]\n"),
          "s.yaml:4: workload[0].tasks: -3 is outside 1..1000000");
-  Expect(Load("name: x\nworkload:\n  - kind: stream\n    program: [{exit: 0}]\n"), "workload[0].kind: 'stream'");
+  Expect(Load("name: x\nworkload:\n  - kind: stream\n    program: [{exit: 0}]\n"),
+         "workload[0].kind: 'stream'");
   Expect(Load("name: x\nworkload:\n  - kind: batch\n"), "workload[0].program: missing");
   Expect(Load("name: x\n" + ok_workload + "faults:\n  - {kind: meteor, at_s: 1, duration_s: 1}\n"),
          "faults[0].kind: 'meteor' is not a fault kind");
-  Expect(Load("name: x\n" + ok_workload + "faults:\n  - {kind: worker-crash, target: worker-9, at_s: 1, duration_s: 1}\n"),
+  Expect(Load("name: x\n" + ok_workload +
+              "faults:\n  - {kind: worker-crash, target: worker-9, at_s: 1, duration_s: 1}\n"),
          "faults[0].target: 'worker-9' is not worker-0..worker-2");
   Expect(Load("name: x\nworkload: [\n"), "s.yaml:");
   Expect(LoadScenario((dir_.path() / "missing.yaml").string()).status(), "cannot read");

@@ -78,11 +78,19 @@ Cluster::~Cluster() {
 }
 
 void Cluster::StartEngine(std::vector<std::string> extra, int port) {
-  std::string port_file = (dir_.path() / ("engine-" + std::to_string(engine_starts_++) + ".port")).string();
-  std::vector<std::string> argv = {BinPath("ithappens-engine"), "--listen",
-                                   "127.0.0.1:" + std::to_string(port), "--db", db_path(),
-                                   "--log", (dir_.path() / "logs/engine.log").string(),
-                                   "--port-file", port_file, "--tick-ms", "20"};
+  std::string port_file =
+      (dir_.path() / ("engine-" + std::to_string(engine_starts_++) + ".port")).string();
+  std::vector<std::string> argv = {BinPath("ithappens-engine"),
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "--db",
+                                   db_path(),
+                                   "--log",
+                                   (dir_.path() / "logs/engine.log").string(),
+                                   "--port-file",
+                                   port_file,
+                                   "--tick-ms",
+                                   "20"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   engine_ = std::make_unique<ChildProcess>(argv, (dir_.path() / "engine.out").string());
   engine_port_ = WaitForPortFile(port_file, 10'000);
@@ -91,9 +99,15 @@ void Cluster::StartEngine(std::vector<std::string> extra, int port) {
 
 void Cluster::StartSink(std::vector<std::string> extra) {
   std::string port_file = (dir_.path() / "sink.port").string();
-  std::vector<std::string> argv = {BinPath("ithappens-sink"), "--listen", "127.0.0.1:0",
-                                   "--deliveries", deliveries_path(), "--log",
-                                   (dir_.path() / "logs/sink.log").string(), "--port-file", port_file};
+  std::vector<std::string> argv = {BinPath("ithappens-sink"),
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--deliveries",
+                                   deliveries_path(),
+                                   "--log",
+                                   (dir_.path() / "logs/sink.log").string(),
+                                   "--port-file",
+                                   port_file};
   argv.insert(argv.end(), extra.begin(), extra.end());
   sink_ = std::make_unique<ChildProcess>(argv, (dir_.path() / "sink.out").string());
   sink_port_ = WaitForPortFile(port_file, 10'000);
@@ -101,11 +115,20 @@ void Cluster::StartSink(std::vector<std::string> extra) {
 }
 
 ChildProcess& Cluster::StartWorker(const std::string& id, std::vector<std::string> extra) {
-  std::vector<std::string> argv = {BinPath("ithappens-worker"), "--engine", engine_address(),
-                                   "--sink", sink_address(), "--worker-id", id, "--poll-ms", "10",
-                                   "--log", (dir_.path() / ("logs/worker-" + id + ".log")).string()};
+  std::vector<std::string> argv = {BinPath("ithappens-worker"),
+                                   "--engine",
+                                   engine_address(),
+                                   "--sink",
+                                   sink_address(),
+                                   "--worker-id",
+                                   id,
+                                   "--poll-ms",
+                                   "10",
+                                   "--log",
+                                   (dir_.path() / ("logs/worker-" + id + ".log")).string()};
   argv.insert(argv.end(), extra.begin(), extra.end());
-  workers_.emplace_back(id, std::make_unique<ChildProcess>(argv, (dir_.path() / (id + ".out")).string()));
+  workers_.emplace_back(
+      id, std::make_unique<ChildProcess>(argv, (dir_.path() / (id + ".out")).string()));
   return *workers_.back().second;
 }
 
@@ -134,11 +157,13 @@ rpc::QueueClient Cluster::Client(rpc::RetryPolicy policy) {
   return rpc::QueueClient(rpc::Connect(engine_address()), policy, 7);
 }
 
-rpc::SinkClient Cluster::Sink() { return rpc::SinkClient(rpc::Connect(sink_address()), TestPolicy(), 8); }
+rpc::SinkClient Cluster::Sink() {
+  return rpc::SinkClient(rpc::Connect(sink_address()), TestPolicy(), 8);
+}
 
-std::vector<engine::TaskStatus> AwaitTasks(rpc::QueueClient& client, const std::vector<std::string>& ids,
-                                           const std::function<bool(const engine::TaskStatus&)>& done,
-                                           int timeout_ms) {
+std::vector<engine::TaskStatus> AwaitTasks(
+    rpc::QueueClient& client, const std::vector<std::string>& ids,
+    const std::function<bool(const engine::TaskStatus&)>& done, int timeout_ms) {
   auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::vector<engine::TaskStatus> out(ids.size());
   while (true) {

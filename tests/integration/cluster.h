@@ -72,8 +72,8 @@ class Cluster {
 
 // Polls until every listed task satisfies done(status) or timeout_ms passes; returns the
 // last statuses seen.
-std::vector<engine::TaskStatus> AwaitTasks(rpc::QueueClient& client, const std::vector<std::string>& ids,
-                                           const std::function<bool(const engine::TaskStatus&)>& done,
-                                           int timeout_ms);
+std::vector<engine::TaskStatus> AwaitTasks(
+    rpc::QueueClient& client, const std::vector<std::string>& ids,
+    const std::function<bool(const engine::TaskStatus&)>& done, int timeout_ms);
 
 }  // namespace ithappens::testing

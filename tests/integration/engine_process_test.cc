@@ -49,7 +49,8 @@ TEST(EngineProcess, MixedWorkloadResolvesAndEveryEffectIsDeliveredOnce) {
   std::map<std::string, std::string> expect;  // task id -> expected final state
   uint32_t n = 1;
   for (int i = 0; i < 140; ++i, ++n) {  // plain tasks with one SMS each
-    defs.push_back(Task(n, "[" + Effect("sms", "patient-" + std::to_string(i)) + R"(,{"exit":0}])"));
+    defs.push_back(
+        Task(n, "[" + Effect("sms", "patient-" + std::to_string(i)) + R"(,{"exit":0}])"));
     expect[defs.back().task_id] = "completed";
   }
   for (int i = 0; i < 20; ++i, ++n) {  // user failures
@@ -57,12 +58,15 @@ TEST(EngineProcess, MixedWorkloadResolvesAndEveryEffectIsDeliveredOnce) {
     expect[defs.back().task_id] = "failed";
   }
   for (int i = 0; i < 10; ++i, ++n) {  // intermittent: the first attempt asks for a retry
-    defs.push_back(Task(n, "[{\"fail_if_attempt_below\":2}," + Effect("email", "ops-" + std::to_string(i)) + "]"));
+    defs.push_back(Task(
+        n, "[{\"fail_if_attempt_below\":2}," + Effect("email", "ops-" + std::to_string(i)) + "]"));
     expect[defs.back().task_id] = "completed";
   }
   std::string prev;
   for (int i = 0; i < 10; ++i, ++n) {  // a dependency chain
-    defs.push_back(Task(n, R"([{"exit":0}])", prev.empty() ? std::vector<std::string>{} : std::vector<std::string>{prev}));
+    defs.push_back(
+        Task(n, R"([{"exit":0}])",
+             prev.empty() ? std::vector<std::string>{} : std::vector<std::string>{prev}));
     prev = defs.back().task_id;
     expect[prev] = "completed";
   }
@@ -71,19 +75,22 @@ TEST(EngineProcess, MixedWorkloadResolvesAndEveryEffectIsDeliveredOnce) {
   expect[root] = "failed";
   std::vector<std::string> blocked;
   for (int i = 0; i < 9; ++i, ++n) {  // its cascade: must never run
-    defs.push_back(Task(n, "[" + Effect("call", "never-" + std::to_string(i)) + "]", {i == 0 ? root : blocked.back()}));
+    defs.push_back(Task(n, "[" + Effect("call", "never-" + std::to_string(i)) + "]",
+                        {i == 0 ? root : blocked.back()}));
     blocked.push_back(defs.back().task_id);
   }
   defs.push_back(Task(n++, "not json"));
   std::string malformed = defs.back().task_id;
   expect[malformed] = "exception";
   ASSERT_EQ(defs.size(), 191u);
-  for (int i = 0; i < 9; ++i) defs.push_back(Task(n++, R"([{"cpu_ms":2}])")), expect[defs.back().task_id] = "completed";
+  for (int i = 0; i < 9; ++i)
+    defs.push_back(Task(n++, R"([{"cpu_ms":2}])")), expect[defs.back().task_id] = "completed";
 
   std::vector<Status> results;
   ASSERT_TRUE(client.CreateTasks(defs, &results).ok());
   ASSERT_EQ(results.size(), 200u);
-  for (size_t i = 0; i < results.size(); ++i) ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
+  for (size_t i = 0; i < results.size(); ++i)
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
 
   std::vector<std::string> ids;
   for (const auto& [id, state] : expect) ids.push_back(id);
@@ -129,7 +136,8 @@ TEST(EngineProcess, KilledWorkersTaskExpiresAndCompletesOnAnotherWorker) {
   TaskDefinition d = Task(1, R"([{"sleep_ms":60000}])");
   d.payload = R"([{"sleep_ms":1500},{"exit":0}])";
   ASSERT_TRUE(client.CreateTask(d).ok());
-  auto running = AwaitTasks(client, {d.task_id}, [](const auto& s) { return s.state == TaskState::kRunning; }, 20'000);
+  auto running = AwaitTasks(
+      client, {d.task_id}, [](const auto& s) { return s.state == TaskState::kRunning; }, 20'000);
   ASSERT_EQ(running[0].state, TaskState::kRunning);
   doomed.Signal(SIGKILL);
   EXPECT_EQ(doomed.Wait(), 128 + SIGKILL);
@@ -167,7 +175,8 @@ std::vector<v1::Delivery> CallThenCrashThenRetry(const std::vector<std::string>&
   doomed.Wait();
   c.StartWorker("rescuer", flags);
   auto retried = AwaitTasks(
-      client, {d.task_id}, [](const auto& s) { return s.runs.size() >= 2 && s.runs[1].state == RunState::kRunning; },
+      client, {d.task_id},
+      [](const auto& s) { return s.runs.size() >= 2 && s.runs[1].state == RunState::kRunning; },
       30'000);
   EXPECT_GE(retried[0].runs.size(), 2u);
   if (!retried[0].runs.empty()) {
@@ -193,15 +202,16 @@ TEST(EngineProcess, EffectKeyPerRunBugCallsThePatientTwice) {
   auto deliveries = CallThenCrashThenRetry({"--engine-bug", "effect-key-per-run"});
   ASSERT_EQ(deliveries.size(), 2u);
   EXPECT_NE(deliveries[0].idempotency_key(), deliveries[1].idempotency_key());
-  EXPECT_TRUE(deliveries[0].delivered() && deliveries[1].delivered()) << "two calls: the bug is caught";
+  EXPECT_TRUE(deliveries[0].delivered() && deliveries[1].delivered())
+      << "two calls: the bug is caught";
 }
 
 TEST(EngineProcess, LeakingWorkerDiesAtItsLimitAndItsTaskIsRetriedElsewhere) {
   Cluster c;
   c.StartEngine({"--claim-timeout-ms", "800"});
   c.StartSink();
-  ChildProcess& leaky =
-      c.StartWorker("leaky", {"--capacity", "1", "--leak-mb-per-task", "40", "--memory-limit-mb", "100"});
+  ChildProcess& leaky = c.StartWorker(
+      "leaky", {"--capacity", "1", "--leak-mb-per-task", "40", "--memory-limit-mb", "100"});
   auto client = c.Client();
   std::vector<TaskDefinition> defs;
   for (uint32_t n = 1; n <= 6; ++n) defs.push_back(Task(n, R"([{"sleep_ms":20},{"exit":0}])"));
@@ -214,7 +224,8 @@ TEST(EngineProcess, LeakingWorkerDiesAtItsLimitAndItsTaskIsRetriedElsewhere) {
   auto statuses = AwaitTasks(client, ids, Terminal, 30'000);
   int platform_exceptions = 0;
   for (const auto& s : statuses) {
-    EXPECT_EQ(s.state, TaskState::kCompleted) << s.task_id << ": a platform leak is never the user's failure";
+    EXPECT_EQ(s.state, TaskState::kCompleted)
+        << s.task_id << ": a platform leak is never the user's failure";
     for (const auto& r : s.runs) {
       EXPECT_NE(r.state, RunState::kFailed);
       if (r.state == RunState::kException) {
@@ -288,7 +299,8 @@ TEST(EngineProcess, WorkerSigtermReportsWorkerShutdownAndTheTaskIsRetried) {
   auto client = c.Client();
   TaskDefinition d = Task(1, R"([{"sleep_ms":2000},{"exit":0}])");
   ASSERT_TRUE(client.CreateTask(d).ok());
-  auto running = AwaitTasks(client, {d.task_id}, [](const auto& s) { return s.state == TaskState::kRunning; }, 20'000);
+  auto running = AwaitTasks(
+      client, {d.task_id}, [](const auto& s) { return s.state == TaskState::kRunning; }, 20'000);
   ASSERT_EQ(running[0].state, TaskState::kRunning);
   w.Signal(SIGTERM);
   EXPECT_EQ(w.Wait(), 0);
@@ -336,7 +348,8 @@ TEST_F(EngineErrors, InvalidDefinitionNamesFieldAndBound) {
   d.retries = 50;
   ExpectError(client.CreateTask(d), StatusCode::kInvalidArgument, "retries: 50 is outside 0..49");
   d = Task(102, std::string(70'000, 'x'));
-  ExpectError(client.CreateTask(d), StatusCode::kInvalidArgument, "payload: 70000 bytes exceed the limit of 65536");
+  ExpectError(client.CreateTask(d), StatusCode::kInvalidArgument,
+              "payload: 70000 bytes exceed the limit of 65536");
 }
 
 TEST_F(EngineErrors, StaleReportIsFailedPrecondition) {
@@ -347,20 +360,22 @@ TEST_F(EngineErrors, StaleReportIsFailedPrecondition) {
   ASSERT_TRUE(client.ClaimWork("g", "w1", 1, &claims).ok());
   ASSERT_EQ(claims.size(), 1u);
   std::string id = claims[0].task.task_id;
-  ExpectError(client.ReportCompleted(RunRef{id, claims[0].run_id, "g", "w2"}), StatusCode::kFailedPrecondition,
-              "claimed by g/w1");
+  ExpectError(client.ReportCompleted(RunRef{id, claims[0].run_id, "g", "w2"}),
+              StatusCode::kFailedPrecondition, "claimed by g/w1");
   ASSERT_TRUE(client.ReportCompleted(RunRef{id, claims[0].run_id, "g", "w1"}).ok());
-  EXPECT_TRUE(client.ReportCompleted(RunRef{id, claims[0].run_id, "g", "w1"}).ok()) << "repeat is OK";
-  ExpectError(client.ReportFailed(RunRef{id, claims[0].run_id, "g", "w1"}), StatusCode::kFailedPrecondition,
-              "completed");
+  EXPECT_TRUE(client.ReportCompleted(RunRef{id, claims[0].run_id, "g", "w1"}).ok())
+      << "repeat is OK";
+  ExpectError(client.ReportFailed(RunRef{id, claims[0].run_id, "g", "w1"}),
+              StatusCode::kFailedPrecondition, "completed");
 }
 
 TEST_F(EngineErrors, NotFoundAndBadReason) {
   auto client = Client();
   engine::TaskStatus s;
   ExpectError(client.GetStatus(TaskId(999'999), &s), StatusCode::kNotFound, "does not exist");
-  ExpectError(client.ReportException(RunRef{TaskId(999'999), 0, "g", "w"}, ReasonResolved::kClaimExpired),
-              StatusCode::kInvalidArgument, "reason");
+  ExpectError(
+      client.ReportException(RunRef{TaskId(999'999), 0, "g", "w"}, ReasonResolved::kClaimExpired),
+      StatusCode::kInvalidArgument, "reason");
 }
 
 TEST_F(EngineErrors, LimitsAreResourceExhausted) {

@@ -29,12 +29,16 @@ struct Op {
 };
 
 rc::Gen<Op> GenOp(bool with_crash) {
-  return rc::gen::build<Op>(
-      rc::gen::set(&Op::kind, rc::gen::weightedOneOf<int>(
-                                  {{4, rc::gen::just(0)}, {3, rc::gen::just(1)}, {4, rc::gen::just(2)},
-                                   {2, rc::gen::just(3)}, {1, rc::gen::just(4)}, {1, rc::gen::just(5)},
-                                   {with_crash ? 1 : 0, rc::gen::just(6)}})),
-      rc::gen::set(&Op::a, rc::gen::inRange(0, 1000)), rc::gen::set(&Op::b, rc::gen::inRange(0, 1000)));
+  return rc::gen::build<Op>(rc::gen::set(&Op::kind, rc::gen::weightedOneOf<int>(
+                                                        {{4, rc::gen::just(0)},
+                                                         {3, rc::gen::just(1)},
+                                                         {4, rc::gen::just(2)},
+                                                         {2, rc::gen::just(3)},
+                                                         {1, rc::gen::just(4)},
+                                                         {1, rc::gen::just(5)},
+                                                         {with_crash ? 1 : 0, rc::gen::just(6)}})),
+                            rc::gen::set(&Op::a, rc::gen::inRange(0, 1000)),
+                            rc::gen::set(&Op::b, rc::gen::inRange(0, 1000)));
 }
 
 // Interprets operations against one queue. Deterministic given the queue's state.
@@ -55,7 +59,8 @@ class Driver {
     switch (op.kind) {
       case 0: {
         std::vector<std::string> deps;
-        if (!created_.empty() && op.a % 3 == 0) deps.push_back(TaskId(created_[op.a % created_.size()]));
+        if (!created_.empty() && op.a % 3 == 0)
+          deps.push_back(TaskId(created_[op.a % created_.size()]));
         TaskDefinition d = MakeTask(static_cast<uint32_t>(i + 1), clock_->NowMs(), deps);
         d.retries = op.b % 3;
         created_.push_back(static_cast<uint32_t>(i + 1));
@@ -67,7 +72,9 @@ class Driver {
           return q_->ClaimWork("group", "w" + std::to_string(op.a % 3), 1 + op.b % 3, &claims);
         });
       }
-      case 2: case 4: case 5: {
+      case 2:
+      case 4:
+      case 5: {
         if (created_.empty()) return Status::Ok();
         std::string id = TaskId(created_[op.a % created_.size()]);
         if (op.kind == 4) return Guarded(faults, [&] { return q_->RerunTask(id); });
@@ -79,9 +86,12 @@ class Driver {
         RunRef ref{id, s.runs.back().run_id, "group", worker};
         return Guarded(faults, [&] {
           switch (op.b % 3) {
-            case 0: return q_->ReportCompleted(ref);
-            case 1: return q_->ReportFailed(ref);
-            default: return q_->ReportException(ref, ReasonResolved::kWorkerShutdown);
+            case 0:
+              return q_->ReportCompleted(ref);
+            case 1:
+              return q_->ReportFailed(ref);
+            default:
+              return q_->ReportException(ref, ReasonResolved::kWorkerShutdown);
           }
         });
       }
@@ -243,8 +253,8 @@ RC_GTEST_PROP(CrashRecovery, SqliteSurvivesSigkillAtAnyPoint, ()) {
   bool is_next_state = acks < ops.size() && recovered == states[acks + 1];
   RC_TAG(is_acked_state ? "state = acknowledged" : "state = one more (in flight)");
   if (!is_acked_state && !is_next_state) {
-    RC_FAIL("after " + std::to_string(acks) + " acknowledged ops the database holds:\n" + recovered +
-            "expected:\n" + states[acks]);
+    RC_FAIL("after " + std::to_string(acks) + " acknowledged ops the database holds:\n" +
+            recovered + "expected:\n" + states[acks]);
   }
 }
 

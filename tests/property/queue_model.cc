@@ -7,14 +7,7 @@ namespace ithappens::testing {
 std::string WorkerName(int w) { return "w" + std::to_string(w); }
 
 TaskState MTask::State() const {
-  if (runs.empty()) return TaskState::kUnscheduled;
-  switch (runs.back().state) {
-    case RunState::kPending: return TaskState::kPending;
-    case RunState::kRunning: return TaskState::kRunning;
-    case RunState::kCompleted: return TaskState::kCompleted;
-    case RunState::kFailed: return TaskState::kFailed;
-    default: return TaskState::kException;
-  }
+  return runs.empty() ? TaskState::kUnscheduled : TaskStateOf(runs.back().state);
 }
 
 TaskDefinition MTask::Definition(int n) const {
@@ -48,7 +41,8 @@ void Model::Settle() {
       if (!t.runs.empty()) continue;
       bool ok = true;
       for (int d : t.deps) {
-        ok &= t.requires_ == Requires::kAllCompleted ? tasks[d].ever_completed : tasks[d].ever_resolved;
+        ok &= t.requires_ == Requires::kAllCompleted ? tasks[d].ever_completed
+                                                     : tasks[d].ever_resolved;
       }
       if (ok) {
         AddRun(static_cast<int>(i), ReasonCreated::kScheduled);
@@ -64,12 +58,13 @@ void Model::Resolve(int task, RunState outcome, ReasonResolved reason) {
   r.state = outcome;
   r.resolved = reason;
   r.taken_until = 0;
-  bool retryable = reason == ReasonResolved::kClaimExpired || reason == ReasonResolved::kWorkerShutdown ||
+  bool retryable = reason == ReasonResolved::kClaimExpired ||
+                   reason == ReasonResolved::kWorkerShutdown ||
                    reason == ReasonResolved::kIntermittentTask;
   if (outcome == RunState::kException && retryable && t.retries_left > 0 && t.runs.size() < 50) {
     t.retries_left--;
     AddRun(task, reason == ReasonResolved::kIntermittentTask ? ReasonCreated::kTaskRetry
-                                                              : ReasonCreated::kRetry);
+                                                             : ReasonCreated::kRetry);
   }
   Settle();
 }
@@ -111,7 +106,8 @@ StatusCode Model::Create(int n, MTask t) {
   if (n < static_cast<int>(tasks.size())) {
     const MTask& old = tasks[n];
     bool same = old.deps == t.deps && old.requires_ == t.requires_ && old.retries == t.retries &&
-                old.priority == t.priority && old.deadline == t.deadline && old.created == t.created;
+                old.priority == t.priority && old.deadline == t.deadline &&
+                old.created == t.created;
     return same ? StatusCode::kOk : StatusCode::kAlreadyExists;
   }
   t.retries_left = t.retries;
@@ -148,7 +144,8 @@ StatusCode Model::Reclaim(int task, int run, int worker) {
   MTask& t = tasks[task];
   if (run >= static_cast<int>(t.runs.size())) return StatusCode::kNotFound;
   MRun& r = t.runs[run];
-  if (run + 1 != static_cast<int>(t.runs.size()) || r.state != RunState::kRunning || r.worker != worker) {
+  if (run + 1 != static_cast<int>(t.runs.size()) || r.state != RunState::kRunning ||
+      r.worker != worker) {
     return StatusCode::kFailedPrecondition;
   }
   r.taken_until = now + kModelLeaseMs;
@@ -217,7 +214,8 @@ std::string Diff(const Model& m, Queue& q) {
     }
     if (s.retries_left != t.retries_left) return where + "retriesLeft differs";
     if (s.runs.size() != t.runs.size()) {
-      return where + std::to_string(s.runs.size()) + " runs, model " + std::to_string(t.runs.size());
+      return where + std::to_string(s.runs.size()) + " runs, model " +
+             std::to_string(t.runs.size());
     }
     for (size_t k = 0; k < t.runs.size(); ++k) {
       const Run& a = s.runs[k];
@@ -230,7 +228,8 @@ std::string Diff(const Model& m, Queue& q) {
                std::string(ToString(b.resolved));
       }
       if (a.scheduled_ms != b.scheduled) return rw + "scheduled time differs";
-      if (b.worker >= 0 && (!a.worker || a.worker->id != WorkerName(b.worker))) return rw + "worker differs";
+      if (b.worker >= 0 && (!a.worker || a.worker->id != WorkerName(b.worker)))
+        return rw + "worker differs";
       if (a.taken_until_ms != b.taken_until) return rw + "takenUntil differs";
     }
   }

@@ -1,14 +1,14 @@
 // Proves the engine agrees with a naive reference model (queue_model.h) on random
 // sequences of create / claim / reclaim / report / cancel / rerun / advance-clock / crash,
 // on both stores: every answer's status code and every task's full state after every step.
+#include "tests/property/queue_model.h"
+
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 #include <rapidcheck/state.h>
 
 #include <algorithm>
-
-#include "tests/property/queue_model.h"
 
 namespace ithappens::testing {
 namespace {
@@ -26,11 +26,11 @@ struct Sut {
 using Cmd = rc::state::Command<Model, Sut>;
 
 // Runs one step on a copy of the model and on the engine, and compares both.
-#define CHECK_STEP(model, sut, expected, actual)                                        \
-  do {                                                                                  \
-    RC_ASSERT(StatusCodeName((actual).code()) == StatusCodeName(expected));             \
-    std::string diff = Diff(model, sut.t.q());                                          \
-    if (!diff.empty()) RC_FAIL(diff);                                                   \
+#define CHECK_STEP(model, sut, expected, actual)                            \
+  do {                                                                      \
+    RC_ASSERT(StatusCodeName((actual).code()) == StatusCodeName(expected)); \
+    std::string diff = Diff(model, sut.t.q());                              \
+    if (!diff.empty()) RC_FAIL(diff);                                       \
   } while (0)
 
 int AnyTask(const Model& m) { return *rc::gen::inRange<int>(0, static_cast<int>(m.tasks.size())); }
@@ -40,8 +40,9 @@ struct CreateTask : Cmd {
   MTask task;
   explicit CreateTask(const Model& m) {
     int existing = static_cast<int>(m.tasks.size());
-    n = existing == 0 ? 0 : *rc::gen::weightedOneOf<int>({{4, rc::gen::just(existing)},
-                                                          {1, rc::gen::inRange(0, existing)}});
+    n = existing == 0 ? 0
+                      : *rc::gen::weightedOneOf<int>(
+                            {{4, rc::gen::just(existing)}, {1, rc::gen::inRange(0, existing)}});
     if (n < existing) {
       task = m.tasks[n];  // an idempotent retry, or (1 in 4) a conflicting one
       if (*rc::gen::inRange(0, 4) == 0) task.retries = (task.retries + 1) % 50;
@@ -71,7 +72,8 @@ struct CreateTask : Cmd {
     CHECK_STEP(m, sut, want, sut.t.q().CreateTask(def));
   }
   void show(std::ostream& os) const override {
-    os << "CreateTask(" << n << ", deps=" << task.deps.size() << ", retries=" << task.retries << ")";
+    os << "CreateTask(" << n << ", deps=" << task.deps.size() << ", retries=" << task.retries
+       << ")";
   }
 };
 
@@ -117,14 +119,21 @@ struct Report : Cmd {
   explicit Report(const Model& m) : target((RC_PRE(!m.tasks.empty()), m)) {}
   std::pair<RunState, ReasonResolved> Outcome() const {
     switch (kind) {
-      case 0: return {RunState::kCompleted, ReasonResolved::kCompleted};
-      case 1: return {RunState::kFailed, ReasonResolved::kFailed};
-      case 2: return {RunState::kException, ReasonResolved::kWorkerShutdown};
-      case 3: return {RunState::kException, ReasonResolved::kIntermittentTask};
-      default: return {RunState::kException, ReasonResolved::kMalformedPayload};
+      case 0:
+        return {RunState::kCompleted, ReasonResolved::kCompleted};
+      case 1:
+        return {RunState::kFailed, ReasonResolved::kFailed};
+      case 2:
+        return {RunState::kException, ReasonResolved::kWorkerShutdown};
+      case 3:
+        return {RunState::kException, ReasonResolved::kIntermittentTask};
+      default:
+        return {RunState::kException, ReasonResolved::kMalformedPayload};
     }
   }
-  void checkPreconditions(const Model& m) const override { RC_PRE(target.task < (int)m.tasks.size()); }
+  void checkPreconditions(const Model& m) const override {
+    RC_PRE(target.task < (int)m.tasks.size());
+  }
   void apply(Model& m) const override {
     auto [o, r] = Outcome();
     m.Report(target.task, target.run, target.worker, o, r);
@@ -149,14 +158,17 @@ struct Report : Cmd {
 struct Reclaim : Cmd {
   RunTarget target;
   explicit Reclaim(const Model& m) : target((RC_PRE(!m.tasks.empty()), m)) {}
-  void checkPreconditions(const Model& m) const override { RC_PRE(target.task < (int)m.tasks.size()); }
+  void checkPreconditions(const Model& m) const override {
+    RC_PRE(target.task < (int)m.tasks.size());
+  }
   void apply(Model& m) const override { m.Reclaim(target.task, target.run, target.worker); }
   void run(const Model& m0, Sut& sut) const override {
     Model m = m0;
     StatusCode want = m.Reclaim(target.task, target.run, target.worker);
     std::string id = TaskId(target.task), w = WorkerName(target.worker);
-    CHECK_STEP(m, sut, want,
-               sut.t.q().ReclaimTask(RunRef{id, static_cast<uint32_t>(target.run), "group", w}, nullptr));
+    CHECK_STEP(
+        m, sut, want,
+        sut.t.q().ReclaimTask(RunRef{id, static_cast<uint32_t>(target.run), "group", w}, nullptr));
   }
   void show(std::ostream& os) const override {
     os << "Reclaim(" << target.task << "/" << target.run << " by w" << target.worker << ")";
@@ -175,7 +187,9 @@ struct CancelOrRerun : Cmd {
     std::string id = TaskId(task);
     CHECK_STEP(m, sut, want, cancel ? sut.t.q().CancelTask(id) : sut.t.q().RerunTask(id));
   }
-  void show(std::ostream& os) const override { os << (cancel ? "Cancel(" : "Rerun(") << task << ")"; }
+  void show(std::ostream& os) const override {
+    os << (cancel ? "Cancel(" : "Rerun(") << task << ")";
+  }
 };
 
 struct AdvanceClock : Cmd {
@@ -205,10 +219,10 @@ struct Crash : Cmd {
 
 void CheckAgainstModel(StoreKind kind) {
   Sut sut(kind);
-  rc::state::check(Model{}, sut,
-                   rc::state::gen::execOneOfWithArgs<CreateTask, CreateTask, ClaimWork, ClaimWork,
-                                                     Report, Report, Reclaim, CancelOrRerun,
-                                                     AdvanceClock, Crash>());
+  rc::state::check(
+      Model{}, sut,
+      rc::state::gen::execOneOfWithArgs<CreateTask, CreateTask, ClaimWork, ClaimWork, Report,
+                                        Report, Reclaim, CancelOrRerun, AdvanceClock, Crash>());
 }
 
 RC_GTEST_PROP(QueueModel, MemoryStoreAgreesWithModel, ()) { CheckAgainstModel(StoreKind::kMemory); }

@@ -41,20 +41,21 @@ const char* const kPrograms[] = {
     R"([{"fail_if_attempt_below":2},{"effect":{"channel":"email","to":"ops-{i}"}}])",
     R"([{"sleep_ms":45000},{"exit":0}])",
 };
-const char* const kFaults[] = {"worker-crash", "worker-pause", "partition", "engine-crash", "response-loss",
-                               "fsync-error"};
+const char* const kFaults[] = {"worker-crash", "worker-pause",  "partition",
+                               "engine-crash", "response-loss", "fsync-error"};
 }  // namespace
 
 void showValue(const GenCase& c, std::ostream& os) {
   os << "workers=" << c.workers << " capacity=" << c.capacity << "\n";
   for (const auto& w : c.workload) {
-    os << "  workload: " << (w.chain_length > 1 ? "chain x" + std::to_string(w.chain_length) : "batch")
+    os << "  workload: "
+       << (w.chain_length > 1 ? "chain x" + std::to_string(w.chain_length) : "batch")
        << " tasks=" << w.tasks << " at=" << w.at_s << "s" << (w.fail_root ? " fail_root" : "")
        << " program=" << kPrograms[w.program] << "\n";
   }
   for (const auto& f : c.faults) {
-    os << "  fault: " << kFaults[f.kind] << " target=" << f.target << " at=" << f.at_s << "s for " << f.duration_s
-       << "s\n";
+    os << "  fault: " << kFaults[f.kind] << " target=" << f.target << " at=" << f.at_s << "s for "
+       << f.duration_s << "s\n";
   }
 }
 
@@ -62,24 +63,30 @@ namespace {
 
 // fault_kind < 0: any kind; else only that kind, lasting at least min_duration_s.
 rc::Gen<GenCase> GenCases(int fault_kind = -1, int min_duration_s = 1) {
-  return rc::gen::mapcat(rc::gen::pair(rc::gen::inRange(1, 4), rc::gen::inRange(1, 4)), [=](std::pair<int, int> wc) {
-    auto workload = rc::gen::build<GenWorkload>(
-        rc::gen::set(&GenWorkload::program, rc::gen::inRange(0, 4)),
-        rc::gen::set(&GenWorkload::tasks, rc::gen::inRange(1, 12)),
-        rc::gen::set(&GenWorkload::at_s, rc::gen::inRange(0, 30)),
-        rc::gen::set(&GenWorkload::chain_length, rc::gen::inRange(1, 4)),
-        rc::gen::set(&GenWorkload::fail_root, rc::gen::arbitrary<bool>()));
-    auto kinds = fault_kind < 0 ? rc::gen::inRange(0, 6) : rc::gen::just(fault_kind);
-    auto fault = rc::gen::build<GenFault>(rc::gen::set(&GenFault::kind, kinds),
-                                          rc::gen::set(&GenFault::target, rc::gen::inRange(0, wc.first)),
-                                          rc::gen::set(&GenFault::at_s, rc::gen::inRange(0, 60)),
-                                          rc::gen::set(&GenFault::duration_s, rc::gen::inRange(min_duration_s, 120)));
-    return rc::gen::build<GenCase>(
-        rc::gen::set(&GenCase::workers, rc::gen::just(wc.first)),
-        rc::gen::set(&GenCase::capacity, rc::gen::just(wc.second)),
-        rc::gen::set(&GenCase::workload, rc::gen::resize(4, rc::gen::nonEmpty(rc::gen::container<std::vector<GenWorkload>>(workload)))),
-        rc::gen::set(&GenCase::faults, rc::gen::resize(5, rc::gen::container<std::vector<GenFault>>(fault))));
-  });
+  return rc::gen::mapcat(
+      rc::gen::pair(rc::gen::inRange(1, 4), rc::gen::inRange(1, 4)), [=](std::pair<int, int> wc) {
+        auto workload = rc::gen::build<GenWorkload>(
+            rc::gen::set(&GenWorkload::program, rc::gen::inRange(0, 4)),
+            rc::gen::set(&GenWorkload::tasks, rc::gen::inRange(1, 12)),
+            rc::gen::set(&GenWorkload::at_s, rc::gen::inRange(0, 30)),
+            rc::gen::set(&GenWorkload::chain_length, rc::gen::inRange(1, 4)),
+            rc::gen::set(&GenWorkload::fail_root, rc::gen::arbitrary<bool>()));
+        auto kinds = fault_kind < 0 ? rc::gen::inRange(0, 6) : rc::gen::just(fault_kind);
+        auto fault = rc::gen::build<GenFault>(
+            rc::gen::set(&GenFault::kind, kinds),
+            rc::gen::set(&GenFault::target, rc::gen::inRange(0, wc.first)),
+            rc::gen::set(&GenFault::at_s, rc::gen::inRange(0, 60)),
+            rc::gen::set(&GenFault::duration_s, rc::gen::inRange(min_duration_s, 120)));
+        return rc::gen::build<GenCase>(
+            rc::gen::set(&GenCase::workers, rc::gen::just(wc.first)),
+            rc::gen::set(&GenCase::capacity, rc::gen::just(wc.second)),
+            rc::gen::set(
+                &GenCase::workload,
+                rc::gen::resize(
+                    4, rc::gen::nonEmpty(rc::gen::container<std::vector<GenWorkload>>(workload)))),
+            rc::gen::set(&GenCase::faults,
+                         rc::gen::resize(5, rc::gen::container<std::vector<GenFault>>(fault))));
+      });
 }
 
 Scenario ToScenario(const GenCase& c) {
@@ -127,7 +134,8 @@ std::string Violation(const GenCase& c, std::string_view bug) {
   std::string error;
   for (const auto& r : CheckHistoryFile(o.history_path, &error)) {
     if (r.valid != Validity::kValid) {
-      return r.checker + ": " + (r.counterexamples.empty() ? r.error : r.counterexamples[0].explanation);
+      return r.checker + ": " +
+             (r.counterexamples.empty() ? r.error : r.counterexamples[0].explanation);
     }
   }
   return "";
@@ -154,7 +162,8 @@ void ExpectFoundAndShrunk(const char* bug, int fault_kind = -1, int min_duration
   EXPECT_FALSE(holds) << bug << ": RapidCheck found no failing schedule";
   std::string out = log.str();
   EXPECT_NE(out.find("Falsifiable"), std::string::npos);
-  std::cout << "minimal failing schedule for " << bug << ":\n" << out.substr(out.find("Falsifiable")) << "\n";
+  std::cout << "minimal failing schedule for " << bug << ":\n"
+            << out.substr(out.find("Falsifiable")) << "\n";
 }
 
 TEST(SimProperty, NoClaimExpiryIsFoundAndShrunk) { ExpectFoundAndShrunk("no-claim-expiry"); }

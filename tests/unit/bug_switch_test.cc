@@ -114,20 +114,20 @@ TEST_P(BugSwitch, DetectorQuietOnCorrectEngineAndFiresOnBug) {
   EXPECT_NE(GetParam().scenario(GetParam().bug), "") << GetParam().bug << " went unnoticed";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Engine, BugSwitch,
-    ::testing::Values(Case{"ack-before-commit", AckBeforeCommit},
-                      Case{"random-task-ids", RandomTaskIds},
-                      Case{"retry-user-failures", RetryUserFailures},
-                      Case{"blame-user-for-platform", BlameUserForPlatform},
-                      Case{"no-fencing", NoFencing}, Case{"effect-key-per-run", EffectKeyPerRun},
-                      Case{"no-claim-expiry", NoClaimExpiry},
-                      Case{"lose-pending-on-restart", LosePendingOnRestart}),
-    [](const auto& info) {
-      std::string n(info.param.bug);
-      for (char& c : n) c = c == '-' ? '_' : c;
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Engine, BugSwitch,
+                         ::testing::Values(Case{"ack-before-commit", AckBeforeCommit},
+                                           Case{"random-task-ids", RandomTaskIds},
+                                           Case{"retry-user-failures", RetryUserFailures},
+                                           Case{"blame-user-for-platform", BlameUserForPlatform},
+                                           Case{"no-fencing", NoFencing},
+                                           Case{"effect-key-per-run", EffectKeyPerRun},
+                                           Case{"no-claim-expiry", NoClaimExpiry},
+                                           Case{"lose-pending-on-restart", LosePendingOnRestart}),
+                         [](const auto& info) {
+                           std::string n(info.param.bug);
+                           for (char& c : n) c = c == '-' ? '_' : c;
+                           return n;
+                         });
 
 TEST(BugSwitch, EverySwitchHasACase) {
   // Guards the list above against a switch added to bugs.h without a detector.

@@ -1,8 +1,8 @@
 // Proves the cron parser fires at the right minutes (UTC), follows Vixie cron's day rule,
 // and names the field and its range when an expression is wrong.
-#include <gtest/gtest.h>
-
 #include "engine/core/cron.h"
+
+#include <gtest/gtest.h>
 
 namespace ithappens::engine {
 namespace {

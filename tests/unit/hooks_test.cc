@@ -54,7 +54,8 @@ TEST_P(HookTest, MissedFiresAreSkippedNotReplayed) {
   auto tick = t_.q().Tick();
   ASSERT_TRUE(tick.ok());
   EXPECT_EQ(tick->hook_tasks_created, 1) << "one reminder, not a thundering herd of 157";
-  std::string id = DeterministicTaskId("appointment-reminders", FirstFire() + 13 * kHourMs, "patient-437");
+  std::string id =
+      DeterministicTaskId("appointment-reminders", FirstFire() + 13 * kHourMs, "patient-437");
   EXPECT_EQ(t_.Status(id).state, TaskState::kPending);
 }
 
@@ -98,7 +99,8 @@ TEST_P(HookTest, RejectsBadHookNamingTheField) {
   EXPECT_NE(st.message().find("task.deadline"), std::string::npos) << st.message();
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, HookTest, ::testing::Values(StoreKind::kMemory, StoreKind::kSqlite),
+INSTANTIATE_TEST_SUITE_P(Stores, HookTest,
+                         ::testing::Values(StoreKind::kMemory, StoreKind::kSqlite),
                          [](const auto& info) { return StoreKindName(info.param); });
 
 }  // namespace

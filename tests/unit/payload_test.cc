@@ -1,8 +1,8 @@
 // Proves the worker's payload parser accepts every step of DESIGN.md's program format and
 // refuses malformed programs with a message naming the step, the field and the bound.
-#include <gtest/gtest.h>
-
 #include "engine/worker/payload.h"
+
+#include <gtest/gtest.h>
 
 namespace ithappens::worker {
 namespace {

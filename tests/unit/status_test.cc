@@ -1,9 +1,10 @@
 // Proves the error type keeps its code through context, and that every enum's string form
 // is Taskcluster's and round-trips.
+#include "engine/status.h"
+
 #include <gtest/gtest.h>
 
 #include "engine/bugs.h"
-#include "engine/status.h"
 #include "engine/task.h"
 
 namespace ithappens::engine {

@@ -266,7 +266,8 @@ TEST_P(QueueFaultTest, BatchIsAllOrNothingUnderAnFsyncFault) {
     EXPECT_EQ(t.q().CreateTasks(defs, &results).code(), StatusCode::kUnavailable);
   }
   ASSERT_EQ(results.size(), 2u);
-  for (const auto& r : results) EXPECT_EQ(r.code(), StatusCode::kUnavailable) << "nothing acknowledged";
+  for (const auto& r : results)
+    EXPECT_EQ(r.code(), StatusCode::kUnavailable) << "nothing acknowledged";
   ASSERT_TRUE(t.q().CreateTasks(defs, &results).ok());
   for (const auto& r : results) EXPECT_TRUE(r.ok()) << r.ToString();
   t.CrashAndReopen();

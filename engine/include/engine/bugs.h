@@ -36,8 +36,8 @@ struct BugSwitches {
 };
 
 inline constexpr std::array<std::string_view, 8> kBugSwitchNames = {
-    "ack-before-commit", "random-task-ids",  "retry-user-failures", "blame-user-for-platform",
-    "no-fencing",        "effect-key-per-run", "no-claim-expiry",   "lose-pending-on-restart",
+    "ack-before-commit", "random-task-ids",    "retry-user-failures", "blame-user-for-platform",
+    "no-fencing",        "effect-key-per-run", "no-claim-expiry",     "lose-pending-on-restart",
 };
 
 // Turns on the switch called `name`; INVALID_ARGUMENT naming the known switches otherwise.

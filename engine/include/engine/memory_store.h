@@ -81,7 +81,7 @@ class MemoryStore final : public Store {
   mutable std::mutex mu_;
   std::vector<TaskSlot> tasks_;
   std::map<std::string, HookSlot> hooks_;
-  std::vector<Undo> undo_;    // unsynced writes, oldest first
+  std::vector<Undo> undo_;  // unsynced writes, oldest first
   std::vector<HookUndo> hook_undo_;
   uint64_t submitted_seq_ = 0;
   uint64_t written_seq_ = 0;  // last batch written (visible)

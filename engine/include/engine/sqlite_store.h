@@ -37,7 +37,8 @@ class SqliteStore final : public Store {
   static constexpr int kSchemaVersion = 1;
 
   // Opens (creating if needed) the database at path; recovers it if it was not closed.
-  static Result<std::unique_ptr<SqliteStore>> Open(std::string path, SqliteStoreOptions options = {});
+  static Result<std::unique_ptr<SqliteStore>> Open(std::string path,
+                                                   SqliteStoreOptions options = {});
   ~SqliteStore() override;
 
   Status Load(StoreVisitor& v) override;
@@ -81,7 +82,7 @@ class SqliteStore final : public Store {
   uint64_t failed_from_ = 0;  // 0 = healthy
   bool poisoned_ = false;     // an fsync failed: closed until Recover
   bool leader_active_ = false;
-  std::string failure_;       // why the pipeline failed
+  std::string failure_;  // why the pipeline failed
   std::vector<std::pair<uint64_t, uint64_t>> failed_ranges_;
   Counters counters_;
 };

@@ -4,29 +4,29 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <optional>
 
 namespace ithappens::engine {
 
 enum class StatusCode : int {
   kOk = 0,
-  kCancelled = 1,           // (gRPC, client side)
+  kCancelled = 1,  // (gRPC, client side)
   kUnknown = 2,
-  kInvalidArgument = 3,     // bad input; the message names the field and the bound
-  kDeadlineExceeded = 4,    // (gRPC, client side) outcome unknown: the call may have applied
-  kNotFound = 5,            // no such task / hook / run
-  kAlreadyExists = 6,       // same id, different definition (a conflict)
+  kInvalidArgument = 3,   // bad input; the message names the field and the bound
+  kDeadlineExceeded = 4,  // (gRPC, client side) outcome unknown: the call may have applied
+  kNotFound = 5,          // no such task / hook / run
+  kAlreadyExists = 6,     // same id, different definition (a conflict)
   kPermissionDenied = 7,
   kResourceExhausted = 8,   // a limit was reached (runs per task, batch size, ...)
   kFailedPrecondition = 9,  // stale run, wrong worker, wrong state
   kAborted = 10,
   kOutOfRange = 11,
   kUnimplemented = 12,
-  kInternal = 13,           // an invariant of ours broke: our fault, never the caller's
-  kUnavailable = 14,        // durable store failed; nothing was acknowledged; retry
+  kInternal = 13,     // an invariant of ours broke: our fault, never the caller's
+  kUnavailable = 14,  // durable store failed; nothing was acknowledged; retry
   kDataLoss = 15,
   kUnauthenticated = 16,
 };
@@ -39,7 +39,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status ResourceExhausted(std::string m) {
@@ -87,16 +89,16 @@ class [[nodiscard]] Result {
 
 }  // namespace ithappens::engine
 
-#define ITHAPPENS_RETURN_IF_ERROR(expr)          \
-  do {                                           \
-    ::ithappens::engine::Status _st = (expr);    \
-    if (!_st.ok()) return _st;                   \
+#define ITHAPPENS_RETURN_IF_ERROR(expr)       \
+  do {                                        \
+    ::ithappens::engine::Status _st = (expr); \
+    if (!_st.ok()) return _st;                \
   } while (0)
 
 // Invariants are always checked, in every build type. A broken invariant is our bug.
-#define ITHAPPENS_CHECK(cond)                                                        \
-  do {                                                                               \
-    if (!(cond)) ::ithappens::engine::CheckFailed(__FILE__, __LINE__, #cond);        \
+#define ITHAPPENS_CHECK(cond)                                                 \
+  do {                                                                        \
+    if (!(cond)) ::ithappens::engine::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 
 namespace ithappens::engine {

@@ -15,10 +15,10 @@
 namespace ithappens::engine {
 
 // ---- Bounds. Every one of them is named in the error that enforces it. ----
-inline constexpr int kTaskIdLength = 22;              // URL-safe base64 of 16 bytes
-inline constexpr int kMaxRetries = 49;                // retries: 0..49
+inline constexpr int kTaskIdLength = 22;  // URL-safe base64 of 16 bytes
+inline constexpr int kMaxRetries = 49;    // retries: 0..49
 inline constexpr int kDefaultRetries = 5;
-inline constexpr int kMaxRunsPerTask = 50;            // 1 + kMaxRetries; reruns count too
+inline constexpr int kMaxRunsPerTask = 50;  // 1 + kMaxRetries; reruns count too
 inline constexpr size_t kMaxDependencies = 100;
 inline constexpr size_t kMaxRoutes = 64;
 inline constexpr size_t kMaxRouteLength = 249;
@@ -31,11 +31,18 @@ inline constexpr size_t kMaxWorkerIdLength = 128;
 inline constexpr TimeMs kMaxDeadlineAfterCreatedMs = 5LL * 24 * 3600 * 1000;  // 5 days
 inline constexpr TimeMs kMaxCreatedSkewMs = 15LL * 60 * 1000;                 // |created-now|
 inline constexpr TimeMs kDefaultExpiresAfterDeadlineMs = 365LL * 24 * 3600 * 1000;
-inline constexpr int kMaxClaimBatch = 1000;           // claimWork n: 1..1000
-inline constexpr int kMaxListLimit = 1000;            // listTaskGroup limit: 1..1000
-inline constexpr size_t kMaxBatchItems = 1000;        // createTasks / reportCompletedBatch
+inline constexpr int kMaxClaimBatch = 1000;     // claimWork n: 1..1000
+inline constexpr int kMaxListLimit = 1000;      // listTaskGroup limit: 1..1000
+inline constexpr size_t kMaxBatchItems = 1000;  // createTasks / reportCompletedBatch
 
-enum class TaskState : uint8_t { kUnscheduled, kPending, kRunning, kCompleted, kFailed, kException };
+enum class TaskState : uint8_t {
+  kUnscheduled,
+  kPending,
+  kRunning,
+  kCompleted,
+  kFailed,
+  kException
+};
 enum class RunState : uint8_t { kPending, kRunning, kCompleted, kFailed, kException };
 enum class ReasonCreated : uint8_t { kScheduled, kRetry, kTaskRetry, kRerun, kException };
 enum class ReasonResolved : uint8_t {
@@ -53,7 +60,16 @@ enum class ReasonResolved : uint8_t {
 };
 enum class Requires : uint8_t { kAllCompleted, kAllResolved };
 // Taskcluster's priority levels, highest first ("normal" is its legacy alias of lowest).
-enum class Priority : uint8_t { kHighest, kVeryHigh, kHigh, kMedium, kLow, kVeryLow, kLowest, kNormal };
+enum class Priority : uint8_t {
+  kHighest,
+  kVeryHigh,
+  kHigh,
+  kMedium,
+  kLow,
+  kVeryLow,
+  kLowest,
+  kNormal
+};
 inline constexpr int kPriorityLevels = 8;
 
 std::string_view ToString(TaskState s);
@@ -69,6 +85,23 @@ bool Parse(std::string_view s, ReasonCreated* out);
 bool Parse(std::string_view s, ReasonResolved* out);
 bool Parse(std::string_view s, Requires* out);
 bool Parse(std::string_view s, Priority* out);
+
+// A task's state is the state of its latest run (unscheduled when it has none).
+inline TaskState TaskStateOf(RunState latest_run) {
+  switch (latest_run) {
+    case RunState::kPending:
+      return TaskState::kPending;
+    case RunState::kRunning:
+      return TaskState::kRunning;
+    case RunState::kCompleted:
+      return TaskState::kCompleted;
+    case RunState::kFailed:
+      return TaskState::kFailed;
+    case RunState::kException:
+      return TaskState::kException;
+  }
+  return TaskState::kException;
+}
 
 inline bool IsResolved(TaskState s) {
   return s == TaskState::kCompleted || s == TaskState::kFailed || s == TaskState::kException;
@@ -93,16 +126,16 @@ struct TaskMetadata {
 // std::shared_ptr<const TaskDefinition> with the store and with claimers.
 struct TaskDefinition {
   std::string task_id;
-  std::string task_group_id;           // empty on input means "= task_id"
+  std::string task_group_id;  // empty on input means "= task_id"
   std::vector<std::string> dependencies;
   Requires requires_ = Requires::kAllCompleted;
   int retries = kDefaultRetries;
   TimeMs created_ms = 0;
   TimeMs deadline_ms = 0;
-  TimeMs expires_ms = 0;               // 0 on input means deadline + 1 year
+  TimeMs expires_ms = 0;  // 0 on input means deadline + 1 year
   Priority priority = Priority::kLowest;
   std::vector<std::string> routes;
-  std::string payload;                 // opaque to the engine (the worker's program, JSON)
+  std::string payload;  // opaque to the engine (the worker's program, JSON)
   TaskMetadata metadata;
   bool operator==(const TaskDefinition&) const = default;
 };
@@ -120,8 +153,8 @@ struct Run {
   RunState state = RunState::kPending;
   ReasonCreated reason_created = ReasonCreated::kScheduled;
   ReasonResolved reason_resolved = ReasonResolved::kNone;
-  WorkerPtr worker;                    // set once claimed
-  TimeMs taken_until_ms = 0;           // lease end while running
+  WorkerPtr worker;           // set once claimed
+  TimeMs taken_until_ms = 0;  // lease end while running
   TimeMs scheduled_ms = 0;
   TimeMs started_ms = 0;
   TimeMs resolved_ms = 0;
@@ -161,10 +194,10 @@ struct RunRef {
 // fires twice for the same time creates nothing twice.
 struct HookDefinition {
   std::string hook_id;
-  std::string schedule;                // 5-field cron, UTC (see engine/core/cron.h)
-  std::string key;                     // mixed into the task id (e.g. one hook per patient)
-  TaskDefinition task_template;        // task_id ignored; times are offsets from the fire time:
-                                       // deadline_ms/expires_ms relative, created_ms unused
+  std::string schedule;          // 5-field cron, UTC (see engine/core/cron.h)
+  std::string key;               // mixed into the task id (e.g. one hook per patient)
+  TaskDefinition task_template;  // task_id ignored; times are offsets from the fire time:
+                                 // deadline_ms/expires_ms relative, created_ms unused
   bool operator==(const HookDefinition&) const = default;
 };
 
