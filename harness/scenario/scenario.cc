@@ -18,7 +18,14 @@ std::vector<std::pair<std::string, std::string>> FaultKinds() {
        "requests reach the engine and apply, but every answer to target "
        "(client-N, worker-N or all) is lost: the caller records info and retries"},
       {"fsync-error", "every store fsync fails for duration (engine/store/fsync)"},
-      {"write-error", "every store write fails for duration (engine/store/write)"}};
+      {"write-error", "every store write fails for duration (engine/store/write)"},
+      {"clock-jump",
+       "the engine's clock runs duration ahead (leases expire early), then jumps back"},
+      {"sink-outage",
+       "the notification provider is down (its leak ran out of memory) for duration"},
+      {"flaky-network",
+       "target's (client-N, worker-N or all) messages are dropped with "
+       "probability 0.3 and delayed up to 200 ms for duration"}};
 }
 
 namespace {
@@ -181,7 +188,7 @@ class Loader {
                      "'" + spec.kind + "' is not a fault kind (see `ithappens list`)");
       }
       spec.target = f["target"] ? f["target"].as<std::string>() : "";
-      if (spec.kind == "response-loss") {
+      if (spec.kind == "response-loss" || spec.kind == "flaky-network") {
         int n = -1;
         bool ok = spec.target == "all";
         for (const char* prefix : {"client-", "worker-"}) {

@@ -47,12 +47,28 @@ class Rng {
   uint64_t s_;
 };
 
+// The engine's clock: the simulator's virtual time plus an offset (the clock-jump fault).
+class EngineClock final : public engine::Clock {
+ public:
+  explicit EngineClock(const engine::ManualClock* base) : base_(base) {}
+  engine::TimeMs NowMs() const override { return base_->NowMs() + offset_ms; }
+  int64_t offset_ms = 0;
+
+ private:
+  const engine::ManualClock* base_;
+};
+
 struct PlannedTask {
   TaskDefinition def;
   int client = 0;
   std::string expect;  // completed | failed | blocked
   std::string root;    // blocked: the root cause
 };
+
+// Where one run stands in the worker: the program is under way, the lease was lost (a
+// reclaim was refused: the run is dropped silently), or a report is on its way.
+enum class RunPhase { kRunning, kLeaseLost, kReporting };
+using Phase = std::shared_ptr<RunPhase>;
 
 struct SimWorker {
   int index = 0;
@@ -150,7 +166,7 @@ class Simulation {
     qo.claim_timeout_ms = s_.claim_timeout_ms;
     qo.bugs = o_.bugs;
     qo.bug_seed = o_.seed;
-    auto q = Queue::Open(&store_, &clock_, qo);
+    auto q = Queue::Open(&store_, &engine_clock_, qo);
     if (!q.ok()) return q.status();
     queue_ = std::move(q).value();
     return Status::Ok();
@@ -164,6 +180,12 @@ class Simulation {
   bool ResponseLost(const std::string& proc) const {
     return response_loss_all_ || response_loss_.count(proc) > 0;
   }
+  bool Flaky(const std::string& proc) const { return flaky_all_ || flaky_.count(proc) > 0; }
+  // One hop: the base latency, plus up to 200 ms on a flaky link.
+  int64_t HopMs(const std::string& proc) {
+    return s_.latency_ms + (Flaky(proc) ? net_rng_.Below(201) : 0);
+  }
+  bool Dropped(const std::string& proc) { return Flaky(proc) && net_rng_.Below(10) < 3; }
 
   using Op = std::function<Status(Queue&, std::string* ok_value_json)>;
   using Done = std::function<void(const Status&)>;
@@ -183,12 +205,15 @@ class Simulation {
       });
     };
     if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
-    After(s_.latency_ms, [=, this] {
+    if (Dropped(proc)) return lost("request dropped by a flaky network");
+    After(HopMs(proc), [=, this] {
       if (!queue_) return lost("request lost: the engine is down");
       if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
       std::string out;
       Status st = op(*queue_, &out);
-      After(s_.latency_ms, [=, this] {
+      const bool dropped = Dropped(proc);
+      After(HopMs(proc), [=, this] {
+        if (dropped) return lost("response dropped by a flaky network");
         if (!Reachable(proc)) return lost("response lost: partitioned from the engine");
         if (ResponseLost(proc)) return lost("response lost (the request was applied)");
         if (st.ok()) {
@@ -390,13 +415,13 @@ class Simulation {
                       : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
     std::string payload = def.ok() ? (*def)->payload : "";
     auto program = worker::ParsePayload(payload);
-    auto abandoned = std::make_shared<bool>(false);
+    auto phase = std::make_shared<RunPhase>(RunPhase::kRunning);
     if (!program.ok()) {
-      return Report(w, task, run, abandoned, "report-exception",
+      return Report(w, task, run, phase, "report-exception",
                     engine::ReasonResolved::kMalformedPayload, 0);
     }
     // Keep the lease alive while the program runs.
-    ScheduleReclaim(w, task, run, abandoned);
+    ScheduleReclaim(w, task, run, phase);
     int64_t offset = 0, allocated = 0;
     using K = worker::Step::Kind;
     for (size_t k = 0; k < program->steps.size(); ++k) {
@@ -409,7 +434,7 @@ class Simulation {
         case K::kAlloc:
           allocated += st.value;
           if (program->memory_limit_mb > 0 && allocated > program->memory_limit_mb) {
-            return Report(w, task, run, abandoned, "report-failed", engine::ReasonResolved::kFailed,
+            return Report(w, task, run, phase, "report-failed", engine::ReasonResolved::kFailed,
                           offset);
           }
           break;
@@ -425,8 +450,17 @@ class Simulation {
           AppendJsonString(&v, st.channel);
           v.append(",\"to\":");
           AppendJsonString(&v, st.to);
-          WorkerAt(w, Now() + offset, [this, task, key, v, abandoned] {
-            if (*abandoned) return;
+          // If the sink is down when the step runs, the worker gives up on this run with
+          // intermittent-task (a downstream outage: the platform retries it).
+          WorkerAt(w, Now() + offset, [this, w, task, run, key, v, phase] {
+            if (*phase != RunPhase::kRunning) return;
+            if (sink_down_) {
+              Emit(workers_[w].name, EventType::kFail, "deliver", task, "",
+                   "effect sink unavailable");
+              *phase = RunPhase::kReporting;
+              return SendReport(w, task, run, "report-exception",
+                                engine::ReasonResolved::kIntermittentTask, 0);
+            }
             bool delivered = delivered_keys_.insert(key).second;
             Emit("sink", EventType::kEffect, "deliver", task,
                  v + (delivered ? ",\"delivered\":true}" : ",\"delivered\":false}"));
@@ -435,27 +469,27 @@ class Simulation {
         }
         case K::kExit:
           return Report(
-              w, task, run, abandoned, st.value == 0 ? "report-completed" : "report-failed",
+              w, task, run, phase, st.value == 0 ? "report-completed" : "report-failed",
               st.value == 0 ? engine::ReasonResolved::kCompleted : engine::ReasonResolved::kFailed,
               offset);
         case K::kCrash:
-          return Report(w, task, run, abandoned, "report-failed", engine::ReasonResolved::kFailed,
+          return Report(w, task, run, phase, "report-failed", engine::ReasonResolved::kFailed,
                         offset);
         case K::kFailIfAttemptBelow:
           if (static_cast<int64_t>(run) + 1 < st.value) {
-            return Report(w, task, run, abandoned, "report-exception",
+            return Report(w, task, run, phase, "report-exception",
                           engine::ReasonResolved::kIntermittentTask, offset);
           }
           break;
       }
     }
-    Report(w, task, run, abandoned, "report-completed", engine::ReasonResolved::kCompleted, offset);
+    Report(w, task, run, phase, "report-completed", engine::ReasonResolved::kCompleted, offset);
   }
 
-  void ScheduleReclaim(int w, const std::string& task, uint32_t run,
-                       std::shared_ptr<bool> abandoned) {
+  // Keeps the lease alive while the program runs: reclaims at half the lease.
+  void ScheduleReclaim(int w, const std::string& task, uint32_t run, Phase phase) {
     WorkerAt(w, Now() + s_.claim_timeout_ms / 2, [=, this] {
-      if (*abandoned) return;
+      if (*phase != RunPhase::kRunning) return;
       Call(
           workers_[w].name, "reclaim", task, RunJson(run),
           [task, run, name = workers_[w].name](Queue& q, std::string*) {
@@ -464,40 +498,51 @@ class Simulation {
           [=, this](const Status& st) {
             if (st.code() == StatusCode::kFailedPrecondition ||
                 st.code() == StatusCode::kNotFound) {
-              *abandoned = true;  // the run was taken from us: stop working on it
+              // The run was taken from us: stop working on it, report nothing.
+              if (*phase == RunPhase::kRunning) *phase = RunPhase::kLeaseLost;
               return;
             }
-            if (!*abandoned) ScheduleReclaim(w, task, run, abandoned);
+            if (*phase == RunPhase::kRunning) ScheduleReclaim(w, task, run, phase);
           });
     });
   }
 
-  void Report(int w, const std::string& task, uint32_t run, std::shared_ptr<bool> abandoned,
-              const std::string& f, engine::ReasonResolved reason, int64_t offset,
-              int attempt = 0) {
+  // Schedules the end of a run: unless the lease was lost (the run is dropped silently) or
+  // a report is already on its way, send this one.
+  void Report(int w, const std::string& task, uint32_t run, Phase phase, const std::string& f,
+              engine::ReasonResolved reason, int64_t offset) {
     WorkerAt(w, Now() + offset, [=, this] {
-      if (*abandoned && attempt == 0) {
+      if (*phase == RunPhase::kLeaseLost) {
         workers_[w].running--;
         return;
       }
-      *abandoned = true;  // the program is over; no more reclaims
-      const std::string name = workers_[w].name;
-      Call(
-          name, f, task, RunJson(run),
-          [=](Queue& q, std::string* out) {
-            *out = RunJson(run);
-            engine::RunRef ref{task, run, "sim", name};
-            if (f == "report-completed") return q.ReportCompleted(ref);
-            if (f == "report-failed") return q.ReportFailed(ref);
-            return q.ReportException(ref, reason);
-          },
-          [=, this](const Status& st) {
-            if (Transient(st) && attempt + 1 < kMaxAttempts) {
-              return Report(w, task, run, abandoned, f, reason, Backoff(attempt), attempt + 1);
-            }
-            workers_[w].running--;
-          });
+      if (*phase == RunPhase::kReporting) return;
+      *phase = RunPhase::kReporting;
+      SendReport(w, task, run, f, reason, 0);
     });
+  }
+
+  // Sends a report, retrying it while the outcome is unknown; frees the worker's slot.
+  void SendReport(int w, const std::string& task, uint32_t run, const std::string& f,
+                  engine::ReasonResolved reason, int attempt) {
+    const std::string name = workers_[w].name;
+    Call(
+        name, f, task, RunJson(run),
+        [=](Queue& q, std::string* out) {
+          *out = RunJson(run);
+          engine::RunRef ref{task, run, "sim", name};
+          if (f == "report-completed") return q.ReportCompleted(ref);
+          if (f == "report-failed") return q.ReportFailed(ref);
+          return q.ReportException(ref, reason);
+        },
+        [=, this](const Status& st) {
+          if (Transient(st) && attempt + 1 < kMaxAttempts) {
+            WorkerAt(w, Now() + Backoff(attempt),
+                     [=, this] { SendReport(w, task, run, f, reason, attempt + 1); });
+            return;
+          }
+          workers_[w].running--;
+        });
   }
 
   // ---------------------------------------------------------------- nemesis
@@ -555,6 +600,18 @@ class Simulation {
       } else {
         response_loss_.erase(f.target);
       }
+    } else if (f.kind == "flaky-network") {
+      if (f.target == "all") {
+        flaky_all_ = start;
+      } else if (start) {
+        flaky_.insert(f.target);
+      } else {
+        flaky_.erase(f.target);
+      }
+    } else if (f.kind == "clock-jump") {
+      engine_clock_.offset_ms = start ? f.duration_ms : 0;
+    } else if (f.kind == "sink-outage") {
+      sink_down_ = start;
     } else if (f.kind == "fsync-error") {
       g_fail_fsync = start;
     } else if (f.kind == "write-error") {
@@ -602,6 +659,7 @@ class Simulation {
   const Scenario& s_;
   HistoryWriter hist_;
   engine::ManualClock clock_;
+  EngineClock engine_clock_{&clock_};
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   uint64_t seq_ = 0;
   bool done_ = false;
@@ -615,6 +673,9 @@ class Simulation {
   bool partition_all_ = false;
   std::set<std::string> response_loss_;
   bool response_loss_all_ = false;
+  std::set<std::string> flaky_;
+  bool flaky_all_ = false;
+  bool sink_down_ = false;
   std::set<std::string> delivered_keys_;
   int64_t creates_in_flight_ = 0;
   SimSummary summary_;

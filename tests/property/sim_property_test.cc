@@ -41,8 +41,10 @@ const char* const kPrograms[] = {
     R"([{"fail_if_attempt_below":2},{"effect":{"channel":"email","to":"ops-{i}"}}])",
     R"([{"sleep_ms":45000},{"exit":0}])",
 };
-const char* const kFaults[] = {"worker-crash", "worker-pause",  "partition",
-                               "engine-crash", "response-loss", "fsync-error"};
+const char* const kFaults[] = {"worker-crash",  "worker-pause", "partition",  "engine-crash",
+                               "response-loss", "fsync-error",  "clock-jump", "sink-outage",
+                               "flaky-network", "write-error"};
+constexpr int kFaultKinds = sizeof(kFaults) / sizeof(kFaults[0]);
 }  // namespace
 
 void showValue(const GenCase& c, std::ostream& os) {
@@ -71,7 +73,7 @@ rc::Gen<GenCase> GenCases(int fault_kind = -1, int min_duration_s = 1) {
             rc::gen::set(&GenWorkload::at_s, rc::gen::inRange(0, 30)),
             rc::gen::set(&GenWorkload::chain_length, rc::gen::inRange(1, 4)),
             rc::gen::set(&GenWorkload::fail_root, rc::gen::arbitrary<bool>()));
-        auto kinds = fault_kind < 0 ? rc::gen::inRange(0, 6) : rc::gen::just(fault_kind);
+        auto kinds = fault_kind < 0 ? rc::gen::inRange(0, kFaultKinds) : rc::gen::just(fault_kind);
         auto fault = rc::gen::build<GenFault>(
             rc::gen::set(&GenFault::kind, kinds),
             rc::gen::set(&GenFault::target, rc::gen::inRange(0, wc.first)),
@@ -113,7 +115,7 @@ Scenario ToScenario(const GenCase& c) {
     spec.kind = kFaults[f.kind];
     if (spec.kind == "worker-crash" || spec.kind == "worker-pause" || spec.kind == "partition") {
       spec.target = "worker-" + std::to_string(f.target);
-    } else if (spec.kind == "response-loss") {
+    } else if (spec.kind == "response-loss" || spec.kind == "flaky-network") {
       spec.target = f.target % 2 ? "all" : "client-0";
     }
     spec.at_ms = f.at_s * 1000LL;
