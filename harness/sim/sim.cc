@@ -6,6 +6,7 @@
 #include <map>
 #include <queue>
 #include <set>
+#include <unordered_map>
 
 #include "engine/core/hash.h"
 #include "engine/fault_points.h"
@@ -57,6 +58,8 @@ class EngineClock final : public engine::Clock {
  private:
   const engine::ManualClock* base_;
 };
+
+using ParsedProgram = engine::Result<worker::Program>;
 
 struct PlannedTask {
   TaskDefinition def;
@@ -297,6 +300,8 @@ class Simulation {
                         {"retries", spec.retries}};
           if (!t.root.empty()) value["root"] = t.root;
           Emit("plan", EventType::kPlan, "task", t.def.task_id, value.dump());
+          programs_.emplace(t.def.task_id,
+                            std::make_shared<const ParsedProgram>(worker::ParsePayload(t.def.payload)));
           chain.push_back(plan_.size());
           plan_.push_back(std::move(t));
         }
@@ -340,12 +345,12 @@ class Simulation {
 
   void SubmitCreate(size_t index, int attempt, std::function<void()> then) {
     const PlannedTask& t = plan_[index];
-    TaskDefinition def = t.def;
+    auto def = std::make_shared<const TaskDefinition>(t.def);
     Call(
         "client-" + std::to_string(t.client), "create", t.def.task_id, "",
         [def](Queue& q, std::string* out) {
           TaskStatus s;
-          Status st = q.CreateTask(def, &s);
+          Status st = q.CreateTask(*def, &s);
           if (st.ok()) {
             out->assign("{\"task_id\":");
             AppendJsonString(out, s.task_id);
@@ -361,6 +366,18 @@ class Simulation {
           }
           then();
         });
+  }
+
+  // The parsed program of a task: planned tasks are parsed once at planning time; a task
+  // the plan does not know (a platform that invents ids) is fetched and parsed once.
+  std::shared_ptr<const ParsedProgram> ProgramOf(const std::string& task) {
+    auto it = programs_.find(task);
+    if (it != programs_.end()) return it->second;
+    auto def = queue_ ? queue_->GetTask(task)
+                      : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
+    auto parsed = std::make_shared<const ParsedProgram>(worker::ParsePayload(def.ok() ? (*def)->payload : ""));
+    programs_.emplace(task, parsed);
+    return parsed;
   }
 
   // ---------------------------------------------------------------- workers
@@ -411,10 +428,8 @@ class Simulation {
   void StartTask(int w, const std::string& task, uint32_t run) {
     SimWorker& wk = workers_[w];
     wk.running++;
-    auto def = queue_ ? queue_->GetTask(task)
-                      : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
-    std::string payload = def.ok() ? (*def)->payload : "";
-    auto program = worker::ParsePayload(payload);
+    std::shared_ptr<const ParsedProgram> parsed = ProgramOf(task);
+    const ParsedProgram& program = *parsed;
     auto phase = std::make_shared<RunPhase>(RunPhase::kRunning);
     if (!program.ok()) {
       return Report(w, task, run, phase, "report-exception",
@@ -677,6 +692,7 @@ class Simulation {
   bool flaky_all_ = false;
   bool sink_down_ = false;
   std::set<std::string> delivered_keys_;
+  std::unordered_map<std::string, std::shared_ptr<const ParsedProgram>> programs_;
   int64_t creates_in_flight_ = 0;
   SimSummary summary_;
 };
