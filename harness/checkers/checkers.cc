@@ -322,6 +322,38 @@ class DependencyOrder final : public Checker {
   CheckResult r_;
 };
 
+// Deadlines hold: no run completes after its task's deadline, and no task is still
+// unresolved past it (the platform must resolve it as exception/deadline-exceeded).
+class Deadline final : public Checker {
+ public:
+  std::string name() const override { return "deadline"; }
+  void Observe(const Event& e) override {
+    if (e.type != EventType::kFinal || !e.error.empty() || !e.value.contains("deadline_ms")) return;
+    const int64_t deadline = e.value["deadline_ms"].get<int64_t>();
+    const int64_t now_ms = e.t_ns / 1'000'000;
+    ++checked_;
+    for (const auto& r : e.value.value("runs", json::array())) {
+      if (r.value("state", "") == "completed" && r.value("resolved_ms", int64_t{0}) > deadline) {
+        Flag(&r_, e.task, {e.i}, "a run completed after the task's deadline");
+      }
+    }
+    if (!IsTerminal(e.value.value("state", "")) && now_ms > deadline) {
+      Flag(&r_, e.task, {e.i},
+           "still " + e.value.value("state", std::string()) + " " +
+               std::to_string(now_ms - deadline) + " ms past its deadline");
+    }
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    r_.counts = {{"checked", checked_}};
+    return r_;
+  }
+
+ private:
+  int64_t checked_ = 0;
+  CheckResult r_;
+};
+
 // After the heal phase every acknowledged task is terminal (or blocked by a failed root).
 class Liveness final : public Checker {
  public:
@@ -363,6 +395,7 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers() {
   v.push_back(std::make_unique<SingleCompletion>());
   v.push_back(std::make_unique<Attribution>());
   v.push_back(std::make_unique<DependencyOrder>());
+  v.push_back(std::make_unique<Deadline>());
   v.push_back(std::make_unique<Liveness>());
   return v;
 }

@@ -19,6 +19,9 @@ std::vector<std::pair<std::string, std::string>> FaultKinds() {
        "(client-N, worker-N or all) is lost: the caller records info and retries"},
       {"fsync-error", "every store fsync fails for duration (engine/store/fsync)"},
       {"write-error", "every store write fails for duration (engine/store/write)"},
+      {"worker-leak",
+       "the worker leaks memory for duration: OOM-killed every 5 task runs, restarted 5 s later "
+       "by its supervisor"},
       {"clock-jump",
        "the engine's clock runs duration ahead (leases expire early), then jumps back"},
       {"sink-outage",
@@ -141,26 +144,31 @@ class Loader {
       const YAML::Node& w = wl[i];
       ITHAPPENS_RETURN_IF_ERROR(
           Keys(w, where,
-               {"kind", "tasks", "chains", "appointments", "length", "fail_root", "at_s", "every_s",
-                "until_s", "retries", "deadline_s", "program"}));
+               {"kind", "tasks", "chains", "appointments", "per_s", "length", "fail_root", "at_s",
+                "every_s", "until_s", "retries", "deadline_s", "program"}));
       WorkloadSpec spec;
       spec.line = w.Mark().line + 1;
       spec.kind = w["kind"] ? w["kind"].as<std::string>() : "";
-      if (spec.kind != "batch" && spec.kind != "chain" && spec.kind != "cron") {
+      if (spec.kind != "batch" && spec.kind != "chain" && spec.kind != "cron" &&
+          spec.kind != "rate") {
         return Error(w["kind"] ? w["kind"] : w, where + ".kind",
-                     "'" + spec.kind + "' is not one of batch, chain, cron");
+                     "'" + spec.kind + "' is not one of batch, chain, cron, rate");
       }
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "tasks", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "chains", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "appointments", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "every_s", where, 86'400, &spec.every_ms));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "until_s", where, 30 * 86'400, &spec.until_ms));
-      if (spec.kind == "cron" && (spec.every_ms == 0 || spec.until_ms <= spec.at_ms)) {
-        return Error(w, where, "cron needs every_s > 0 and until_s after at_s");
-      }
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "length", where, 1, 100, &spec.length));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "retries", where, 0, 49, &spec.retries));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "at_s", where, 30 * 86'400, &spec.at_ms));
+      ITHAPPENS_RETURN_IF_ERROR(Int(w, "per_s", where, 1, 1'000'000, &spec.per_s));
+      if (spec.kind == "cron" && (spec.every_ms == 0 || spec.until_ms <= spec.at_ms)) {
+        return Error(w, where, "cron needs every_s > 0 and until_s after at_s");
+      }
+      if (spec.kind == "rate" && (spec.per_s == 0 || spec.until_ms <= spec.at_ms)) {
+        return Error(w, where, "rate needs per_s > 0 and until_s after at_s");
+      }
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "deadline_s", where, 5 * 86'400, &spec.deadline_ms));
       if (spec.deadline_ms == 0)
         return Error(w["deadline_s"], where + ".deadline_s", "must be positive");
@@ -203,8 +211,8 @@ class Loader {
                            std::to_string(s.workers - 1) + " or all");
         }
       }
-      bool needs_worker =
-          spec.kind == "worker-crash" || spec.kind == "worker-pause" || spec.kind == "partition";
+      bool needs_worker = spec.kind == "worker-crash" || spec.kind == "worker-pause" ||
+                          spec.kind == "partition" || spec.kind == "worker-leak";
       if (needs_worker) {
         int n = -1;
         if (spec.target != "all" || spec.kind != "partition") {

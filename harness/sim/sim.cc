@@ -81,6 +81,8 @@ struct SimWorker {
   uint64_t epoch = 0;
   int running = 0;
   bool claiming = false;
+  bool leaking = false;  // the worker-leak fault
+  int leaked_runs = 0;
 };
 
 class Simulation {
@@ -266,7 +268,11 @@ class Simulation {
   void Plan() {
     for (size_t w = 0; w < s_.workload.size(); ++w) {
       const WorkloadSpec& spec = s_.workload[w];
-      const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(spec.tasks * o_.load + 0.5));
+      const double base =
+          spec.kind == "rate"
+              ? spec.per_s * static_cast<double>(spec.until_ms - spec.at_ms) / 1000.0
+              : spec.tasks;
+      const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(base * o_.load + 0.5));
       const int length = spec.kind == "chain" ? spec.length : 1;
       for (int64_t i = 0; i < n; ++i) {
         std::vector<size_t> chain;
@@ -300,17 +306,21 @@ class Simulation {
                         {"retries", spec.retries}};
           if (!t.root.empty()) value["root"] = t.root;
           Emit("plan", EventType::kPlan, "task", t.def.task_id, value.dump());
-          programs_.emplace(t.def.task_id,
-                            std::make_shared<const ParsedProgram>(worker::ParsePayload(t.def.payload)));
+          programs_.emplace(t.def.task_id, std::make_shared<const ParsedProgram>(
+                                               worker::ParsePayload(t.def.payload)));
           chain.push_back(plan_.size());
           plan_.push_back(std::move(t));
         }
         if (spec.kind == "cron") {
           ScheduleFiller(chain[0], spec);
+        } else if (spec.kind == "rate") {
+          // Open loop: arrivals evenly spaced over [at, until), whatever the platform does.
+          const int64_t at = spec.at_ms + i * (spec.until_ms - spec.at_ms) / n;
+          At(kEpochMs + at, [this, chain, spec] { SubmitChain(chain, 0, spec); });
         } else {
           At(kEpochMs + spec.at_ms, [this, chain, spec] { SubmitChain(chain, 0, spec); });
         }
-        last_event_ms_ = std::max(last_event_ms_, spec.kind == "cron" ? spec.until_ms : spec.at_ms);
+        last_event_ms_ = std::max(last_event_ms_, spec.until_ms > 0 ? spec.until_ms : spec.at_ms);
       }
     }
   }
@@ -375,7 +385,8 @@ class Simulation {
     if (it != programs_.end()) return it->second;
     auto def = queue_ ? queue_->GetTask(task)
                       : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
-    auto parsed = std::make_shared<const ParsedProgram>(worker::ParsePayload(def.ok() ? (*def)->payload : ""));
+    auto parsed = std::make_shared<const ParsedProgram>(
+        worker::ParsePayload(def.ok() ? (*def)->payload : ""));
     programs_.emplace(task, parsed);
     return parsed;
   }
@@ -528,7 +539,7 @@ class Simulation {
               engine::ReasonResolved reason, int64_t offset) {
     WorkerAt(w, Now() + offset, [=, this] {
       if (*phase == RunPhase::kLeaseLost) {
-        workers_[w].running--;
+        RunEnded(w, workers_[w].epoch);
         return;
       }
       if (*phase == RunPhase::kReporting) return;
@@ -541,6 +552,7 @@ class Simulation {
   void SendReport(int w, const std::string& task, uint32_t run, const std::string& f,
                   engine::ReasonResolved reason, int attempt) {
     const std::string name = workers_[w].name;
+    const uint64_t epoch = workers_[w].epoch;
     Call(
         name, f, task, RunJson(run),
         [=](Queue& q, std::string* out) {
@@ -556,8 +568,44 @@ class Simulation {
                      [=, this] { SendReport(w, task, run, f, reason, attempt + 1); });
             return;
           }
-          workers_[w].running--;
+          RunEnded(w, epoch);
         });
+  }
+
+  // A run of worker w (in the given epoch) is over: free its slot. A worker that leaks
+  // (the worker-leak fault) is OOM-killed every kTasksPerOom runs and restarted by its
+  // supervisor kOomRestartMs later; its tasks in hand expire.
+  static constexpr int kTasksPerOom = 5;
+  static constexpr int64_t kOomRestartMs = 5'000;
+  void RunEnded(int w, uint64_t epoch) {
+    SimWorker& wk = workers_[w];
+    if (wk.epoch != epoch) return;  // the worker died since: its slots were freed then
+    wk.running--;
+    if (!wk.leaking || ++wk.leaked_runs < kTasksPerOom) return;
+    wk.leaked_runs = 0;
+    Emit("nemesis", EventType::kFault, "worker-oom", "", "{\"target\":\"" + wk.name + "\"}");
+    Kill(wk);
+    WorkerAt(w, Now() + kOomRestartMs, [] {});  // no-op: the old epoch is gone
+    At(Now() + kOomRestartMs, [this, w] {
+      SimWorker& again = workers_[w];
+      if (again.alive) return;
+      Revive(again);
+    });
+  }
+
+  void Kill(SimWorker& wk) {
+    wk.alive = false;
+    wk.epoch++;
+    wk.running = 0;
+    wk.claiming = false;
+  }
+
+  void Revive(SimWorker& wk) {
+    wk.alive = true;
+    wk.epoch++;
+    wk.running = 0;
+    wk.claiming = false;  // a claim of the old epoch will be dropped when it answers
+    Poll(wk.index);
   }
 
   // ---------------------------------------------------------------- nemesis
@@ -578,17 +626,14 @@ class Simulation {
     if (f.kind == "worker-crash") {
       SimWorker& wk = workers_[WorkerIndex(f.target)];
       if (start) {
-        wk.alive = false;
-        wk.epoch++;
-        wk.running = 0;
-        wk.claiming = false;
+        Kill(wk);
       } else {
-        wk.alive = true;
-        wk.epoch++;
-        wk.running = 0;
-        wk.claiming = false;  // a claim of the old epoch will be dropped when it answers
-        Poll(wk.index);
+        Revive(wk);
       }
+    } else if (f.kind == "worker-leak") {
+      SimWorker& wk = workers_[WorkerIndex(f.target)];
+      wk.leaking = start;
+      wk.leaked_runs = 0;
     } else if (f.kind == "worker-pause") {
       if (start) workers_[WorkerIndex(f.target)].paused_until = Now() + f.duration_ms;
     } else if (f.kind == "partition") {
@@ -664,7 +709,9 @@ class Simulation {
                         {"started_ms", r.started_ms ? r.started_ms - kEpochMs : 0},
                         {"resolved_ms", r.resolved_ms ? r.resolved_ms - kEpochMs : 0}});
       }
-      json v = {{"state", engine::ToString(s.state)}, {"runs", runs}};
+      json v = {{"state", engine::ToString(s.state)},
+                {"runs", runs},
+                {"deadline_ms", s.deadline_ms - kEpochMs}};
       if (s.blocked_by) v["blocked_by"] = *s.blocked_by;
       Emit("final", EventType::kFinal, "status", t.def.task_id, v.dump());
     }

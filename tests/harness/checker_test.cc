@@ -45,6 +45,11 @@ class HistoryBuilder {
     extra["runs"] = runs;
     return Add("final", EventType::kFinal, "status", t, extra);
   }
+  // Moves the last event to a time of its own.
+  HistoryBuilder& AtMs(int64_t ms) {
+    events_.back().t_ns = ms * 1'000'000;
+    return *this;
+  }
   const std::vector<Event>& events() const { return events_; }
 
  private:
@@ -198,6 +203,25 @@ TEST(Checkers, DependencyOrderFailsWhenADependentStartsEarly) {
   h.Final("A", "completed", {RunJson("completed", "scheduled", "completed", 10, 50)});
   h.Final("C", "completed", {RunJson("completed", "scheduled", "completed", 20, 60)});
   EXPECT_EQ(Result(CheckEvents(h.events()), "dependency-order").valid, Validity::kInvalid);
+}
+
+TEST(Checkers, DeadlineFailsOnLateCompletionAndOnAnUnresolvedTaskPastIt) {
+  HistoryBuilder late;
+  late.Plan("A", "completed")
+      .Created("A")
+      .Final("A", "completed", {RunJson("completed", "scheduled", "completed", 10, 500)},
+             {{"deadline_ms", 100}});
+  auto r = Result(CheckEvents(late.events()), "deadline");
+  EXPECT_EQ(r.valid, Validity::kInvalid);
+  EXPECT_NE(r.counterexamples[0].explanation.find("after the task's deadline"), std::string::npos);
+  HistoryBuilder stuck;  // the final read happens at t_ns of the event (ms * 1e6)
+  stuck.Plan("A", "completed").Created("A");
+  stuck
+      .Add("final", EventType::kFinal, "status", "A",
+           {{"state", "pending"}, {"runs", {RunJson("pending")}}, {"deadline_ms", 100}})
+      .AtMs(5000);
+  EXPECT_EQ(Result(CheckEvents(stuck.events()), "deadline").valid, Validity::kInvalid);
+  EXPECT_EQ(Result(CheckEvents(Good().events()), "deadline").valid, Validity::kValid);
 }
 
 TEST(Checkers, LivenessFailsOnATaskStillRunning) {

@@ -41,7 +41,7 @@ TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {
   }
   auto report = nlohmann::json::parse(std::ifstream(out.path() / "smoke" / "report.json"));
   EXPECT_EQ(report["verdict"], "valid");
-  EXPECT_EQ(report["properties"].size(), 8u);
+  EXPECT_EQ(report["properties"].size(), 9u);
   Output check = Ithappens("check " + (out.path() / "smoke" / "history.jsonl").string());
   EXPECT_EQ(check.code, 0) << check.text;
 }

@@ -43,7 +43,7 @@ const char* const kPrograms[] = {
 };
 const char* const kFaults[] = {"worker-crash",  "worker-pause", "partition",  "engine-crash",
                                "response-loss", "fsync-error",  "clock-jump", "sink-outage",
-                               "flaky-network", "write-error"};
+                               "flaky-network", "write-error",  "worker-leak"};
 constexpr int kFaultKinds = sizeof(kFaults) / sizeof(kFaults[0]);
 }  // namespace
 
@@ -113,7 +113,8 @@ Scenario ToScenario(const GenCase& c) {
   for (const auto& f : c.faults) {
     FaultSpec spec;
     spec.kind = kFaults[f.kind];
-    if (spec.kind == "worker-crash" || spec.kind == "worker-pause" || spec.kind == "partition") {
+    if (spec.kind == "worker-crash" || spec.kind == "worker-pause" || spec.kind == "partition" ||
+        spec.kind == "worker-leak") {
       spec.target = "worker-" + std::to_string(f.target);
     } else if (spec.kind == "response-loss" || spec.kind == "flaky-network") {
       spec.target = f.target % 2 ? "all" : "client-0";

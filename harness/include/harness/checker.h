@@ -53,7 +53,7 @@ class NoopChecker final : public Checker {
 };
 
 // The standard set: no-lost, no-duplicate-tasks, no-duplicate-effects, effect-order,
-// single-completion, attribution, dependency-order, liveness.
+// single-completion, attribution, dependency-order, deadline, liveness.
 std::vector<std::unique_ptr<Checker>> StandardCheckers();
 
 // Runs checkers over a history file in one streaming pass. A checker that throws becomes

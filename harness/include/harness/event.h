@@ -12,7 +12,9 @@
 //   fault   the nemesis started or stopped a fault (f: e.g. "partition-start")
 //   effect  the sink saw a delivery attempt (value: channel, to, key, step, delivered)
 //   plan    ground truth of one task: its program and what it must end as
-//   final   the platform's final answer about a task after the heal phase
+//   final   the platform's final answer about a task after the heal phase (value: state,
+//           blocked_by, deadline_ms, runs [{state, reason_created, reason_resolved, worker,
+//           started_ms, resolved_ms}]; times in ms since the run began) or error "not found"
 #pragma once
 
 #include <cstdint>
