@@ -68,6 +68,22 @@ struct PlannedTask {
   std::string root;    // blocked: the root cause
 };
 
+// The procs a network fault applies to: named ones, or all.
+struct TargetSet {
+  std::set<std::string> procs;
+  bool all = false;
+  bool Has(const std::string& proc) const { return all || procs.count(proc) > 0; }
+  void Apply(const std::string& target, bool start) {
+    if (target == "all") {
+      all = start;
+    } else if (start) {
+      procs.insert(target);
+    } else {
+      procs.erase(target);
+    }
+  }
+};
+
 // Where one run stands in the worker: the program is under way, the lease was lost (a
 // reclaim was refused: the run is dropped silently), or a report is on its way.
 enum class RunPhase { kRunning, kLeaseLost, kReporting };
@@ -180,12 +196,10 @@ class Simulation {
   // ---------------------------------------------------------------- network
   bool Reachable(const std::string& proc) const {
     if (proc.rfind("worker-", 0) != 0) return true;
-    return !partition_all_ && !partitioned_.count(proc);
+    return !partitioned_.Has(proc);
   }
-  bool ResponseLost(const std::string& proc) const {
-    return response_loss_all_ || response_loss_.count(proc) > 0;
-  }
-  bool Flaky(const std::string& proc) const { return flaky_all_ || flaky_.count(proc) > 0; }
+  bool ResponseLost(const std::string& proc) const { return response_loss_.Has(proc); }
+  bool Flaky(const std::string& proc) const { return flaky_.Has(proc); }
   // One hop: the base latency, plus up to 200 ms on a flaky link.
   int64_t HopMs(const std::string& proc) {
     return s_.latency_ms + (Flaky(proc) ? net_rng_.Below(201) : 0);
@@ -585,7 +599,6 @@ class Simulation {
     wk.leaked_runs = 0;
     Emit("nemesis", EventType::kFault, "worker-oom", "", "{\"target\":\"" + wk.name + "\"}");
     Kill(wk);
-    WorkerAt(w, Now() + kOomRestartMs, [] {});  // no-op: the old epoch is gone
     At(Now() + kOomRestartMs, [this, w] {
       SimWorker& again = workers_[w];
       if (again.alive) return;
@@ -637,13 +650,7 @@ class Simulation {
     } else if (f.kind == "worker-pause") {
       if (start) workers_[WorkerIndex(f.target)].paused_until = Now() + f.duration_ms;
     } else if (f.kind == "partition") {
-      if (f.target == "all") {
-        partition_all_ = start;
-      } else if (start) {
-        partitioned_.insert(f.target);
-      } else {
-        partitioned_.erase(f.target);
-      }
+      partitioned_.Apply(f.target, start);
     } else if (f.kind == "engine-crash") {
       if (start && queue_) {
         queue_.reset();
@@ -653,21 +660,9 @@ class Simulation {
         (void)OpenEngine();
       }
     } else if (f.kind == "response-loss") {
-      if (f.target == "all") {
-        response_loss_all_ = start;
-      } else if (start) {
-        response_loss_.insert(f.target);
-      } else {
-        response_loss_.erase(f.target);
-      }
+      response_loss_.Apply(f.target, start);
     } else if (f.kind == "flaky-network") {
-      if (f.target == "all") {
-        flaky_all_ = start;
-      } else if (start) {
-        flaky_.insert(f.target);
-      } else {
-        flaky_.erase(f.target);
-      }
+      flaky_.Apply(f.target, start);
     } else if (f.kind == "clock-jump") {
       engine_clock_.offset_ms = start ? f.duration_ms : 0;
     } else if (f.kind == "sink-outage") {
@@ -731,12 +726,7 @@ class Simulation {
   std::unique_ptr<Queue> queue_;
   std::vector<PlannedTask> plan_;
   std::vector<SimWorker> workers_;
-  std::set<std::string> partitioned_;
-  bool partition_all_ = false;
-  std::set<std::string> response_loss_;
-  bool response_loss_all_ = false;
-  std::set<std::string> flaky_;
-  bool flaky_all_ = false;
+  TargetSet partitioned_, response_loss_, flaky_;
   bool sink_down_ = false;
   std::set<std::string> delivered_keys_;
   std::unordered_map<std::string, std::shared_ptr<const ParsedProgram>> programs_;
