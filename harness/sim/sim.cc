@@ -14,6 +14,7 @@
 #include "engine/queue.h"
 #include "engine/worker/payload.h"
 #include "harness/history/history.h"
+#include "harness/load/workload.h"
 
 namespace ithappens::harness {
 namespace {
@@ -61,13 +62,6 @@ class EngineClock final : public engine::Clock {
 
 using ParsedProgram = engine::Result<worker::Program>;
 
-struct PlannedTask {
-  TaskDefinition def;
-  int client = 0;
-  std::string expect;  // completed | failed | blocked
-  std::string root;    // blocked: the root cause
-};
-
 // The procs a network fault applies to: named ones, or all.
 struct TargetSet {
   std::set<std::string> procs;
@@ -108,7 +102,8 @@ class Simulation {
         s_(*o.scenario),
         hist_(o.history_path),
         net_rng_(engine::Mix64(o.seed ^ 0x6e6574)),
-        client_rng_(engine::Mix64(o.seed ^ 0x636c69)) {}
+        client_rng_(engine::Mix64(o.seed ^ 0x636c69)),
+        workload_(PlanWorkload(*o.scenario, o.load)) {}
 
   engine::Result<SimSummary> Run() {
     if (!hist_.ok()) return Status::Unavailable("history: cannot write " + o_.history_path);
@@ -256,114 +251,31 @@ class Simulation {
   }
 
   // ---------------------------------------------------------------- workload
-  static std::string Expand(const std::string& program, int64_t i) {
-    std::string out = program;
-    for (size_t p; (p = out.find("{i}")) != std::string::npos;)
-      out.replace(p, 3, std::to_string(i));
-    return out;
-  }
-
-  // The outcome a correct platform must reach for a program with `retries` (ground truth).
-  static std::string Expect(const std::string& payload, int retries, json* effects) {
-    auto p = worker::ParsePayload(payload);
-    if (!p.ok()) return "exception";
-    for (size_t k = 0; k < p->steps.size(); ++k) {
-      const auto& st = p->steps[k];
-      using K = worker::Step::Kind;
-      if (st.kind == K::kEffect)
-        effects->push_back({{"step", k}, {"channel", st.channel}, {"to", st.to}});
-      if (st.kind == K::kExit) return st.value == 0 ? "completed" : "failed";
-      if (st.kind == K::kCrash) return "failed";
-      if (st.kind == K::kFailIfAttemptBelow && st.value - 1 > retries) return "exception";
-    }
-    return "completed";
-  }
-
+  // Emits the ground truth of every planned task, then schedules the generator's
+  // submissions (in planning order, so equal plans give equal timer order).
   void Plan() {
-    for (size_t w = 0; w < s_.workload.size(); ++w) {
-      const WorkloadSpec& spec = s_.workload[w];
-      const double base =
-          spec.kind == "rate"
-              ? spec.per_s * static_cast<double>(spec.until_ms - spec.at_ms) / 1000.0
-              : spec.tasks;
-      const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(base * o_.load + 0.5));
-      const int length = spec.kind == "chain" ? spec.length : 1;
-      for (int64_t i = 0; i < n; ++i) {
-        std::vector<size_t> chain;
-        for (int k = 0; k < length; ++k) {
-          PlannedTask t;
-          const int64_t ordinal = i * length + k;
-          t.def.task_id = engine::DeterministicTaskId(s_.name + "/workload-" + std::to_string(w),
-                                                      ordinal, "task");
-          t.def.task_group_id =
-              engine::DeterministicTaskId(s_.name, static_cast<int64_t>(w), "group");
-          t.def.retries = spec.retries;
-          t.def.payload =
-              (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : Expand(spec.program, ordinal);
-          t.def.metadata.name = s_.name + "/" + std::to_string(w) + "/" + std::to_string(ordinal);
-          t.client = static_cast<int>(ordinal % s_.clients);
-          json effects = json::array();
-          t.expect = Expect(t.def.payload, spec.retries, &effects);
-          if (k > 0) {
-            const PlannedTask& prev = plan_[chain.back()];
-            t.def.dependencies = {prev.def.task_id};
-            if (prev.expect != "completed") {
-              t.expect = "blocked";
-              t.root = prev.expect == "blocked" ? prev.root : prev.def.task_id;
-            }
-          }
-          if (t.expect == "blocked") effects = json::array();
-          json value = {{"expect", t.expect},
-                        {"deps", t.def.dependencies},
-                        {"effects", effects},
-                        {"program", t.def.payload},
-                        {"retries", spec.retries}};
-          if (!t.root.empty()) value["root"] = t.root;
-          Emit("plan", EventType::kPlan, "task", t.def.task_id, value.dump());
-          programs_.emplace(t.def.task_id, std::make_shared<const ParsedProgram>(
-                                               worker::ParsePayload(t.def.payload)));
-          chain.push_back(plan_.size());
-          plan_.push_back(std::move(t));
-        }
-        if (spec.kind == "cron") {
-          ScheduleFiller(chain[0], spec);
-        } else if (spec.kind == "rate") {
-          // Open loop: arrivals evenly spaced over [at, until), whatever the platform does.
-          const int64_t at = spec.at_ms + i * (spec.until_ms - spec.at_ms) / n;
-          At(kEpochMs + at, [this, chain, spec] { SubmitChain(chain, 0, spec); });
-        } else {
-          At(kEpochMs + spec.at_ms, [this, chain, spec] { SubmitChain(chain, 0, spec); });
-        }
-        last_event_ms_ = std::max(last_event_ms_, spec.until_ms > 0 ? spec.until_ms : spec.at_ms);
-      }
+    for (const PlannedTask& t : plan_) {
+      Emit("plan", EventType::kPlan, "task", t.def.task_id, t.PlanValue().dump());
+      programs_.emplace(t.def.task_id,
+                        std::make_shared<const ParsedProgram>(worker::ParsePayload(t.def.payload)));
     }
-  }
-
-  // The cron filler of the appointment-reminder story: every every_ms until until_ms it
-  // submits the appointment's reminder again, with the same client-generated id and
-  // definition, so a correct platform creates it once and places one call.
-  void ScheduleFiller(size_t index, const WorkloadSpec& spec) {
-    PlannedTask& t = plan_[index];
-    t.def.created_ms = kEpochMs + spec.at_ms;
-    t.def.deadline_ms = t.def.created_ms + spec.deadline_ms;
-    for (int64_t at = spec.at_ms; at <= spec.until_ms; at += spec.every_ms) {
-      At(kEpochMs + at, [this, index] {
-        creates_in_flight_++;
-        SubmitCreate(index, 0, [this] { creates_in_flight_--; });
-      });
+    WorkloadGenerator generator(workload_);
+    while (auto sub = generator.Next()) {
+      At(kEpochMs + sub->at_ms, [this, chain = sub->tasks] { SubmitChain(chain, 0); });
     }
+    last_event_ms_ = std::max(last_event_ms_, workload_.last_ms);
   }
 
   // Creates chain[k], then (when its create is answered) chain[k+1].
-  void SubmitChain(std::vector<size_t> chain, size_t k, const WorkloadSpec& spec) {
+  void SubmitChain(std::vector<size_t> chain, size_t k) {
     if (k == chain.size()) return;
     PlannedTask& t = plan_[chain[k]];
-    t.def.created_ms = Now();
-    t.def.deadline_ms = Now() + spec.deadline_ms;
+    t.def.created_ms = t.created_at_ms >= 0 ? kEpochMs + t.created_at_ms : Now();
+    t.def.deadline_ms = t.def.created_ms + t.deadline_after_ms;
     creates_in_flight_++;
-    SubmitCreate(chain[k], 0, [this, chain, k, spec] {
+    SubmitCreate(chain[k], 0, [this, chain, k] {
       creates_in_flight_--;
-      SubmitChain(chain, k + 1, spec);
+      SubmitChain(chain, k + 1);
     });
   }
 
@@ -724,7 +636,8 @@ class Simulation {
   Rng net_rng_, client_rng_;
   engine::MemoryStore store_;
   std::unique_ptr<Queue> queue_;
-  std::vector<PlannedTask> plan_;
+  Workload workload_;
+  std::vector<PlannedTask>& plan_ = workload_.tasks;
   std::vector<SimWorker> workers_;
   TargetSet partitioned_, response_loss_, flaky_;
   bool sink_down_ = false;

@@ -1,0 +1,102 @@
+#include "harness/load/workload.h"
+
+#include <algorithm>
+
+#include "engine/worker/payload.h"
+
+namespace ithappens::harness {
+namespace {
+
+using nlohmann::json;
+
+std::string Expand(const std::string& program, int64_t i) {
+  std::string out = program;
+  for (size_t p; (p = out.find("{i}")) != std::string::npos;) out.replace(p, 3, std::to_string(i));
+  return out;
+}
+
+// The outcome a correct platform must reach for a program with `retries` (ground truth).
+std::string Expect(const std::string& payload, int retries, json* effects) {
+  auto p = worker::ParsePayload(payload);
+  if (!p.ok()) return "exception";
+  for (size_t k = 0; k < p->steps.size(); ++k) {
+    const auto& st = p->steps[k];
+    using K = worker::Step::Kind;
+    if (st.kind == K::kEffect) {
+      effects->push_back({{"step", k}, {"channel", st.channel}, {"to", st.to}});
+    }
+    if (st.kind == K::kExit) return st.value == 0 ? "completed" : "failed";
+    if (st.kind == K::kCrash) return "failed";
+    if (st.kind == K::kFailIfAttemptBelow && st.value - 1 > retries) return "exception";
+  }
+  return "completed";
+}
+
+}  // namespace
+
+json PlannedTask::PlanValue() const {
+  json value = {{"expect", expect},
+                {"deps", def.dependencies},
+                {"effects", effects},
+                {"program", def.payload},
+                {"retries", def.retries}};
+  if (!root.empty()) value["root"] = root;
+  return value;
+}
+
+Workload PlanWorkload(const Scenario& s, double load) {
+  Workload out;
+  for (size_t w = 0; w < s.workload.size(); ++w) {
+    const WorkloadSpec& spec = s.workload[w];
+    const double base = spec.kind == "rate"
+                            ? spec.per_s * static_cast<double>(spec.until_ms - spec.at_ms) / 1000.0
+                            : spec.tasks;
+    const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(base * load + 0.5));
+    const int length = spec.kind == "chain" ? spec.length : 1;
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<size_t> chain;
+      for (int k = 0; k < length; ++k) {
+        PlannedTask t;
+        const int64_t ordinal = i * length + k;
+        t.def.task_id =
+            engine::DeterministicTaskId(s.name + "/workload-" + std::to_string(w), ordinal, "task");
+        t.def.task_group_id = engine::DeterministicTaskId(s.name, static_cast<int64_t>(w), "group");
+        t.def.retries = spec.retries;
+        t.def.payload =
+            (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : Expand(spec.program, ordinal);
+        t.def.metadata.name = s.name + "/" + std::to_string(w) + "/" + std::to_string(ordinal);
+        t.client = static_cast<int>(ordinal % s.clients);
+        t.deadline_after_ms = spec.deadline_ms;
+        if (spec.kind == "cron") t.created_at_ms = spec.at_ms;
+        t.expect = Expect(t.def.payload, spec.retries, &t.effects);
+        if (k > 0) {
+          const PlannedTask& prev = out.tasks[chain.back()];
+          t.def.dependencies = {prev.def.task_id};
+          if (prev.expect != "completed") {
+            t.expect = "blocked";
+            t.root = prev.expect == "blocked" ? prev.root : prev.def.task_id;
+          }
+        }
+        if (t.expect == "blocked") t.effects = json::array();
+        chain.push_back(out.tasks.size());
+        out.tasks.push_back(std::move(t));
+      }
+      if (spec.kind == "cron") {
+        // The filler re-submits the same task every every_ms until until_ms.
+        for (int64_t at = spec.at_ms; at <= spec.until_ms; at += spec.every_ms) {
+          out.submissions.push_back(Submission{at, chain});
+        }
+      } else if (spec.kind == "rate") {
+        // Open loop: arrivals evenly spaced over [at, until), whatever the platform does.
+        out.submissions.push_back(
+            Submission{spec.at_ms + i * (spec.until_ms - spec.at_ms) / n, chain});
+      } else {
+        out.submissions.push_back(Submission{spec.at_ms, chain});
+      }
+      out.last_ms = std::max(out.last_ms, spec.until_ms > 0 ? spec.until_ms : spec.at_ms);
+    }
+  }
+  return out;
+}
+
+}  // namespace ithappens::harness
