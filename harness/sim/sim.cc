@@ -15,6 +15,7 @@
 #include "engine/worker/payload.h"
 #include "harness/history/history.h"
 #include "harness/load/workload.h"
+#include "harness/parts.h"
 
 namespace ithappens::harness {
 namespace {
@@ -60,6 +61,34 @@ class EngineClock final : public engine::Clock {
   const engine::ManualClock* base_;
 };
 
+// The engine core on a MemoryStore: the simulator's Target. Kill is a power cut (the
+// store drops whatever was not fsynced); Start recovers from what is left.
+class SimTarget final : public Target {
+ public:
+  SimTarget(const engine::ManualClock* base, engine::QueueOptions options)
+      : clock_(base), options_(options) {}
+  Status Start() override {
+    if (queue_) return Status::Ok();
+    auto q = Queue::Open(&store_, &clock_, options_);
+    if (!q.ok()) return q.status();
+    queue_ = std::move(q).value();
+    return Status::Ok();
+  }
+  void Kill() override {
+    queue_.reset();
+    store_.Crash();
+  }
+  bool Up() const override { return queue_ != nullptr; }
+  Queue& queue() { return *queue_; }
+  EngineClock& clock() { return clock_; }
+
+ private:
+  EngineClock clock_;
+  engine::QueueOptions options_;
+  engine::MemoryStore store_;
+  std::unique_ptr<Queue> queue_;
+};
+
 using ParsedProgram = engine::Result<worker::Program>;
 
 // The procs a network fault applies to: named ones, or all.
@@ -103,7 +132,16 @@ class Simulation {
         hist_(o.history_path),
         net_rng_(engine::Mix64(o.seed ^ 0x6e6574)),
         client_rng_(engine::Mix64(o.seed ^ 0x636c69)),
+        target_(&clock_, EngineOptions(o)),
         workload_(PlanWorkload(*o.scenario, o.load)) {}
+
+  static engine::QueueOptions EngineOptions(const SimOptions& o) {
+    engine::QueueOptions qo;
+    qo.claim_timeout_ms = o.scenario->claim_timeout_ms;
+    qo.bugs = o.bugs;
+    qo.bug_seed = o.seed;
+    return qo;
+  }
 
   engine::Result<SimSummary> Run() {
     if (!hist_.ok()) return Status::Unavailable("history: cannot write " + o_.history_path);
@@ -116,7 +154,7 @@ class Simulation {
       fiu_enable_external(engine::kFaultStoreFsync, 1, nullptr, 0, FailFsync);
       fiu_enable_external(engine::kFaultStoreWrite, 1, nullptr, 0, FailWrite);
     }
-    ITHAPPENS_RETURN_IF_ERROR(OpenEngine());
+    ITHAPPENS_RETURN_IF_ERROR(target_.Start());
     Plan();
     for (int w = 0; w < s_.workers; ++w) {
       workers_.push_back(SimWorker{w, "worker-" + std::to_string(w)});
@@ -124,7 +162,7 @@ class Simulation {
     }
     ScheduleFaults();
     Every(kTickMs, [this] {
-      if (queue_) (void)queue_->Tick();
+      if (target_.Up()) (void)target_.queue().Tick();
     });
     Every(1000, [this] { CheckQuiescent(); });
     const int64_t hard_end = kEpochMs + last_event_ms_ + s_.heal_ms;
@@ -140,7 +178,7 @@ class Simulation {
       fiu_disable(engine::kFaultStoreFsync);
       fiu_disable(engine::kFaultStoreWrite);
     }
-    if (!queue_) ITHAPPENS_RETURN_IF_ERROR(OpenEngine());
+    ITHAPPENS_RETURN_IF_ERROR(target_.Start());
     FinalReads();
     summary_.events = hist_.count();
     summary_.tasks = static_cast<int64_t>(plan_.size());
@@ -176,18 +214,6 @@ class Simulation {
   }
   static std::string RunJson(uint32_t run) { return "{\"run\":" + std::to_string(run) + "}"; }
 
-  // ---------------------------------------------------------------- engine
-  Status OpenEngine() {
-    engine::QueueOptions qo;
-    qo.claim_timeout_ms = s_.claim_timeout_ms;
-    qo.bugs = o_.bugs;
-    qo.bug_seed = o_.seed;
-    auto q = Queue::Open(&store_, &engine_clock_, qo);
-    if (!q.ok()) return q.status();
-    queue_ = std::move(q).value();
-    return Status::Ok();
-  }
-
   // ---------------------------------------------------------------- network
   bool Reachable(const std::string& proc) const {
     if (proc.rfind("worker-", 0) != 0) return true;
@@ -221,10 +247,10 @@ class Simulation {
     if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
     if (Dropped(proc)) return lost("request dropped by a flaky network");
     After(HopMs(proc), [=, this] {
-      if (!queue_) return lost("request lost: the engine is down");
+      if (!target_.Up()) return lost("request lost: the engine is down");
       if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
       std::string out;
-      Status st = op(*queue_, &out);
+      Status st = op(target_.queue(), &out);
       const bool dropped = Dropped(proc);
       After(HopMs(proc), [=, this] {
         if (dropped) return lost("response dropped by a flaky network");
@@ -309,8 +335,9 @@ class Simulation {
   std::shared_ptr<const ParsedProgram> ProgramOf(const std::string& task) {
     auto it = programs_.find(task);
     if (it != programs_.end()) return it->second;
-    auto def = queue_ ? queue_->GetTask(task)
-                      : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
+    auto def = target_.Up()
+                   ? target_.queue().GetTask(task)
+                   : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
     auto parsed = std::make_shared<const ParsedProgram>(
         worker::ParsePayload(def.ok() ? (*def)->payload : ""));
     programs_.emplace(task, parsed);
@@ -544,52 +571,71 @@ class Simulation {
 
   int WorkerIndex(const std::string& target) const { return std::stoi(target.substr(7)); }
 
+  // The driver's side of a fault: record it, then let the nemesis act.
   void Fault(const FaultSpec& f, bool start) {
     json v = f.target.empty() ? json::object() : json{{"target", f.target}};
     v["duration_ms"] = f.duration_ms;
     Emit("nemesis", EventType::kFault, f.kind + (start ? "-start" : "-stop"), "", v.dump());
-    if (f.kind == "worker-crash") {
-      SimWorker& wk = workers_[WorkerIndex(f.target)];
-      if (start) {
-        Kill(wk);
-      } else {
-        Revive(wk);
-      }
-    } else if (f.kind == "worker-leak") {
-      SimWorker& wk = workers_[WorkerIndex(f.target)];
-      wk.leaking = start;
-      wk.leaked_runs = 0;
-    } else if (f.kind == "worker-pause") {
-      if (start) workers_[WorkerIndex(f.target)].paused_until = Now() + f.duration_ms;
-    } else if (f.kind == "partition") {
-      partitioned_.Apply(f.target, start);
-    } else if (f.kind == "engine-crash") {
-      if (start && queue_) {
-        queue_.reset();
-        store_.Crash();
-        summary_.engine_crashes++;
-      } else if (!start && !queue_) {
-        (void)OpenEngine();
-      }
-    } else if (f.kind == "response-loss") {
-      response_loss_.Apply(f.target, start);
-    } else if (f.kind == "flaky-network") {
-      flaky_.Apply(f.target, start);
-    } else if (f.kind == "clock-jump") {
-      engine_clock_.offset_ms = start ? f.duration_ms : 0;
-    } else if (f.kind == "sink-outage") {
-      sink_down_ = start;
-    } else if (f.kind == "fsync-error") {
-      g_fail_fsync = start;
-    } else if (f.kind == "write-error") {
-      g_fail_write = start;
+    if (start) {
+      nemesis_.Start(f);
+    } else {
+      nemesis_.Stop(f);
     }
   }
 
+  // The simulator's Nemesis: each fault kind changes the simulated world.
+  class SimNemesis final : public Nemesis {
+   public:
+    explicit SimNemesis(Simulation* sim) : sim_(sim) {}
+    void Start(const FaultSpec& f) override { Apply(f, true); }
+    void Stop(const FaultSpec& f) override { Apply(f, false); }
+
+   private:
+    void Apply(const FaultSpec& f, bool start) {
+      if (f.kind == "worker-crash") {
+        SimWorker& wk = sim_->workers_[sim_->WorkerIndex(f.target)];
+        if (start) {
+          sim_->Kill(wk);
+        } else {
+          sim_->Revive(wk);
+        }
+      } else if (f.kind == "worker-leak") {
+        SimWorker& wk = sim_->workers_[sim_->WorkerIndex(f.target)];
+        wk.leaking = start;
+        wk.leaked_runs = 0;
+      } else if (f.kind == "worker-pause") {
+        if (start)
+          sim_->workers_[sim_->WorkerIndex(f.target)].paused_until = sim_->Now() + f.duration_ms;
+      } else if (f.kind == "partition") {
+        sim_->partitioned_.Apply(f.target, start);
+      } else if (f.kind == "engine-crash") {
+        if (start && sim_->target_.Up()) {
+          sim_->target_.Kill();
+          sim_->summary_.engine_crashes++;
+        } else if (!start && !sim_->target_.Up()) {
+          (void)sim_->target_.Start();
+        }
+      } else if (f.kind == "response-loss") {
+        sim_->response_loss_.Apply(f.target, start);
+      } else if (f.kind == "flaky-network") {
+        sim_->flaky_.Apply(f.target, start);
+      } else if (f.kind == "clock-jump") {
+        sim_->target_.clock().offset_ms = start ? f.duration_ms : 0;
+      } else if (f.kind == "sink-outage") {
+        sim_->sink_down_ = start;
+      } else if (f.kind == "fsync-error") {
+        g_fail_fsync = start;
+      } else if (f.kind == "write-error") {
+        g_fail_write = start;
+      }
+    }
+    Simulation* sim_;
+  };
+
   // ---------------------------------------------------------------- the end
   void CheckQuiescent() {
-    if (Now() < kEpochMs + last_event_ms_ || creates_in_flight_ > 0 || !queue_) return;
-    auto counts = queue_->CountByState();
+    if (Now() < kEpochMs + last_event_ms_ || creates_in_flight_ > 0 || !target_.Up()) return;
+    auto counts = target_.queue().CountByState();
     int busy = 0;
     for (const auto& w : workers_) busy += w.running;
     if (counts[static_cast<int>(engine::TaskState::kPending)] == 0 &&
@@ -601,7 +647,7 @@ class Simulation {
   void FinalReads() {
     for (const PlannedTask& t : plan_) {
       TaskStatus s;
-      Status st = queue_->GetStatus(t.def.task_id, &s);
+      Status st = target_.queue().GetStatus(t.def.task_id, &s);
       if (!st.ok()) {
         Emit("final", EventType::kFinal, "status", t.def.task_id, "",
              st.code() == StatusCode::kNotFound ? "not found" : st.ToString());
@@ -628,14 +674,13 @@ class Simulation {
   const Scenario& s_;
   HistoryWriter hist_;
   engine::ManualClock clock_;
-  EngineClock engine_clock_{&clock_};
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   uint64_t seq_ = 0;
   bool done_ = false;
   int64_t last_event_ms_ = 0;
   Rng net_rng_, client_rng_;
-  engine::MemoryStore store_;
-  std::unique_ptr<Queue> queue_;
+  SimTarget target_;
+  SimNemesis nemesis_{this};
   Workload workload_;
   std::vector<PlannedTask>& plan_ = workload_.tasks;
   std::vector<SimWorker> workers_;

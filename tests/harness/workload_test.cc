@@ -1,0 +1,100 @@
+// Proves the workload planner: what each workload kind submits and when, how the load
+// multiplier scales it, and the ground truth it records (a failing root blocks its chain).
+#include "harness/load/workload.h"
+
+#include <gtest/gtest.h>
+
+namespace ithappens::harness {
+namespace {
+
+Scenario With(WorkloadSpec w) {
+  Scenario s;
+  s.name = "t";
+  s.clients = 2;
+  s.workload.push_back(std::move(w));
+  return s;
+}
+
+std::vector<Submission> Drain(const Workload& w) {
+  WorkloadGenerator g(w);
+  std::vector<Submission> out;
+  while (auto sub = g.Next()) out.push_back(*sub);
+  return out;
+}
+
+TEST(Workload, BatchSubmitsEveryTaskAtItsTimeAndLoadScalesIt) {
+  WorkloadSpec b;
+  b.kind = "batch";
+  b.tasks = 3;
+  b.at_ms = 5000;
+  b.program = R"([{"effect":{"channel":"sms","to":"p-{i}"}},{"exit":0}])";
+  Workload w = PlanWorkload(With(b), 1.0);
+  auto subs = Drain(w);
+  ASSERT_EQ(subs.size(), 3u);
+  for (const auto& s : subs) {
+    EXPECT_EQ(s.at_ms, 5000);
+    EXPECT_EQ(s.tasks.size(), 1u);
+  }
+  EXPECT_EQ(w.tasks[2].effects[0]["to"], "p-2") << "{i} is the ordinal";
+  EXPECT_EQ(w.tasks[0].expect, "completed");
+  EXPECT_NE(w.tasks[0].def.task_id, w.tasks[1].def.task_id);
+  EXPECT_EQ(PlanWorkload(With(b), 5.0).tasks.size(), 15u);
+}
+
+TEST(Workload, FailingRootBlocksItsChainWithTheRootNamed) {
+  WorkloadSpec c;
+  c.kind = "chain";
+  c.tasks = 2;
+  c.length = 3;
+  c.fail_root = true;
+  c.program = R"([{"effect":{"channel":"email","to":"x"}},{"exit":0}])";
+  Workload w = PlanWorkload(With(c), 1.0);
+  auto subs = Drain(w);
+  ASSERT_EQ(subs.size(), 2u);
+  ASSERT_EQ(subs[0].tasks.size(), 3u);
+  const auto& root = w.tasks[subs[0].tasks[0]];
+  const auto& last = w.tasks[subs[0].tasks[2]];
+  EXPECT_EQ(root.expect, "failed");
+  EXPECT_EQ(last.expect, "blocked");
+  EXPECT_EQ(last.root, root.def.task_id);
+  EXPECT_TRUE(last.effects.empty()) << "a blocked task never notifies";
+  EXPECT_EQ(last.def.dependencies, std::vector<std::string>{w.tasks[subs[0].tasks[1]].def.task_id});
+}
+
+TEST(Workload, RateArrivalsAreEvenlySpacedOpenLoop) {
+  WorkloadSpec r;
+  r.kind = "rate";
+  r.per_s = 2;
+  r.at_ms = 10'000;
+  r.until_ms = 20'000;
+  r.program = R"([{"exit":0}])";
+  auto subs = Drain(PlanWorkload(With(r), 2.0));
+  ASSERT_EQ(subs.size(), 40u) << "2/s x 10 s x load 2";
+  EXPECT_EQ(subs.front().at_ms, 10'000);
+  EXPECT_EQ(subs[1].at_ms - subs[0].at_ms, 250);
+  EXPECT_LT(subs.back().at_ms, 20'000);
+}
+
+TEST(Workload, CronFillerResubmitsTheSameTaskWithAFixedCreatedTime) {
+  WorkloadSpec f;
+  f.kind = "cron";
+  f.tasks = 2;
+  f.at_ms = 0;
+  f.every_ms = 300'000;
+  f.until_ms = 900'000;
+  f.program = R"([{"exit":0}])";
+  Workload w = PlanWorkload(With(f), 1.0);
+  auto subs = Drain(w);
+  ASSERT_EQ(subs.size(), 8u) << "2 appointments x fires at 0, 5, 10, 15 min";
+  EXPECT_EQ(subs[0].tasks, subs[3].tasks) << "the same task every time";
+  EXPECT_EQ(subs[3].at_ms, 900'000);
+  EXPECT_EQ(w.tasks[0].created_at_ms, 0) << "identical definitions: creates are idempotent";
+}
+
+TEST(Workload, NoopGeneratorIsDone) {
+  NoopGenerator g;
+  EXPECT_FALSE(g.Next().has_value());
+}
+
+}  // namespace
+}  // namespace ithappens::harness
