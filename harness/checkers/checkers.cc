@@ -453,6 +453,26 @@ std::vector<CheckResult> CheckEvents(const std::vector<Event>& events) {
       &unused);
 }
 
+std::vector<RootCause> RootCauses(const std::string& history_path, std::string* error) {
+  std::vector<RootCause> out;
+  std::unordered_map<std::string, size_t> index;
+  bool ok = ReadHistory(
+      history_path,
+      [&](const Event& e) {
+        if (e.type != EventType::kFinal || !e.error.empty()) return;
+        std::string root = e.value.value("blocked_by", "");
+        if (root.empty()) return;
+        auto [it, fresh] = index.emplace(root, out.size());
+        if (fresh) out.push_back(RootCause{root, 0, {}});
+        RootCause& r = out[it->second];
+        ++r.blocked;
+        if (r.examples.size() < 3) r.examples.push_back(e.task);
+      },
+      error);
+  if (!ok) out.clear();
+  return out;
+}
+
 Validity Compose(const std::vector<CheckResult>& results) {
   Validity v = Validity::kValid;
   for (const auto& r : results) {

@@ -76,8 +76,13 @@ std::string FileHash(const std::string& path) {
 
 void WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t seed, double load,
                   const engine::BugSwitches& bugs, const SimSummary& sum,
-                  const std::vector<CheckResult>& results, const std::string& command) {
+                  const std::vector<CheckResult>& results, const std::vector<RootCause>& roots,
+                  const std::string& command) {
   Validity v = Compose(results);
+  nlohmann::json root_json = nlohmann::json::array();
+  for (const auto& r : roots) {
+    root_json.push_back({{"task", r.task}, {"blocked", r.blocked}, {"examples", r.examples}});
+  }
   nlohmann::json report = {{"scenario", s.name},
                            {"file", s.file},
                            {"mode", "sim"},
@@ -92,6 +97,7 @@ void WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t 
                              {"requests", sum.requests},
                              {"engine_crashes", sum.engine_crashes}}},
                            {"properties", ResultsJson(results)},
+                           {"root_causes", root_json},
                            {"history_sha", FileHash((dir / "history.jsonl").string())},
                            {"reproduce", command}};
   std::ofstream(dir / "report.json") << report.dump(2) << "\n";
@@ -103,6 +109,10 @@ void WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t 
      << " simulated s\n\n| property | verdict | counts |\n|---|---|---|\n";
   for (const auto& r : results)
     md << "| " << r.checker << " | " << ToString(r.valid) << " | `" << r.counts.dump() << "` |\n";
+  if (!roots.empty()) {
+    md << "\n## Root causes\n\n| task | tasks it kept from running |\n|---|---|\n";
+    for (const auto& r : roots) md << "| " << r.task << " | " << r.blocked << " |\n";
+  }
   md << "\nReproduce: `" << command << "`\n";
   std::ofstream junit(dir / "junit.xml");
   int failures = 0;
@@ -163,11 +173,15 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
     std::cerr << "ithappens: cannot read back the history: " << error << "\n";
     return kExitHarness;
   }
-  WriteReports(dir, s, seed, load, bugs, sum.value(), results, command);
+  auto roots = RootCauses(o.history_path, &error);
+  WriteReports(dir, s, seed, load, bugs, sum.value(), results, roots, command);
   Validity v = Compose(results);
   std::cout << s.name << ": " << ToString(v) << " (" << sum->tasks << " tasks, " << sum->events
             << " events, " << sum->sim_ms / 1000 << " simulated s)\n";
   PrintResults(results, std::cout);
+  for (const auto& r : roots) {
+    std::cout << "  root cause " << r.task << " kept " << r.blocked << " task(s) from running\n";
+  }
   std::cout << "report: " << (dir / "report.json").string() << "\n";
   if (v != Validity::kValid) std::cout << "reproduce: " << command << "\n";
   return ExitFor(v);

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "tests/testing/engine_fixtures.h"
@@ -44,6 +45,22 @@ TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {
   EXPECT_EQ(report["properties"].size(), 9u);
   Output check = Ithappens("check " + (out.path() / "smoke" / "history.jsonl").string());
   EXPECT_EQ(check.code, 0) << check.text;
+}
+
+TEST(Cli, TheReportNamesEachRootCauseOnce) {
+  testing::TempDir out;
+  std::string file = std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/invoice-workflow.yaml";
+  Output o = Ithappens("run " + file + " --out " + out.path().string());
+  ASSERT_EQ(o.code, 0) << o.text;
+  auto report = nlohmann::json::parse(std::ifstream(out.path() / "invoice-workflow" / "report.json"));
+  const auto& roots = report["root_causes"];
+  ASSERT_EQ(roots.size(), 5u) << "five failing aggregation steps";
+  std::set<std::string> seen;
+  for (const auto& r : roots) {
+    EXPECT_EQ(r["blocked"], 2) << "each blocked its two downstream steps";
+    EXPECT_TRUE(seen.insert(r["task"].get<std::string>()).second) << "named once";
+  }
+  EXPECT_NE(o.text.find("kept 2 task(s) from running"), std::string::npos);
 }
 
 TEST(Cli, ViolationExitsOneAndPrintsTheReproduceCommand) {

@@ -62,4 +62,14 @@ std::vector<CheckResult> CheckHistoryFile(const std::string& path, std::string* 
 std::vector<CheckResult> CheckEvents(const std::vector<Event>& events);
 Validity Compose(const std::vector<CheckResult>& results);
 
+// Cascades, for the report: each task that kept others from running (their final status
+// names it as blockedBy), once, with how many it blocked and the first few of them, in
+// order of first appearance. Not a property: it judges nothing.
+struct RootCause {
+  std::string task;
+  int64_t blocked = 0;
+  std::vector<std::string> examples;  // at most 3
+};
+std::vector<RootCause> RootCauses(const std::string& history_path, std::string* error);
+
 }  // namespace ithappens::harness
