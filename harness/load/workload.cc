@@ -52,7 +52,10 @@ Workload PlanWorkload(const Scenario& s, double load) {
                             ? spec.per_s * static_cast<double>(spec.until_ms - spec.at_ms) / 1000.0
                             : spec.tasks;
     const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(base * load + 0.5));
-    const int length = spec.kind == "chain" ? spec.length : 1;
+    // chain: a line of `length`; fanout: a root, `length` children, then a join of all.
+    const int length = spec.kind == "chain"    ? spec.length
+                       : spec.kind == "fanout" ? spec.length + 2
+                                               : 1;
     for (int64_t i = 0; i < n; ++i) {
       std::vector<size_t> chain;
       for (int k = 0; k < length; ++k) {
@@ -69,13 +72,23 @@ Workload PlanWorkload(const Scenario& s, double load) {
         t.deadline_after_ms = spec.deadline_ms;
         if (spec.kind == "cron") t.created_at_ms = spec.at_ms;
         t.expect = Expect(t.def.payload, spec.retries, &t.effects);
-        if (k > 0) {
-          const PlannedTask& prev = out.tasks[chain.back()];
-          t.def.dependencies = {prev.def.task_id};
-          if (prev.expect != "completed") {
-            t.expect = "blocked";
-            t.root = prev.expect == "blocked" ? prev.root : prev.def.task_id;
-          }
+        std::vector<size_t> deps;
+        if (spec.kind == "fanout" && k == length - 1) {
+          deps.assign(chain.begin() + 1, chain.end());  // the join waits for every child
+        } else if (spec.kind == "fanout" && k > 0) {
+          deps = {chain.front()};  // a child depends on the root
+        } else if (k > 0) {
+          deps = {chain.back()};
+        }
+        for (size_t d : deps) t.def.dependencies.push_back(out.tasks[d].def.task_id);
+        // Blocked by the first dependency that does not complete (the engine's blockedBy
+        // walks dependencies in order too).
+        for (size_t d : deps) {
+          const PlannedTask& dep = out.tasks[d];
+          if (dep.expect == "completed") continue;
+          t.expect = "blocked";
+          t.root = dep.expect == "blocked" ? dep.root : dep.def.task_id;
+          break;
         }
         if (t.expect == "blocked") t.effects = json::array();
         chain.push_back(out.tasks.size());

@@ -144,19 +144,21 @@ class Loader {
       const YAML::Node& w = wl[i];
       ITHAPPENS_RETURN_IF_ERROR(
           Keys(w, where,
-               {"kind", "tasks", "chains", "appointments", "per_s", "length", "fail_root", "at_s",
-                "every_s", "until_s", "retries", "deadline_s", "program"}));
+               {"kind", "tasks", "chains", "graphs", "width", "appointments", "per_s", "length",
+                "fail_root", "at_s", "every_s", "until_s", "retries", "deadline_s", "program"}));
       WorkloadSpec spec;
       spec.line = w.Mark().line + 1;
       spec.kind = w["kind"] ? w["kind"].as<std::string>() : "";
-      if (spec.kind != "batch" && spec.kind != "chain" && spec.kind != "cron" &&
-          spec.kind != "rate") {
+      if (spec.kind != "batch" && spec.kind != "chain" && spec.kind != "fanout" &&
+          spec.kind != "cron" && spec.kind != "rate") {
         return Error(w["kind"] ? w["kind"] : w, where + ".kind",
-                     "'" + spec.kind + "' is not one of batch, chain, cron, rate");
+                     "'" + spec.kind + "' is not one of batch, chain, fanout, cron, rate");
       }
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "tasks", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "chains", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "appointments", where, 1, 1'000'000, &spec.tasks));
+      ITHAPPENS_RETURN_IF_ERROR(Int(w, "graphs", where, 1, 1'000'000, &spec.tasks));
+      ITHAPPENS_RETURN_IF_ERROR(Int(w, "width", where, 1, 98, &spec.length));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "every_s", where, 86'400, &spec.every_ms));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "until_s", where, 30 * 86'400, &spec.until_ms));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "length", where, 1, 100, &spec.length));

@@ -12,14 +12,14 @@
 namespace ithappens::harness {
 
 struct WorkloadSpec {
-  std::string kind;        // batch | chain | cron | rate
+  std::string kind;        // batch | chain | fanout | cron | rate
   int tasks = 1;           // batch: tasks; chain: chains; cron: appointments   (x load)
   int per_s = 0;           // rate: arrivals per second, open loop             (x load)
   int64_t every_ms = 0;    // cron: the filler re-submits every appointment this often
   int64_t until_ms = 0;    // cron: ... until then (the same task id every time);
                            // rate: arrivals from at until then
-  int length = 3;          // chain: tasks per chain
-  bool fail_root = false;  // chain: the first task fails (the invoice cascade)
+  int length = 3;          // chain: tasks per chain; fanout: children (`width`)
+  bool fail_root = false;  // chain, fanout: the first task fails (the invoice cascade)
   int64_t at_ms = 0;       // when the workload is submitted
   int retries = 5;
   int64_t deadline_ms = 24LL * 3600 * 1000;

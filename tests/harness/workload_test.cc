@@ -61,6 +61,23 @@ TEST(Workload, FailingRootBlocksItsChainWithTheRootNamed) {
   EXPECT_EQ(last.def.dependencies, std::vector<std::string>{w.tasks[subs[0].tasks[1]].def.task_id});
 }
 
+TEST(Workload, FanoutJoinsEveryChildAndIsBlockedByAFailingRoot) {
+  WorkloadSpec g;
+  g.kind = "fanout";
+  g.tasks = 1;
+  g.length = 4;  // width
+  g.fail_root = true;
+  g.program = R"([{"exit":0}])";
+  Workload w = PlanWorkload(With(g), 1.0);
+  ASSERT_EQ(w.tasks.size(), 6u) << "root, 4 children, join";
+  const auto& root = w.tasks[0];
+  const auto& join = w.tasks[5];
+  EXPECT_EQ(w.tasks[1].def.dependencies, std::vector<std::string>{root.def.task_id});
+  EXPECT_EQ(join.def.dependencies.size(), 4u);
+  EXPECT_EQ(join.expect, "blocked");
+  EXPECT_EQ(join.root, root.def.task_id) << "through any child, the root is the cause";
+}
+
 TEST(Workload, RateArrivalsAreEvenlySpacedOpenLoop) {
   WorkloadSpec r;
   r.kind = "rate";

@@ -20,6 +20,7 @@ struct GenWorkload {
   int at_s = 0;
   int chain_length = 1;
   bool fail_root = false;
+  bool fanout = false;  // a root, chain_length children, a join
 };
 struct GenFault {
   int kind = 0;  // index into kFaults
@@ -51,7 +52,9 @@ void showValue(const GenCase& c, std::ostream& os) {
   os << "workers=" << c.workers << " capacity=" << c.capacity << "\n";
   for (const auto& w : c.workload) {
     os << "  workload: "
-       << (w.chain_length > 1 ? "chain x" + std::to_string(w.chain_length) : "batch")
+       << (w.fanout             ? "fanout x" + std::to_string(w.chain_length)
+           : w.chain_length > 1 ? "chain x" + std::to_string(w.chain_length)
+                                : "batch")
        << " tasks=" << w.tasks << " at=" << w.at_s << "s" << (w.fail_root ? " fail_root" : "")
        << " program=" << kPrograms[w.program] << "\n";
   }
@@ -72,7 +75,8 @@ rc::Gen<GenCase> GenCases(int fault_kind = -1, int min_duration_s = 1) {
             rc::gen::set(&GenWorkload::tasks, rc::gen::inRange(1, 12)),
             rc::gen::set(&GenWorkload::at_s, rc::gen::inRange(0, 30)),
             rc::gen::set(&GenWorkload::chain_length, rc::gen::inRange(1, 4)),
-            rc::gen::set(&GenWorkload::fail_root, rc::gen::arbitrary<bool>()));
+            rc::gen::set(&GenWorkload::fail_root, rc::gen::arbitrary<bool>()),
+            rc::gen::set(&GenWorkload::fanout, rc::gen::arbitrary<bool>()));
         auto kinds = fault_kind < 0 ? rc::gen::inRange(0, kFaultKinds) : rc::gen::just(fault_kind);
         auto fault = rc::gen::build<GenFault>(
             rc::gen::set(&GenFault::kind, kinds),
@@ -102,10 +106,10 @@ Scenario ToScenario(const GenCase& c) {
   s.heal_ms = 3'600'000;
   for (const auto& w : c.workload) {
     WorkloadSpec spec;
-    spec.kind = w.chain_length > 1 ? "chain" : "batch";
+    spec.kind = w.fanout ? "fanout" : w.chain_length > 1 ? "chain" : "batch";
     spec.tasks = w.tasks;
     spec.length = w.chain_length;
-    spec.fail_root = w.fail_root && w.chain_length > 1;
+    spec.fail_root = w.fail_root && (w.fanout || w.chain_length > 1);
     spec.at_ms = w.at_s * 1000LL;
     spec.program = kPrograms[w.program];
     s.workload.push_back(spec);
