@@ -120,6 +120,7 @@ struct SimWorker {
   uint64_t epoch = 0;
   int running = 0;
   bool claiming = false;
+  int idle_backoff = 1;  // poll every poll_ms * idle_backoff
   bool leaking = false;  // the worker-leak fault
   int leaked_runs = 0;
 };
@@ -383,10 +384,13 @@ class Simulation {
             if (wk.epoch != epoch) return;
             wk.claiming = false;
             if (!st.ok() || !wk.alive) return;
+            // An idle worker polls less and less often (up to 10x poll_ms), as real
+            // workers do; work brings it back to poll_ms.
+            wk.idle_backoff = claimed->empty() ? std::min(wk.idle_backoff * 2, 10) : 1;
             for (const auto& [task, run] : *claimed) StartTask(w, task, run);
           });
     }
-    WorkerAt(w, Now() + s_.poll_ms, [this, w] { Poll(w); });
+    WorkerAt(w, Now() + s_.poll_ms * wk.idle_backoff, [this, w] { Poll(w); });
   }
 
   void StartTask(int w, const std::string& task, uint32_t run) {
@@ -554,6 +558,7 @@ class Simulation {
 
   void Revive(SimWorker& wk) {
     wk.alive = true;
+    wk.idle_backoff = 1;
     wk.epoch++;
     wk.running = 0;
     wk.claiming = false;  // a claim of the old epoch will be dropped when it answers
