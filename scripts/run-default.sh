@@ -10,6 +10,6 @@ status=0
 "$build/bin/ithappens" run scenarios/*.yaml --mode sim --out "$out" --self-check || status=$?
 "$build/bin/ithappens-engine-demo" "$out/engine-demo" > "$out/engine-demo.txt" || status=3
 echo
-echo "make run: reports in $out/<scenario>/ (report.json, summary.md, junit.xml, history.jsonl);"
+echo "make run: reports in $out/<scenario>/ (report.html, report.json, summary.md, junit.xml, history.jsonl);"
 echo "          engine demo on SQLite: $out/engine-demo.txt"
 exit $status

@@ -4,6 +4,7 @@
 //                 [--engine-bug NAME]… [--self-check]
 //   ithappens check HISTORY.jsonl
 //   ithappens list
+//   ithappens report RUN_DIR         render report.html, summary.md, junit.xml again
 //
 // Exit codes: 0 every property holds · 1 a property is violated · 2 bad usage or bad
 // scenario (the message names file, line and field) · 3 the harness itself failed (it
@@ -17,8 +18,10 @@
 #include "engine/bugs.h"
 #include "engine/core/hash.h"
 #include "harness/checker.h"
+#include "harness/history/timeline.h"
 #include "harness/scenario/scenario.h"
 #include "harness/sim/sim.h"
+#include "reports/report.h"
 
 using namespace ithappens;
 using namespace ithappens::harness;
@@ -26,22 +29,6 @@ using namespace ithappens::harness;
 namespace {
 
 constexpr int kExitValid = 0, kExitInvalid = 1, kExitUsage = 2, kExitHarness = 3;
-
-nlohmann::json ResultsJson(const std::vector<CheckResult>& results) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : results) {
-    nlohmann::json ces = nlohmann::json::array();
-    for (const auto& c : r.counterexamples) {
-      ces.push_back({{"task", c.task}, {"events", c.events}, {"explanation", c.explanation}});
-    }
-    out.push_back({{"checker", r.checker},
-                   {"valid", ToString(r.valid)},
-                   {"counts", r.counts},
-                   {"counterexamples", ces},
-                   {"error", r.error}});
-  }
-  return out;
-}
 
 void PrintResults(const std::vector<CheckResult>& results, std::ostream& os) {
   for (const auto& r : results) {
@@ -74,61 +61,65 @@ std::string FileHash(const std::string& path) {
   return buf;
 }
 
-void WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t seed, double load,
+// Fills the report model (reports/report.h) from the run and writes every report file.
+bool WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t seed, double load,
                   const engine::BugSwitches& bugs, const SimSummary& sum,
                   const std::vector<CheckResult>& results, const std::vector<RootCause>& roots,
-                  const std::string& command) {
-  Validity v = Compose(results);
-  nlohmann::json root_json = nlohmann::json::array();
-  for (const auto& r : roots) {
-    root_json.push_back({{"task", r.task}, {"blocked", r.blocked}, {"examples", r.examples}});
-  }
-  nlohmann::json report = {{"scenario", s.name},
-                           {"file", s.file},
-                           {"mode", "sim"},
-                           {"seed", seed},
-                           {"load", load},
-                           {"engine_bugs", bugs.ToString()},
-                           {"verdict", ToString(v)},
-                           {"counts",
-                            {{"events", sum.events},
-                             {"tasks", sum.tasks},
-                             {"sim_ms", sum.sim_ms},
-                             {"requests", sum.requests},
-                             {"engine_crashes", sum.engine_crashes}}},
-                           {"properties", ResultsJson(results)},
-                           {"root_causes", root_json},
-                           {"history_sha", FileHash((dir / "history.jsonl").string())},
-                           {"reproduce", command}};
-  std::ofstream(dir / "report.json") << report.dump(2) << "\n";
-  std::ofstream(dir / "command.txt") << command << "\n";
-  std::ofstream md(dir / "summary.md");
-  md << "# " << s.name << ": " << ToString(v) << "\n\nseed " << seed << ", load " << load
-     << "x, engine bugs " << bugs.ToString() << ", " << sum.tasks << " tasks, " << sum.events
-     << " events, " << sum.sim_ms / 1000
-     << " simulated s\n\n| property | verdict | counts |\n|---|---|---|\n";
-  for (const auto& r : results)
-    md << "| " << r.checker << " | " << ToString(r.valid) << " | `" << r.counts.dump() << "` |\n";
-  if (!roots.empty()) {
-    md << "\n## Root causes\n\n| task | tasks it kept from running |\n|---|---|\n";
-    for (const auto& r : roots) md << "| " << r.task << " | " << r.blocked << " |\n";
-  }
-  md << "\nReproduce: `" << command << "`\n";
-  std::ofstream junit(dir / "junit.xml");
-  int failures = 0;
-  for (const auto& r : results) failures += r.valid != Validity::kValid;
-  junit << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"ithappens." << s.name
-        << "\" tests=\"" << results.size() << "\" failures=\"" << failures << "\">\n";
-  for (const auto& r : results) {
-    junit << "  <testcase classname=\"" << s.name << "\" name=\"" << r.checker << "\">";
-    if (r.valid != Validity::kValid) {
-      std::string msg = r.counterexamples.empty() ? r.error : r.counterexamples[0].explanation;
-      for (char& c : msg) c = (c == '"' || c == '<' || c == '>' || c == '&') ? '\'' : c;
-      junit << "<failure message=\"" << msg << "\"/>";
+                  const Timeline& timeline, const std::string& command) {
+  reports::Report r;
+  r.scenario = s.name;
+  r.file = s.file;
+  r.mode = "sim";
+  r.seed = seed;
+  r.load = load;
+  r.engine_bugs = bugs.ToString();
+  r.verdict = std::string(ToString(Compose(results)));
+  r.counts = {{"events", sum.events},
+              {"tasks", sum.tasks},
+              {"sim_ms", sum.sim_ms},
+              {"requests", sum.requests},
+              {"engine_crashes", sum.engine_crashes}};
+  for (const auto& c : results) {
+    reports::Property p{c.checker, std::string(ToString(c.valid)), c.counts, {}, c.error};
+    for (const auto& ce : c.counterexamples) {
+      p.counterexamples.push_back(reports::Counterexample{ce.task, ce.events, ce.explanation});
     }
-    junit << "</testcase>\n";
+    r.properties.push_back(std::move(p));
   }
-  junit << "</testsuite>\n";
+  for (const auto& c : roots)
+    r.root_causes.push_back(reports::RootCause{c.task, c.blocked, c.examples});
+  for (const auto& f : timeline.faults) {
+    r.faults.push_back(reports::FaultWindow{f.kind, f.target, f.start_s, f.end_s});
+  }
+  r.states.t_s = timeline.t_s;
+  r.states.tasks = timeline.tasks;
+  r.history_sha = FileHash((dir / "history.jsonl").string());
+  r.reproduce = command;
+  std::ofstream(dir / "command.txt") << command << "\n";
+  return reports::WriteAll(r, dir.string());
+}
+
+// `ithappens report RUN_DIR`: renders the reports again from RUN_DIR/report.json.
+int Rerender(const std::string& dir) {
+  std::ifstream in(std::filesystem::path(dir) / "report.json");
+  if (!in) {
+    std::cerr << "ithappens: " << dir << "/report.json: cannot read\n";
+    return kExitUsage;
+  }
+  try {
+    reports::Report r = reports::FromJson(nlohmann::json::parse(in));
+    if (!reports::WriteAll(r, dir)) {
+      std::cerr << "ithappens: cannot write reports into " << dir << "\n";
+      return kExitHarness;
+    }
+    std::cout << "rendered " << dir << "/report.html, summary.md, junit.xml (" << r.verdict
+              << ")\n";
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "ithappens: " << dir << "/report.json is not an ithappens report: " << e.what()
+              << "\n";
+    return kExitUsage;
+  }
 }
 
 int RunOne(const std::string& file, const std::string& out_root, std::optional<uint64_t> seed_flag,
@@ -174,7 +165,12 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
     return kExitHarness;
   }
   auto roots = RootCauses(o.history_path, &error);
-  WriteReports(dir, s, seed, load, bugs, sum.value(), results, roots, command);
+  Timeline timeline;
+  if (!BuildTimeline(o.history_path, 200, &timeline, &error) ||
+      !WriteReports(dir, s, seed, load, bugs, sum.value(), results, roots, timeline, command)) {
+    std::cerr << "ithappens: the harness failed writing the reports: " << error << "\n";
+    return kExitHarness;
+  }
   Validity v = Compose(results);
   std::cout << s.name << ": " << ToString(v) << " (" << sum->tasks << " tasks, " << sum->events
             << " events, " << sum->sim_ms / 1000 << " simulated s)\n";
@@ -182,7 +178,7 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
   for (const auto& r : roots) {
     std::cout << "  root cause " << r.task << " kept " << r.blocked << " task(s) from running\n";
   }
-  std::cout << "report: " << (dir / "report.json").string() << "\n";
+  std::cout << "report: " << (dir / "report.html").string() << "\n";
   if (v != Validity::kValid) std::cout << "reproduce: " << command << "\n";
   return ExitFor(v);
 }
@@ -213,6 +209,12 @@ int main(int argc, char** argv) {
 
   auto* list = app.add_subcommand("list", "scenarios, fault kinds, properties, bug switches");
 
+  auto* report = app.add_subcommand("report", "render the reports again from RUN_DIR/report.json");
+  std::string run_dir;
+  report->add_option("run_dir", run_dir, "OUT/<scenario>")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -234,6 +236,8 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+
+  if (*report) return Rerender(run_dir);
 
   if (*check) {
     std::string error;

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -37,7 +38,8 @@ TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {
   Output o = Ithappens("run " + Smoke() + " --out " + out.path().string() + " --self-check");
   ASSERT_EQ(o.code, 0) << o.text;
   EXPECT_NE(o.text.find("determinism self-check"), std::string::npos);
-  for (const char* f : {"history.jsonl", "report.json", "junit.xml", "summary.md", "command.txt"}) {
+  for (const char* f :
+       {"history.jsonl", "report.json", "junit.xml", "summary.md", "report.html", "command.txt"}) {
     EXPECT_TRUE(std::filesystem::exists(out.path() / "smoke" / f)) << f;
   }
   auto report = nlohmann::json::parse(std::ifstream(out.path() / "smoke" / "report.json"));
@@ -45,6 +47,28 @@ TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {
   EXPECT_EQ(report["properties"].size(), 9u);
   Output check = Ithappens("check " + (out.path() / "smoke" / "history.jsonl").string());
   EXPECT_EQ(check.code, 0) << check.text;
+}
+
+std::string Slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(Cli, HtmlReportPlotsStatesAndFaultsAndRerendersFromReportJson) {
+  testing::TempDir out;
+  ASSERT_EQ(Ithappens("run " + Smoke() + " --out " + out.path().string()).code, 0);
+  auto dir = out.path() / "smoke";
+  std::string html = Slurp(dir / "report.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("worker-crash worker-0"), std::string::npos) << "a lane per fault";
+  EXPECT_NE(html.find(">completed</text>"), std::string::npos) << "a line per state";
+  std::filesystem::remove(dir / "report.html");
+  Output again = Ithappens("report " + dir.string());
+  ASSERT_EQ(again.code, 0) << again.text;
+  EXPECT_EQ(Slurp(dir / "report.html"), html) << "report.json alone renders the same page";
+  Output bad = Ithappens("report " + out.path().string());
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.text.find("report.json: cannot read"), std::string::npos) << bad.text;
 }
 
 TEST(Cli, TheReportNamesEachRootCauseOnce) {

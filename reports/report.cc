@@ -1,0 +1,294 @@
+#include "reports/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace ithappens::reports {
+namespace {
+
+using nlohmann::json;
+
+std::string Escape(const std::string& s) {  // for HTML and XML text and attributes
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string Fmt(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", v);
+  return buf;
+}
+
+}  // namespace
+
+json ToJson(const Report& r) {
+  json props = json::array();
+  for (const auto& p : r.properties) {
+    json ces = json::array();
+    for (const auto& c : p.counterexamples) {
+      ces.push_back({{"task", c.task}, {"events", c.events}, {"explanation", c.explanation}});
+    }
+    props.push_back({{"checker", p.name},
+                     {"valid", p.verdict},
+                     {"counts", p.counts},
+                     {"counterexamples", ces},
+                     {"error", p.error}});
+  }
+  json roots = json::array();
+  for (const auto& c : r.root_causes) {
+    roots.push_back({{"task", c.task}, {"blocked", c.blocked}, {"examples", c.examples}});
+  }
+  json faults = json::array();
+  for (const auto& f : r.faults) {
+    faults.push_back(
+        {{"kind", f.kind}, {"target", f.target}, {"start_s", f.start_s}, {"end_s", f.end_s}});
+  }
+  return {{"scenario", r.scenario},
+          {"file", r.file},
+          {"mode", r.mode},
+          {"seed", r.seed},
+          {"load", r.load},
+          {"engine_bugs", r.engine_bugs},
+          {"verdict", r.verdict},
+          {"counts", r.counts},
+          {"properties", props},
+          {"root_causes", roots},
+          {"faults", faults},
+          {"states", {{"t_s", r.states.t_s}, {"tasks", r.states.tasks}}},
+          {"history_sha", r.history_sha},
+          {"reproduce", r.reproduce}};
+}
+
+Report FromJson(const json& j) {
+  Report r;
+  r.scenario = j.at("scenario").get<std::string>();
+  r.file = j.value("file", "");
+  r.mode = j.value("mode", "sim");
+  r.seed = j.at("seed").get<uint64_t>();
+  r.load = j.at("load").get<double>();
+  r.engine_bugs = j.value("engine_bugs", "none");
+  r.verdict = j.at("verdict").get<std::string>();
+  r.counts = j.value("counts", json::object());
+  for (const auto& p : j.at("properties")) {
+    Property prop{p.at("checker").get<std::string>(),
+                  p.at("valid").get<std::string>(),
+                  p.value("counts", json::object()),
+                  {},
+                  p.value("error", "")};
+    for (const auto& c : p.value("counterexamples", json::array())) {
+      prop.counterexamples.push_back(Counterexample{c.at("task").get<std::string>(),
+                                                    c.at("events").get<std::vector<int64_t>>(),
+                                                    c.at("explanation").get<std::string>()});
+    }
+    r.properties.push_back(std::move(prop));
+  }
+  for (const auto& c : j.value("root_causes", json::array())) {
+    r.root_causes.push_back(RootCause{c.at("task").get<std::string>(),
+                                      c.at("blocked").get<int64_t>(),
+                                      c.value("examples", std::vector<std::string>{})});
+  }
+  for (const auto& f : j.value("faults", json::array())) {
+    r.faults.push_back(FaultWindow{f.at("kind").get<std::string>(), f.value("target", ""),
+                                   f.at("start_s").get<double>(), f.at("end_s").get<double>()});
+  }
+  if (j.contains("states")) {
+    r.states.t_s = j["states"].at("t_s").get<std::vector<double>>();
+    r.states.tasks = j["states"].at("tasks").get<std::map<std::string, std::vector<int64_t>>>();
+  }
+  r.history_sha = j.value("history_sha", "");
+  r.reproduce = j.value("reproduce", "");
+  return r;
+}
+
+std::string RenderJunit(const Report& r) {
+  std::ostringstream out;
+  int failures = 0;
+  for (const auto& p : r.properties) failures += p.verdict != "valid";
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"ithappens."
+      << Escape(r.scenario) << "\" tests=\"" << r.properties.size() << "\" failures=\"" << failures
+      << "\">\n";
+  for (const auto& p : r.properties) {
+    out << "  <testcase classname=\"" << Escape(r.scenario) << "\" name=\"" << Escape(p.name)
+        << "\">";
+    if (p.verdict != "valid") {
+      std::string msg = p.counterexamples.empty() ? p.error : p.counterexamples[0].explanation;
+      out << "<failure message=\"" << Escape(msg) << "\"/>";
+    }
+    out << "</testcase>\n";
+  }
+  out << "</testsuite>\n";
+  return out.str();
+}
+
+std::string RenderMarkdown(const Report& r) {
+  std::ostringstream md;
+  md << "# " << r.scenario << ": " << r.verdict << "\n\nseed " << r.seed << ", load " << r.load
+     << "x, engine bugs " << r.engine_bugs << ", counts `" << r.counts.dump() << "`\n\n"
+     << "| property | verdict | counts |\n|---|---|---|\n";
+  for (const auto& p : r.properties) {
+    md << "| " << p.name << " | " << p.verdict << " | `" << p.counts.dump() << "` |\n";
+  }
+  for (const auto& p : r.properties) {
+    for (const auto& c : p.counterexamples) {
+      md << "\n- **" << p.name << "** task `" << c.task << "`: " << c.explanation;
+    }
+  }
+  if (!r.root_causes.empty()) {
+    md << "\n\n## Root causes\n\n| task | tasks it kept from running |\n|---|---|\n";
+    for (const auto& c : r.root_causes) md << "| " << c.task << " | " << c.blocked << " |\n";
+  }
+  md << "\nReproduce: `" << r.reproduce << "`\n";
+  return md.str();
+}
+
+namespace {
+
+// Task states over time as stacked lines, with each fault window shaded.
+std::string StatesSvg(const Report& r) {
+  // The chart, then one labelled lane per fault window below the time axis.
+  const double lane = 14;
+  const double w = 900, left = 50, right = 150, top = 10, chart_bottom = 30;
+  const double bottom = chart_bottom + lane * static_cast<double>(r.faults.size()) + 6;
+  const double h = 230 + bottom;
+  const auto& t = r.states.t_s;
+  if (t.size() < 2) return "<p>(no time series)</p>";
+  double t_max = t.back();
+  for (const auto& f : r.faults) t_max = std::max(t_max, f.end_s);
+  int64_t y_max = 1;
+  for (const auto& [state, v] : r.states.tasks) {
+    for (int64_t n : v) y_max = std::max(y_max, n);
+  }
+  auto X = [&](double s) { return left + (w - left - right) * s / std::max(t_max, 1e-9); };
+  auto Y = [&](double n) {
+    return top + (h - top - bottom) * (1.0 - n / static_cast<double>(y_max));
+  };
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+      << "\" font-family=\"sans-serif\" font-size=\"11\">";
+  const char* fault_colors[] = {"#fde2e2", "#fff3cd", "#e2e8fd", "#e2fde8"};
+  for (size_t i = 0; i < r.faults.size(); ++i) {
+    const auto& f = r.faults[i];
+    svg << "<rect x=\"" << Fmt(X(f.start_s)) << "\" y=\"" << top << "\" width=\""
+        << Fmt(std::max(1.0, X(f.end_s) - X(f.start_s))) << "\" height=\"" << h - top - bottom
+        << "\" fill=\"" << fault_colors[i % 4] << "\" opacity=\"0.5\"><title>" << Escape(f.kind)
+        << (f.target.empty() ? "" : " " + Escape(f.target)) << " " << Fmt(f.start_s) << "-"
+        << Fmt(f.end_s) << " s</title></rect>";
+  }
+  for (size_t i = 0; i < r.faults.size(); ++i) {  // the lanes
+    const auto& f = r.faults[i];
+    const double y = h - bottom + chart_bottom + lane * static_cast<double>(i);
+    svg << "<rect x=\"" << Fmt(X(f.start_s)) << "\" y=\"" << Fmt(y) << "\" width=\""
+        << Fmt(std::max(2.0, X(f.end_s) - X(f.start_s))) << "\" height=\"" << lane - 3
+        << "\" fill=\"#c0504d\" opacity=\"0.6\"/><text x=\"" << Fmt(X(f.end_s) + 4) << "\" y=\""
+        << Fmt(y + lane - 4) << "\" font-size=\"10\">" << Escape(f.kind)
+        << (f.target.empty() ? "" : " " + Escape(f.target)) << "</text>";
+  }
+  svg << "<line x1=\"" << left << "\" y1=\"" << h - bottom << "\" x2=\"" << w - right << "\" y2=\""
+      << h - bottom << "\" stroke=\"#333\"/><line x1=\"" << left << "\" y1=\"" << top << "\" x2=\""
+      << left << "\" y2=\"" << h - bottom << "\" stroke=\"#333\"/>";
+  svg << "<text x=\"" << left << "\" y=\"" << h - bottom + 14 << "\">0 s</text><text x=\""
+      << w - right - 40 << "\" y=\"" << h - bottom + 14 << "\">" << Fmt(t_max)
+      << " s</text><text x=\"4\" y=\"" << top + 10 << "\">" << y_max << "</text>";
+  const std::map<std::string, const char*> colors = {
+      {"pending", "#999"},   {"running", "#1f77b4"},   {"completed", "#2ca02c"},
+      {"failed", "#d62728"}, {"exception", "#ff7f0e"}, {"unscheduled", "#9467bd"}};
+  int legend = 0;
+  for (const auto& [state, v] : r.states.tasks) {
+    auto c = colors.find(state);
+    const char* color = c == colors.end() ? "#000" : c->second;
+    svg << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\" points=\"";
+    for (size_t i = 0; i < t.size() && i < v.size(); ++i)
+      svg << Fmt(X(t[i])) << "," << Fmt(Y(v[i])) << " ";
+    svg << "\"/><text x=\"" << w - right + 10 << "\" y=\"" << top + 14 * (++legend) << "\" fill=\""
+        << color << "\">" << Escape(state) << "</text>";
+  }
+  svg << "</svg>";
+  return svg.str();
+}
+
+}  // namespace
+
+std::string RenderHtml(const Report& r) {
+  std::ostringstream h;
+  const bool ok = r.verdict == "valid";
+  h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>ithappens: " << Escape(r.scenario)
+    << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1000px}"
+    << "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
+    << ".valid{color:#2ca02c}.invalid{color:#d62728}.unknown{color:#ff7f0e}code{font-size:90%}</"
+       "style>"
+    << "</head><body><h1>" << Escape(r.scenario) << ": <span class=\"" << Escape(r.verdict) << "\">"
+    << Escape(r.verdict) << "</span></h1><p>mode " << Escape(r.mode) << ", seed " << r.seed
+    << ", load " << r.load << "x, engine bugs " << Escape(r.engine_bugs) << "<br>counts <code>"
+    << Escape(r.counts.dump()) << "</code></p><h2>Task states over time</h2>"
+    << "<p>Shaded: fault windows (hover for the fault).</p>" << StatesSvg(r)
+    << "<h2>Properties</h2><table><tr><th>property</th><th>verdict</th><th>counts</th></tr>";
+  for (const auto& p : r.properties) {
+    h << "<tr><td>" << Escape(p.name) << "</td><td class=\"" << Escape(p.verdict) << "\">"
+      << Escape(p.verdict) << "</td><td><code>" << Escape(p.counts.dump()) << "</code></td></tr>";
+  }
+  h << "</table>";
+  if (!ok) {
+    h << "<h2>Counterexamples</h2><ul>";
+    for (const auto& p : r.properties) {
+      for (const auto& c : p.counterexamples) {
+        h << "<li><b>" << Escape(p.name) << "</b> task <code>" << Escape(c.task)
+          << "</code>: " << Escape(c.explanation) << " (history events";
+        for (int64_t i : c.events) h << " " << i;
+        h << ")</li>";
+      }
+      if (!p.error.empty())
+        h << "<li><b>" << Escape(p.name) << "</b> could not judge: " << Escape(p.error) << "</li>";
+    }
+    h << "</ul>";
+  }
+  if (!r.root_causes.empty()) {
+    h << "<h2>Root causes</h2><table><tr><th>task</th><th>tasks it kept from running</th></tr>";
+    for (const auto& c : r.root_causes) {
+      h << "<tr><td><code>" << Escape(c.task) << "</code></td><td>" << c.blocked << "</td></tr>";
+    }
+    h << "</table>";
+  }
+  h << "<h2>Faults</h2><ul>";
+  for (const auto& f : r.faults) {
+    h << "<li>" << Escape(f.kind) << (f.target.empty() ? "" : " " + Escape(f.target)) << ": "
+      << Fmt(f.start_s) << " s to " << Fmt(f.end_s) << " s</li>";
+  }
+  h << "</ul><p>Reproduce: <code>" << Escape(r.reproduce) << "</code><br>history sha "
+    << Escape(r.history_sha) << "</p></body></html>\n";
+  return h.str();
+}
+
+bool WriteAll(const Report& r, const std::string& dir) {
+  auto write = [&](const char* name, const std::string& text) {
+    std::ofstream f(dir + "/" + name);
+    f << text;
+    return static_cast<bool>(f);
+  };
+  bool ok = write("report.json", ToJson(r).dump(2) + "\n");
+  ok &= write("junit.xml", RenderJunit(r));
+  ok &= write("summary.md", RenderMarkdown(r));
+  ok &= write("report.html", RenderHtml(r));
+  return ok;
+}
+
+}  // namespace ithappens::reports

@@ -1,0 +1,71 @@
+// The report model (a plain struct that mirrors report.json) and its writers: JSON, JUnit
+// XML, Markdown and a self-contained HTML page with inline SVG. This library includes
+// nothing else of ithappens: the harness fills the model, `ithappens report RUN_DIR`
+// re-reads report.json and renders again.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ithappens::reports {
+
+struct Counterexample {
+  std::string task;
+  std::vector<int64_t> events;
+  std::string explanation;
+};
+
+struct Property {
+  std::string name;
+  std::string verdict;  // valid | invalid | unknown
+  nlohmann::json counts = nlohmann::json::object();
+  std::vector<Counterexample> counterexamples;
+  std::string error;
+};
+
+struct RootCause {
+  std::string task;
+  int64_t blocked = 0;
+  std::vector<std::string> examples;
+};
+
+struct FaultWindow {
+  std::string kind;
+  std::string target;
+  double start_s = 0;
+  double end_s = 0;
+};
+
+// Tasks per state over time (seconds since the run began), sampled at `t_s`.
+struct StateSeries {
+  std::vector<double> t_s;
+  std::map<std::string, std::vector<int64_t>> tasks;  // state -> count at each t_s
+};
+
+struct Report {
+  std::string scenario, file, mode, engine_bugs, verdict, history_sha, reproduce;
+  uint64_t seed = 0;
+  double load = 1;
+  nlohmann::json counts = nlohmann::json::object();
+  std::vector<Property> properties;
+  std::vector<RootCause> root_causes;
+  std::vector<FaultWindow> faults;
+  StateSeries states;
+};
+
+nlohmann::json ToJson(const Report& r);
+// Throws nlohmann::json::exception on a report.json that is not ours.
+Report FromJson(const nlohmann::json& j);
+
+std::string RenderJunit(const Report& r);
+std::string RenderMarkdown(const Report& r);
+std::string RenderHtml(const Report& r);
+
+// Writes report.json, junit.xml, summary.md and report.html into dir. False if a file
+// could not be written.
+bool WriteAll(const Report& r, const std::string& dir);
+
+}  // namespace ithappens::reports
