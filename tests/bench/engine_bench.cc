@@ -141,30 +141,13 @@ BENCHMARK(Lifecycles)
     ->Threads(1)
     ->Threads(2)
     ->UseRealTime();
-BENCHMARK(CreateTasks)
-    ->Name("Sqlite/CreateTask")
-    ->ArgName("group_commit")
-    ->Arg(0)
-    ->Arg(1)
-    ->Setup(SetupSqlite)
-    ->Teardown(Teardown)
-    ->Threads(1)
-    ->Threads(2)
-    ->Threads(8)
-    ->UseRealTime()
-    ->MinTime(1.0);
-BENCHMARK(Lifecycles)
-    ->Name("Sqlite/Lifecycle")
-    ->ArgName("group_commit")
-    ->Arg(0)
-    ->Arg(1)
-    ->Setup(SetupSqlite)
-    ->Teardown(Teardown)
-    ->Threads(1)
-    ->Threads(2)
-    ->Threads(8)
-    ->UseRealTime()
-    ->MinTime(1.0);
+// Both SQLite benchmarks: group commit off and on, 1, 2 and 8 client threads.
+void SqliteConfig(benchmark::internal::Benchmark* b) {
+  b->ArgName("group_commit")->Arg(0)->Arg(1)->Setup(SetupSqlite)->Teardown(Teardown);
+  b->Threads(1)->Threads(2)->Threads(8)->UseRealTime()->MinTime(1.0);
+}
+BENCHMARK(CreateTasks)->Name("Sqlite/CreateTask")->Apply(SqliteConfig);
+BENCHMARK(Lifecycles)->Name("Sqlite/Lifecycle")->Apply(SqliteConfig);
 
 }  // namespace
 }  // namespace ithappens::engine
