@@ -228,46 +228,109 @@ class Simulation {
   }
   bool Dropped(const std::string& proc) { return Flaky(proc) && net_rng_.Below(10) < 3; }
 
-  using Op = std::function<Status(Queue&, std::string* ok_value_json)>;
-  using Done = std::function<void(const Status&)>;
+  using Done = std::function<void(const Completion&)>;
 
-  // A call from proc to the engine through the simulated network. UNAVAILABLE and lost
-  // messages are `info` (the outcome is unknown); other errors are `fail`.
-  void Call(const std::string& proc, const std::string& f, const std::string& task,
-            std::string invoke_value, Op op, Done done) {
+  // The driver's side of a call (Jepsen's interpreter): record the invoke, hand the
+  // operation to the client, record the completion when it comes back.
+  void Call(Operation op, Done done) {
     summary_.requests++;
-    Emit(proc, EventType::kInvoke, f, task, invoke_value);
-    const int64_t sent = Now();
-    const int64_t timeout_at = sent + s_.request_timeout_ms;
-    auto lost = [=, this](const std::string& why) {
-      At(timeout_at, [=, this] {
-        Emit(proc, EventType::kInfo, f, task, "", why);
-        done(Status(StatusCode::kDeadlineExceeded, why));
-      });
-    };
-    if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
-    if (Dropped(proc)) return lost("request dropped by a flaky network");
-    After(HopMs(proc), [=, this] {
-      if (!target_.Up()) return lost("request lost: the engine is down");
-      if (!Reachable(proc)) return lost("request lost: partitioned from the engine");
-      std::string out;
-      Status st = op(target_.queue(), &out);
-      const bool dropped = Dropped(proc);
-      After(HopMs(proc), [=, this] {
-        if (dropped) return lost("response dropped by a flaky network");
-        if (!Reachable(proc)) return lost("response lost: partitioned from the engine");
-        if (ResponseLost(proc)) return lost("response lost (the request was applied)");
-        if (st.ok()) {
-          Emit(proc, EventType::kOk, f, task, out);
-        } else if (st.code() == StatusCode::kUnavailable) {
-          Emit(proc, EventType::kInfo, f, task, "", st.ToString());
-        } else {
-          Emit(proc, EventType::kFail, f, task, "", st.ToString());
-        }
-        done(st);
-      });
+    Emit(op.proc, EventType::kInvoke, op.f, op.task, InvokeValue(op));
+    client_.Invoke(op, [this, proc = op.proc, f = op.f, task = op.task,
+                        done = std::move(done)](Completion c) {
+      if (c.type == EventType::kOk) {
+        Emit(proc, EventType::kOk, f, task, c.value_json);
+      } else {
+        Emit(proc, c.type, f, task, "", c.status.ToString());
+      }
+      done(c);
     });
   }
+  static std::string InvokeValue(const Operation& op) {
+    if (op.f == "claim") return "{\"n\":" + std::to_string(op.n) + "}";
+    if (op.f == "create") return "";
+    return RunJson(op.run);
+  }
+
+  // The simulator's Client: a simulated network between the caller and the engine core.
+  // UNAVAILABLE and lost messages are `info` (the outcome is unknown; a lost message is
+  // noticed when the request times out); other errors are `fail`.
+  class SimClient final : public Client {
+   public:
+    explicit SimClient(Simulation* sim) : sim_(sim) {}
+    void Invoke(const Operation& op, Done done) override {
+      Simulation& s = *sim_;
+      const int64_t timeout_at = s.Now() + s.s_.request_timeout_ms;
+      auto lost = [&s, timeout_at, done](const char* why) {
+        s.At(timeout_at, [done, why] {
+          Completion c;
+          c.type = EventType::kInfo;
+          c.status = Status(StatusCode::kDeadlineExceeded, why);
+          done(std::move(c));
+        });
+      };
+      if (!s.Reachable(op.proc)) return lost("request lost: partitioned from the engine");
+      if (s.Dropped(op.proc)) return lost("request dropped by a flaky network");
+      s.After(s.HopMs(op.proc), [&s, op, done, lost] {
+        if (!s.target_.Up()) return lost("request lost: the engine is down");
+        if (!s.Reachable(op.proc)) return lost("request lost: partitioned from the engine");
+        auto c = std::make_shared<Completion>(Apply(s.target_.queue(), op));
+        const bool dropped = s.Dropped(op.proc);
+        s.After(s.HopMs(op.proc), [&s, proc = op.proc, c, dropped, done, lost] {
+          if (dropped) return lost("response dropped by a flaky network");
+          if (!s.Reachable(proc)) return lost("response lost: partitioned from the engine");
+          if (s.ResponseLost(proc)) return lost("response lost (the request was applied)");
+          done(std::move(*c));
+        });
+      });
+    }
+
+   private:
+    // What the engine answers, before the network has its say.
+    static Completion Apply(Queue& q, const Operation& op) {
+      Completion c;
+      engine::RunRef ref{op.task, op.run, "sim", op.proc};
+      if (op.f == "create") {
+        TaskStatus ts;
+        c.status = q.CreateTask(*op.def, &ts);
+        if (c.status.ok()) {
+          c.value_json.assign("{\"task_id\":");
+          AppendJsonString(&c.value_json, ts.task_id);
+          c.value_json.push_back('}');
+        }
+      } else if (op.f == "claim") {
+        std::vector<engine::Claim> claims;
+        c.status = q.ClaimWork("sim", op.proc, op.n, &claims);
+        c.value_json.assign("{\"runs\":[");
+        for (size_t k = 0; k < claims.size(); ++k) {
+          c.claimed.emplace_back(claims[k].task->task_id, claims[k].run_id);
+          c.value_json.append(k ? ",{\"task\":" : "{\"task\":");
+          AppendJsonString(&c.value_json, claims[k].task->task_id);
+          c.value_json.append(",\"run\":").append(std::to_string(claims[k].run_id)).push_back('}');
+        }
+        c.value_json.append("]}");
+      } else if (op.f == "reclaim") {
+        c.status = q.ReclaimTask(ref, nullptr);
+      } else if (op.f == "report-completed") {
+        c.status = q.ReportCompleted(ref);
+        c.value_json = RunJson(op.run);
+      } else if (op.f == "report-failed") {
+        c.status = q.ReportFailed(ref);
+        c.value_json = RunJson(op.run);
+      } else if (op.f == "report-exception") {
+        c.status = q.ReportException(ref, op.reason);
+        c.value_json = RunJson(op.run);
+      } else {
+        c.status = Status::InvalidArgument("f: unknown operation '" + op.f + "'");
+      }
+      if (c.status.ok()) {
+        c.type = EventType::kOk;
+      } else {
+        c.type = c.status.code() == StatusCode::kUnavailable ? EventType::kInfo : EventType::kFail;
+      }
+      return c;
+    }
+    Simulation* sim_;
+  };
 
   static bool Transient(const Status& st) {
     return st.code() == StatusCode::kUnavailable || st.code() == StatusCode::kDeadlineExceeded;
@@ -308,21 +371,13 @@ class Simulation {
 
   void SubmitCreate(size_t index, int attempt, std::function<void()> then) {
     const PlannedTask& t = plan_[index];
-    auto def = std::make_shared<const TaskDefinition>(t.def);
-    Call(
-        "client-" + std::to_string(t.client), "create", t.def.task_id, "",
-        [def](Queue& q, std::string* out) {
-          TaskStatus s;
-          Status st = q.CreateTask(*def, &s);
-          if (st.ok()) {
-            out->assign("{\"task_id\":");
-            AppendJsonString(out, s.task_id);
-            out->push_back('}');
-          }
-          return st;
-        },
-        [this, index, attempt, then](const Status& st) {
-          if (Transient(st) && attempt + 1 < kMaxAttempts) {
+    Operation op;
+    op.proc = "client-" + std::to_string(t.client);
+    op.f = "create";
+    op.task = t.def.task_id;
+    op.def = std::make_shared<const TaskDefinition>(t.def);
+    Call(std::move(op), [this, index, attempt, then](const Completion& c) {
+          if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
             After(Backoff(attempt),
                   [this, index, attempt, then] { SubmitCreate(index, attempt + 1, then); });
             return;
@@ -363,31 +418,19 @@ class Simulation {
     if (free > 0 && !wk.claiming) {
       wk.claiming = true;
       uint64_t epoch = wk.epoch;
-      auto claimed = std::make_shared<std::vector<std::pair<std::string, uint32_t>>>();
-      Call(
-          wk.name, "claim", "", "{\"n\":" + std::to_string(free) + "}",
-          [name = wk.name, free, claimed](Queue& q, std::string* out) {
-            std::vector<engine::Claim> claims;
-            Status st = q.ClaimWork("sim", name, free, &claims);
-            out->assign("{\"runs\":[");
-            for (size_t k = 0; k < claims.size(); ++k) {
-              claimed->emplace_back(claims[k].task->task_id, claims[k].run_id);
-              out->append(k ? ",{\"task\":" : "{\"task\":");
-              AppendJsonString(out, claims[k].task->task_id);
-              out->append(",\"run\":").append(std::to_string(claims[k].run_id)).push_back('}');
-            }
-            out->append("]}");
-            return st;
-          },
-          [this, w, epoch, claimed](const Status& st) {
+      Operation op;
+      op.proc = wk.name;
+      op.f = "claim";
+      op.n = free;
+      Call(std::move(op), [this, w, epoch](const Completion& c) {
             SimWorker& wk = workers_[w];
             if (wk.epoch != epoch) return;
             wk.claiming = false;
-            if (!st.ok() || !wk.alive) return;
+            if (!c.status.ok() || !wk.alive) return;
             // An idle worker polls less and less often (up to 10x poll_ms), as real
             // workers do; work brings it back to poll_ms.
-            wk.idle_backoff = claimed->empty() ? std::min(wk.idle_backoff * 2, 10) : 1;
-            for (const auto& [task, run] : *claimed) StartTask(w, task, run);
+            wk.idle_backoff = c.claimed.empty() ? std::min(wk.idle_backoff * 2, 10) : 1;
+            for (const auto& [task, run] : c.claimed) StartTask(w, task, run);
           });
     }
     WorkerAt(w, Now() + s_.poll_ms * wk.idle_backoff, [this, w] { Poll(w); });
@@ -473,14 +516,14 @@ class Simulation {
   void ScheduleReclaim(int w, const std::string& task, uint32_t run, Phase phase) {
     WorkerAt(w, Now() + s_.claim_timeout_ms / 2, [=, this] {
       if (*phase != RunPhase::kRunning) return;
-      Call(
-          workers_[w].name, "reclaim", task, RunJson(run),
-          [task, run, name = workers_[w].name](Queue& q, std::string*) {
-            return q.ReclaimTask(engine::RunRef{task, run, "sim", name}, nullptr);
-          },
-          [=, this](const Status& st) {
-            if (st.code() == StatusCode::kFailedPrecondition ||
-                st.code() == StatusCode::kNotFound) {
+      Operation op;
+      op.proc = workers_[w].name;
+      op.f = "reclaim";
+      op.task = task;
+      op.run = run;
+      Call(std::move(op), [=, this](const Completion& c) {
+            if (c.status.code() == StatusCode::kFailedPrecondition ||
+                c.status.code() == StatusCode::kNotFound) {
               // The run was taken from us: stop working on it, report nothing.
               if (*phase == RunPhase::kRunning) *phase = RunPhase::kLeaseLost;
               return;
@@ -508,19 +551,15 @@ class Simulation {
   // Sends a report, retrying it while the outcome is unknown; frees the worker's slot.
   void SendReport(int w, const std::string& task, uint32_t run, const std::string& f,
                   engine::ReasonResolved reason, int attempt) {
-    const std::string name = workers_[w].name;
     const uint64_t epoch = workers_[w].epoch;
-    Call(
-        name, f, task, RunJson(run),
-        [=](Queue& q, std::string* out) {
-          *out = RunJson(run);
-          engine::RunRef ref{task, run, "sim", name};
-          if (f == "report-completed") return q.ReportCompleted(ref);
-          if (f == "report-failed") return q.ReportFailed(ref);
-          return q.ReportException(ref, reason);
-        },
-        [=, this](const Status& st) {
-          if (Transient(st) && attempt + 1 < kMaxAttempts) {
+    Operation op;
+    op.proc = workers_[w].name;
+    op.f = f;
+    op.task = task;
+    op.run = run;
+    op.reason = reason;
+    Call(std::move(op), [=, this](const Completion& c) {
+          if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
             WorkerAt(w, Now() + Backoff(attempt),
                      [=, this] { SendReport(w, task, run, f, reason, attempt + 1); });
             return;
@@ -686,6 +725,7 @@ class Simulation {
   Rng net_rng_, client_rng_;
   SimTarget target_;
   SimNemesis nemesis_{this};
+  SimClient client_{this};
   Workload workload_;
   std::vector<PlannedTask>& plan_ = workload_.tasks;
   std::vector<SimWorker> workers_;

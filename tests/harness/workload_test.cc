@@ -108,10 +108,5 @@ TEST(Workload, CronFillerResubmitsTheSameTaskWithAFixedCreatedTime) {
   EXPECT_EQ(w.tasks[0].created_at_ms, 0) << "identical definitions: creates are idempotent";
 }
 
-TEST(Workload, NoopGeneratorIsDone) {
-  NoopGenerator g;
-  EXPECT_FALSE(g.Next().has_value());
-}
-
 }  // namespace
 }  // namespace ithappens::harness

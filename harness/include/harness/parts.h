@@ -1,17 +1,24 @@
 // The parts a run is assembled from (STYLE.md, after Jepsen): the Target (the platform,
-// which the harness brings up and kills), the Nemesis (starts and stops faults) and the
-// Generator (what the workload submits, and when). Each has a do-nothing version so a test
-// can assemble a run one piece at a time. The Checker is in harness/checker.h.
+// which the harness brings up and kills), the Client (one call to the platform, answered
+// ok, fail or info), the Nemesis (starts and stops faults) and the Generator (what the
+// workload submits, and when). Each has a do-nothing version so a test can assemble a run
+// one piece at a time. The Checker is in harness/checker.h.
 //
 // Sim mode implements them in harness/sim (the engine core on a MemoryStore); real mode
 // will implement them with processes, signals and libfiu's control fifo.
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/status.h"
+#include "engine/task.h"
+#include "harness/event.h"
 #include "harness/scenario/scenario.h"
 
 namespace ithappens::harness {
@@ -38,6 +45,48 @@ class NoopTarget final : public Target {
 
  private:
   bool up_ = false;
+};
+
+// One call a process makes to the platform (Jepsen's operation). Plain data, so that a
+// client can carry it over any transport; `f` is the name the history records.
+struct Operation {
+  std::string proc;  // the caller: client-N or worker-N
+  std::string f;     // create | claim | reclaim | report-completed | report-failed |
+                     // report-exception
+  std::string task;  // the task it is about ("" for claim)
+  std::shared_ptr<const engine::TaskDefinition> def;  // create: the definition
+  uint32_t run = 0;                                   // reclaim, report-*: the run
+  int n = 0;                                          // claim: at most this many runs
+  engine::ReasonResolved reason = engine::ReasonResolved::kNone;  // report-exception
+};
+
+// The answer to one Operation, as the caller saw it.
+struct Completion {
+  EventType type = EventType::kInfo;  // ok | fail (certainly no effect) | info (unknown)
+  engine::Status status;              // the call's status; info: why the outcome is unknown
+  std::string value_json;             // ok: what the platform answered, as JSON text
+  std::vector<std::pair<std::string, uint32_t>> claimed;  // ok claim: (task, run) handed out
+};
+
+// Carries operations to the platform. `done` is called exactly once per Invoke, possibly
+// later (in sim mode: at the virtual time the answer arrives or the caller gives up). The
+// driver records the invoke event before calling Invoke and the completion after.
+class Client {
+ public:
+  using Done = std::function<void(Completion)>;
+  virtual ~Client() = default;
+  virtual void Invoke(const Operation& op, Done done) = 0;
+};
+
+// Answers every call at once with `fail`: nothing reached a platform.
+class NoopClient final : public Client {
+ public:
+  void Invoke(const Operation& op, Done done) override {
+    Completion c;
+    c.type = EventType::kFail;
+    c.status = engine::Status::FailedPrecondition("noop client: " + op.f + " was not sent");
+    done(std::move(c));
+  }
 };
 
 // Starts and stops the faults of a scenario. The driver records the fault events around
