@@ -26,6 +26,9 @@ std::vector<std::pair<std::string, std::string>> FaultKinds() {
        "the engine's clock runs duration ahead (leases expire early), then jumps back"},
       {"sink-outage",
        "the notification provider is down (its leak ran out of memory) for duration"},
+      {"sink-leak",
+       "the notification provider leaks memory for duration: every 20th delivery it dies after "
+       "sending, before answering, and is restarted 10 s later"},
       {"flaky-network",
        "target's (client-N, worker-N or all) messages are dropped with "
        "probability 0.3 and delayed up to 200 ms for duration"}};

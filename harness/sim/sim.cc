@@ -235,15 +235,15 @@ class Simulation {
   void Call(Operation op, Done done) {
     summary_.requests++;
     Emit(op.proc, EventType::kInvoke, op.f, op.task, InvokeValue(op));
-    client_.Invoke(op, [this, proc = op.proc, f = op.f, task = op.task,
-                        done = std::move(done)](Completion c) {
-      if (c.type == EventType::kOk) {
-        Emit(proc, EventType::kOk, f, task, c.value_json);
-      } else {
-        Emit(proc, c.type, f, task, "", c.status.ToString());
-      }
-      done(c);
-    });
+    client_.Invoke(
+        op, [this, proc = op.proc, f = op.f, task = op.task, done = std::move(done)](Completion c) {
+          if (c.type == EventType::kOk) {
+            Emit(proc, EventType::kOk, f, task, c.value_json);
+          } else {
+            Emit(proc, c.type, f, task, "", c.status.ToString());
+          }
+          done(c);
+        });
   }
   static std::string InvokeValue(const Operation& op) {
     if (op.f == "claim") return "{\"n\":" + std::to_string(op.n) + "}";
@@ -377,13 +377,13 @@ class Simulation {
     op.task = t.def.task_id;
     op.def = std::make_shared<const TaskDefinition>(t.def);
     Call(std::move(op), [this, index, attempt, then](const Completion& c) {
-          if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
-            After(Backoff(attempt),
-                  [this, index, attempt, then] { SubmitCreate(index, attempt + 1, then); });
-            return;
-          }
-          then();
-        });
+      if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
+        After(Backoff(attempt),
+              [this, index, attempt, then] { SubmitCreate(index, attempt + 1, then); });
+        return;
+      }
+      then();
+    });
   }
 
   // The parsed program of a task: planned tasks are parsed once at planning time; a task
@@ -423,15 +423,15 @@ class Simulation {
       op.f = "claim";
       op.n = free;
       Call(std::move(op), [this, w, epoch](const Completion& c) {
-            SimWorker& wk = workers_[w];
-            if (wk.epoch != epoch) return;
-            wk.claiming = false;
-            if (!c.status.ok() || !wk.alive) return;
-            // An idle worker polls less and less often (up to 10x poll_ms), as real
-            // workers do; work brings it back to poll_ms.
-            wk.idle_backoff = c.claimed.empty() ? std::min(wk.idle_backoff * 2, 10) : 1;
-            for (const auto& [task, run] : c.claimed) StartTask(w, task, run);
-          });
+        SimWorker& wk = workers_[w];
+        if (wk.epoch != epoch) return;
+        wk.claiming = false;
+        if (!c.status.ok() || !wk.alive) return;
+        // An idle worker polls less and less often (up to 10x poll_ms), as real
+        // workers do; work brings it back to poll_ms.
+        wk.idle_backoff = c.claimed.empty() ? std::min(wk.idle_backoff * 2, 10) : 1;
+        for (const auto& [task, run] : c.claimed) StartTask(w, task, run);
+      });
     }
     WorkerAt(w, Now() + s_.poll_ms * wk.idle_backoff, [this, w] { Poll(w); });
   }
@@ -480,16 +480,24 @@ class Simulation {
           // intermittent-task (a downstream outage: the platform retries it).
           WorkerAt(w, Now() + offset, [this, w, task, run, key, v, phase] {
             if (*phase != RunPhase::kRunning) return;
-            if (sink_down_) {
-              Emit(workers_[w].name, EventType::kFail, "deliver", task, "",
-                   "effect sink unavailable");
+            auto give_up = [&](const char* why) {
+              Emit(workers_[w].name, EventType::kFail, "deliver", task, "", why);
               *phase = RunPhase::kReporting;
-              return SendReport(w, task, run, "report-exception",
-                                engine::ReasonResolved::kIntermittentTask, 0);
-            }
+              SendReport(w, task, run, "report-exception",
+                         engine::ReasonResolved::kIntermittentTask, 0);
+            };
+            if (SinkDown()) return give_up("effect sink unavailable");
             bool delivered = delivered_keys_.insert(key).second;
             Emit("sink", EventType::kEffect, "deliver", task,
                  v + (delivered ? ",\"delivered\":true}" : ",\"delivered\":false}"));
+            if (sink_leaking_ && ++sink_leaked_deliveries_ % kSinkDeliveriesPerOom == 0) {
+              // The leak runs out: the sink dies after it delivered, before it answered.
+              // The worker cannot know the message went out; the retry must not send it
+              // again (the idempotency key is per task and step).
+              Emit("nemesis", EventType::kFault, "sink-oom", "", "{\"target\":\"sink\"}");
+              sink_oom_until_ = Now() + kSinkRestartMs;
+              return give_up("effect sink died before answering (out of memory)");
+            }
           });
           break;
         }
@@ -522,14 +530,14 @@ class Simulation {
       op.task = task;
       op.run = run;
       Call(std::move(op), [=, this](const Completion& c) {
-            if (c.status.code() == StatusCode::kFailedPrecondition ||
-                c.status.code() == StatusCode::kNotFound) {
-              // The run was taken from us: stop working on it, report nothing.
-              if (*phase == RunPhase::kRunning) *phase = RunPhase::kLeaseLost;
-              return;
-            }
-            if (*phase == RunPhase::kRunning) ScheduleReclaim(w, task, run, phase);
-          });
+        if (c.status.code() == StatusCode::kFailedPrecondition ||
+            c.status.code() == StatusCode::kNotFound) {
+          // The run was taken from us: stop working on it, report nothing.
+          if (*phase == RunPhase::kRunning) *phase = RunPhase::kLeaseLost;
+          return;
+        }
+        if (*phase == RunPhase::kRunning) ScheduleReclaim(w, task, run, phase);
+      });
     });
   }
 
@@ -559,13 +567,13 @@ class Simulation {
     op.run = run;
     op.reason = reason;
     Call(std::move(op), [=, this](const Completion& c) {
-          if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
-            WorkerAt(w, Now() + Backoff(attempt),
-                     [=, this] { SendReport(w, task, run, f, reason, attempt + 1); });
-            return;
-          }
-          RunEnded(w, epoch);
-        });
+      if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
+        WorkerAt(w, Now() + Backoff(attempt),
+                 [=, this] { SendReport(w, task, run, f, reason, attempt + 1); });
+        return;
+      }
+      RunEnded(w, epoch);
+    });
   }
 
   // A run of worker w (in the given epoch) is over: free its slot. A worker that leaks
@@ -667,6 +675,9 @@ class Simulation {
         sim_->target_.clock().offset_ms = start ? f.duration_ms : 0;
       } else if (f.kind == "sink-outage") {
         sim_->sink_down_ = start;
+      } else if (f.kind == "sink-leak") {
+        sim_->sink_leaking_ = start;
+        sim_->sink_leaked_deliveries_ = 0;
       } else if (f.kind == "fsync-error") {
         g_fail_fsync = start;
       } else if (f.kind == "write-error") {
@@ -730,7 +741,15 @@ class Simulation {
   std::vector<PlannedTask>& plan_ = workload_.tasks;
   std::vector<SimWorker> workers_;
   TargetSet partitioned_, response_loss_, flaky_;
+  // The sink: down for a sink-outage; with sink-leak it runs out of memory every
+  // kSinkDeliveriesPerOom deliveries and its supervisor restarts it kSinkRestartMs later.
+  static constexpr int kSinkDeliveriesPerOom = 20;
+  static constexpr int64_t kSinkRestartMs = 10'000;
+  bool SinkDown() const { return sink_down_ || Now() < sink_oom_until_; }
   bool sink_down_ = false;
+  bool sink_leaking_ = false;
+  int64_t sink_leaked_deliveries_ = 0;
+  int64_t sink_oom_until_ = 0;
   std::set<std::string> delivered_keys_;
   std::unordered_map<std::string, std::shared_ptr<const ParsedProgram>> programs_;
   int64_t creates_in_flight_ = 0;

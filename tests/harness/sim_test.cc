@@ -92,6 +92,37 @@ TEST(Simulator, AppointmentRemindersAfterA13HourOutageCallEachPatientOnce) {
   EXPECT_TRUE(herd_caught);
 }
 
+// The sink-leak fault: the sink dies after sending, before answering. The worker cannot
+// know the message went out, so the platform retries the run; only the per-(task, step)
+// idempotency key keeps the patient from a second text.
+TEST(Simulator, LeakingSinkDiesMidDeliveryAndTheRetryIsDeduplicated) {
+  testing::TempDir dir;
+  const auto path = dir.path() / "sink-leak.yaml";
+  std::ofstream(path) << R"(name: sink-leak
+workers: 2
+capacity: 4
+workload:
+  - kind: batch
+    tasks: 100
+    program:
+      - sleep_ms: 1000
+      - effect: {channel: sms, to: "patient-{i}"}
+      - exit: 0
+faults:
+  - {kind: sink-leak, at_s: 0, duration_s: 600}
+)";
+  SimRun ok = Simulate(path.string(), 3);
+  EXPECT_EQ(Compose(ok.results), Validity::kValid);
+  EXPECT_NE(ok.history.find("\"f\":\"sink-oom\""), std::string::npos) << "the sink never died";
+  EXPECT_NE(ok.history.find("\"delivered\":false"), std::string::npos)
+      << "no retried delivery reached the sink: the fault tested nothing";
+  SimRun twice = Simulate(path.string(), 3, "effect-key-per-run");
+  bool caught = false;
+  for (const auto& c : twice.results)
+    caught |= c.checker == "no-duplicate-effects" && c.valid == Validity::kInvalid;
+  EXPECT_TRUE(caught) << "a key per run lets the retry text the patient again";
+}
+
 struct BugCase {
   const char* bug;
   const char* checker;  // the checker that must fail

@@ -42,9 +42,9 @@ const char* const kPrograms[] = {
     R"([{"fail_if_attempt_below":2},{"effect":{"channel":"email","to":"ops-{i}"}}])",
     R"([{"sleep_ms":45000},{"exit":0}])",
 };
-const char* const kFaults[] = {"worker-crash",  "worker-pause", "partition",  "engine-crash",
-                               "response-loss", "fsync-error",  "clock-jump", "sink-outage",
-                               "flaky-network", "write-error",  "worker-leak"};
+const char* const kFaults[] = {"worker-crash",  "worker-pause",  "partition",   "engine-crash",
+                               "response-loss", "fsync-error",   "clock-jump",  "sink-outage",
+                               "sink-leak",     "flaky-network", "write-error", "worker-leak"};
 constexpr int kFaultKinds = sizeof(kFaults) / sizeof(kFaults[0]);
 }  // namespace
 

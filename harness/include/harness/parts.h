@@ -54,9 +54,9 @@ struct Operation {
   std::string f;     // create | claim | reclaim | report-completed | report-failed |
                      // report-exception
   std::string task;  // the task it is about ("" for claim)
-  std::shared_ptr<const engine::TaskDefinition> def;  // create: the definition
-  uint32_t run = 0;                                   // reclaim, report-*: the run
-  int n = 0;                                          // claim: at most this many runs
+  std::shared_ptr<const engine::TaskDefinition> def;              // create: the definition
+  uint32_t run = 0;                                               // reclaim, report-*: the run
+  int n = 0;                                                      // claim: at most this many runs
   engine::ReasonResolved reason = engine::ReasonResolved::kNone;  // report-exception
 };
 
