@@ -7,6 +7,8 @@
 //   fault  any nemesis fault (start/stop)
 //   final  task, value {state, blocked_by, runs:[{state, reason_created, reason_resolved,
 //          worker, started_ms, resolved_ms}]}, or error "not found"
+#include <algorithm>
+#include <climits>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -354,14 +356,15 @@ class Deadline final : public Checker {
   CheckResult r_;
 };
 
-// After the heal phase every acknowledged task is terminal (or blocked by a failed root).
+// After the heal phase every planned task that exists is terminal (or blocked by a failed
+// root): the acknowledged ones, those whose create's answer was lost but which were made,
+// and those a hook fired.
 class Liveness final : public Checker {
  public:
   std::string name() const override { return "liveness"; }
   void Observe(const Event& e) override {
-    if (e.type == EventType::kOk && e.f == "create") acked_.insert(e.task);
-    if (e.type == EventType::kPlan) expect_[e.task] = e.value.value("expect", "");
-    if (e.type != EventType::kFinal || !e.error.empty() || !acked_.count(e.task)) return;
+    if (e.type == EventType::kPlan && e.f == "task") expect_[e.task] = e.value.value("expect", "");
+    if (e.type != EventType::kFinal || !e.error.empty() || !expect_.count(e.task)) return;
     std::string state = e.value.value("state", "");
     bool blocked = state == "unscheduled" && !e.value.value("blocked_by", "").empty();
     if (IsTerminal(state) || (blocked && expect_[e.task] == "blocked")) {
@@ -378,9 +381,139 @@ class Liveness final : public Checker {
   }
 
  private:
-  std::unordered_set<std::string> acked_;
   std::unordered_map<std::string, std::string> expect_;
   int64_t terminal_ = 0, stuck_ = 0;
+  CheckResult r_;
+};
+
+// Hooks fire as scheduled, without catch-up: a fire time is owed when the hook existed
+// from it to the next schedule time (created before, removal not yet asked for) and in
+// between the engine was undisturbed (up, its disk and clock sound) for kMinUpMs, so a
+// tick had to fire it. An owed fire whose task does not exist at the end is missing; a
+// task fired after the removal was acknowledged should not exist.
+class HookFires final : public Checker {
+ public:
+  static constexpr int64_t kMinUpMs = 1'000;
+  std::string name() const override { return "hook-fires"; }
+  void Observe(const Event& e) override {
+    const int64_t now_ms = e.t_ns / 1'000'000;
+    if (e.type == EventType::kPlan && e.f == "hook") {
+      Hook& h = hooks_[e.value.at("hook").get<std::string>()];
+      h.plan_i = e.i;
+      h.next_ms = e.value.value("next_ms", int64_t{0});
+      for (const auto& f : e.value.at("fires")) {
+        fire_of_[f.at("task").get<std::string>()] = {&h, h.fires.size()};
+        h.fires.push_back(Fire{f.at("at_ms").get<int64_t>(), false, -1});
+      }
+      order_.push_back(&h);
+      return;
+    }
+    if (e.f == "create-hook" || e.f == "remove-hook") {
+      auto it = hooks_.find(e.value.is_object() ? e.value.value("hook", "") : "");
+      if (it == hooks_.end()) return;
+      Hook& h = it->second;
+      if (e.f == "create-hook" && e.type == EventType::kOk && h.created_ms < 0)
+        h.created_ms = now_ms;
+      if (e.f == "remove-hook" && e.type == EventType::kInvoke && h.removing_ms < 0)
+        h.removing_ms = now_ms;
+      if (e.f == "remove-hook" && e.type == EventType::kOk && h.removed_ms < 0)
+        h.removed_ms = now_ms;
+      return;
+    }
+    if (e.type == EventType::kFault) Disturb(e, now_ms);
+    if (e.type == EventType::kFinal && e.error.empty()) {
+      auto it = fire_of_.find(e.task);
+      if (it == fire_of_.end()) return;
+      it->second.first->fires[it->second.second].exists = true;
+      it->second.first->fires[it->second.second].final_i = e.i;
+    }
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    for (const auto& open : open_) spans_.emplace_back(open.second, INT64_MAX);
+    int64_t candidates = 0, owed = 0, fired = 0, missed = 0;
+    for (const Hook* h : order_) {
+      for (size_t k = 0; k < h->fires.size(); ++k) {
+        const Fire& f = h->fires[k];
+        const int64_t next = k + 1 < h->fires.size() ? h->fires[k + 1].at_ms : h->next_ms;
+        ++candidates;
+        fired += f.exists;
+        const bool existed = h->created_ms >= 0 && h->created_ms <= f.at_ms &&
+                             (h->removing_ms < 0 || h->removing_ms >= next);
+        if (existed && LongestUndisturbed(f.at_ms, next) >= kMinUpMs) {
+          ++owed;
+          if (!f.exists) {
+            ++missed;
+            Flag(&r_, "", {h->plan_i},
+                 "the hook's fire at " + std::to_string(f.at_ms) +
+                     " ms is missing: the hook existed and the engine was up until the next "
+                     "fire at " +
+                     std::to_string(next) + " ms");
+          }
+        }
+        if (f.exists && h->removed_ms >= 0 && f.at_ms > h->removed_ms) {
+          Flag(&r_, "", {h->plan_i, f.final_i},
+               "the hook fired at " + std::to_string(f.at_ms) + " ms, after its removal (" +
+                   std::to_string(h->removed_ms) + " ms) was acknowledged");
+        }
+      }
+    }
+    r_.counts = {{"hooks", order_.size()},
+                 {"candidates", candidates},
+                 {"owed", owed},
+                 {"fired", fired},
+                 {"missed", missed}};
+    return r_;
+  }
+
+ private:
+  struct Fire {
+    int64_t at_ms;
+    bool exists;
+    int64_t final_i;
+  };
+  struct Hook {
+    std::vector<Fire> fires;
+    int64_t next_ms = 0, plan_i = 0;
+    int64_t created_ms = -1, removing_ms = -1, removed_ms = -1;
+  };
+  // Windows in which the engine could not be relied on to fire: down, failing its disk, or
+  // running on a jumped clock (until it has caught up again).
+  void Disturb(const Event& e, int64_t now_ms) {
+    static const std::set<std::string> kinds = {"engine-crash", "fsync-error", "write-error",
+                                                "clock-jump"};
+    const size_t dash = e.f.rfind('-');
+    if (dash == std::string::npos) return;
+    const std::string kind = e.f.substr(0, dash), edge = e.f.substr(dash + 1);
+    if (!kinds.count(kind)) return;
+    if (edge == "start") {
+      open_.emplace(kind, now_ms);
+    } else if (edge == "stop") {
+      auto it = open_.find(kind);
+      if (it == open_.end()) return;
+      int64_t end = now_ms;
+      if (kind == "clock-jump" && e.value.is_object()) end += e.value.value("duration_ms", 0);
+      spans_.push_back({it->second, end});
+      open_.erase(it);
+    }
+  }
+  int64_t LongestUndisturbed(int64_t from, int64_t to) const {
+    std::vector<std::pair<int64_t, int64_t>> cut;
+    for (const auto& s : spans_)
+      if (s.second > from && s.first < to) cut.push_back(s);
+    std::sort(cut.begin(), cut.end());
+    int64_t best = 0, at = from;
+    for (const auto& [a, b] : cut) {
+      best = std::max(best, a - at);
+      at = std::max(at, b);
+    }
+    return std::max(best, to - at);
+  }
+  std::unordered_map<std::string, Hook> hooks_;
+  std::vector<Hook*> order_;  // plan order, for the report
+  std::unordered_map<std::string, std::pair<Hook*, size_t>> fire_of_;
+  std::multimap<std::string, int64_t> open_;
+  std::vector<std::pair<int64_t, int64_t>> spans_;
   CheckResult r_;
 };
 
@@ -397,6 +530,7 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers() {
   v.push_back(std::make_unique<DependencyOrder>());
   v.push_back(std::make_unique<Deadline>());
   v.push_back(std::make_unique<Liveness>());
+  v.push_back(std::make_unique<HookFires>());
   return v;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/core/cron.h"
 #include "engine/worker/payload.h"
 
 namespace ithappens::harness {
@@ -44,7 +45,62 @@ json PlannedTask::PlanValue() const {
   return value;
 }
 
-Workload PlanWorkload(const Scenario& s, double load) {
+json PlannedHook::PlanValue(const std::vector<PlannedTask>& tasks) const {
+  json fires = json::array();
+  for (size_t k = 0; k < fire_ms.size(); ++k)
+    fires.push_back({{"at_ms", fire_ms[k]}, {"task", tasks[fire_tasks[k]].def.task_id}});
+  return {{"hook", def.hook_id},  {"key", def.key}, {"schedule", def.schedule}, {"at_ms", at_ms},
+          {"until_ms", until_ms}, {"fires", fires}, {"next_ms", next_ms}};
+}
+
+namespace {
+// One hook per ordinal; each candidate fire becomes a planned task.
+void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workload* out) {
+  const WorkloadSpec& spec = s.workload[w];
+  auto cron = engine::CronSchedule::Parse(spec.schedule);
+  if (!cron.ok()) return;  // the scenario loader refused it already
+  for (int64_t i = 0; i < n; ++i) {
+    PlannedHook h;
+    h.def.hook_id = s.name + "/workload-" + std::to_string(w) + "/hook-" + std::to_string(i);
+    h.def.key = "hook-" + std::to_string(i);
+    h.def.schedule = spec.schedule;
+    engine::TaskDefinition& t = h.def.task_template;
+    t.task_group_id = engine::DeterministicTaskId(s.name, static_cast<int64_t>(w), "group");
+    t.retries = spec.retries;
+    t.payload = Expand(spec.program, i);
+    t.deadline_ms = spec.deadline_ms;  // an offset from the fire time
+    t.metadata.name = s.name + "/" + std::to_string(w) + "/hook-" + std::to_string(i);
+    h.client = static_cast<int>(i % s.clients);
+    h.at_ms = spec.at_ms;
+    h.until_ms = spec.until_ms;
+    json effects = json::array();
+    const std::string expect = Expect(t.payload, spec.retries, &effects);
+    for (int64_t abs = cron->NextAfter(epoch_ms + spec.at_ms); abs >= 0;
+         abs = cron->NextAfter(abs)) {
+      const bool after_until = abs > epoch_ms + spec.until_ms;
+      if (after_until && !h.fire_ms.empty() && h.fire_ms.back() > spec.until_ms) {
+        h.next_ms = abs - epoch_ms;
+        break;
+      }
+      PlannedTask p;
+      p.def = t;
+      p.def.task_id = engine::DeterministicTaskId(h.def.hook_id, abs, h.def.key);
+      p.client = h.client;
+      p.expect = expect;
+      p.effects = effects;
+      p.deadline_after_ms = spec.deadline_ms;
+      p.created_at_ms = abs - epoch_ms;
+      h.fire_ms.push_back(abs - epoch_ms);
+      h.fire_tasks.push_back(out->tasks.size());
+      out->tasks.push_back(std::move(p));
+    }
+    out->hooks.push_back(std::move(h));
+  }
+  out->last_ms = std::max(out->last_ms, spec.until_ms);
+}
+}  // namespace
+
+Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
   Workload out;
   for (size_t w = 0; w < s.workload.size(); ++w) {
     const WorkloadSpec& spec = s.workload[w];
@@ -52,6 +108,10 @@ Workload PlanWorkload(const Scenario& s, double load) {
                             ? spec.per_s * static_cast<double>(spec.until_ms - spec.at_ms) / 1000.0
                             : spec.tasks;
     const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(base * load + 0.5));
+    if (spec.kind == "hook") {
+      PlanHooks(s, w, n, epoch_ms, &out);
+      continue;
+    }
     // chain: a line of `length`; fanout: a root, `length` children, then a join of all.
     const int length = spec.kind == "chain"    ? spec.length
                        : spec.kind == "fanout" ? spec.length + 2

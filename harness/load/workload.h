@@ -27,14 +27,33 @@ struct PlannedTask {
   nlohmann::json PlanValue() const;
 };
 
+// A hook of the engine (Taskcluster's cron hooks): created at at_ms, removed at until_ms.
+// Every schedule time in (at_ms, until_ms], and the first after it, is a candidate fire
+// with a planned task of the deterministic id; which candidates a correct engine must fire
+// depends on the faults (no catch-up), so the hook-fires checker judges that.
+struct PlannedHook {
+  engine::HookDefinition def;
+  int client = 0;
+  int64_t at_ms = 0, until_ms = 0;
+  std::vector<int64_t> fire_ms;    // candidate fire times, ascending
+  std::vector<size_t> fire_tasks;  // their planned tasks (indices into Workload::tasks)
+  int64_t next_ms = 0;             // the schedule's time after the last candidate
+  // The `plan` event's value (f "hook"): {hook, key, schedule, at_ms, until_ms,
+  // fires: [{at_ms, task}], next_ms}.
+  nlohmann::json PlanValue(const std::vector<PlannedTask>& tasks) const;
+};
+
 struct Workload {
   std::vector<PlannedTask> tasks;
+  std::vector<PlannedHook> hooks;
   std::vector<Submission> submissions;  // in planning order
   int64_t last_ms = 0;                  // the last submission time of any workload
 };
 
-// Plans scenario.workload scaled by load (task counts, chains and arrival rates grow).
-Workload PlanWorkload(const Scenario& scenario, double load);
+// Plans scenario.workload scaled by load (task counts, chains, hooks and arrival rates
+// grow). Times are relative to the run's start, epoch_ms in absolute time: cron schedules
+// and hook task ids depend on the absolute fire time.
+Workload PlanWorkload(const Scenario& scenario, double load, int64_t epoch_ms = 0);
 
 // The submissions of a planned workload, one by one.
 class WorkloadGenerator final : public Generator {

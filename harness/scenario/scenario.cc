@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include "engine/core/cron.h"
+
 namespace ithappens::harness {
 
 using engine::Status;
@@ -145,22 +147,23 @@ class Loader {
     for (size_t i = 0; i < wl.size(); ++i) {
       std::string where = "workload[" + std::to_string(i) + "]";
       const YAML::Node& w = wl[i];
-      ITHAPPENS_RETURN_IF_ERROR(
-          Keys(w, where,
-               {"kind", "tasks", "chains", "graphs", "width", "appointments", "per_s", "length",
-                "fail_root", "at_s", "every_s", "until_s", "retries", "deadline_s", "program"}));
+      ITHAPPENS_RETURN_IF_ERROR(Keys(w, where,
+                                     {"kind", "tasks", "chains", "graphs", "width", "appointments",
+                                      "per_s", "length", "fail_root", "at_s", "every_s", "until_s",
+                                      "retries", "deadline_s", "program", "hooks", "schedule"}));
       WorkloadSpec spec;
       spec.line = w.Mark().line + 1;
       spec.kind = w["kind"] ? w["kind"].as<std::string>() : "";
       if (spec.kind != "batch" && spec.kind != "chain" && spec.kind != "fanout" &&
-          spec.kind != "cron" && spec.kind != "rate") {
+          spec.kind != "cron" && spec.kind != "rate" && spec.kind != "hook") {
         return Error(w["kind"] ? w["kind"] : w, where + ".kind",
-                     "'" + spec.kind + "' is not one of batch, chain, fanout, cron, rate");
+                     "'" + spec.kind + "' is not one of batch, chain, fanout, cron, rate, hook");
       }
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "tasks", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "chains", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "appointments", where, 1, 1'000'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "graphs", where, 1, 1'000'000, &spec.tasks));
+      ITHAPPENS_RETURN_IF_ERROR(Int(w, "hooks", where, 1, 100'000, &spec.tasks));
       ITHAPPENS_RETURN_IF_ERROR(Int(w, "width", where, 1, 98, &spec.length));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "every_s", where, 86'400, &spec.every_ms));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "until_s", where, 30 * 86'400, &spec.until_ms));
@@ -173,6 +176,31 @@ class Loader {
       }
       if (spec.kind == "rate" && (spec.per_s == 0 || spec.until_ms <= spec.at_ms)) {
         return Error(w, where, "rate needs per_s > 0 and until_s after at_s");
+      }
+      if (spec.kind == "hook") {
+        if (!w["schedule"]) return Error(w, where + ".schedule", "missing: a 5-field cron");
+        if (spec.until_ms <= spec.at_ms) return Error(w, where, "hook needs until_s after at_s");
+        spec.schedule = w["schedule"].as<std::string>();
+        auto cron = engine::CronSchedule::Parse(spec.schedule);
+        if (!cron.ok()) {
+          // The engine's message starts with the field: "schedule: minute field '61' ...".
+          const std::string& m = cron.status().message();
+          const size_t colon = m.find(": ");
+          return Error(w["schedule"], where + ".schedule",
+                       colon == std::string::npos ? m : m.substr(colon + 2));
+        }
+        // A bound on the plan: every fire is a planned task.
+        int64_t fires = 0;
+        for (int64_t t = cron->NextAfter(spec.at_ms); t >= 0 && t <= spec.until_ms;
+             t = cron->NextAfter(t)) {
+          if (++fires > kMaxFiresPerHook) {
+            return Error(w["schedule"], where + ".schedule",
+                         "fires more than " + std::to_string(kMaxFiresPerHook) +
+                             " times between at_s and until_s");
+          }
+        }
+      } else if (w["schedule"]) {
+        return Error(w["schedule"], where + ".schedule", "only a hook workload has a schedule");
       }
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "deadline_s", where, 5 * 86'400, &spec.deadline_ms));
       if (spec.deadline_ms == 0)

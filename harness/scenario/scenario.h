@@ -12,8 +12,9 @@
 namespace ithappens::harness {
 
 struct WorkloadSpec {
-  std::string kind;        // batch | chain | fanout | cron | rate
-  int tasks = 1;           // batch: tasks; chain: chains; cron: appointments   (x load)
+  std::string kind;        // batch | chain | fanout | cron | rate | hook
+  int tasks = 1;           // batch: tasks; chain: chains; cron: appointments;
+                           // hook: hooks                                        (x load)
   int per_s = 0;           // rate: arrivals per second, open loop             (x load)
   int64_t every_ms = 0;    // cron: the filler re-submits every appointment this often
   int64_t until_ms = 0;    // cron: ... until then (the same task id every time);
@@ -23,9 +24,13 @@ struct WorkloadSpec {
   int64_t at_ms = 0;       // when the workload is submitted
   int retries = 5;
   int64_t deadline_ms = 24LL * 3600 * 1000;
-  std::string program;  // payload JSON; "{i}" becomes the task's ordinal
+  std::string schedule;  // hook: 5-field cron (UTC); the hooks exist from at to until
+  std::string program;   // payload JSON; "{i}" becomes the task's (hook: the hook's) ordinal
   int line = 0;
 };
+
+// A hook workload plans one task per fire; this bounds the fires of one hook in a run.
+inline constexpr int64_t kMaxFiresPerHook = 10'000;
 
 struct FaultSpec {
   std::string kind;  // see FaultKinds()

@@ -134,7 +134,7 @@ class Simulation {
         net_rng_(engine::Mix64(o.seed ^ 0x6e6574)),
         client_rng_(engine::Mix64(o.seed ^ 0x636c69)),
         target_(&clock_, EngineOptions(o)),
-        workload_(PlanWorkload(*o.scenario, o.load)) {}
+        workload_(PlanWorkload(*o.scenario, o.load, kEpochMs)) {}
 
   static engine::QueueOptions EngineOptions(const SimOptions& o) {
     engine::QueueOptions qo;
@@ -214,6 +214,12 @@ class Simulation {
     hist_.AppendRaw((Now() - kEpochMs) * 1'000'000, proc, type, f, task, value_json, error);
   }
   static std::string RunJson(uint32_t run) { return "{\"run\":" + std::to_string(run) + "}"; }
+  static std::string HookJson(const engine::HookDefinition& h) {
+    std::string v = "{\"hook\":";
+    AppendJsonString(&v, h.hook_id);
+    v.push_back('}');
+    return v;
+  }
 
   // ---------------------------------------------------------------- network
   bool Reachable(const std::string& proc) const {
@@ -248,6 +254,7 @@ class Simulation {
   static std::string InvokeValue(const Operation& op) {
     if (op.f == "claim") return "{\"n\":" + std::to_string(op.n) + "}";
     if (op.f == "create") return "";
+    if (op.hook) return HookJson(*op.hook);
     return RunJson(op.run);
   }
 
@@ -319,6 +326,12 @@ class Simulation {
       } else if (op.f == "report-exception") {
         c.status = q.ReportException(ref, op.reason);
         c.value_json = RunJson(op.run);
+      } else if (op.f == "create-hook") {
+        c.status = q.CreateHook(*op.hook);
+        c.value_json = HookJson(*op.hook);
+      } else if (op.f == "remove-hook") {
+        c.status = q.RemoveHook(op.hook->hook_id);
+        c.value_json = HookJson(*op.hook);
       } else {
         c.status = Status::InvalidArgument("f: unknown operation '" + op.f + "'");
       }
@@ -348,6 +361,13 @@ class Simulation {
       Emit("plan", EventType::kPlan, "task", t.def.task_id, t.PlanValue().dump());
       programs_.emplace(t.def.task_id,
                         std::make_shared<const ParsedProgram>(worker::ParsePayload(t.def.payload)));
+    }
+    for (size_t h = 0; h < workload_.hooks.size(); ++h) {
+      const PlannedHook& hook = workload_.hooks[h];
+      Emit("plan", EventType::kPlan, "hook", "", hook.PlanValue(plan_).dump());
+      auto def = std::make_shared<const engine::HookDefinition>(hook.def);
+      At(kEpochMs + hook.at_ms, [this, h, def] { SubmitHook(h, def, "create-hook", 0); });
+      At(kEpochMs + hook.until_ms, [this, h, def] { SubmitHook(h, def, "remove-hook", 0); });
     }
     WorkloadGenerator generator(workload_);
     while (auto sub = generator.Next()) {
@@ -383,6 +403,21 @@ class Simulation {
         return;
       }
       then();
+    });
+  }
+
+  // Creates or removes a hook, retrying while the outcome is unknown (both are idempotent:
+  // the same definition again is OK; a second removal is NOT_FOUND).
+  void SubmitHook(size_t h, std::shared_ptr<const engine::HookDefinition> def, const char* f,
+                  int attempt) {
+    Operation op;
+    op.proc = "client-" + std::to_string(workload_.hooks[h].client);
+    op.f = f;
+    op.hook = def;
+    Call(std::move(op), [this, h, def, f, attempt](const Completion& c) {
+      if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
+        After(Backoff(attempt), [this, h, def, f, attempt] { SubmitHook(h, def, f, attempt + 1); });
+      }
     });
   }
 

@@ -243,6 +243,83 @@ TEST(Checkers, CounterexamplesAreCappedAtTen) {
   EXPECT_EQ(r.counts["stuck"], 25);
 }
 
+TEST(Checkers, LivenessCoversATaskWhoseCreateAnswerWasLost) {
+  // The create's answer never came (info), but the platform made the task: it must run.
+  HistoryBuilder h;
+  h.Plan("A", "completed")
+      .Add("client-0", EventType::kInvoke, "create", "A")
+      .Add("client-0", EventType::kInfo, "create", "A", json(), "response lost")
+      .Final("A", "pending", {});
+  EXPECT_EQ(Result(CheckEvents(h.events()), "liveness").valid, Validity::kInvalid);
+}
+
+// A hook "H" created at 0 ms with fires at 1000, 2000 and 3000 ms (next: 4000), removed at
+// 3500 ms. `exists` says which fire tasks exist at the end.
+HistoryBuilder HookHistory(std::vector<bool> exists, int64_t crash_from = -1, int64_t crash_to = -1,
+                           int64_t removed_ok_ms = 3600) {
+  HistoryBuilder h;
+  json fires = json::array();
+  for (int k = 0; k < 3; ++k) {
+    fires.push_back({{"at_ms", 1000 * (k + 1)}, {"task", "F" + std::to_string(k)}});
+    h.Plan("F" + std::to_string(k), "completed");
+  }
+  h.Add("plan", EventType::kPlan, "hook", "",
+        {{"hook", "H"}, {"fires", fires}, {"next_ms", 4000}, {"at_ms", 0}, {"until_ms", 3500}});
+  h.Add("client-0", EventType::kInvoke, "create-hook", "", {{"hook", "H"}}).AtMs(0);
+  h.Add("client-0", EventType::kOk, "create-hook", "", {{"hook", "H"}}).AtMs(2);
+  if (crash_from >= 0) {
+    h.Add("nemesis", EventType::kFault, "engine-crash-start", "", {{"duration_ms", 1}})
+        .AtMs(crash_from);
+    h.Add("nemesis", EventType::kFault, "engine-crash-stop", "", {{"duration_ms", 1}})
+        .AtMs(crash_to);
+  }
+  h.Add("client-0", EventType::kInvoke, "remove-hook", "", {{"hook", "H"}}).AtMs(3500);
+  h.Add("client-0", EventType::kOk, "remove-hook", "", {{"hook", "H"}}).AtMs(removed_ok_ms);
+  for (int k = 0; k < 3; ++k) {
+    const std::string t = "F" + std::to_string(k);
+    if (exists[k]) {
+      h.Final(t, "completed", {RunJson("completed")}).AtMs(5000);
+    } else {
+      h.Add("final", EventType::kFinal, "status", t, json(), "not found").AtMs(5000);
+    }
+  }
+  return h;
+}
+
+TEST(Checkers, HookFiresFailsOnAMissingFireAndExcusesAnOutage) {
+  // Fires at 1000 and 2000 are owed (the hook existed until the next fire); 3000 is not
+  // (the removal was asked for at 3500, before the next fire at 4000).
+  EXPECT_EQ(Result(CheckEvents(HookHistory({true, true, false}).events()), "hook-fires").valid,
+            Validity::kValid);
+  auto r = Result(CheckEvents(HookHistory({true, false, true}).events()), "hook-fires");
+  EXPECT_EQ(r.valid, Validity::kInvalid);
+  ASSERT_FALSE(r.counterexamples.empty());
+  EXPECT_NE(r.counterexamples[0].explanation.find("fire at 2000 ms is missing"), std::string::npos)
+      << r.counterexamples[0].explanation;
+  EXPECT_EQ(r.counts["owed"], 2);
+  // The engine was down from 1900 to 2999 ms: too little of [2000, 3000) was up, so no
+  // catch-up is owed for the 2000 fire.
+  EXPECT_EQ(Result(CheckEvents(HookHistory({true, false, true}, 1900, 2999).events()), "hook-fires")
+                .valid,
+            Validity::kValid);
+  // Down from 1900 to 2500 leaves 500 ms up before 3000: still excused (under kMinUpMs).
+  EXPECT_EQ(Result(CheckEvents(HookHistory({true, false, true}, 1900, 2500).events()), "hook-fires")
+                .valid,
+            Validity::kValid);
+  // Down only from 1900 to 1950: the engine was up most of [2000, 3000): owed.
+  EXPECT_EQ(Result(CheckEvents(HookHistory({true, false, true}, 1900, 1950).events()), "hook-fires")
+                .valid,
+            Validity::kInvalid);
+}
+
+TEST(Checkers, HookFiresFailsOnAFireAfterTheRemovalWasAcknowledged) {
+  auto r =
+      Result(CheckEvents(HookHistory({true, true, true}, -1, -1, 2500).events()), "hook-fires");
+  EXPECT_EQ(r.valid, Validity::kInvalid);
+  ASSERT_FALSE(r.counterexamples.empty());
+  EXPECT_NE(r.counterexamples[0].explanation.find("after its removal"), std::string::npos);
+}
+
 TEST(History, RoundTripsAndNamesTheBadLine) {
   Event e;
   e.i = 3;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "harness/checker.h"
 #include "tests/testing/engine_fixtures.h"
 
 namespace ithappens::harness {
@@ -44,7 +45,7 @@ TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {
   }
   auto report = nlohmann::json::parse(std::ifstream(out.path() / "smoke" / "report.json"));
   EXPECT_EQ(report["verdict"], "valid");
-  EXPECT_EQ(report["properties"].size(), 9u);
+  EXPECT_EQ(report["properties"].size(), StandardCheckers().size());
   Output check = Ithappens("check " + (out.path() / "smoke" / "history.jsonl").string());
   EXPECT_EQ(check.code, 0) << check.text;
 }

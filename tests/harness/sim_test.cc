@@ -123,6 +123,29 @@ faults:
   EXPECT_TRUE(caught) << "a key per run lets the retry text the patient again";
 }
 
+std::string ReminderHooksPath() {
+  return std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/reminder-hooks.yaml";
+}
+
+// The engine's own cron hooks under a 13-hour drainer outage and an engine crash: every
+// owed fire happens (hook-fires), the piled-up reminders end at their deadline. With ids
+// that are not a function of (hook, fire time, key), the fires cannot be found.
+TEST(Simulator, ReminderHooksFireAsScheduledAndHookFiresCatchesRandomIds) {
+  SimRun ok = Simulate(ReminderHooksPath(), 21);
+  EXPECT_EQ(Compose(ok.results), Validity::kValid);
+  for (const auto& c : ok.results) {
+    if (c.checker != "hook-fires") continue;
+    EXPECT_GT(c.counts["owed"].get<int64_t>(), 1000) << "the hooks were not exercised";
+    EXPECT_GT(c.counts["candidates"].get<int64_t>(), c.counts["owed"].get<int64_t>())
+        << "the engine crash must excuse some fires (no catch-up)";
+  }
+  SimRun bad = Simulate(ReminderHooksPath(), 21, "random-task-ids");
+  bool caught = false;
+  for (const auto& c : bad.results)
+    caught |= c.checker == "hook-fires" && c.valid == Validity::kInvalid;
+  EXPECT_TRUE(caught);
+}
+
 struct BugCase {
   const char* bug;
   const char* checker;  // the checker that must fail
@@ -182,6 +205,17 @@ TEST_F(ScenarioErrors, NameFileLineAndField) {
   Expect(Load("name: x\n" + ok_workload +
               "faults:\n  - {kind: worker-crash, target: worker-9, at_s: 1, duration_s: 1}\n"),
          "faults[0].target: 'worker-9' is not worker-0..worker-2");
+  const std::string hook = "name: x\nworkload:\n  - kind: hook\n    until_s: 600\n";
+  Expect(Load(hook + "    schedule: \"61 * * * *\"\n    program: [{exit: 0}]\n"),
+         "s.yaml:5: workload[0].schedule: minute field '61' is out of range (allowed 0..59)");
+  Expect(Load(hook + "    program: [{exit: 0}]\n"), "workload[0].schedule: missing");
+  Expect(
+      Load("name: x\nworkload:\n  - kind: hook\n    until_s: 2000000\n    schedule: \"* * * * *\"\n"
+           "    program: [{exit: 0}]\n"),
+      "workload[0].schedule: fires more than 10000 times between at_s and until_s");
+  Expect(Load("name: x\nworkload:\n  - kind: batch\n    schedule: \"* * * * *\"\n"
+              "    program: [{exit: 0}]\n"),
+         "workload[0].schedule: only a hook workload has a schedule");
   Expect(Load("name: x\nworkload: [\n"), "s.yaml:");
   Expect(LoadScenario((dir_.path() / "missing.yaml").string()).status(), "cannot read");
 }

@@ -21,6 +21,7 @@ struct GenWorkload {
   int chain_length = 1;
   bool fail_root = false;
   bool fanout = false;  // a root, chain_length children, a join
+  bool hook = false;    // `tasks` engine hooks firing every minute for 3 minutes
 };
 struct GenFault {
   int kind = 0;  // index into kFaults
@@ -52,7 +53,8 @@ void showValue(const GenCase& c, std::ostream& os) {
   os << "workers=" << c.workers << " capacity=" << c.capacity << "\n";
   for (const auto& w : c.workload) {
     os << "  workload: "
-       << (w.fanout             ? "fanout x" + std::to_string(w.chain_length)
+       << (w.hook               ? std::string("hook every minute for 180s")
+           : w.fanout           ? "fanout x" + std::to_string(w.chain_length)
            : w.chain_length > 1 ? "chain x" + std::to_string(w.chain_length)
                                 : "batch")
        << " tasks=" << w.tasks << " at=" << w.at_s << "s" << (w.fail_root ? " fail_root" : "")
@@ -76,7 +78,9 @@ rc::Gen<GenCase> GenCases(int fault_kind = -1, int min_duration_s = 1) {
             rc::gen::set(&GenWorkload::at_s, rc::gen::inRange(0, 30)),
             rc::gen::set(&GenWorkload::chain_length, rc::gen::inRange(1, 4)),
             rc::gen::set(&GenWorkload::fail_root, rc::gen::arbitrary<bool>()),
-            rc::gen::set(&GenWorkload::fanout, rc::gen::arbitrary<bool>()));
+            rc::gen::set(&GenWorkload::fanout, rc::gen::arbitrary<bool>()),
+            rc::gen::set(&GenWorkload::hook,
+                         rc::gen::map(rc::gen::inRange(0, 4), [](int x) { return x == 0; })));
         auto kinds = fault_kind < 0 ? rc::gen::inRange(0, kFaultKinds) : rc::gen::just(fault_kind);
         auto fault = rc::gen::build<GenFault>(
             rc::gen::set(&GenFault::kind, kinds),
@@ -106,7 +110,11 @@ Scenario ToScenario(const GenCase& c) {
   s.heal_ms = 3'600'000;
   for (const auto& w : c.workload) {
     WorkloadSpec spec;
-    spec.kind = w.fanout ? "fanout" : w.chain_length > 1 ? "chain" : "batch";
+    spec.kind = w.hook ? "hook" : w.fanout ? "fanout" : w.chain_length > 1 ? "chain" : "batch";
+    if (w.hook) {
+      spec.schedule = "* * * * *";
+      spec.until_ms = (w.at_s + 180) * 1000LL;
+    }
     spec.tasks = w.tasks;
     spec.length = w.chain_length;
     spec.fail_root = w.fail_root && (w.fanout || w.chain_length > 1);

@@ -52,9 +52,10 @@ class NoopTarget final : public Target {
 struct Operation {
   std::string proc;  // the caller: client-N or worker-N
   std::string f;     // create | claim | reclaim | report-completed | report-failed |
-                     // report-exception
+                     // report-exception | create-hook | remove-hook
   std::string task;  // the task it is about ("" for claim)
   std::shared_ptr<const engine::TaskDefinition> def;              // create: the definition
+  std::shared_ptr<const engine::HookDefinition> hook;             // create-hook, remove-hook
   uint32_t run = 0;                                               // reclaim, report-*: the run
   int n = 0;                                                      // claim: at most this many runs
   engine::ReasonResolved reason = engine::ReasonResolved::kNone;  // report-exception
