@@ -1,18 +1,20 @@
-// The standard checkers. Each keeps per-task state only (memory O(tasks)) and reads each
-// event once. The events they rely on (harness/event.h):
-//   plan   task, value {expect: completed|failed|blocked, root?, deps:[..],
-//   effects:[{step,to,channel}]} create invoke/ok(value.task_id)/fail/info by a client
-//   report-completed invoke/ok/fail/info by a worker, value {run}
-//   effect value {key, step, run, channel, to, delivered}
-//   fault  any nemesis fault (start/stop)
-//   final  task, value {state, blocked_by, runs:[{state, reason_created, reason_resolved,
-//          worker, started_ms, resolved_ms}]}, or error "not found"
+// The standard checkers. Each reads each event once and keeps per-task state only (memory
+// O(tasks)), in vectors indexed by the reader's interned task index. The events they rely
+// on (harness/event.h; fields as decoded into EventView):
+//   plan   f "task": task, {expect: completed|failed|exception|blocked, root?, deps, effects
+//          [{step, channel, to}]}; f "hook": {hook, fires [{at_ms, task}], next_ms}
+//   create invoke/ok {task_id}/fail/info by a client
+//   report-completed invoke/ok/fail/info by a worker, {run}
+//   create-hook, remove-hook invoke/ok/fail/info by a client, {hook}
+//   effect {key, step, run, channel, to, delivered}
+//   fault  any nemesis fault (start/stop), {target?, duration_ms}
+//   final  task, {state, blocked_by?, deadline_ms, runs [{state, reason_created,
+//          reason_resolved, worker, started_ms, resolved_ms}]}, or error "not found"
 #include <algorithm>
 #include <climits>
 #include <map>
 #include <set>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "harness/checker.h"
 #include "harness/history/history.h"
@@ -35,44 +37,64 @@ namespace {
 
 using nlohmann::json;
 
-void Flag(CheckResult* r, std::string task, std::vector<int64_t> events, std::string why) {
+void Flag(CheckResult* r, std::string_view task, std::vector<int64_t> events, std::string why) {
   r->valid = Validity::kInvalid;
   if (r->counterexamples.size() < kMaxCounterexamples) {
     r->counterexamples.push_back(
-        Counterexample{std::move(task), std::move(events), std::move(why)});
+        Counterexample{std::string(task), std::move(events), std::move(why)});
   }
 }
 
-bool IsTerminal(const std::string& s) {
+bool IsTerminal(std::string_view s) {
   return s == "completed" || s == "failed" || s == "exception";
 }
+
+// The per-task slot of v, grown on demand (ix is dense, so this is O(tasks)).
+template <typename T>
+T& Slot(std::vector<T>& v, uint32_t ix, const T& fill = T()) {
+  if (ix >= v.size()) v.resize(std::max<size_t>(ix + 1, v.size() * 3 / 2), fill);
+  return v[ix];
+}
+
+// A few event indices of one task, for a counterexample.
+struct Evidence {
+  static constexpr size_t kMax = 10;
+  std::vector<int64_t> events;
+  void Add(int64_t i) {
+    if (events.size() < kMax) events.push_back(i);
+  }
+};
 
 // Every acknowledged create must still exist at the end.
 class NoLost final : public Checker {
  public:
   std::string name() const override { return "no-lost"; }
-  void Observe(const Event& e) override {
-    if (e.type == EventType::kOk && e.f == "create") acked_[e.task] = e.i;
+  void Observe(const EventView& e) override {
+    if (e.task_ix == kNoTask) return;
+    if (e.type == EventType::kOk && e.f == "create") {
+      int64_t& at = Slot(acked_, e.task_ix, int64_t{-1});
+      if (at < 0) ++acknowledged_;
+      at = e.i;
+    }
     if (e.type == EventType::kFinal) {
-      auto it = acked_.find(e.task);
-      if (it == acked_.end()) return;
+      if (e.task_ix >= acked_.size() || acked_[e.task_ix] < 0) return;
       ++checked_;
       if (!e.error.empty()) {
-        Flag(&r_, e.task, {it->second, e.i},
-             "acknowledged create, then the task is gone: " + e.error);
+        Flag(&r_, e.task, {acked_[e.task_ix], e.i},
+             "acknowledged create, then the task is gone: " + std::string(e.error));
         ++lost_;
       }
     }
   }
   CheckResult Finish() override {
     r_.checker = name();
-    r_.counts = {{"acknowledged", acked_.size()}, {"checked", checked_}, {"lost", lost_}};
+    r_.counts = {{"acknowledged", acknowledged_}, {"checked", checked_}, {"lost", lost_}};
     return r_;
   }
 
  private:
-  std::unordered_map<std::string, int64_t> acked_;
-  int64_t checked_ = 0, lost_ = 0;
+  std::vector<int64_t> acked_;  // the last acknowledging event, or -1
+  int64_t acknowledged_ = 0, checked_ = 0, lost_ = 0;
   CheckResult r_;
 };
 
@@ -80,38 +102,48 @@ class NoLost final : public Checker {
 class NoDuplicateTasks final : public Checker {
  public:
   std::string name() const override { return "no-duplicate-tasks"; }
-  void Observe(const Event& e) override {
-    if (e.type != EventType::kOk || e.f != "create" || !e.value.is_object()) return;
-    std::string got = e.value.value("task_id", e.task);
-    auto& seen = ids_[e.task];
-    seen.insert(got);
-    events_[e.task].push_back(e.i);
-    if (got != e.task && !foreign_.count(e.task)) {
+  void Observe(const EventView& e) override {
+    if (e.type != EventType::kOk || e.f != "create" || e.task_ix == kNoTask ||
+        e.value_json.empty())
+      return;
+    const std::string_view got = e.task_id.empty() ? e.task : e.task_id;
+    Seen& s = Slot(seen_, e.task_ix);
+    s.evidence.Add(e.i);
+    if (!s.any) {
+      s.any = true;
+      s.first = got;
+      ++tasks_;
+    }
+    if (got != e.task && !s.foreign) {
       // The platform answered with an id of its own: a create retried after a lost answer
       // makes a second task, and the client cannot tell.
-      foreign_.insert(e.task);
+      s.foreign = true;
+      ++foreign_;
       Flag(&r_, e.task, {e.i},
-           "the platform ignored the client's task id (answered " + got +
+           "the platform ignored the client's task id (answered " + std::string(got) +
                "): creates are not idempotent");
     }
-    if (seen.size() == 2) {
+    if (got != s.first && !s.duplicated) {
+      s.duplicated = true;
       ++dups_;
-      Flag(&r_, e.task, events_[e.task],
-           "one logical task was created as " + std::to_string(seen.size()) +
-               " platform tasks (the create was not idempotent)");
+      Flag(&r_, e.task, s.evidence.events,
+           "one logical task was created as 2 platform tasks (the create was not idempotent)");
     }
   }
   CheckResult Finish() override {
     r_.checker = name();
-    r_.counts = {{"tasks", ids_.size()}, {"duplicated", dups_}, {"foreign_ids", foreign_.size()}};
+    r_.counts = {{"tasks", tasks_}, {"duplicated", dups_}, {"foreign_ids", foreign_}};
     return r_;
   }
 
  private:
-  std::unordered_map<std::string, std::set<std::string>> ids_;
-  std::unordered_map<std::string, std::vector<int64_t>> events_;
-  std::unordered_set<std::string> foreign_;
-  int64_t dups_ = 0;
+  struct Seen {
+    bool any = false, foreign = false, duplicated = false;
+    std::string first;  // the first id the platform answered
+    Evidence evidence;
+  };
+  std::vector<Seen> seen_;
+  int64_t tasks_ = 0, dups_ = 0, foreign_ = 0;
   CheckResult r_;
 };
 
@@ -119,35 +151,50 @@ class NoDuplicateTasks final : public Checker {
 class NoDuplicateEffects final : public Checker {
  public:
   std::string name() const override { return "no-duplicate-effects"; }
-  void Observe(const Event& e) override {
-    if (e.type == EventType::kPlan && e.value.contains("effects")) {
-      for (const auto& fx : e.value["effects"]) planned_[Recipient(fx)]++;
+  void Observe(const EventView& e) override {
+    if (e.type == EventType::kPlan) {
+      for (const EffectFacts& fx : e.effects) Slot(planned_, Recipient(fx.channel, fx.to))++;
     }
-    if (e.type != EventType::kEffect || !e.value.value("delivered", false)) return;
+    if (e.type != EventType::kEffect || !e.delivered || e.task_ix == kNoTask) return;
     ++delivered_;
-    std::string step = e.task + "/" + std::to_string(e.value.value("step", -1));
-    auto& evs = per_step_[step];
-    evs.push_back(e.i);
-    if (evs.size() == 2) Flag(&r_, e.task, evs, "step " + step + " notified its recipient twice");
-    int64_t n = ++per_recipient_[Recipient(e.value)];
-    if (n == planned_[Recipient(e.value)] + 1) {
+    auto& steps = Slot(per_step_, e.task_ix);
+    auto it = std::find_if(steps.begin(), steps.end(),
+                           [&](const StepSeen& s) { return s.step == e.step; });
+    if (it == steps.end()) {
+      steps.push_back(StepSeen{e.step, e.i, 1});
+      ++distinct_steps_;
+    } else if (++it->count == 2) {
+      const std::string step = std::string(e.task) + "/" + std::to_string(e.step);
+      Flag(&r_, e.task, {it->first_i, e.i}, "step " + step + " notified its recipient twice");
+    }
+    const uint32_t r = Recipient(e.channel, e.to);
+    const int64_t n = ++Slot(per_recipient_, r);
+    if (n == Slot(planned_, r) + 1) {
       Flag(&r_, e.task, {e.i},
-           Recipient(e.value) + " got more notifications than planned (" + std::to_string(n) + ")");
+           recipient_ + " got more notifications than planned (" + std::to_string(n) + ")");
     }
   }
   CheckResult Finish() override {
     r_.checker = name();
-    r_.counts = {{"delivered", delivered_}, {"steps", per_step_.size()}};
+    r_.counts = {{"delivered", delivered_}, {"steps", distinct_steps_}};
     return r_;
   }
 
  private:
-  static std::string Recipient(const json& v) {
-    return v.value("channel", std::string()) + ":" + v.value("to", std::string());
+  struct StepSeen {
+    int64_t step, first_i, count;
+  };
+  // The recipient "channel:to" as a dense index (recipient_ holds its name).
+  uint32_t Recipient(std::string_view channel, std::string_view to) {
+    recipient_.assign(channel).append(":").append(to);
+    auto [it, fresh] = recipients_.try_emplace(recipient_, static_cast<uint32_t>(recipients_.size()));
+    return it->second;
   }
-  std::unordered_map<std::string, int64_t> planned_, per_recipient_;
-  std::unordered_map<std::string, std::vector<int64_t>> per_step_;
-  int64_t delivered_ = 0;
+  std::string recipient_;
+  std::unordered_map<std::string, uint32_t> recipients_;
+  std::vector<int64_t> planned_, per_recipient_;
+  std::vector<std::vector<StepSeen>> per_step_;
+  int64_t delivered_ = 0, distinct_steps_ = 0;
   CheckResult r_;
 };
 
@@ -156,18 +203,15 @@ class NoDuplicateEffects final : public Checker {
 class EffectOrder final : public Checker {
  public:
   std::string name() const override { return "effect-order"; }
-  void Observe(const Event& e) override {
-    if (e.type != EventType::kEffect || !e.value.value("delivered", false)) return;
-    int64_t step = e.value.value("step", int64_t{-1});
-    auto [it, fresh] = last_.emplace(e.task, std::make_pair(step, e.i));
-    if (!fresh) {
-      if (step <= it->second.first) {
-        Flag(&r_, e.task, {it->second.second, e.i},
-             "step " + std::to_string(step) + " was delivered after step " +
-                 std::to_string(it->second.first));
-      }
-      it->second = {step, e.i};
+  void Observe(const EventView& e) override {
+    if (e.type != EventType::kEffect || !e.delivered || e.task_ix == kNoTask) return;
+    Last& last = Slot(last_, e.task_ix);
+    if (last.i >= 0 && e.step <= last.step) {
+      Flag(&r_, e.task, {last.i, e.i},
+           "step " + std::to_string(e.step) + " was delivered after step " +
+               std::to_string(last.step));
     }
+    last = {e.step, e.i};
     ++checked_;
   }
   CheckResult Finish() override {
@@ -177,7 +221,10 @@ class EffectOrder final : public Checker {
   }
 
  private:
-  std::unordered_map<std::string, std::pair<int64_t, int64_t>> last_;
+  struct Last {
+    int64_t step = -1, i = -1;
+  };
+  std::vector<Last> last_;
   int64_t checked_ = 0;
   CheckResult r_;
 };
@@ -186,31 +233,43 @@ class EffectOrder final : public Checker {
 class SingleCompletion final : public Checker {
  public:
   std::string name() const override { return "single-completion"; }
-  void Observe(const Event& e) override {
+  void Observe(const EventView& e) override {
+    if (e.task_ix == kNoTask) return;
     if (e.type == EventType::kOk && e.f == "report-completed") {
-      auto& runs = accepted_[e.task];
-      runs.insert(e.value.is_object() ? e.value.value("run", -1) : -1);
-      events_[e.task].push_back(e.i);
-      if (runs.size() == 2)
-        Flag(&r_, e.task, events_[e.task], "two runs' completions were accepted");
+      Accepted& a = Slot(accepted_, e.task_ix);
+      a.evidence.Add(e.i);
+      if (a.runs == 0) {
+        a.runs = 1;
+        a.first_run = e.run;
+        ++tasks_completed_;
+      } else if (a.runs == 1 && e.run != a.first_run) {
+        a.runs = 2;
+        Flag(&r_, e.task, a.evidence.events, "two runs' completions were accepted");
+      }
     }
-    if (e.type == EventType::kFinal && e.value.contains("runs")) {
+    if (e.type == EventType::kFinal && !e.runs.empty()) {
       int completed = 0;
-      for (const auto& r : e.value["runs"]) completed += r.value("state", "") == "completed";
-      if (completed > 1 && accepted_[e.task].size() < 2) {
+      for (const RunFacts& r : e.runs) completed += r.state == "completed";
+      const int accepted = e.task_ix < accepted_.size() ? accepted_[e.task_ix].runs : 0;
+      if (completed > 1 && accepted < 2) {
         Flag(&r_, e.task, {e.i}, std::to_string(completed) + " runs completed");
       }
     }
   }
   CheckResult Finish() override {
     r_.checker = name();
-    r_.counts = {{"tasks_completed", accepted_.size()}};
+    r_.counts = {{"tasks_completed", tasks_completed_}};
     return r_;
   }
 
  private:
-  std::unordered_map<std::string, std::set<int64_t>> accepted_;
-  std::unordered_map<std::string, std::vector<int64_t>> events_;
+  struct Accepted {
+    int runs = 0;  // distinct runs whose completion was accepted (counted up to 2)
+    int64_t first_run = -1;
+    Evidence evidence;
+  };
+  std::vector<Accepted> accepted_;
+  int64_t tasks_completed_ = 0;
   CheckResult r_;
 };
 
@@ -218,48 +277,47 @@ class SingleCompletion final : public Checker {
 class Attribution final : public Checker {
  public:
   std::string name() const override { return "attribution"; }
-  void Observe(const Event& e) override {
+  void Observe(const EventView& e) override {
     if (e.type == EventType::kFault) ++faults_;
-    if (e.type == EventType::kPlan)
-      plan_[e.task] = {e.value.value("expect", ""), e.value.value("root", ""), e.i};
+    if (e.task_ix == kNoTask) return;
+    if (e.type == EventType::kPlan && e.f == "task") {
+      Slot(plan_, e.task_ix) = Plan{true, std::string(e.expect), std::string(e.root), e.i};
+    }
     if (e.type != EventType::kFinal || !e.error.empty()) return;
-    auto p = plan_.find(e.task);
-    if (p == plan_.end()) return;
-    const auto& [expect, root, plan_i] = p->second;
-    const json& runs = e.value.value("runs", json::array());
-    std::string state = e.value.value("state", "");
+    if (e.task_ix >= plan_.size() || !plan_[e.task_ix].planned) return;
+    const Plan& p = plan_[e.task_ix];
     ++judged_;
-    for (size_t k = 0; k < runs.size(); ++k) {
-      std::string rs = runs[k].value("state", "");
-      std::string reason = runs[k].value("reason_resolved", "");
-      if (rs == "failed" && expect != "failed") {
-        Flag(&r_, e.task, {plan_i, e.i},
+    for (size_t k = 0; k < e.runs.size(); ++k) {
+      const RunFacts& run = e.runs[k];
+      if (run.state == "failed" && p.expect != "failed") {
+        Flag(&r_, e.task, {p.i, e.i},
              "run " + std::to_string(k) +
                  " is failed, but the program succeeds: the user is blamed "
                  "for a platform fault");
       }
-      if (rs == "failed" && k + 1 < runs.size()) {
-        std::string next = runs[k + 1].value("reason_created", "");
+      if (run.state == "failed" && k + 1 < e.runs.size()) {
+        const std::string_view next = e.runs[k + 1].reason_created;
         if (next == "retry" || next == "task-retry") {
-          Flag(&r_, e.task, {plan_i, e.i},
+          Flag(&r_, e.task, {p.i, e.i},
                "a user failure (run " + std::to_string(k) + ") was retried");
         }
       }
-      bool platform = reason == "claim-expired" || reason == "worker-shutdown";
-      if (rs == "exception" && platform && faults_ == 0) {
-        Flag(&r_, e.task, {e.i}, "exception/" + reason + " although no fault was injected");
+      const bool platform =
+          run.reason_resolved == "claim-expired" || run.reason_resolved == "worker-shutdown";
+      if (run.state == "exception" && platform && faults_ == 0) {
+        Flag(&r_, e.task, {e.i},
+             "exception/" + std::string(run.reason_resolved) +
+                 " although no fault was injected");
       }
     }
-    if (expect == "completed" && state == "failed") ++misattributed_;
-    if (expect == "failed" && state == "completed") {
-      Flag(&r_, e.task, {plan_i, e.i}, "the program fails, but the task completed");
+    if (p.expect == "completed" && e.state == "failed") ++misattributed_;
+    if (p.expect == "failed" && e.state == "completed") {
+      Flag(&r_, e.task, {p.i, e.i}, "the program fails, but the task completed");
     }
-    if (expect == "blocked" && state == "unscheduled") {
-      std::string by = e.value.value("blocked_by", "");
-      if (by != root) {
-        Flag(&r_, e.task, {plan_i, e.i},
-             "blocked by '" + by + "', but the root cause is '" + root + "'");
-      }
+    if (p.expect == "blocked" && e.state == "unscheduled" && e.blocked_by != p.root) {
+      Flag(&r_, e.task, {p.i, e.i},
+           "blocked by '" + std::string(e.blocked_by) + "', but the root cause is '" + p.root +
+               "'");
     }
   }
   CheckResult Finish() override {
@@ -271,10 +329,11 @@ class Attribution final : public Checker {
 
  private:
   struct Plan {
+    bool planned = false;
     std::string expect, root;
-    int64_t i;
+    int64_t i = 0;
   };
-  std::unordered_map<std::string, Plan> plan_;
+  std::vector<Plan> plan_;
   int64_t faults_ = 0, judged_ = 0, misattributed_ = 0;
   CheckResult r_;
 };
@@ -283,33 +342,33 @@ class Attribution final : public Checker {
 class DependencyOrder final : public Checker {
  public:
   std::string name() const override { return "dependency-order"; }
-  void Observe(const Event& e) override {
-    if (e.type == EventType::kPlan && e.value.contains("deps") && !e.value["deps"].empty()) {
-      deps_.emplace_back(e.task, e.value["deps"].get<std::vector<std::string>>());
+  void Observe(const EventView& e) override {
+    if (e.task_ix == kNoTask) return;
+    if (e.type == EventType::kPlan && e.f == "task") {
+      Slot(names_, e.task_ix) = e.task;
+      if (!e.deps.empty()) deps_.emplace_back(e.task_ix, e.deps);
     }
     if (e.type != EventType::kFinal || !e.error.empty()) return;
-    const json& runs = e.value.value("runs", json::array());
     int64_t done = -1, first_start = -1;
-    for (const auto& r : runs) {
-      if (r.value("state", "") == "completed" && done < 0)
-        done = r.value("resolved_ms", int64_t{-1});
-      int64_t s = r.value("started_ms", int64_t{0});
+    for (const RunFacts& r : e.runs) {
+      if (r.state == "completed" && done < 0) done = r.resolved_ms;
+      const int64_t s = r.started_ms;
       if (s > 0 && (first_start < 0 || s < first_start)) first_start = s;
     }
-    completed_at_[e.task] = done;
-    started_at_[e.task] = {first_start, e.i};
+    Slot(completed_at_, e.task_ix, int64_t{-1}) = done;
+    Slot(started_at_, e.task_ix, Start{}) = {first_start, e.i};
   }
   CheckResult Finish() override {
     r_.checker = name();
     int64_t edges = 0;
     for (const auto& [task, deps] : deps_) {
-      auto s = started_at_.find(task);
-      if (s == started_at_.end() || s->second.first < 0) continue;
-      for (const auto& d : deps) {
+      if (task >= started_at_.size() || started_at_[task].ms < 0) continue;
+      const Start& s = started_at_[task];
+      for (uint32_t d : deps) {
         ++edges;
-        auto c = completed_at_.find(d);
-        if (c == completed_at_.end() || c->second < 0 || c->second > s->second.first) {
-          Flag(&r_, task, {s->second.second}, "started before its dependency " + d + " completed");
+        const int64_t c = d < completed_at_.size() ? completed_at_[d] : -1;
+        if (c < 0 || c > s.ms) {
+          Flag(&r_, Name(task), {s.i}, "started before its dependency " + Name(d) + " completed");
         }
       }
     }
@@ -318,9 +377,14 @@ class DependencyOrder final : public Checker {
   }
 
  private:
-  std::vector<std::pair<std::string, std::vector<std::string>>> deps_;  // plan order
-  std::unordered_map<std::string, int64_t> completed_at_;
-  std::unordered_map<std::string, std::pair<int64_t, int64_t>> started_at_;
+  struct Start {
+    int64_t ms = -1, i = -1;
+  };
+  std::string Name(uint32_t ix) const { return ix < names_.size() ? names_[ix] : "?"; }
+  std::vector<std::string> names_;
+  std::vector<std::pair<uint32_t, std::vector<uint32_t>>> deps_;  // plan order
+  std::vector<int64_t> completed_at_;
+  std::vector<Start> started_at_;
   CheckResult r_;
 };
 
@@ -329,20 +393,20 @@ class DependencyOrder final : public Checker {
 class Deadline final : public Checker {
  public:
   std::string name() const override { return "deadline"; }
-  void Observe(const Event& e) override {
-    if (e.type != EventType::kFinal || !e.error.empty() || !e.value.contains("deadline_ms")) return;
-    const int64_t deadline = e.value["deadline_ms"].get<int64_t>();
+  void Observe(const EventView& e) override {
+    if (e.type != EventType::kFinal || !e.error.empty() || !e.has_deadline) return;
+    const int64_t deadline = e.deadline_ms;
     const int64_t now_ms = e.t_ns / 1'000'000;
     ++checked_;
-    for (const auto& r : e.value.value("runs", json::array())) {
-      if (r.value("state", "") == "completed" && r.value("resolved_ms", int64_t{0}) > deadline) {
+    for (const RunFacts& r : e.runs) {
+      if (r.state == "completed" && r.resolved_ms > deadline) {
         Flag(&r_, e.task, {e.i}, "a run completed after the task's deadline");
       }
     }
-    if (!IsTerminal(e.value.value("state", "")) && now_ms > deadline) {
+    if (!IsTerminal(e.state) && now_ms > deadline) {
       Flag(&r_, e.task, {e.i},
-           "still " + e.value.value("state", std::string()) + " " +
-               std::to_string(now_ms - deadline) + " ms past its deadline");
+           "still " + std::string(e.state) + " " + std::to_string(now_ms - deadline) +
+               " ms past its deadline");
     }
   }
   CheckResult Finish() override {
@@ -362,15 +426,18 @@ class Deadline final : public Checker {
 class Liveness final : public Checker {
  public:
   std::string name() const override { return "liveness"; }
-  void Observe(const Event& e) override {
-    if (e.type == EventType::kPlan && e.f == "task") expect_[e.task] = e.value.value("expect", "");
-    if (e.type != EventType::kFinal || !e.error.empty() || !expect_.count(e.task)) return;
-    std::string state = e.value.value("state", "");
-    bool blocked = state == "unscheduled" && !e.value.value("blocked_by", "").empty();
-    if (IsTerminal(state) || (blocked && expect_[e.task] == "blocked")) {
+  void Observe(const EventView& e) override {
+    if (e.task_ix == kNoTask) return;
+    if (e.type == EventType::kPlan && e.f == "task") {
+      Slot(expect_, e.task_ix) = e.expect == "blocked" ? kBlocked : kOther;
+    }
+    if (e.type != EventType::kFinal || !e.error.empty()) return;
+    if (e.task_ix >= expect_.size() || expect_[e.task_ix] == kUnplanned) return;
+    const bool blocked = e.state == "unscheduled" && !e.blocked_by.empty();
+    if (IsTerminal(e.state) || (blocked && expect_[e.task_ix] == kBlocked)) {
       ++terminal_;
     } else {
-      Flag(&r_, e.task, {e.i}, "still " + state + " after the heal phase");
+      Flag(&r_, e.task, {e.i}, "still " + std::string(e.state) + " after the heal phase");
       ++stuck_;
     }
   }
@@ -381,27 +448,24 @@ class Liveness final : public Checker {
   }
 
  private:
-  std::unordered_map<std::string, std::string> expect_;
+  enum Expect : uint8_t { kUnplanned, kOther, kBlocked };
+  std::vector<Expect> expect_;
   int64_t terminal_ = 0, stuck_ = 0;
   CheckResult r_;
 };
 
-// Hooks fire as scheduled, without catch-up: a fire time is owed when the hook existed
-// from it to the next schedule time (created before, removal not yet asked for) and in
-// between the engine was undisturbed (up, its disk and clock sound) for kMinUpMs, so a
-// tick had to fire it. An owed fire whose task does not exist at the end is missing; a
-// task fired after the removal was acknowledged should not exist.
 class HookFires final : public Checker {
  public:
   static constexpr int64_t kMinUpMs = 1'000;
   std::string name() const override { return "hook-fires"; }
-  void Observe(const Event& e) override {
+  void Observe(const EventView& e) override {
     const int64_t now_ms = e.t_ns / 1'000'000;
     if (e.type == EventType::kPlan && e.f == "hook") {
-      Hook& h = hooks_[e.value.at("hook").get<std::string>()];
+      const json& v = e.value();  // rare: one per hook
+      Hook& h = hooks_[v.at("hook").get<std::string>()];
       h.plan_i = e.i;
-      h.next_ms = e.value.value("next_ms", int64_t{0});
-      for (const auto& f : e.value.at("fires")) {
+      h.next_ms = v.value("next_ms", int64_t{0});
+      for (const auto& f : v.at("fires")) {
         fire_of_[f.at("task").get<std::string>()] = {&h, h.fires.size()};
         h.fires.push_back(Fire{f.at("at_ms").get<int64_t>(), false, -1});
       }
@@ -409,7 +473,7 @@ class HookFires final : public Checker {
       return;
     }
     if (e.f == "create-hook" || e.f == "remove-hook") {
-      auto it = hooks_.find(e.value.is_object() ? e.value.value("hook", "") : "");
+      auto it = hooks_.find(std::string(e.hook));
       if (it == hooks_.end()) return;
       Hook& h = it->second;
       if (e.f == "create-hook" && e.type == EventType::kOk && h.created_ms < 0)
@@ -421,8 +485,8 @@ class HookFires final : public Checker {
       return;
     }
     if (e.type == EventType::kFault) Disturb(e, now_ms);
-    if (e.type == EventType::kFinal && e.error.empty()) {
-      auto it = fire_of_.find(e.task);
+    if (e.type == EventType::kFinal && e.error.empty() && !fire_of_.empty()) {
+      auto it = fire_of_.find(std::string(e.task));
       if (it == fire_of_.end()) return;
       it->second.first->fires[it->second.second].exists = true;
       it->second.first->fires[it->second.second].final_i = e.i;
@@ -479,12 +543,12 @@ class HookFires final : public Checker {
   };
   // Windows in which the engine could not be relied on to fire: down, failing its disk, or
   // running on a jumped clock (until it has caught up again).
-  void Disturb(const Event& e, int64_t now_ms) {
+  void Disturb(const EventView& e, int64_t now_ms) {
     static const std::set<std::string> kinds = {"engine-crash", "fsync-error", "write-error",
                                                 "clock-jump"};
     const size_t dash = e.f.rfind('-');
     if (dash == std::string::npos) return;
-    const std::string kind = e.f.substr(0, dash), edge = e.f.substr(dash + 1);
+    const std::string kind(e.f.substr(0, dash)), edge(e.f.substr(dash + 1));
     if (!kinds.count(kind)) return;
     if (edge == "start") {
       open_.emplace(kind, now_ms);
@@ -492,7 +556,7 @@ class HookFires final : public Checker {
       auto it = open_.find(kind);
       if (it == open_.end()) return;
       int64_t end = now_ms;
-      if (kind == "clock-jump" && e.value.is_object()) end += e.value.value("duration_ms", 0);
+      if (kind == "clock-jump" && e.duration_ms > 0) end += e.duration_ms;
       spans_.push_back({it->second, end});
       open_.erase(it);
     }
@@ -536,10 +600,10 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers() {
 
 namespace {
 std::vector<CheckResult> Run(
-    const std::function<bool(const std::function<void(const Event&)>&)>& feed, std::string* error) {
+    const std::function<bool(const std::function<void(const EventView&)>&)>& feed) {
   auto checkers = StandardCheckers();
   std::vector<std::string> failed(checkers.size());
-  bool read = feed([&](const Event& e) {
+  bool read = feed([&](const EventView& e) {
     for (size_t k = 0; k < checkers.size(); ++k) {
       if (!failed[k].empty()) continue;
       try {
@@ -568,39 +632,42 @@ std::vector<CheckResult> Run(
     }
     results.push_back(std::move(r));
   }
-  (void)error;
   return results;
 }
 }  // namespace
 
 std::vector<CheckResult> CheckHistoryFile(const std::string& path, std::string* error) {
-  return Run([&](const auto& fn) { return ReadHistory(path, fn, error); }, error);
+  return Run([&](const auto& fn) { return ReadEvents(path, fn, error); });
 }
 
 std::vector<CheckResult> CheckEvents(const std::vector<Event>& events) {
-  std::string unused;
-  return Run(
-      [&](const auto& fn) {
-        for (const auto& e : events) fn(e);
-        return true;
-      },
-      &unused);
+  std::string error;
+  auto results = Run([&](const auto& fn) { return ReadEvents(events, fn, &error); });
+  if (results.empty()) {  // an event that does not decode: every checker is unknown
+    for (const auto& c : StandardCheckers()) {
+      CheckResult r;
+      r.checker = c->name();
+      r.valid = Validity::kUnknown;
+      r.error = error;
+      results.push_back(std::move(r));
+    }
+  }
+  return results;
 }
 
 std::vector<RootCause> RootCauses(const std::string& history_path, std::string* error) {
   std::vector<RootCause> out;
   std::unordered_map<std::string, size_t> index;
-  bool ok = ReadHistory(
+  bool ok = ReadEvents(
       history_path,
-      [&](const Event& e) {
-        if (e.type != EventType::kFinal || !e.error.empty()) return;
-        std::string root = e.value.value("blocked_by", "");
-        if (root.empty()) return;
+      [&](const EventView& e) {
+        if (e.type != EventType::kFinal || !e.error.empty() || e.blocked_by.empty()) return;
+        const std::string root(e.blocked_by);
         auto [it, fresh] = index.emplace(root, out.size());
         if (fresh) out.push_back(RootCause{root, 0, {}});
         RootCause& r = out[it->second];
         ++r.blocked;
-        if (r.examples.size() < 3) r.examples.push_back(e.task);
+        if (r.examples.size() < 3) r.examples.emplace_back(e.task);
       },
       error);
   if (!ok) out.clear();

@@ -1,7 +1,6 @@
 #include "harness/history/history.h"
 
 #include <array>
-#include <fstream>
 
 namespace ithappens::harness {
 namespace {
@@ -137,29 +136,6 @@ void HistoryWriter::AppendRaw(int64_t t_ns, std::string_view proc, EventType typ
   AppendEventLine(&line_, i, t_ns, proc, type, f, task, value_json, error);
   line_.push_back('\n');
   std::fwrite(line_.data(), 1, line_.size(), f_);
-}
-
-bool ReadHistory(const std::string& path, const std::function<void(const Event&)>& fn,
-                 std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = path + ": cannot open";
-    return false;
-  }
-  std::string line;
-  int64_t n = 0;
-  Event e;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty()) continue;
-    std::string why;
-    if (!EventFromJson(line, &e, &why)) {
-      *error = path + ":" + std::to_string(n) + ": " + why;
-      return false;
-    }
-    fn(e);
-  }
-  return true;
 }
 
 }  // namespace ithappens::harness

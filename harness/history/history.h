@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "harness/event.h"
 
@@ -39,9 +40,14 @@ class HistoryWriter {
   std::string line_;  // reused buffer
 };
 
-// Calls fn for every event of the file in order; stops and returns false on the first
-// malformed line, with *error naming the line number and the field.
-bool ReadHistory(const std::string& path, const std::function<void(const Event&)>& fn,
-                 std::string* error);
+// Calls fn for every event of the file in order, in one streaming pass (reader.cc: a
+// hand-written decoder for the writer's own lines, nlohmann for any other valid line);
+// stops and returns false on the first malformed line, with *error naming the line number
+// and the field. The EventView is valid only during the call.
+bool ReadEvents(const std::string& path, const std::function<void(const EventView&)>& fn,
+                std::string* error);
+// The same over events in memory (each is formatted and decoded exactly as a file's line).
+bool ReadEvents(const std::vector<Event>& events,
+                const std::function<void(const EventView&)>& fn, std::string* error);
 
 }  // namespace ithappens::harness

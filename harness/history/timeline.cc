@@ -21,25 +21,21 @@ bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::str
   std::vector<Transition> moves;
   std::map<std::pair<std::string, std::string>, double> open;  // (kind, target) -> start
   int64_t t_max = 0;
-  auto move = [&](const std::string& task, int64_t t, std::string state) {
-    auto [it, fresh] = ids.emplace(task, static_cast<uint32_t>(ids.size()));
-    moves.push_back(Transition{t, it->second, std::move(state)});
+  auto move = [&](std::string_view task, int64_t t, std::string_view state) {
+    auto [it, fresh] = ids.emplace(std::string(task), static_cast<uint32_t>(ids.size()));
+    moves.push_back(Transition{t, it->second, std::string(state)});
   };
-  bool ok = ReadHistory(
+  bool ok = ReadEvents(
       path,
-      [&](const Event& e) {
+      [&](const EventView& e) {
         const int64_t t = e.t_ns / 1'000'000;
         t_max = std::max(t_max, t);
         if (e.type == EventType::kFault) {
-          std::string target = e.value.is_object() ? e.value.value("target", "") : "";
-          auto suffix = [&](const char* s) {
-            return e.f.size() > std::string(s).size() &&
-                   e.f.compare(e.f.size() - std::string(s).size(), std::string::npos, s) == 0;
-          };
-          if (suffix("-start")) {
-            open[{e.f.substr(0, e.f.size() - 6), target}] = t / 1000.0;
-          } else if (suffix("-stop")) {
-            std::string kind = e.f.substr(0, e.f.size() - 5);
+          const std::string target(e.target);
+          if (e.f.ends_with("-start")) {
+            open[{std::string(e.f.substr(0, e.f.size() - 6)), target}] = t / 1000.0;
+          } else if (e.f.ends_with("-stop")) {
+            std::string kind(e.f.substr(0, e.f.size() - 5));
             auto it = open.find({kind, target});
             if (it != open.end()) {
               out->faults.push_back(FaultSpan{kind, target, it->second, t / 1000.0});
@@ -49,16 +45,14 @@ bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::str
           return;
         }
         if (e.type == EventType::kOk && e.f == "create") move(e.task, t, "pending");
-        if (e.type == EventType::kOk && e.f == "claim" && e.value.is_object()) {
-          for (const auto& r : e.value.value("runs", nlohmann::json::array())) {
-            move(r.value("task", ""), t, "running");
-          }
+        if (e.type == EventType::kOk && e.f == "claim") {
+          for (const RunFacts& r : e.runs) move(r.task, t, "running");
         }
         if (e.type == EventType::kOk && e.f == "report-completed") move(e.task, t, "completed");
         if (e.type == EventType::kOk && e.f == "report-failed") move(e.task, t, "failed");
         if (e.type == EventType::kOk && e.f == "report-exception") move(e.task, t, "exception");
-        if (e.type == EventType::kFinal && e.error.empty() && e.value.is_object()) {
-          move(e.task, t, e.value.value("state", "unscheduled"));
+        if (e.type == EventType::kFinal && e.error.empty()) {
+          move(e.task, t, e.state.empty() ? "unscheduled" : e.state);
         }
       },
       error);

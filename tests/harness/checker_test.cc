@@ -249,7 +249,7 @@ TEST(Checkers, LivenessCoversATaskWhoseCreateAnswerWasLost) {
   h.Plan("A", "completed")
       .Add("client-0", EventType::kInvoke, "create", "A")
       .Add("client-0", EventType::kInfo, "create", "A", json(), "response lost")
-      .Final("A", "pending", {});
+      .Final("A", "pending", json::array());
   EXPECT_EQ(Result(CheckEvents(h.events()), "liveness").valid, Validity::kInvalid);
 }
 

@@ -35,8 +35,8 @@ class Checker {
  public:
   virtual ~Checker() = default;
   virtual std::string name() const = 0;
-  // Called once per event, in history order.
-  virtual void Observe(const Event& e) = 0;
+  // Called once per event, in history order. The view is valid during the call only.
+  virtual void Observe(const EventView& e) = 0;
   virtual CheckResult Finish() = 0;
 };
 
@@ -44,7 +44,7 @@ class Checker {
 class NoopChecker final : public Checker {
  public:
   std::string name() const override { return "noop"; }
-  void Observe(const Event&) override {}
+  void Observe(const EventView&) override {}
   CheckResult Finish() override {
     CheckResult r;
     r.checker = "noop";
@@ -59,6 +59,8 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers();
 // Runs checkers over a history file in one streaming pass. A checker that throws becomes
 // unknown with the exception's message.
 std::vector<CheckResult> CheckHistoryFile(const std::string& path, std::string* error);
+// The same over events in memory, decoded exactly as a file's lines; an event that does
+// not decode makes every checker unknown.
 std::vector<CheckResult> CheckEvents(const std::vector<Event>& events);
 Validity Compose(const std::vector<CheckResult>& results);
 

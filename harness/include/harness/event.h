@@ -6,12 +6,14 @@
 //
 //   type    meaning
 //   invoke  a process called the platform (f names the call)
-//   ok      the call succeeded (value: what it returned)
+//   ok      the call succeeded (value: what it returned; a claim: runs [{task, run}])
 //   fail    the call certainly had no effect (error: why)
 //   info    the outcome is unknown (a timeout, a lost response): never guessed
 //   fault   the nemesis started or stopped a fault (f: e.g. "partition-start")
 //   effect  the sink saw a delivery attempt (value: channel, to, key, step, delivered)
-//   plan    ground truth of one task: its program and what it must end as
+//   plan    ground truth (f "task": one task, value {expect, root, deps, effects, program,
+//           retries}; f "hook": one hook and its candidate fires, value {hook, key,
+//           schedule, at_ms, until_ms, fires [{at_ms, task}], next_ms})
 //   final   the platform's final answer about a task after the heal phase (value: state,
 //           blocked_by, deadline_ms, runs [{state, reason_created, reason_resolved, worker,
 //           started_ms, resolved_ms}]; times in ms since the run began) or error "not found"
@@ -21,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ithappens::harness {
 
@@ -29,6 +32,7 @@ enum class EventType { kInvoke, kOk, kFail, kInfo, kFault, kEffect, kPlan, kFina
 std::string_view ToString(EventType t);
 bool Parse(std::string_view s, EventType* out);
 
+// An event to write (or built by a test).
 struct Event {
   int64_t i = 0;
   int64_t t_ns = 0;
@@ -38,6 +42,51 @@ struct Event {
   std::string task;
   nlohmann::json value;  // null when absent
   std::string error;
+};
+
+inline constexpr uint32_t kNoTask = UINT32_MAX;
+
+// One element of a value's `runs`: a final event's runs, or the runs a claim handed out
+// (task, run). Absent fields are empty / -1.
+struct RunFacts {
+  std::string_view task, state, reason_created, reason_resolved, worker;
+  int64_t run = -1, started_ms = -1, resolved_ms = -1;
+};
+struct EffectFacts {  // one element of a plan's `effects`
+  int64_t step = -1;
+  std::string_view channel, to;
+};
+
+// An event as the checkers read it (harness/history/history.h reads them): the line's
+// fields and the value's fields decoded once, as views into the reader's buffers, valid
+// only during the call that receives it. Tasks are interned: within one pass, equal task
+// ids have equal `task_ix`, dense from 0, so checkers keep per-task state in vectors.
+// Absent value fields are empty, -1 or false; `value()` parses the whole value for
+// anything else (slow: for rare events only).
+struct EventView {
+  int64_t i = 0;
+  int64_t t_ns = 0;
+  EventType type = EventType::kInvoke;
+  std::string_view proc, f, task, error;
+  std::string_view value_json;  // "" when absent
+  uint32_t task_ix = kNoTask;
+
+  // The value's fields (DESIGN.md "History"; which events carry which: checkers.cc).
+  std::string_view expect, root, task_id, state, blocked_by, key, channel, to, target, hook;
+  int64_t run = -1, step = -1, deadline_ms = -1, duration_ms = -1, n = -1;
+  bool has_deadline = false, delivered = false;
+  std::vector<uint32_t> deps;  // interned like task_ix
+  std::vector<EffectFacts> effects;
+  std::vector<RunFacts> runs;
+
+  const nlohmann::json& value() const;
+
+  // For the reader: clears every field (keeping the vectors' capacity).
+  void Reset();
+
+ private:
+  mutable nlohmann::json parsed_;
+  mutable bool is_parsed_ = false;
 };
 
 }  // namespace ithappens::harness

@@ -1,0 +1,482 @@
+// The history reader: a hand-written decoder for lines in the writer's own form (fixed key
+// order, no whitespace), which decodes the value's fields once, and a fallback through
+// nlohmann for any other valid line (normalised to the writer's form, then decoded the same
+// way). Strict: what the fast path accepts is valid JSON; anything it cannot take goes to
+// the fallback, which refuses what is not.
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <unordered_map>
+
+#include "harness/history/history.h"
+
+namespace ithappens::harness {
+
+const nlohmann::json& EventView::value() const {
+  if (!is_parsed_) {
+    parsed_ = value_json.empty() ? nlohmann::json()
+                                 : nlohmann::json::parse(value_json, nullptr, false);
+    is_parsed_ = true;
+  }
+  return parsed_;
+}
+
+void EventView::Reset() {
+  i = t_ns = 0;
+  type = EventType::kInvoke;
+  proc = f = task = error = value_json = {};
+  task_ix = kNoTask;
+  expect = root = task_id = state = blocked_by = key = channel = to = target = hook = {};
+  run = step = deadline_ms = duration_ms = n = -1;
+  has_deadline = delivered = false;
+  deps.clear();
+  effects.clear();
+  runs.clear();
+  is_parsed_ = false;
+}
+
+namespace {
+
+// Task ids to dense indices (open addressing; the strings live in one deque so their
+// addresses never change).
+class Interner {
+ public:
+  uint32_t Intern(std::string_view s) {
+    if (names_.size() * 2 >= slots_.size()) Grow();
+    const size_t mask = slots_.size() - 1;
+    for (size_t h = Hash(s) & mask;; h = (h + 1) & mask) {
+      uint32_t k = slots_[h];
+      if (k == kNoTask) {
+        slots_[h] = static_cast<uint32_t>(names_.size());
+        names_.emplace_back(s);
+        return slots_[h];
+      }
+      if (names_[k] == s) return k;
+    }
+  }
+
+ private:
+  static size_t Hash(std::string_view s) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a, then a final mix
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return static_cast<size_t>(h ^ (h >> 29));
+  }
+  void Grow() {
+    std::vector<uint32_t> next(slots_.empty() ? 1024 : slots_.size() * 2, kNoTask);
+    const size_t mask = next.size() - 1;
+    for (uint32_t k = 0; k < names_.size(); ++k) {
+      size_t h = Hash(names_[k]) & mask;
+      while (next[h] != kNoTask) h = (h + 1) & mask;
+      next[h] = k;
+    }
+    slots_.swap(next);
+  }
+  std::deque<std::string> names_;
+  std::vector<uint32_t> slots_;
+};
+
+class Decoder {
+ public:
+  // Decodes one line into v; false with *why on a line the fast path cannot take.
+  bool Decode(std::string_view line, EventView* v, std::string* why) {
+    v->Reset();
+    pool_used_ = 0;
+    p_ = line.data();
+    end_ = line.data() + line.size();
+    why_ = why;
+    std::string_view type;
+    if (!Lit("{\"i\":") || !Int(&v->i) || !Lit(",\"t_ns\":") || !Int(&v->t_ns) ||
+        !Lit(",\"proc\":") || !Str(&v->proc) || !Lit(",\"type\":") || !Str(&type) ||
+        !Lit(",\"f\":") || !Str(&v->f)) {
+      return Fail("not in the writer's form");
+    }
+    if (!Parse(type, &v->type)) return Fail("type: unknown value '" + std::string(type) + "'");
+    if (Lit(",\"task\":")) {
+      if (!Str(&v->task)) return Fail("task: not a string");
+      if (!v->task.empty()) v->task_ix = ids_.Intern(v->task);
+    }
+    if (Lit(",\"value\":")) {
+      const char* start = p_;
+      if (!Value(v)) return Fail("value: not JSON");
+      v->value_json = std::string_view(start, static_cast<size_t>(p_ - start));
+    }
+    if (Lit(",\"error\":") && !Str(&v->error)) return Fail("error: not a string");
+    if (!Lit("}") || p_ != end_) return Fail("not in the writer's form");
+    return true;
+  }
+
+ private:
+  bool Fail(std::string why) {
+    if (why_->empty()) *why_ = std::move(why);
+    return false;
+  }
+  bool Lit(std::string_view s) {
+    if (static_cast<size_t>(end_ - p_) < s.size() || std::memcmp(p_, s.data(), s.size()) != 0)
+      return false;
+    p_ += s.size();
+    return true;
+  }
+  bool Int(int64_t* out) {
+    const char* q = p_;
+    bool neg = q < end_ && *q == '-';
+    if (neg) ++q;
+    if (q == end_ || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end_ && q[1] >= '0' && q[1] <= '9'))
+      return false;
+    uint64_t v = 0;
+    for (; q < end_ && *q >= '0' && *q <= '9'; ++q) {
+      if (v > (UINT64_MAX - 9) / 10) return false;
+      v = v * 10 + static_cast<uint64_t>(*q - '0');
+    }
+    if (q < end_ && (*q == '.' || *q == 'e' || *q == 'E')) return false;
+    if (v > static_cast<uint64_t>(INT64_MAX)) return false;
+    *out = neg ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+    p_ = q;
+    return true;
+  }
+  static int Hex(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+  bool Hex4(const char* q, uint32_t* out) {
+    if (end_ - q < 4) return false;
+    uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      int h = Hex(q[k]);
+      if (h < 0) return false;
+      v = v * 16 + static_cast<uint32_t>(h);
+    }
+    *out = v;
+    return true;
+  }
+  // A JSON string; without escapes a view of the line, else decoded into the pool.
+  bool Str(std::string_view* out) {
+    if (p_ == end_ || *p_ != '"') return false;
+    const char* q = ++p_;
+    while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
+    if (q == end_ || static_cast<unsigned char>(*q) < 0x20) return false;
+    if (*q == '"') {
+      *out = std::string_view(p_, static_cast<size_t>(q - p_));
+      p_ = q + 1;
+      return true;
+    }
+    std::string& s = Pooled();
+    s.assign(p_, q);
+    while (q < end_ && *q != '"') {
+      unsigned char c = static_cast<unsigned char>(*q);
+      if (c < 0x20) return false;
+      if (c != '\\') {
+        s.push_back(*q++);
+        continue;
+      }
+      if (++q == end_) return false;
+      switch (*q) {
+        case '"': s.push_back('"'); break;
+        case '\\': s.push_back('\\'); break;
+        case '/': s.push_back('/'); break;
+        case 'b': s.push_back('\b'); break;
+        case 'f': s.push_back('\f'); break;
+        case 'n': s.push_back('\n'); break;
+        case 'r': s.push_back('\r'); break;
+        case 't': s.push_back('\t'); break;
+        case 'u': {
+          uint32_t cp;
+          if (!Hex4(q + 1, &cp)) return false;
+          q += 4;
+          if (cp >= 0xD800 && cp <= 0xDBFF) {  // a surrogate pair
+            uint32_t lo;
+            if (end_ - q < 7 || q[1] != '\\' || q[2] != 'u' || !Hex4(q + 3, &lo) || lo < 0xDC00 ||
+                lo > 0xDFFF)
+              return false;
+            q += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return false;
+          }
+          AppendUtf8(&s, cp);
+          break;
+        }
+        default:
+          return false;
+      }
+      ++q;
+    }
+    if (q == end_) return false;
+    p_ = q + 1;
+    *out = s;
+    return true;
+  }
+  static void AppendUtf8(std::string* s, uint32_t cp) {
+    if (cp < 0x80) {
+      s->push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      s->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      s->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      s->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      s->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      s->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      s->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      s->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      s->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      s->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  std::string& Pooled() {
+    if (pool_used_ == pool_.size()) pool_.emplace_back();
+    return pool_[pool_used_++];
+  }
+  // Skips one JSON value (validating it), depth-bounded.
+  bool Skip(int depth = 0) {
+    if (p_ == end_ || depth > 64) return false;
+    std::string_view unused;
+    switch (*p_) {
+      case '"':
+        return Str(&unused);
+      case '{':
+        ++p_;
+        if (Lit("}")) return true;
+        do {
+          if (!Str(&unused) || !Lit(":") || !Skip(depth + 1)) return false;
+        } while (Lit(","));
+        return Lit("}");
+      case '[':
+        ++p_;
+        if (Lit("]")) return true;
+        do {
+          if (!Skip(depth + 1)) return false;
+        } while (Lit(","));
+        return Lit("]");
+      case 't':
+        return Lit("true");
+      case 'f':
+        return Lit("false");
+      case 'n':
+        return Lit("null");
+      default: {
+        int64_t i;
+        if (Int(&i)) return true;
+        return Number();
+      }
+    }
+  }
+  // A number with a fraction or exponent (no field of ours has one, but a value may).
+  bool Number() {
+    const char* q = p_;
+    if (q < end_ && *q == '-') ++q;
+    const char* digits = q;
+    while (q < end_ && *q >= '0' && *q <= '9') ++q;
+    if (q == digits) return false;
+    if (q < end_ && *q == '.') {
+      const char* frac = ++q;
+      while (q < end_ && *q >= '0' && *q <= '9') ++q;
+      if (q == frac) return false;
+    }
+    if (q < end_ && (*q == 'e' || *q == 'E')) {
+      ++q;
+      if (q < end_ && (*q == '+' || *q == '-')) ++q;
+      const char* exp = q;
+      while (q < end_ && *q >= '0' && *q <= '9') ++q;
+      if (q == exp) return false;
+    }
+    p_ = q;
+    return true;
+  }
+  // Calls member(key) at each member's value; member consumes the value.
+  template <typename F>
+  bool Object(F&& member) {
+    if (!Lit("{")) return false;
+    if (Lit("}")) return true;
+    do {
+      std::string_view k;
+      if (!Str(&k) || !Lit(":") || !member(k)) return false;
+    } while (Lit(","));
+    return Lit("}");
+  }
+  template <typename F>
+  bool Array(F&& element) {
+    if (!Lit("[")) return false;
+    if (Lit("]")) return true;
+    do {
+      if (!element()) return false;
+    } while (Lit(","));
+    return Lit("]");
+  }
+  bool Field(std::string_view path, std::string_view k, std::string_view* out) {
+    if (Str(out)) return true;
+    return Fail("value." + std::string(path) + std::string(k) + ": not a string");
+  }
+  bool Field(std::string_view path, std::string_view k, int64_t* out) {
+    if (Int(out)) return true;
+    return Fail("value." + std::string(path) + std::string(k) + ": not an integer");
+  }
+  // The value: the fields the checkers read are decoded, the rest is skipped (validated).
+  bool Value(EventView* v) {
+    if (p_ == end_ || *p_ != '{') {
+      if (Skip()) return true;
+      return Fail("value: not JSON");
+    }
+    return Object([&](std::string_view k) -> bool {
+      if (k == "expect") return Field("", k, &v->expect);
+      if (k == "root") return Field("", k, &v->root);
+      if (k == "task_id") return Field("", k, &v->task_id);
+      if (k == "state") return Field("", k, &v->state);
+      if (k == "blocked_by") return Field("", k, &v->blocked_by);
+      if (k == "key") return Field("", k, &v->key);
+      if (k == "channel") return Field("", k, &v->channel);
+      if (k == "to") return Field("", k, &v->to);
+      if (k == "target") return Field("", k, &v->target);
+      if (k == "hook") return Field("", k, &v->hook);
+      if (k == "run") return Field("", k, &v->run);
+      if (k == "step") return Field("", k, &v->step);
+      if (k == "duration_ms") return Field("", k, &v->duration_ms);
+      if (k == "n") return Field("", k, &v->n);
+      if (k == "deadline_ms") {
+        v->has_deadline = true;
+        return Field("", k, &v->deadline_ms);
+      }
+      if (k == "delivered") {
+        v->delivered = Lit("true");
+        return v->delivered || Lit("false") || Fail("value.delivered: not a boolean");
+      }
+      if (k == "deps") {
+        bool ok = Array([&] {
+          std::string_view d;
+          if (!Str(&d)) return false;
+          v->deps.push_back(ids_.Intern(d));
+          return true;
+        });
+        return ok || Fail("value.deps: not a list of task ids");
+      }
+      if (k == "effects") {
+        return Array([&] {
+          EffectFacts fx;
+          bool ok = Object([&](std::string_view ek) -> bool {
+            if (ek == "step") return Field("effects[].", ek, &fx.step);
+            if (ek == "channel") return Field("effects[].", ek, &fx.channel);
+            if (ek == "to") return Field("effects[].", ek, &fx.to);
+            return Skip();
+          });
+          v->effects.push_back(fx);
+          return ok;
+        }) || Fail("value.effects: not a list of objects");
+      }
+      if (k == "runs") {
+        return Array([&] {
+          RunFacts r;
+          bool ok = Object([&](std::string_view rk) -> bool {
+            if (rk == "task") return Field("runs[].", rk, &r.task);
+            if (rk == "state") return Field("runs[].", rk, &r.state);
+            if (rk == "reason_created") return Field("runs[].", rk, &r.reason_created);
+            if (rk == "reason_resolved") return Field("runs[].", rk, &r.reason_resolved);
+            if (rk == "worker") return Field("runs[].", rk, &r.worker);
+            if (rk == "run") return Field("runs[].", rk, &r.run);
+            if (rk == "started_ms") return Field("runs[].", rk, &r.started_ms);
+            if (rk == "resolved_ms") return Field("runs[].", rk, &r.resolved_ms);
+            return Skip();
+          });
+          v->runs.push_back(r);
+          return ok;
+        }) || Fail("value.runs: not a list of objects");
+      }
+      return Skip() || Fail("value." + std::string(k) + ": not JSON");
+    });
+  }
+
+  const char* p_ = nullptr;
+  const char* end_ = nullptr;
+  std::string* why_ = nullptr;
+  Interner ids_;
+  std::deque<std::string> pool_;  // decoded escaped strings; a deque never moves them
+  size_t pool_used_ = 0;
+};
+
+// The fast path, else normalise through nlohmann and take the fast path on that.
+class LineReader {
+ public:
+  bool Read(std::string_view line, EventView* v, std::string* error) {
+    std::string why;
+    if (decoder_.Decode(line, v, &why)) return true;
+    Event e;
+    std::string bad;
+    if (!EventFromJson(line, &e, &bad)) {
+      *error = bad;
+      return false;
+    }
+    normal_ = EventToJson(e);
+    why.clear();
+    if (decoder_.Decode(normal_, v, &why)) return true;
+    *error = why;
+    return false;
+  }
+
+ private:
+  Decoder decoder_;
+  std::string normal_;
+};
+
+}  // namespace
+
+bool ReadEvents(const std::string& path, const std::function<void(const EventView&)>& fn,
+                std::string* error) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) {
+    *error = path + ": cannot open";
+    return false;
+  }
+  LineReader reader;
+  EventView v;
+  std::string buf(1 << 20, '\0');
+  size_t have = 0;
+  int64_t line_no = 0;
+  bool eof = false;
+  while (!eof || have > 0) {
+    if (!eof) {
+      size_t got = std::fread(buf.data() + have, 1, buf.size() - have, f.get());
+      have += got;
+      eof = got == 0;
+    }
+    size_t start = 0;
+    for (;;) {
+      const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', have - start));
+      if (nl == nullptr && !(eof && start < have)) break;
+      size_t len = nl ? static_cast<size_t>(nl - (buf.data() + start)) : have - start;
+      std::string_view line(buf.data() + start, len);
+      start += len + (nl ? 1 : 0);
+      ++line_no;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.empty()) continue;
+      std::string why;
+      if (!reader.Read(line, &v, &why)) {
+        *error = path + ":" + std::to_string(line_no) + ": " + why;
+        return false;
+      }
+      fn(v);
+    }
+    if (start == 0 && have == buf.size()) buf.resize(buf.size() * 2);  // a line over the buffer
+    std::memmove(buf.data(), buf.data() + start, have - start);
+    have -= start;
+    if (eof && have == 0) break;
+  }
+  return true;
+}
+
+bool ReadEvents(const std::vector<Event>& events,
+                const std::function<void(const EventView&)>& fn, std::string* error) {
+  LineReader reader;
+  EventView v;
+  for (size_t k = 0; k < events.size(); ++k) {
+    const std::string line = EventToJson(events[k]);
+    std::string why;
+    if (!reader.Read(line, &v, &why)) {
+      *error = "event " + std::to_string(k) + ": " + why;
+      return false;
+    }
+    fn(v);
+  }
+  return true;
+}
+
+}  // namespace ithappens::harness
