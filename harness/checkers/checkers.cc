@@ -18,6 +18,7 @@
 
 #include "harness/checker.h"
 #include "harness/history/history.h"
+#include "harness/history/interner.h"
 
 namespace ithappens::harness {
 
@@ -103,8 +104,7 @@ class NoDuplicateTasks final : public Checker {
  public:
   std::string name() const override { return "no-duplicate-tasks"; }
   void Observe(const EventView& e) override {
-    if (e.type != EventType::kOk || e.f != "create" || e.task_ix == kNoTask ||
-        e.value_json.empty())
+    if (e.type != EventType::kOk || e.f != "create" || e.task_ix == kNoTask || e.value_json.empty())
       return;
     const std::string_view got = e.task_id.empty() ? e.task : e.task_id;
     Seen& s = Slot(seen_, e.task_ix);
@@ -157,11 +157,12 @@ class NoDuplicateEffects final : public Checker {
     }
     if (e.type != EventType::kEffect || !e.delivered || e.task_ix == kNoTask) return;
     ++delivered_;
-    auto& steps = Slot(per_step_, e.task_ix);
-    auto it = std::find_if(steps.begin(), steps.end(),
-                           [&](const StepSeen& s) { return s.step == e.step; });
-    if (it == steps.end()) {
-      steps.push_back(StepSeen{e.step, e.i, 1});
+    Steps& steps = Slot(per_step_, e.task_ix);
+    StepSeen* it = steps.first.count > 0 && steps.first.step == e.step ? &steps.first : nullptr;
+    for (size_t k = 0; it == nullptr && k < steps.more.size(); ++k)
+      if (steps.more[k].step == e.step) it = &steps.more[k];
+    if (it == nullptr) {
+      (steps.first.count == 0 ? steps.first : steps.more.emplace_back()) = {e.step, e.i, 1};
       ++distinct_steps_;
     } else if (++it->count == 2) {
       const std::string step = std::string(e.task) + "/" + std::to_string(e.step);
@@ -182,18 +183,21 @@ class NoDuplicateEffects final : public Checker {
 
  private:
   struct StepSeen {
-    int64_t step, first_i, count;
+    int64_t step = -1, first_i = -1, count = 0;
+  };
+  struct Steps {  // most tasks deliver one step: no allocation for it
+    StepSeen first;
+    std::vector<StepSeen> more;
   };
   // The recipient "channel:to" as a dense index (recipient_ holds its name).
   uint32_t Recipient(std::string_view channel, std::string_view to) {
     recipient_.assign(channel).append(":").append(to);
-    auto [it, fresh] = recipients_.try_emplace(recipient_, static_cast<uint32_t>(recipients_.size()));
-    return it->second;
+    return recipients_.Intern(recipient_);
   }
   std::string recipient_;
-  std::unordered_map<std::string, uint32_t> recipients_;
+  Interner recipients_;
   std::vector<int64_t> planned_, per_recipient_;
-  std::vector<std::vector<StepSeen>> per_step_;
+  std::vector<Steps> per_step_;
   int64_t delivered_ = 0, distinct_steps_ = 0;
   CheckResult r_;
 };
@@ -306,8 +310,7 @@ class Attribution final : public Checker {
           run.reason_resolved == "claim-expired" || run.reason_resolved == "worker-shutdown";
       if (run.state == "exception" && platform && faults_ == 0) {
         Flag(&r_, e.task, {e.i},
-             "exception/" + std::string(run.reason_resolved) +
-                 " although no fault was injected");
+             "exception/" + std::string(run.reason_resolved) + " although no fault was injected");
       }
     }
     if (p.expect == "completed" && e.state == "failed") ++misattributed_;
@@ -315,9 +318,9 @@ class Attribution final : public Checker {
       Flag(&r_, e.task, {p.i, e.i}, "the program fails, but the task completed");
     }
     if (p.expect == "blocked" && e.state == "unscheduled" && e.blocked_by != p.root) {
-      Flag(&r_, e.task, {p.i, e.i},
-           "blocked by '" + std::string(e.blocked_by) + "', but the root cause is '" + p.root +
-               "'");
+      Flag(
+          &r_, e.task, {p.i, e.i},
+          "blocked by '" + std::string(e.blocked_by) + "', but the root cause is '" + p.root + "'");
     }
   }
   CheckResult Finish() override {

@@ -47,7 +47,7 @@ class HistoryWriter {
 bool ReadEvents(const std::string& path, const std::function<void(const EventView&)>& fn,
                 std::string* error);
 // The same over events in memory (each is formatted and decoded exactly as a file's line).
-bool ReadEvents(const std::vector<Event>& events,
-                const std::function<void(const EventView&)>& fn, std::string* error);
+bool ReadEvents(const std::vector<Event>& events, const std::function<void(const EventView&)>& fn,
+                std::string* error);
 
 }  // namespace ithappens::harness

@@ -3,19 +3,21 @@
 // nlohmann for any other valid line (normalised to the writer's form, then decoded the same
 // way). Strict: what the fast path accepts is valid JSON; anything it cannot take goes to
 // the fallback, which refuses what is not.
+#include <array>
 #include <cstring>
 #include <deque>
 #include <memory>
 #include <unordered_map>
 
 #include "harness/history/history.h"
+#include "harness/history/interner.h"
 
 namespace ithappens::harness {
 
 const nlohmann::json& EventView::value() const {
   if (!is_parsed_) {
-    parsed_ = value_json.empty() ? nlohmann::json()
-                                 : nlohmann::json::parse(value_json, nullptr, false);
+    parsed_ =
+        value_json.empty() ? nlohmann::json() : nlohmann::json::parse(value_json, nullptr, false);
     is_parsed_ = true;
   }
   return parsed_;
@@ -37,50 +39,13 @@ void EventView::Reset() {
 
 namespace {
 
-// Task ids to dense indices (open addressing; the strings live in one deque so their
-// addresses never change).
-class Interner {
- public:
-  uint32_t Intern(std::string_view s) {
-    if (names_.size() * 2 >= slots_.size()) Grow();
-    const size_t mask = slots_.size() - 1;
-    for (size_t h = Hash(s) & mask;; h = (h + 1) & mask) {
-      uint32_t k = slots_[h];
-      if (k == kNoTask) {
-        slots_[h] = static_cast<uint32_t>(names_.size());
-        names_.emplace_back(s);
-        return slots_[h];
-      }
-      if (names_[k] == s) return k;
-    }
-  }
-
- private:
-  static size_t Hash(std::string_view s) {
-    uint64_t h = 1469598103934665603ull;  // FNV-1a, then a final mix
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-    return static_cast<size_t>(h ^ (h >> 29));
-  }
-  void Grow() {
-    std::vector<uint32_t> next(slots_.empty() ? 1024 : slots_.size() * 2, kNoTask);
-    const size_t mask = next.size() - 1;
-    for (uint32_t k = 0; k < names_.size(); ++k) {
-      size_t h = Hash(names_[k]) & mask;
-      while (next[h] != kNoTask) h = (h + 1) & mask;
-      next[h] = k;
-    }
-    slots_.swap(next);
-  }
-  std::deque<std::string> names_;
-  std::vector<uint32_t> slots_;
-};
-
 class Decoder {
  public:
-  // Decodes one line into v; false with *why on a line the fast path cannot take.
-  bool Decode(std::string_view line, EventView* v, std::string* why) {
+  // Decodes one line into v, all but task_ix (Intern does that, so a batch of lines can
+  // have their slots loading at once); false with *why on a line the fast path cannot
+  // take. Decoded escaped strings live in a pool until NewBatch.
+  bool Decode(std::string_view line, EventView* v, size_t* task_hash, std::string* why) {
     v->Reset();
-    pool_used_ = 0;
     p_ = line.data();
     end_ = line.data() + line.size();
     why_ = why;
@@ -93,8 +58,13 @@ class Decoder {
     if (!Parse(type, &v->type)) return Fail("type: unknown value '" + std::string(type) + "'");
     if (Lit(",\"task\":")) {
       if (!Str(&v->task)) return Fail("task: not a string");
-      if (!v->task.empty()) v->task_ix = ids_.Intern(v->task);
+      if (v->task.size() > kMaxTaskIdLength) {
+        return Fail("task: " + std::to_string(v->task.size()) + " characters, over the limit of " +
+                    std::to_string(kMaxTaskIdLength));
+      }
     }
+    *task_hash = v->task.empty() ? 0 : Interner::Hash(v->task);
+    if (!v->task.empty()) ids_.Prefetch(*task_hash);
     if (Lit(",\"value\":")) {
       const char* start = p_;
       if (!Value(v)) return Fail("value: not JSON");
@@ -104,6 +74,10 @@ class Decoder {
     if (!Lit("}") || p_ != end_) return Fail("not in the writer's form");
     return true;
   }
+  void Intern(EventView* v, size_t task_hash) {
+    if (!v->task.empty()) v->task_ix = ids_.Intern(v->task, task_hash);
+  }
+  void NewBatch() { pool_used_ = 0; }
 
  private:
   bool Fail(std::string why) {
@@ -120,7 +94,8 @@ class Decoder {
     const char* q = p_;
     bool neg = q < end_ && *q == '-';
     if (neg) ++q;
-    if (q == end_ || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end_ && q[1] >= '0' && q[1] <= '9'))
+    if (q == end_ || *q < '0' || *q > '9' ||
+        (*q == '0' && q + 1 < end_ && q[1] >= '0' && q[1] <= '9'))
       return false;
     uint64_t v = 0;
     for (; q < end_ && *q >= '0' && *q <= '9'; ++q) {
@@ -172,14 +147,30 @@ class Decoder {
       }
       if (++q == end_) return false;
       switch (*q) {
-        case '"': s.push_back('"'); break;
-        case '\\': s.push_back('\\'); break;
-        case '/': s.push_back('/'); break;
-        case 'b': s.push_back('\b'); break;
-        case 'f': s.push_back('\f'); break;
-        case 'n': s.push_back('\n'); break;
-        case 'r': s.push_back('\r'); break;
-        case 't': s.push_back('\t'); break;
+        case '"':
+          s.push_back('"');
+          break;
+        case '\\':
+          s.push_back('\\');
+          break;
+        case '/':
+          s.push_back('/');
+          break;
+        case 'b':
+          s.push_back('\b');
+          break;
+        case 'f':
+          s.push_back('\f');
+          break;
+        case 'n':
+          s.push_back('\n');
+          break;
+        case 'r':
+          s.push_back('\r');
+          break;
+        case 't':
+          s.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp;
           if (!Hex4(q + 1, &cp)) return false;
@@ -207,6 +198,27 @@ class Decoder {
     *out = s;
     return true;
   }
+  // Skips a string, validating its escapes without decoding it.
+  bool SkipStr() {
+    if (p_ == end_ || *p_ != '"') return false;
+    const char* q = p_ + 1;
+    for (;;) {
+      while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
+      if (q == end_ || static_cast<unsigned char>(*q) < 0x20) return false;
+      if (*q == '"') break;
+      if (++q == end_) return false;  // the escaped character
+      if (*q == 'u') {
+        uint32_t unused;
+        if (!Hex4(q + 1, &unused)) return false;
+        q += 4;
+      } else if (std::strchr("\"\\/bfnrt", *q) == nullptr) {
+        return false;
+      }
+      ++q;
+    }
+    p_ = q + 1;
+    return true;
+  }
   static void AppendUtf8(std::string* s, uint32_t cp) {
     if (cp < 0x80) {
       s->push_back(static_cast<char>(cp));
@@ -231,15 +243,14 @@ class Decoder {
   // Skips one JSON value (validating it), depth-bounded.
   bool Skip(int depth = 0) {
     if (p_ == end_ || depth > 64) return false;
-    std::string_view unused;
     switch (*p_) {
       case '"':
-        return Str(&unused);
+        return SkipStr();
       case '{':
         ++p_;
         if (Lit("}")) return true;
         do {
-          if (!Str(&unused) || !Lit(":") || !Skip(depth + 1)) return false;
+          if (!SkipStr() || !Lit(":") || !Skip(depth + 1)) return false;
         } while (Lit(","));
         return Lit("}");
       case '[':
@@ -344,42 +355,45 @@ class Decoder {
       if (k == "deps") {
         bool ok = Array([&] {
           std::string_view d;
-          if (!Str(&d)) return false;
+          if (!Str(&d) || d.size() > kMaxTaskIdLength) return false;
           v->deps.push_back(ids_.Intern(d));
           return true;
         });
-        return ok || Fail("value.deps: not a list of task ids");
+        return ok || Fail("value.deps: not a list of task ids of at most " +
+                          std::to_string(kMaxTaskIdLength) + " characters");
       }
       if (k == "effects") {
         return Array([&] {
-          EffectFacts fx;
-          bool ok = Object([&](std::string_view ek) -> bool {
-            if (ek == "step") return Field("effects[].", ek, &fx.step);
-            if (ek == "channel") return Field("effects[].", ek, &fx.channel);
-            if (ek == "to") return Field("effects[].", ek, &fx.to);
-            return Skip();
-          });
-          v->effects.push_back(fx);
-          return ok;
-        }) || Fail("value.effects: not a list of objects");
+                 EffectFacts fx;
+                 bool ok = Object([&](std::string_view ek) -> bool {
+                   if (ek == "step") return Field("effects[].", ek, &fx.step);
+                   if (ek == "channel") return Field("effects[].", ek, &fx.channel);
+                   if (ek == "to") return Field("effects[].", ek, &fx.to);
+                   return Skip();
+                 });
+                 v->effects.push_back(fx);
+                 return ok;
+               }) ||
+               Fail("value.effects: not a list of objects");
       }
       if (k == "runs") {
         return Array([&] {
-          RunFacts r;
-          bool ok = Object([&](std::string_view rk) -> bool {
-            if (rk == "task") return Field("runs[].", rk, &r.task);
-            if (rk == "state") return Field("runs[].", rk, &r.state);
-            if (rk == "reason_created") return Field("runs[].", rk, &r.reason_created);
-            if (rk == "reason_resolved") return Field("runs[].", rk, &r.reason_resolved);
-            if (rk == "worker") return Field("runs[].", rk, &r.worker);
-            if (rk == "run") return Field("runs[].", rk, &r.run);
-            if (rk == "started_ms") return Field("runs[].", rk, &r.started_ms);
-            if (rk == "resolved_ms") return Field("runs[].", rk, &r.resolved_ms);
-            return Skip();
-          });
-          v->runs.push_back(r);
-          return ok;
-        }) || Fail("value.runs: not a list of objects");
+                 RunFacts r;
+                 bool ok = Object([&](std::string_view rk) -> bool {
+                   if (rk == "task") return Field("runs[].", rk, &r.task);
+                   if (rk == "state") return Field("runs[].", rk, &r.state);
+                   if (rk == "reason_created") return Field("runs[].", rk, &r.reason_created);
+                   if (rk == "reason_resolved") return Field("runs[].", rk, &r.reason_resolved);
+                   if (rk == "worker") return Field("runs[].", rk, &r.worker);
+                   if (rk == "run") return Field("runs[].", rk, &r.run);
+                   if (rk == "started_ms") return Field("runs[].", rk, &r.started_ms);
+                   if (rk == "resolved_ms") return Field("runs[].", rk, &r.resolved_ms);
+                   return Skip();
+                 });
+                 v->runs.push_back(r);
+                 return ok;
+               }) ||
+               Fail("value.runs: not a list of objects");
       }
       return Skip() || Fail("value." + std::string(k) + ": not JSON");
     });
@@ -393,28 +407,53 @@ class Decoder {
   size_t pool_used_ = 0;
 };
 
-// The fast path, else normalise through nlohmann and take the fast path on that.
+// Lines go through in batches: decode up to kBatch lines (the fast path, else normalised
+// through nlohmann and the fast path on that), then intern their tasks and deliver them in
+// order. The batch's views point into the caller's buffer, which must hold still until
+// Flush.
 class LineReader {
  public:
-  bool Read(std::string_view line, EventView* v, std::string* error) {
+  static constexpr size_t kBatch = 16;
+  explicit LineReader(const std::function<void(const EventView&)>& fn) : fn_(fn) {}
+
+  bool Add(std::string_view line, std::string* error) {
+    if (used_ == kBatch) Flush();
+    Item& item = items_[used_];
     std::string why;
-    if (decoder_.Decode(line, v, &why)) return true;
-    Event e;
-    std::string bad;
-    if (!EventFromJson(line, &e, &bad)) {
-      *error = bad;
-      return false;
+    if (!decoder_.Decode(line, &item.view, &item.task_hash, &why)) {
+      Event e;
+      std::string bad;
+      if (!EventFromJson(line, &e, &bad)) {
+        *error = bad;
+        return false;
+      }
+      item.normal = EventToJson(e);
+      why.clear();
+      if (!decoder_.Decode(item.normal, &item.view, &item.task_hash, &why)) {
+        *error = why;
+        return false;
+      }
     }
-    normal_ = EventToJson(e);
-    why.clear();
-    if (decoder_.Decode(normal_, v, &why)) return true;
-    *error = why;
-    return false;
+    ++used_;
+    return true;
+  }
+  void Flush() {
+    for (size_t k = 0; k < used_; ++k) decoder_.Intern(&items_[k].view, items_[k].task_hash);
+    for (size_t k = 0; k < used_; ++k) fn_(items_[k].view);
+    used_ = 0;
+    decoder_.NewBatch();
   }
 
  private:
+  struct Item {
+    EventView view;
+    size_t task_hash = 0;
+    std::string normal;  // the line in the writer's form, when it came in another
+  };
+  const std::function<void(const EventView&)>& fn_;
   Decoder decoder_;
-  std::string normal_;
+  std::array<Item, kBatch> items_;
+  size_t used_ = 0;
 };
 
 }  // namespace
@@ -426,8 +465,7 @@ bool ReadEvents(const std::string& path, const std::function<void(const EventVie
     *error = path + ": cannot open";
     return false;
   }
-  LineReader reader;
-  EventView v;
+  LineReader reader(fn);
   std::string buf(1 << 20, '\0');
   size_t have = 0;
   int64_t line_no = 0;
@@ -440,7 +478,8 @@ bool ReadEvents(const std::string& path, const std::function<void(const EventVie
     }
     size_t start = 0;
     for (;;) {
-      const char* nl = static_cast<const char*>(std::memchr(buf.data() + start, '\n', have - start));
+      const char* nl =
+          static_cast<const char*>(std::memchr(buf.data() + start, '\n', have - start));
       if (nl == nullptr && !(eof && start < have)) break;
       size_t len = nl ? static_cast<size_t>(nl - (buf.data() + start)) : have - start;
       std::string_view line(buf.data() + start, len);
@@ -449,12 +488,13 @@ bool ReadEvents(const std::string& path, const std::function<void(const EventVie
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.empty()) continue;
       std::string why;
-      if (!reader.Read(line, &v, &why)) {
+      if (!reader.Add(line, &why)) {
+        reader.Flush();  // fn sees every event before the bad line
         *error = path + ":" + std::to_string(line_no) + ": " + why;
         return false;
       }
-      fn(v);
     }
+    reader.Flush();                                                    // before the buffer moves
     if (start == 0 && have == buf.size()) buf.resize(buf.size() * 2);  // a line over the buffer
     std::memmove(buf.data(), buf.data() + start, have - start);
     have -= start;
@@ -463,18 +503,17 @@ bool ReadEvents(const std::string& path, const std::function<void(const EventVie
   return true;
 }
 
-bool ReadEvents(const std::vector<Event>& events,
-                const std::function<void(const EventView&)>& fn, std::string* error) {
-  LineReader reader;
-  EventView v;
+bool ReadEvents(const std::vector<Event>& events, const std::function<void(const EventView&)>& fn,
+                std::string* error) {
+  LineReader reader(fn);
   for (size_t k = 0; k < events.size(); ++k) {
     const std::string line = EventToJson(events[k]);
     std::string why;
-    if (!reader.Read(line, &v, &why)) {
+    if (!reader.Add(line, &why)) {
       *error = "event " + std::to_string(k) + ": " + why;
       return false;
     }
-    fn(v);
+    reader.Flush();  // the line is gone after this iteration
   }
   return true;
 }

@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "harness/history/history.h"
+#include "tests/testing/engine_fixtures.h"
 
 namespace ithappens::harness {
 namespace {
@@ -341,6 +344,95 @@ TEST(History, RoundTripsAndNamesTheBadLine) {
   EXPECT_NE(why.find("type: unknown value 'maybe'"), std::string::npos);
   EXPECT_FALSE(EventFromJson(R"({"i":1,"proc":"p","type":"ok","f":"x"})", &back, &why));
   EXPECT_NE(why.find("t_ns"), std::string::npos);
+}
+
+// The reader's fast path (the writer's own form) and its fallback (any other valid JSON
+// object) must decode to the same fields; escapes are decoded; bad lines are refused
+// naming the line and the field.
+class Reader : public ::testing::Test {
+ protected:
+  std::string Write(const std::string& text) {
+    const auto path = dir_.path() / "h.jsonl";
+    std::ofstream(path) << text;
+    return path.string();
+  }
+  // Reads and renders the decoded fields of every event.
+  bool Read(const std::string& text, std::vector<std::string>* out, std::string* error) {
+    return ReadEvents(
+        Write(text),
+        [&](const EventView& e) {
+          std::string r = std::to_string(e.i) + "|" + std::to_string(e.t_ns) + "|" +
+                          std::string(e.proc) + "|" + std::string(ToString(e.type)) + "|" +
+                          std::string(e.f) + "|" + std::string(e.task) + "#" +
+                          std::to_string(e.task_ix) + "|" + std::string(e.error) + "|" +
+                          std::string(e.state) + "|" + std::to_string(e.step) + "|" +
+                          (e.delivered ? "delivered" : "-") + "|" + std::string(e.to);
+          for (const RunFacts& run : e.runs)
+            r += "|run:" + std::string(run.state) + "@" + std::to_string(run.started_ms);
+          for (uint32_t d : e.deps) r += "|dep#" + std::to_string(d);
+          out->push_back(r);
+        },
+        error);
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(Reader, FastPathAndFallbackAgreeAndEscapesAreDecoded) {
+  const std::string ours =
+      R"({"i":0,"t_ns":5,"proc":"plan","type":"plan","f":"task","task":"B","value":{"deps":["A"],"expect":"completed"}})"
+      "\n"
+      R"({"i":1,"t_ns":7,"proc":"sink","type":"effect","f":"deliver","task":"A","value":{"channel":"sms","delivered":true,"step":2,"to":"p\u00e9\"1"}})"
+      "\n"
+      R"({"i":2,"t_ns":9,"proc":"final","type":"final","f":"status","task":"A","value":{"runs":[{"started_ms":3,"state":"completed"}],"state":"completed"}})"
+      "\n"
+      R"({"i":3,"t_ns":9,"proc":"client-\t0","type":"info","f":"create","task":"B","error":"lost \"answer\""})"
+      "\n";
+  const std::string other =
+      R"({ "t_ns": 5, "i": 0, "type": "plan", "proc": "plan", "f": "task", "task": "B", "value": { "expect": "completed", "deps": [ "A" ] } })"
+      "\r\n"
+      R"({"value":{"to":"p\u00e9\"1","step":2,"delivered":true,"channel":"sms"},"task":"A","f":"deliver","type":"effect","proc":"sink","t_ns":7,"i":1})"
+      "\n\n"
+      R"({"i":2,"t_ns":9,"proc":"final","type":"final","f":"status","task":"A","value":{"state":"completed","runs":[{"state":"completed","started_ms":3}]}})"
+      "\n"
+      R"({"error":"lost \"answer\"","i":3,"t_ns":9,"proc":"client-\t0","type":"info","f":"create","task":"B"})";
+  std::vector<std::string> a, b;
+  std::string error;
+  ASSERT_TRUE(Read(ours, &a, &error)) << error;
+  ASSERT_TRUE(Read(other, &b, &error)) << error;
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a[0], "0|5|plan|plan|task|B#1|||-1|-||dep#0")
+      << "task ids are interned densely, equal ids equal indices";
+  EXPECT_EQ(a[1], "1|7|sink|effect|deliver|A#0|||2|delivered|p\xc3\xa9\"1");
+  EXPECT_EQ(a[2], "2|9|final|final|status|A#0||completed|-1|-||run:completed@3");
+  EXPECT_EQ(a[3], "3|9|client-\t0|info|create|B#1|lost \"answer\"||-1|-|");
+}
+
+TEST_F(Reader, RefusesBadLinesNamingTheLineAndTheField) {
+  const std::string good = R"({"i":0,"t_ns":0,"proc":"p","type":"ok","f":"create","task":"A"})"
+                           "\n";
+  std::vector<std::string> seen;
+  std::string error;
+  auto refuses = [&](const std::string& bad, const std::string& needle) {
+    seen.clear();
+    error.clear();
+    EXPECT_FALSE(Read(good + bad + "\n" + good, &seen, &error)) << bad;
+    EXPECT_NE(error.find(needle), std::string::npos) << error << " lacks " << needle;
+    EXPECT_EQ(seen.size(), 1u) << "the events before the bad line are delivered";
+  };
+  refuses(
+      R"({"i":1,"t_ns":0,"proc":"sink","type":"effect","f":"deliver","task":"A","value":{"step":"two"}})",
+      "h.jsonl:2: value.step: not an integer");
+  refuses(
+      R"({"i":1,"t_ns":0,"proc":"p","type":"final","f":"status","task":"A","value":{"runs":{}}})",
+      "h.jsonl:2: value.runs: not a list of objects");
+  refuses(R"({"i":1,"t_ns":0,"proc":"p","type":"ok","f":"x","value":{"a":tru}})",
+          "h.jsonl:2: not a JSON object");
+  refuses(R"({"i":1,"t_ns":0,"proc":"p","type":"maybe","f":"x"})",
+          "h.jsonl:2: type: unknown value 'maybe'");
+  refuses(R"({"i":1,"t_ns":0,"proc":"p","type":"ok","f":"x","task":")" +
+              std::string(kMaxTaskIdLength + 1, 'x') + R"("})",
+          "h.jsonl:2: task: 1025 characters, over the limit of 1024");
 }
 
 }  // namespace

@@ -45,6 +45,8 @@ struct Event {
 };
 
 inline constexpr uint32_t kNoTask = UINT32_MAX;
+// The reader refuses longer task ids (ours are 22 characters; UUIDs are 36).
+inline constexpr size_t kMaxTaskIdLength = 1024;
 
 // One element of a value's `runs`: a final event's runs, or the runs a claim handed out
 // (task, run). Absent fields are empty / -1.
