@@ -39,6 +39,12 @@ void AppendJsonString(std::string* out, std::string_view s) {
       case '\t':
         out->append("\\t");
         break;
+      case '\b':
+        out->append("\\b");
+        break;
+      case '\f':
+        out->append("\\f");
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];

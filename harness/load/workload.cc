@@ -1,9 +1,11 @@
 #include "harness/load/workload.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/core/cron.h"
 #include "engine/worker/payload.h"
+#include "harness/history/history.h"
 
 namespace ithappens::harness {
 namespace {
@@ -17,8 +19,7 @@ std::string Expand(const std::string& program, int64_t i) {
 }
 
 // The outcome a correct platform must reach for a program with `retries` (ground truth).
-std::string Expect(const std::string& payload, int retries, json* effects) {
-  auto p = worker::ParsePayload(payload);
+std::string Expect(const engine::Result<worker::Program>& p, int retries, json* effects) {
   if (!p.ok()) return "exception";
   for (size_t k = 0; k < p->steps.size(); ++k) {
     const auto& st = p->steps[k];
@@ -34,6 +35,35 @@ std::string Expect(const std::string& payload, int retries, json* effects) {
 }
 
 }  // namespace
+
+std::string PlannedTask::PlanJson() const {
+  // Keys in nlohmann's (sorted) order, so this equals PlanValue().dump() (a test checks).
+  std::string out = "{\"deps\":[";
+  for (size_t k = 0; k < def.dependencies.size(); ++k) {
+    if (k) out.push_back(',');
+    AppendJsonString(&out, def.dependencies[k]);
+  }
+  out.append("],\"effects\":[");
+  for (size_t k = 0; k < effects.size(); ++k) {
+    const json& fx = effects[k];
+    out.append(k ? ",{\"channel\":" : "{\"channel\":");
+    AppendJsonString(&out, fx.value("channel", ""));
+    out.append(",\"step\":").append(std::to_string(fx.value("step", 0))).append(",\"to\":");
+    AppendJsonString(&out, fx.value("to", ""));
+    out.push_back('}');
+  }
+  out.append("],\"expect\":");
+  AppendJsonString(&out, expect);
+  out.append(",\"program\":");
+  AppendJsonString(&out, def.payload);
+  out.append(",\"retries\":").append(std::to_string(def.retries));
+  if (!root.empty()) {
+    out.append(",\"root\":");
+    AppendJsonString(&out, root);
+  }
+  out.push_back('}');
+  return out;
+}
 
 json PlannedTask::PlanValue() const {
   json value = {{"expect", expect},
@@ -74,7 +104,10 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
     h.at_ms = spec.at_ms;
     h.until_ms = spec.until_ms;
     json effects = json::array();
-    const std::string expect = Expect(t.payload, spec.retries, &effects);
+    // Every fire runs the same program: parsed once.
+    auto program =
+        std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(t.payload));
+    const std::string expect = Expect(*program, spec.retries, &effects);
     for (int64_t abs = cron->NextAfter(epoch_ms + spec.at_ms); abs >= 0;
          abs = cron->NextAfter(abs)) {
       const bool after_until = abs > epoch_ms + spec.until_ms;
@@ -88,6 +121,7 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
       p.client = h.client;
       p.expect = expect;
       p.effects = effects;
+      p.program = program;
       p.deadline_after_ms = spec.deadline_ms;
       p.created_at_ms = abs - epoch_ms;
       h.fire_ms.push_back(abs - epoch_ms);
@@ -107,15 +141,23 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
     const double base = spec.kind == "rate"
                             ? spec.per_s * static_cast<double>(spec.until_ms - spec.at_ms) / 1000.0
                             : spec.tasks;
-    const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(base * load + 0.5));
+    int64_t n = std::max<int64_t>(1, static_cast<int64_t>(base * load + 0.5));
     if (spec.kind == "hook") {
       PlanHooks(s, w, n, epoch_ms, &out);
       continue;
     }
-    // chain: a line of `length`; fanout: a root, `length` children, then a join of all.
-    const int length = spec.kind == "chain"    ? spec.length
-                       : spec.kind == "fanout" ? spec.length + 2
-                                               : 1;
+    // The fan-out grows with the load as far as the engine's bound on dependencies lets
+    // the join wait for every child; the rest of the growth is more graphs, so the task
+    // count still scales with the load.
+    int width = spec.length;
+    if (spec.kind == "fanout") {
+      width = static_cast<int>(std::clamp<double>(std::round(spec.length * load), 1,
+                                                  static_cast<double>(engine::kMaxDependencies)));
+      n = std::max<int64_t>(
+          1, static_cast<int64_t>(std::round(spec.tasks * load * spec.length / width)));
+    }
+    // chain: a line of `length`; fanout: a root, `width` children, then a join of all.
+    const int length = spec.kind == "chain" ? spec.length : spec.kind == "fanout" ? width + 2 : 1;
     for (int64_t i = 0; i < n; ++i) {
       std::vector<size_t> chain;
       for (int k = 0; k < length; ++k) {
@@ -131,7 +173,9 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         t.client = static_cast<int>(ordinal % s.clients);
         t.deadline_after_ms = spec.deadline_ms;
         if (spec.kind == "cron") t.created_at_ms = spec.at_ms;
-        t.expect = Expect(t.def.payload, spec.retries, &t.effects);
+        t.program = std::make_shared<const engine::Result<worker::Program>>(
+            worker::ParsePayload(t.def.payload));
+        t.expect = Expect(*t.program, spec.retries, &t.effects);
         std::vector<size_t> deps;
         if (spec.kind == "fanout" && k == length - 1) {
           deps.assign(chain.begin() + 1, chain.end());  // the join waits for every child

@@ -4,12 +4,14 @@
 // platform, so sim and real mode share it.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/task.h"
+#include "engine/worker/payload.h"
 #include "harness/parts.h"
 #include "harness/scenario/scenario.h"
 
@@ -23,8 +25,11 @@ struct PlannedTask {
   nlohmann::json effects = nlohmann::json::array();  // [{step, channel, to}] it may deliver
   int64_t deadline_after_ms = 0;                     // deadline = created + this
   int64_t created_at_ms = -1;  // fixed created time (cron filler), or -1: at submission
-  // The `plan` event's value.
+  // The payload, parsed once by the planner (shared by tasks with the same program).
+  std::shared_ptr<const engine::Result<worker::Program>> program;
+  // The `plan` event's value, and the same as JSON text (written without building it).
   nlohmann::json PlanValue() const;
+  std::string PlanJson() const;
 };
 
 // A hook of the engine (Taskcluster's cron hooks): created at at_ms, removed at until_ms.

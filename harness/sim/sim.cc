@@ -168,7 +168,8 @@ class Simulation {
     Every(1000, [this] { CheckQuiescent(); });
     const int64_t hard_end = kEpochMs + last_event_ms_ + s_.heal_ms;
     while (!timers_.empty() && !done_) {
-      Timer t = timers_.top();
+      // The heap's top is const only to protect the order; it is popped right away.
+      Timer t = std::move(const_cast<Timer&>(timers_.top()));
       timers_.pop();
       if (t.at > hard_end) break;
       if (t.at > clock_.NowMs()) clock_.SetMs(t.at);
@@ -241,15 +242,15 @@ class Simulation {
   void Call(Operation op, Done done) {
     summary_.requests++;
     Emit(op.proc, EventType::kInvoke, op.f, op.task, InvokeValue(op));
-    client_.Invoke(
-        op, [this, proc = op.proc, f = op.f, task = op.task, done = std::move(done)](Completion c) {
-          if (c.type == EventType::kOk) {
-            Emit(proc, EventType::kOk, f, task, c.value_json);
-          } else {
-            Emit(proc, c.type, f, task, "", c.status.ToString());
-          }
-          done(c);
-        });
+    auto shared = std::make_shared<const Operation>(std::move(op));
+    client_.Invoke(*shared, [this, shared, done = std::move(done)](Completion c) {
+      if (c.type == EventType::kOk) {
+        Emit(shared->proc, EventType::kOk, shared->f, shared->task, c.value_json);
+      } else {
+        Emit(shared->proc, c.type, shared->f, shared->task, "", c.status.ToString());
+      }
+      done(c);
+    });
   }
   static std::string InvokeValue(const Operation& op) {
     if (op.f == "claim") return "{\"n\":" + std::to_string(op.n) + "}";
@@ -266,34 +267,53 @@ class Simulation {
     explicit SimClient(Simulation* sim) : sim_(sim) {}
     void Invoke(const Operation& op, Done done) override {
       Simulation& s = *sim_;
-      const int64_t timeout_at = s.Now() + s.s_.request_timeout_ms;
-      auto lost = [&s, timeout_at, done](const char* why) {
-        s.At(timeout_at, [done, why] {
-          Completion c;
-          c.type = EventType::kInfo;
-          c.status = Status(StatusCode::kDeadlineExceeded, why);
-          done(std::move(c));
-        });
-      };
-      if (!s.Reachable(op.proc)) return lost("request lost: partitioned from the engine");
-      if (s.Dropped(op.proc)) return lost("request dropped by a flaky network");
-      s.After(s.HopMs(op.proc), [&s, op, done, lost] {
-        if (!s.target_.Up()) return lost("request lost: the engine is down");
-        if (!s.Reachable(op.proc)) return lost("request lost: partitioned from the engine");
-        auto c = std::make_shared<Completion>(Apply(s.target_.queue(), op));
-        const bool dropped = s.Dropped(op.proc);
-        s.After(s.HopMs(op.proc), [&s, proc = op.proc, c, dropped, done, lost] {
-          if (dropped) return lost("response dropped by a flaky network");
-          if (!s.Reachable(proc)) return lost("response lost: partitioned from the engine");
-          if (s.ResponseLost(proc)) return lost("response lost (the request was applied)");
-          done(std::move(*c));
+      // One allocation per call: the timers capture only this (16 bytes: stored inside
+      // the std::function, no allocation of their own).
+      auto call = std::make_shared<InFlight>(
+          InFlight{&s, op, std::move(done), s.Now() + s.s_.request_timeout_ms});
+      if (!s.Reachable(op.proc))
+        return Lost(std::move(call), "request lost: partitioned from the engine");
+      if (s.Dropped(op.proc)) return Lost(std::move(call), "request dropped by a flaky network");
+      s.After(s.HopMs(op.proc), [call] {
+        Simulation& s = *call->sim;
+        const Operation& op = call->op;
+        if (!s.target_.Up()) return Lost(call, "request lost: the engine is down");
+        if (!s.Reachable(op.proc)) return Lost(call, "request lost: partitioned from the engine");
+        call->answer = s.client_.Apply(s.target_.queue(), op);
+        call->dropped = s.Dropped(op.proc);
+        s.After(s.HopMs(op.proc), [call] {
+          Simulation& s = *call->sim;
+          const std::string& proc = call->op.proc;
+          if (call->dropped) return Lost(call, "response dropped by a flaky network");
+          if (!s.Reachable(proc)) return Lost(call, "response lost: partitioned from the engine");
+          if (s.ResponseLost(proc)) return Lost(call, "response lost (the request was applied)");
+          call->done(std::move(call->answer));
         });
       });
     }
 
    private:
+    struct InFlight {
+      Simulation* sim;
+      Operation op;
+      Done done;
+      int64_t timeout_at;
+      Completion answer;
+      bool dropped = false;
+    };
+    // The caller hears nothing and gives up when its request times out: info.
+    static void Lost(std::shared_ptr<InFlight> call, const char* why) {
+      Simulation& s = *call->sim;
+      const int64_t at = call->timeout_at;
+      s.At(at, [call = std::move(call), why] {
+        Completion c;
+        c.type = EventType::kInfo;
+        c.status = Status(StatusCode::kDeadlineExceeded, why);
+        call->done(std::move(c));
+      });
+    }
     // What the engine answers, before the network has its say.
-    static Completion Apply(Queue& q, const Operation& op) {
+    Completion Apply(Queue& q, const Operation& op) {
       Completion c;
       engine::RunRef ref{op.task, op.run, "sim", op.proc};
       if (op.f == "create") {
@@ -305,7 +325,8 @@ class Simulation {
           c.value_json.push_back('}');
         }
       } else if (op.f == "claim") {
-        std::vector<engine::Claim> claims;
+        std::vector<engine::Claim>& claims = claims_;  // reused: no allocation per poll
+        claims.clear();
         c.status = q.ClaimWork("sim", op.proc, op.n, &claims);
         c.value_json.assign("{\"runs\":[");
         for (size_t k = 0; k < claims.size(); ++k) {
@@ -315,6 +336,7 @@ class Simulation {
           c.value_json.append(",\"run\":").append(std::to_string(claims[k].run_id)).push_back('}');
         }
         c.value_json.append("]}");
+        claims.clear();  // drop the definitions' references now
       } else if (op.f == "reclaim") {
         c.status = q.ReclaimTask(ref, nullptr);
       } else if (op.f == "report-completed") {
@@ -343,6 +365,7 @@ class Simulation {
       return c;
     }
     Simulation* sim_;
+    std::vector<engine::Claim> claims_;
   };
 
   static bool Transient(const Status& st) {
@@ -358,9 +381,8 @@ class Simulation {
   // submissions (in planning order, so equal plans give equal timer order).
   void Plan() {
     for (const PlannedTask& t : plan_) {
-      Emit("plan", EventType::kPlan, "task", t.def.task_id, t.PlanValue().dump());
-      programs_.emplace(t.def.task_id,
-                        std::make_shared<const ParsedProgram>(worker::ParsePayload(t.def.payload)));
+      Emit("plan", EventType::kPlan, "task", t.def.task_id, t.PlanJson());
+      programs_.emplace(t.def.task_id, t.program);
     }
     for (size_t h = 0; h < workload_.hooks.size(); ++h) {
       const PlannedHook& hook = workload_.hooks[h];
@@ -734,6 +756,37 @@ class Simulation {
     }
   }
 
+  // The final event's value, keys in sorted order (as nlohmann would write them).
+  static std::string FinalJson(const TaskStatus& s) {
+    auto rel = [](engine::TimeMs t) { return std::to_string(t ? t - kEpochMs : 0); };
+    std::string v = "{";
+    if (s.blocked_by) {
+      v.append("\"blocked_by\":");
+      AppendJsonString(&v, *s.blocked_by);
+      v.push_back(',');
+    }
+    v.append("\"deadline_ms\":").append(std::to_string(s.deadline_ms - kEpochMs));
+    v.append(",\"runs\":[");
+    for (size_t k = 0; k < s.runs.size(); ++k) {
+      const auto& r = s.runs[k];
+      v.append(k ? ",{\"reason_created\":\"" : "{\"reason_created\":\"")
+          .append(engine::ToString(r.reason_created))
+          .append("\",\"reason_resolved\":\"")
+          .append(engine::ToString(r.reason_resolved))
+          .append("\",\"resolved_ms\":")
+          .append(rel(r.resolved_ms))
+          .append(",\"started_ms\":")
+          .append(rel(r.started_ms))
+          .append(",\"state\":\"")
+          .append(engine::ToString(r.state))
+          .append("\",\"worker\":");
+      AppendJsonString(&v, r.worker ? r.worker->id : "");
+      v.push_back('}');
+    }
+    v.append("],\"state\":\"").append(engine::ToString(s.state)).append("\"}");
+    return v;
+  }
+
   void FinalReads() {
     for (const PlannedTask& t : plan_) {
       TaskStatus s;
@@ -743,20 +796,7 @@ class Simulation {
              st.code() == StatusCode::kNotFound ? "not found" : st.ToString());
         continue;
       }
-      json runs = json::array();
-      for (const auto& r : s.runs) {
-        runs.push_back({{"state", engine::ToString(r.state)},
-                        {"reason_created", engine::ToString(r.reason_created)},
-                        {"reason_resolved", engine::ToString(r.reason_resolved)},
-                        {"worker", r.worker ? r.worker->id : ""},
-                        {"started_ms", r.started_ms ? r.started_ms - kEpochMs : 0},
-                        {"resolved_ms", r.resolved_ms ? r.resolved_ms - kEpochMs : 0}});
-      }
-      json v = {{"state", engine::ToString(s.state)},
-                {"runs", runs},
-                {"deadline_ms", s.deadline_ms - kEpochMs}};
-      if (s.blocked_by) v["blocked_by"] = *s.blocked_by;
-      Emit("final", EventType::kFinal, "status", t.def.task_id, v.dump());
+      Emit("final", EventType::kFinal, "status", t.def.task_id, FinalJson(s));
     }
   }
 

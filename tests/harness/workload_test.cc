@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace ithappens::harness {
 namespace {
 
@@ -76,6 +78,44 @@ TEST(Workload, FanoutJoinsEveryChildAndIsBlockedByAFailingRoot) {
   EXPECT_EQ(join.def.dependencies.size(), 4u);
   EXPECT_EQ(join.expect, "blocked");
   EXPECT_EQ(join.root, root.def.task_id) << "through any child, the root is the cause";
+}
+
+TEST(Workload, FanoutWidthGrowsWithLoadUpToTheDependencyBound) {
+  WorkloadSpec g;
+  g.kind = "fanout";
+  g.tasks = 4;   // graphs
+  g.length = 6;  // width
+  g.program = R"([{"exit":0}])";
+  auto widest = [](const Workload& w) {
+    size_t most = 0;
+    for (const auto& t : w.tasks) most = std::max(most, t.def.dependencies.size());
+    return most;
+  };
+  Workload five = PlanWorkload(With(g), 5.0);
+  EXPECT_EQ(widest(five), 30u) << "width 6 x load 5";
+  EXPECT_EQ(five.tasks.size(), 4u * (30 + 2)) << "as many graphs as at 1x";
+  Workload fifty = PlanWorkload(With(g), 50.0);
+  EXPECT_EQ(widest(fifty), engine::kMaxDependencies) << "the join's dependencies are bounded";
+  EXPECT_EQ(fifty.tasks.size(), 12u * (100 + 2)) << "the rest of the growth is graphs: 4x6x50/100";
+}
+
+// The simulator writes plan events with PlanJson (no JSON objects built); it must be
+// exactly what nlohmann makes of PlanValue, escapes included.
+TEST(Workload, PlanJsonIsThePlanValueAsNlohmannWritesIt) {
+  WorkloadSpec c;
+  c.kind = "chain";
+  c.tasks = 1;
+  c.length = 2;
+  c.fail_root = true;
+  c.program =
+      "[{\"effect\":{\"channel\":\"sms\",\"to\":\"p\\\"{i}\\u0007\\b\\f\\n\"}},{\"exit\":0}]";
+  Workload w = PlanWorkload(With(c), 1.0);
+  ASSERT_EQ(w.tasks.size(), 2u);
+  for (const auto& t : w.tasks) EXPECT_EQ(t.PlanJson(), t.PlanValue().dump());
+  EXPECT_FALSE(w.tasks[1].root.empty());
+  PlannedTask fx = w.tasks[0];
+  fx.effects = {{{"step", 3}, {"channel", "e\u00e9"}, {"to", "x\ty"}}};
+  EXPECT_EQ(fx.PlanJson(), fx.PlanValue().dump());
 }
 
 TEST(Workload, RateArrivalsAreEvenlySpacedOpenLoop) {
