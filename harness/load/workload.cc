@@ -19,13 +19,14 @@ std::string Expand(const std::string& program, int64_t i) {
 }
 
 // The outcome a correct platform must reach for a program with `retries` (ground truth).
-std::string Expect(const engine::Result<worker::Program>& p, int retries, json* effects) {
+std::string Expect(const engine::Result<worker::Program>& p, int retries,
+                   std::vector<PlannedEffect>* effects) {
   if (!p.ok()) return "exception";
   for (size_t k = 0; k < p->steps.size(); ++k) {
     const auto& st = p->steps[k];
     using K = worker::Step::Kind;
     if (st.kind == K::kEffect) {
-      effects->push_back({{"step", k}, {"channel", st.channel}, {"to", st.to}});
+      effects->push_back(PlannedEffect{static_cast<int64_t>(k), st.channel, st.to});
     }
     if (st.kind == K::kExit) return st.value == 0 ? "completed" : "failed";
     if (st.kind == K::kCrash) return "failed";
@@ -45,11 +46,11 @@ std::string PlannedTask::PlanJson() const {
   }
   out.append("],\"effects\":[");
   for (size_t k = 0; k < effects.size(); ++k) {
-    const json& fx = effects[k];
+    const PlannedEffect& fx = effects[k];
     out.append(k ? ",{\"channel\":" : "{\"channel\":");
-    AppendJsonString(&out, fx.value("channel", ""));
-    out.append(",\"step\":").append(std::to_string(fx.value("step", 0))).append(",\"to\":");
-    AppendJsonString(&out, fx.value("to", ""));
+    AppendJsonString(&out, fx.channel);
+    out.append(",\"step\":").append(std::to_string(fx.step)).append(",\"to\":");
+    AppendJsonString(&out, fx.to);
     out.push_back('}');
   }
   out.append("],\"expect\":");
@@ -66,9 +67,12 @@ std::string PlannedTask::PlanJson() const {
 }
 
 json PlannedTask::PlanValue() const {
+  json fx = json::array();
+  for (const PlannedEffect& e : effects)
+    fx.push_back({{"step", e.step}, {"channel", e.channel}, {"to", e.to}});
   json value = {{"expect", expect},
                 {"deps", def.dependencies},
-                {"effects", effects},
+                {"effects", fx},
                 {"program", def.payload},
                 {"retries", def.retries}};
   if (!root.empty()) value["root"] = root;
@@ -103,7 +107,7 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
     h.client = static_cast<int>(i % s.clients);
     h.at_ms = spec.at_ms;
     h.until_ms = spec.until_ms;
-    json effects = json::array();
+    std::vector<PlannedEffect> effects;
     // Every fire runs the same program: parsed once.
     auto program =
         std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(t.payload));
@@ -158,6 +162,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
     }
     // chain: a line of `length`; fanout: a root, `width` children, then a join of all.
     const int length = spec.kind == "chain" ? spec.length : spec.kind == "fanout" ? width + 2 : 1;
+    const std::string group = engine::DeterministicTaskId(s.name, static_cast<int64_t>(w), "group");
     for (int64_t i = 0; i < n; ++i) {
       std::vector<size_t> chain;
       for (int k = 0; k < length; ++k) {
@@ -165,7 +170,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         const int64_t ordinal = i * length + k;
         t.def.task_id =
             engine::DeterministicTaskId(s.name + "/workload-" + std::to_string(w), ordinal, "task");
-        t.def.task_group_id = engine::DeterministicTaskId(s.name, static_cast<int64_t>(w), "group");
+        t.def.task_group_id = group;
         t.def.retries = spec.retries;
         t.def.payload =
             (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : Expand(spec.program, ordinal);
@@ -194,7 +199,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
           t.root = dep.expect == "blocked" ? dep.root : dep.def.task_id;
           break;
         }
-        if (t.expect == "blocked") t.effects = json::array();
+        if (t.expect == "blocked") t.effects.clear();
         chain.push_back(out.tasks.size());
         out.tasks.push_back(std::move(t));
       }

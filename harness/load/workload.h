@@ -17,14 +17,20 @@
 
 namespace ithappens::harness {
 
+// One notification a task's program may send (ground truth for the effect checkers).
+struct PlannedEffect {
+  int64_t step = 0;
+  std::string channel, to;
+};
+
 struct PlannedTask {
-  engine::TaskDefinition def;  // created/deadline are stamped when it is submitted
-  int client = 0;              // which client submits it
-  std::string expect;          // completed | failed | exception | blocked
-  std::string root;            // blocked: the root cause
-  nlohmann::json effects = nlohmann::json::array();  // [{step, channel, to}] it may deliver
-  int64_t deadline_after_ms = 0;                     // deadline = created + this
-  int64_t created_at_ms = -1;  // fixed created time (cron filler), or -1: at submission
+  engine::TaskDefinition def;          // created/deadline are stamped when it is submitted
+  int client = 0;                      // which client submits it
+  std::string expect;                  // completed | failed | exception | blocked
+  std::string root;                    // blocked: the root cause
+  std::vector<PlannedEffect> effects;  // what it may deliver
+  int64_t deadline_after_ms = 0;       // deadline = created + this
+  int64_t created_at_ms = -1;          // fixed created time (cron filler), or -1: at submission
   // The payload, parsed once by the planner (shared by tasks with the same program).
   std::shared_ptr<const engine::Result<worker::Program>> program;
   // The `plan` event's value, and the same as JSON text (written without building it).

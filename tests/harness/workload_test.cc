@@ -37,7 +37,7 @@ TEST(Workload, BatchSubmitsEveryTaskAtItsTimeAndLoadScalesIt) {
     EXPECT_EQ(s.at_ms, 5000);
     EXPECT_EQ(s.tasks.size(), 1u);
   }
-  EXPECT_EQ(w.tasks[2].effects[0]["to"], "p-2") << "{i} is the ordinal";
+  EXPECT_EQ(w.tasks[2].effects[0].to, "p-2") << "{i} is the ordinal";
   EXPECT_EQ(w.tasks[0].expect, "completed");
   EXPECT_NE(w.tasks[0].def.task_id, w.tasks[1].def.task_id);
   EXPECT_EQ(PlanWorkload(With(b), 5.0).tasks.size(), 15u);
@@ -114,7 +114,7 @@ TEST(Workload, PlanJsonIsThePlanValueAsNlohmannWritesIt) {
   for (const auto& t : w.tasks) EXPECT_EQ(t.PlanJson(), t.PlanValue().dump());
   EXPECT_FALSE(w.tasks[1].root.empty());
   PlannedTask fx = w.tasks[0];
-  fx.effects = {{{"step", 3}, {"channel", "e\u00e9"}, {"to", "x\ty"}}};
+  fx.effects = {PlannedEffect{3, "e\u00e9", "x\ty"}};
   EXPECT_EQ(fx.PlanJson(), fx.PlanValue().dump());
 }
 
