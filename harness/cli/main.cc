@@ -207,7 +207,8 @@ int main(int argc, char** argv) {
   std::string history;
   check->add_option("history", history, "history.jsonl")->required()->check(CLI::ExistingFile);
 
-  auto* list = app.add_subcommand("list", "scenarios, fault kinds, properties, bug switches");
+  auto* list = app.add_subcommand(
+      "list", "scenarios, workload kinds, fault kinds, properties, bug switches");
 
   auto* report = app.add_subcommand("report", "render the reports again from RUN_DIR/report.json");
   std::string run_dir;
@@ -222,6 +223,8 @@ int main(int argc, char** argv) {
   }
 
   if (*list) {
+    std::cout << "workload kinds:\n";
+    for (const auto& [k, why] : WorkloadKinds()) std::cout << "  " << k << ": " << why << "\n";
     std::cout << "fault kinds:\n";
     for (const auto& [k, why] : FaultKinds()) std::cout << "  " << k << ": " << why << "\n";
     std::cout << "properties:\n";

@@ -10,6 +10,22 @@ namespace ithappens::harness {
 
 using engine::Status;
 
+std::vector<std::pair<std::string, std::string>> WorkloadKinds() {
+  return {
+      {"batch", "tasks: N at at_s (x load)"},
+      {"chain", "chains: N lines of length tasks, each after the one before (x load); fail_root"},
+      {"fanout",
+       "graphs: N of a root, width children, a join of all (width x load up to 100 "
+       "dependencies, then more graphs); fail_root"},
+      {"cron",
+       "appointments: N tasks a client re-submits every every_s until until_s with the same "
+       "id (the idempotent filler) (x load)"},
+      {"rate", "per_s arrivals a second from at_s until until_s, open loop (x load)"},
+      {"hook",
+       "hooks: N engine cron hooks with schedule (5-field, UTC) from at_s until until_s; every "
+       "fire is a task (x load)"}};
+}
+
 std::vector<std::pair<std::string, std::string>> FaultKinds() {
   return {
       {"worker-crash", "the worker process dies for duration, losing its tasks in hand"},

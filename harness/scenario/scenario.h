@@ -60,5 +60,7 @@ struct Scenario {
 engine::Result<Scenario> LoadScenario(const std::string& path);
 // The fault kinds and their meaning, for `ithappens list`.
 std::vector<std::pair<std::string, std::string>> FaultKinds();
+// The workload kinds, their keys and meaning, for `ithappens list`.
+std::vector<std::pair<std::string, std::string>> WorkloadKinds();
 
 }  // namespace ithappens::harness
