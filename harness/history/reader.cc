@@ -1,8 +1,9 @@
 // The history reader: a hand-written decoder for lines in the writer's own form (fixed key
 // order, no whitespace), which decodes the value's fields once, and a fallback through
 // nlohmann for any other valid line (normalised to the writer's form, then decoded the same
-// way). Strict: what the fast path accepts is valid JSON; anything it cannot take goes to
-// the fallback, which refuses what is not.
+// way). Strict: what the fast path accepts is valid JSON (escapes, surrogate pairs and
+// UTF-8 are validated; a property test holds it to nlohmann's verdict); anything it cannot
+// take goes to the fallback, which refuses what is not valid.
 #include <array>
 #include <cstring>
 #include <deque>
@@ -126,50 +127,85 @@ class Decoder {
     return true;
   }
   // A JSON string; without escapes a view of the line, else decoded into the pool.
-  bool Str(std::string_view* out) {
-    if (p_ == end_ || *p_ != '"') return false;
-    const char* q = ++p_;
-    while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
-    if (q == end_ || static_cast<unsigned char>(*q) < 0x20) return false;
-    if (*q == '"') {
-      *out = std::string_view(p_, static_cast<size_t>(q - p_));
-      p_ = q + 1;
-      return true;
+  bool Str(std::string_view* out) { return ScanStr(out, true); }
+  // Skips a string, validating it without decoding it.
+  bool SkipStr() {
+    std::string_view unused;
+    return ScanStr(&unused, false);
+  }
+  // The length of the UTF-8 sequence at q if it is well-formed (RFC 3629: no overlong
+  // forms, no surrogates, at most U+10FFFF), else 0.
+  size_t Utf8Length(const char* q) const {
+    auto at = [&](size_t k) -> unsigned {
+      return q + k < end_ ? static_cast<unsigned char>(q[k]) : 0u;
+    };
+    auto cont = [&](size_t k) { return (at(k) & 0xC0u) == 0x80u; };
+    const unsigned c = at(0);
+    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+      const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+      return at(1) >= lo && at(1) <= hi && cont(2) ? 3 : 0;
     }
-    std::string& s = Pooled();
-    s.assign(p_, q);
-    while (q < end_ && *q != '"') {
-      unsigned char c = static_cast<unsigned char>(*q);
+    if (c >= 0xF0 && c <= 0xF4) {
+      const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+      return at(1) >= lo && at(1) <= hi && cont(2) && cont(3) ? 4 : 0;
+    }
+    return 0;
+  }
+  // Scans the string at p_, validating escapes, surrogate pairs and UTF-8. Without escapes
+  // *out views the line; with them, the decoded text goes to the pool (decode) or nowhere.
+  bool ScanStr(std::string_view* out, bool decode) {
+    if (p_ == end_ || *p_ != '"') return false;
+    const char* const start = p_ + 1;
+    const char* seg = start;  // the first byte not yet copied to s
+    const char* q = start;
+    std::string* s = nullptr;
+    for (;;) {
+      while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20 &&
+             static_cast<unsigned char>(*q) < 0x80)
+        ++q;
+      if (q == end_) return false;
+      const unsigned char c = static_cast<unsigned char>(*q);
+      if (c == '"') break;
       if (c < 0x20) return false;
-      if (c != '\\') {
-        s.push_back(*q++);
+      if (c >= 0x80) {
+        const size_t n = Utf8Length(q);
+        if (n == 0) return false;
+        q += n;
         continue;
       }
+      // An escape.
+      if (decode && s == nullptr) {
+        s = &Pooled();
+        s->clear();
+      }
+      if (s) s->append(seg, q);
       if (++q == end_) return false;
+      char plain = 0;
       switch (*q) {
         case '"':
-          s.push_back('"');
+          plain = '"';
           break;
         case '\\':
-          s.push_back('\\');
+          plain = '\\';
           break;
         case '/':
-          s.push_back('/');
+          plain = '/';
           break;
         case 'b':
-          s.push_back('\b');
+          plain = '\b';
           break;
         case 'f':
-          s.push_back('\f');
+          plain = '\f';
           break;
         case 'n':
-          s.push_back('\n');
+          plain = '\n';
           break;
         case 'r':
-          s.push_back('\r');
+          plain = '\r';
           break;
         case 't':
-          s.push_back('\t');
+          plain = '\t';
           break;
         case 'u': {
           uint32_t cp;
@@ -185,36 +221,20 @@ class Decoder {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             return false;
           }
-          AppendUtf8(&s, cp);
+          if (s) AppendUtf8(s, cp);
           break;
         }
         default:
           return false;
       }
-      ++q;
+      if (plain != 0 && s) s->push_back(plain);
+      seg = ++q;
     }
-    if (q == end_) return false;
-    p_ = q + 1;
-    *out = s;
-    return true;
-  }
-  // Skips a string, validating its escapes without decoding it.
-  bool SkipStr() {
-    if (p_ == end_ || *p_ != '"') return false;
-    const char* q = p_ + 1;
-    for (;;) {
-      while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20) ++q;
-      if (q == end_ || static_cast<unsigned char>(*q) < 0x20) return false;
-      if (*q == '"') break;
-      if (++q == end_) return false;  // the escaped character
-      if (*q == 'u') {
-        uint32_t unused;
-        if (!Hex4(q + 1, &unused)) return false;
-        q += 4;
-      } else if (std::strchr("\"\\/bfnrt", *q) == nullptr) {
-        return false;
-      }
-      ++q;
+    if (s) {
+      s->append(seg, q);
+      *out = *s;
+    } else {
+      *out = std::string_view(start, static_cast<size_t>(q - start));
     }
     p_ = q + 1;
     return true;
@@ -279,7 +299,7 @@ class Decoder {
     if (q < end_ && *q == '-') ++q;
     const char* digits = q;
     while (q < end_ && *q >= '0' && *q <= '9') ++q;
-    if (q == digits) return false;
+    if (q == digits || (*digits == '0' && q - digits > 1)) return false;  // no leading zeros
     if (q < end_ && *q == '.') {
       const char* frac = ++q;
       while (q < end_ && *q >= '0' && *q <= '9') ++q;
@@ -353,6 +373,7 @@ class Decoder {
         return v->delivered || Lit("false") || Fail("value.delivered: not a boolean");
       }
       if (k == "deps") {
+        v->deps.clear();  // a repeated key: the last one wins, as in nlohmann
         bool ok = Array([&] {
           std::string_view d;
           if (!Str(&d) || d.size() > kMaxTaskIdLength) return false;
@@ -363,6 +384,7 @@ class Decoder {
                           std::to_string(kMaxTaskIdLength) + " characters");
       }
       if (k == "effects") {
+        v->effects.clear();
         return Array([&] {
                  EffectFacts fx;
                  bool ok = Object([&](std::string_view ek) -> bool {
@@ -377,6 +399,7 @@ class Decoder {
                Fail("value.effects: not a list of objects");
       }
       if (k == "runs") {
+        v->runs.clear();
         return Array([&] {
                  RunFacts r;
                  bool ok = Object([&](std::string_view rk) -> bool {
