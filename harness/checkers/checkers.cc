@@ -18,7 +18,6 @@
 
 #include "harness/checker.h"
 #include "harness/history/history.h"
-#include "harness/history/interner.h"
 
 namespace ithappens::harness {
 
@@ -153,7 +152,7 @@ class NoDuplicateEffects final : public Checker {
   std::string name() const override { return "no-duplicate-effects"; }
   void Observe(const EventView& e) override {
     if (e.type == EventType::kPlan) {
-      for (const EffectFacts& fx : e.effects) Slot(planned_, Recipient(fx.channel, fx.to))++;
+      for (const EffectFacts& fx : e.effects) Slot(planned_, fx.recipient_ix)++;
     }
     if (e.type != EventType::kEffect || !e.delivered || e.task_ix == kNoTask) return;
     ++delivered_;
@@ -168,11 +167,13 @@ class NoDuplicateEffects final : public Checker {
       const std::string step = std::string(e.task) + "/" + std::to_string(e.step);
       Flag(&r_, e.task, {it->first_i, e.i}, "step " + step + " notified its recipient twice");
     }
-    const uint32_t r = Recipient(e.channel, e.to);
+    const uint32_t r = e.recipient_ix;  // (channel, to), interned by the reader
+    if (r == kNoTask) return;           // a delivery to nobody in particular
     const int64_t n = ++Slot(per_recipient_, r);
     if (n == Slot(planned_, r) + 1) {
       Flag(&r_, e.task, {e.i},
-           recipient_ + " got more notifications than planned (" + std::to_string(n) + ")");
+           std::string(e.channel) + ":" + std::string(e.to) +
+               " got more notifications than planned (" + std::to_string(n) + ")");
     }
   }
   CheckResult Finish() override {
@@ -189,13 +190,6 @@ class NoDuplicateEffects final : public Checker {
     StepSeen first;
     std::vector<StepSeen> more;
   };
-  // The recipient "channel:to" as a dense index (recipient_ holds its name).
-  uint32_t Recipient(std::string_view channel, std::string_view to) {
-    recipient_.assign(channel).append(":").append(to);
-    return recipients_.Intern(recipient_);
-  }
-  std::string recipient_;
-  Interner recipients_;
   std::vector<int64_t> planned_, per_recipient_;
   std::vector<Steps> per_step_;
   int64_t delivered_ = 0, distinct_steps_ = 0;

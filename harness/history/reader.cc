@@ -28,7 +28,7 @@ void EventView::Reset() {
   i = t_ns = 0;
   type = EventType::kInvoke;
   proc = f = task = error = value_json = {};
-  task_ix = kNoTask;
+  task_ix = recipient_ix = kNoTask;
   expect = root = task_id = state = blocked_by = key = channel = to = target = hook = {};
   run = step = deadline_ms = duration_ms = n = -1;
   has_deadline = delivered = false;
@@ -40,12 +40,19 @@ void EventView::Reset() {
 
 namespace {
 
+// k equals the literal (a constant-length comparison, inlined).
+template <size_t N>
+bool Is(std::string_view k, const char (&lit)[N]) {
+  return k.size() == N - 1 && std::memcmp(k.data(), lit, N - 1) == 0;
+}
+
 class Decoder {
  public:
   // Decodes one line into v, all but task_ix (Intern does that, so a batch of lines can
   // have their slots loading at once); false with *why on a line the fast path cannot
   // take. Decoded escaped strings live in a pool until NewBatch.
-  bool Decode(std::string_view line, EventView* v, size_t* task_hash, std::string* why) {
+  bool Decode(std::string_view line, EventView* v, size_t* task_hash, size_t* recipient_hash,
+              std::string* why) {
     v->Reset();
     p_ = line.data();
     end_ = line.data() + line.size();
@@ -66,6 +73,7 @@ class Decoder {
     }
     *task_hash = v->task.empty() ? 0 : Interner::Hash(v->task);
     if (!v->task.empty()) ids_.Prefetch(*task_hash);
+    *recipient_hash = 0;
     if (Lit(",\"value\":")) {
       const char* start = p_;
       if (!Value(v)) return Fail("value: not JSON");
@@ -73,10 +81,18 @@ class Decoder {
     }
     if (Lit(",\"error\":") && !Str(&v->error)) return Fail("error: not a string");
     if (!Lit("}") || p_ != end_) return Fail("not in the writer's form");
+    if (!v->channel.empty() || !v->to.empty()) {
+      *recipient_hash = Interner::Hash(RecipientKey(v->channel, v->to));
+      recipients_.Prefetch(*recipient_hash);
+    }
     return true;
   }
-  void Intern(EventView* v, size_t task_hash) {
+  void Intern(EventView* v, size_t task_hash, size_t recipient_hash) {
     if (!v->task.empty()) v->task_ix = ids_.Intern(v->task, task_hash);
+    if (!v->channel.empty() || !v->to.empty())
+      v->recipient_ix = recipients_.Intern(RecipientKey(v->channel, v->to), recipient_hash);
+    for (EffectFacts& fx : v->effects)
+      fx.recipient_ix = recipients_.Intern(RecipientKey(fx.channel, fx.to));
   }
   void NewBatch() { pool_used_ = 0; }
 
@@ -85,11 +101,31 @@ class Decoder {
     if (why_->empty()) *why_ = std::move(why);
     return false;
   }
-  bool Lit(std::string_view s) {
-    if (static_cast<size_t>(end_ - p_) < s.size() || std::memcmp(p_, s.data(), s.size()) != 0)
-      return false;
-    p_ += s.size();
+  // A literal of known length: the comparison compiles to a few loads.
+  template <size_t N>
+  bool Lit(const char (&s)[N]) {
+    constexpr size_t n = N - 1;
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, s, n) != 0) return false;
+    p_ += n;
     return true;
+  }
+  // The first byte at or after q that ends the plain run of a string: '"', '\\', a control
+  // character or a non-ASCII byte (eight bytes at a time).
+  const char* PlainRun(const char* q) const {
+    constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+    while (end_ - q >= 8) {
+      uint64_t x;
+      std::memcpy(&x, q, 8);
+      const uint64_t quote = x ^ (kOnes * '"'), slash = x ^ (kOnes * '\\');
+      const uint64_t special =
+          ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) | (x - kOnes * 0x20) | x;
+      if ((special & kHigh) != 0) break;
+      q += 8;
+    }
+    while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20 &&
+           static_cast<unsigned char>(*q) < 0x80)
+      ++q;
+    return q;
   }
   bool Int(int64_t* out) {
     const char* q = p_;
@@ -161,9 +197,7 @@ class Decoder {
     const char* q = start;
     std::string* s = nullptr;
     for (;;) {
-      while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20 &&
-             static_cast<unsigned char>(*q) < 0x80)
-        ++q;
+      q = PlainRun(q);
       if (q == end_) return false;
       const unsigned char c = static_cast<unsigned char>(*q);
       if (c == '"') break;
@@ -350,29 +384,29 @@ class Decoder {
       return Fail("value: not JSON");
     }
     return Object([&](std::string_view k) -> bool {
-      if (k == "expect") return Field("", k, &v->expect);
-      if (k == "root") return Field("", k, &v->root);
-      if (k == "task_id") return Field("", k, &v->task_id);
-      if (k == "state") return Field("", k, &v->state);
-      if (k == "blocked_by") return Field("", k, &v->blocked_by);
-      if (k == "key") return Field("", k, &v->key);
-      if (k == "channel") return Field("", k, &v->channel);
-      if (k == "to") return Field("", k, &v->to);
-      if (k == "target") return Field("", k, &v->target);
-      if (k == "hook") return Field("", k, &v->hook);
-      if (k == "run") return Field("", k, &v->run);
-      if (k == "step") return Field("", k, &v->step);
-      if (k == "duration_ms") return Field("", k, &v->duration_ms);
-      if (k == "n") return Field("", k, &v->n);
-      if (k == "deadline_ms") {
+      if (Is(k, "expect")) return Field("", k, &v->expect);
+      if (Is(k, "root")) return Field("", k, &v->root);
+      if (Is(k, "task_id")) return Field("", k, &v->task_id);
+      if (Is(k, "state")) return Field("", k, &v->state);
+      if (Is(k, "blocked_by")) return Field("", k, &v->blocked_by);
+      if (Is(k, "key")) return Field("", k, &v->key);
+      if (Is(k, "channel")) return Field("", k, &v->channel);
+      if (Is(k, "to")) return Field("", k, &v->to);
+      if (Is(k, "target")) return Field("", k, &v->target);
+      if (Is(k, "hook")) return Field("", k, &v->hook);
+      if (Is(k, "run")) return Field("", k, &v->run);
+      if (Is(k, "step")) return Field("", k, &v->step);
+      if (Is(k, "duration_ms")) return Field("", k, &v->duration_ms);
+      if (Is(k, "n")) return Field("", k, &v->n);
+      if (Is(k, "deadline_ms")) {
         v->has_deadline = true;
         return Field("", k, &v->deadline_ms);
       }
-      if (k == "delivered") {
+      if (Is(k, "delivered")) {
         v->delivered = Lit("true");
         return v->delivered || Lit("false") || Fail("value.delivered: not a boolean");
       }
-      if (k == "deps") {
+      if (Is(k, "deps")) {
         v->deps.clear();  // a repeated key: the last one wins, as in nlohmann
         bool ok = Array([&] {
           std::string_view d;
@@ -383,14 +417,14 @@ class Decoder {
         return ok || Fail("value.deps: not a list of task ids of at most " +
                           std::to_string(kMaxTaskIdLength) + " characters");
       }
-      if (k == "effects") {
+      if (Is(k, "effects")) {
         v->effects.clear();
         return Array([&] {
                  EffectFacts fx;
                  bool ok = Object([&](std::string_view ek) -> bool {
-                   if (ek == "step") return Field("effects[].", ek, &fx.step);
-                   if (ek == "channel") return Field("effects[].", ek, &fx.channel);
-                   if (ek == "to") return Field("effects[].", ek, &fx.to);
+                   if (Is(ek, "step")) return Field("effects[].", ek, &fx.step);
+                   if (Is(ek, "channel")) return Field("effects[].", ek, &fx.channel);
+                   if (Is(ek, "to")) return Field("effects[].", ek, &fx.to);
                    return Skip();
                  });
                  v->effects.push_back(fx);
@@ -398,19 +432,19 @@ class Decoder {
                }) ||
                Fail("value.effects: not a list of objects");
       }
-      if (k == "runs") {
+      if (Is(k, "runs")) {
         v->runs.clear();
         return Array([&] {
                  RunFacts r;
                  bool ok = Object([&](std::string_view rk) -> bool {
-                   if (rk == "task") return Field("runs[].", rk, &r.task);
-                   if (rk == "state") return Field("runs[].", rk, &r.state);
-                   if (rk == "reason_created") return Field("runs[].", rk, &r.reason_created);
-                   if (rk == "reason_resolved") return Field("runs[].", rk, &r.reason_resolved);
-                   if (rk == "worker") return Field("runs[].", rk, &r.worker);
-                   if (rk == "run") return Field("runs[].", rk, &r.run);
-                   if (rk == "started_ms") return Field("runs[].", rk, &r.started_ms);
-                   if (rk == "resolved_ms") return Field("runs[].", rk, &r.resolved_ms);
+                   if (Is(rk, "task")) return Field("runs[].", rk, &r.task);
+                   if (Is(rk, "state")) return Field("runs[].", rk, &r.state);
+                   if (Is(rk, "reason_created")) return Field("runs[].", rk, &r.reason_created);
+                   if (Is(rk, "reason_resolved")) return Field("runs[].", rk, &r.reason_resolved);
+                   if (Is(rk, "worker")) return Field("runs[].", rk, &r.worker);
+                   if (Is(rk, "run")) return Field("runs[].", rk, &r.run);
+                   if (Is(rk, "started_ms")) return Field("runs[].", rk, &r.started_ms);
+                   if (Is(rk, "resolved_ms")) return Field("runs[].", rk, &r.resolved_ms);
                    return Skip();
                  });
                  v->runs.push_back(r);
@@ -422,6 +456,15 @@ class Decoder {
     });
   }
 
+  // (channel, to) as one unambiguous key: the channel's length, the channel, the recipient.
+  std::string_view RecipientKey(std::string_view channel, std::string_view to) {
+    const uint32_t n = static_cast<uint32_t>(channel.size());
+    recipient_key_.assign(reinterpret_cast<const char*>(&n), sizeof n).append(channel).append(to);
+    return recipient_key_;
+  }
+
+  Interner recipients_;
+  std::string recipient_key_;
   const char* p_ = nullptr;
   const char* end_ = nullptr;
   std::string* why_ = nullptr;
@@ -443,7 +486,7 @@ class LineReader {
     if (used_ == kBatch) Flush();
     Item& item = items_[used_];
     std::string why;
-    if (!decoder_.Decode(line, &item.view, &item.task_hash, &why)) {
+    if (!decoder_.Decode(line, &item.view, &item.task_hash, &item.recipient_hash, &why)) {
       Event e;
       std::string bad;
       if (!EventFromJson(line, &e, &bad)) {
@@ -452,7 +495,7 @@ class LineReader {
       }
       item.normal = EventToJson(e);
       why.clear();
-      if (!decoder_.Decode(item.normal, &item.view, &item.task_hash, &why)) {
+      if (!decoder_.Decode(item.normal, &item.view, &item.task_hash, &item.recipient_hash, &why)) {
         *error = why;
         return false;
       }
@@ -461,7 +504,8 @@ class LineReader {
     return true;
   }
   void Flush() {
-    for (size_t k = 0; k < used_; ++k) decoder_.Intern(&items_[k].view, items_[k].task_hash);
+    for (size_t k = 0; k < used_; ++k)
+      decoder_.Intern(&items_[k].view, items_[k].task_hash, items_[k].recipient_hash);
     for (size_t k = 0; k < used_; ++k) fn_(items_[k].view);
     used_ = 0;
     decoder_.NewBatch();
@@ -470,7 +514,7 @@ class LineReader {
  private:
   struct Item {
     EventView view;
-    size_t task_hash = 0;
+    size_t task_hash = 0, recipient_hash = 0;
     std::string normal;  // the line in the writer's form, when it came in another
   };
   const std::function<void(const EventView&)>& fn_;

@@ -57,6 +57,7 @@ struct RunFacts {
 struct EffectFacts {  // one element of a plan's `effects`
   int64_t step = -1;
   std::string_view channel, to;
+  uint32_t recipient_ix = kNoTask;  // (channel, to) interned, as EventView::recipient_ix
 };
 
 // An event as the checkers read it (harness/history/history.h reads them): the line's
@@ -72,6 +73,9 @@ struct EventView {
   std::string_view proc, f, task, error;
   std::string_view value_json;  // "" when absent
   uint32_t task_ix = kNoTask;
+  // The value's (channel, to) interned together: equal recipients, equal indices (kNoTask
+  // when the value names neither).
+  uint32_t recipient_ix = kNoTask;
 
   // The value's fields (DESIGN.md "History"; which events carry which: checkers.cc).
   std::string_view expect, root, task_id, state, blocked_by, key, channel, to, target, hook;
