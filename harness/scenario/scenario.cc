@@ -35,8 +35,12 @@ std::vector<std::pair<std::string, std::string>> FaultKinds() {
       {"response-loss",
        "requests reach the engine and apply, but every answer to target "
        "(client-N, worker-N or all) is lost: the caller records info and retries"},
-      {"fsync-error", "every store fsync fails for duration (engine/store/fsync)"},
-      {"write-error", "every store write fails for duration (engine/store/write)"},
+      {"fsync-error",
+       "store fsyncs fail for duration (engine/store/fsync); probability: the chance for each "
+       "(default 1)"},
+      {"write-error",
+       "store writes fail for duration (engine/store/write); probability: the chance for each "
+       "(default 1)"},
       {"worker-leak",
        "the worker leaks memory for duration: OOM-killed every 5 task runs, restarted 5 s later "
        "by its supervisor"},
@@ -48,8 +52,8 @@ std::vector<std::pair<std::string, std::string>> FaultKinds() {
        "the notification provider leaks memory for duration: every 20th delivery it dies after "
        "sending, before answering, and is restarted 10 s later"},
       {"flaky-network",
-       "target's (client-N, worker-N or all) messages are dropped with "
-       "probability 0.3 and delayed up to 200 ms for duration"}};
+       "target's (client-N, worker-N or all) messages are dropped with probability (default "
+       "0.3) and delayed up to 200 ms for duration"}};
 }
 
 namespace {
@@ -236,7 +240,8 @@ class Loader {
     for (size_t i = 0; faults && i < faults.size(); ++i) {
       std::string where = "faults[" + std::to_string(i) + "]";
       const YAML::Node& f = faults[i];
-      ITHAPPENS_RETURN_IF_ERROR(Keys(f, where, {"kind", "target", "at_s", "duration_s"}));
+      ITHAPPENS_RETURN_IF_ERROR(
+          Keys(f, where, {"kind", "target", "at_s", "duration_s", "probability"}));
       FaultSpec spec;
       spec.line = f.Mark().line + 1;
       spec.kind = f["kind"] ? f["kind"].as<std::string>() : "";
@@ -277,6 +282,25 @@ class Loader {
       ITHAPPENS_RETURN_IF_ERROR(Seconds(f, "at_s", where, 30 * 86'400, &spec.at_ms));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(f, "duration_s", where, 30 * 86'400, &spec.duration_ms));
       if (spec.duration_ms == 0) return Error(f, where + ".duration_s", "missing or zero");
+      const bool chance =
+          spec.kind == "fsync-error" || spec.kind == "write-error" || spec.kind == "flaky-network";
+      spec.probability = spec.kind == "flaky-network" ? 0.3 : 1.0;
+      if (f["probability"]) {
+        if (!chance) {
+          return Error(f["probability"], where + ".probability",
+                       "only fsync-error, write-error and flaky-network take a probability");
+        }
+        double p = -1;
+        try {
+          p = f["probability"].as<double>();
+        } catch (const YAML::Exception&) {
+        }
+        if (!(p > 0 && p <= 1)) {
+          return Error(f["probability"], where + ".probability",
+                       "'" + f["probability"].as<std::string>("?") + "' is outside (0, 1]");
+        }
+        spec.probability = p;
+      }
       s.faults.push_back(spec);
     }
     return s;

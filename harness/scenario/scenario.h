@@ -38,6 +38,9 @@ struct FaultSpec {
       target;  // worker-N (worker faults, partition: or all); client-N|worker-N|all (response-loss)
   int64_t at_ms = 0;
   int64_t duration_ms = 0;
+  // fsync-error, write-error: the chance that one call fails; flaky-network: that one
+  // message is dropped. Drawn from the seeded generator of the run.
+  double probability = 1.0;
   int line = 0;
 };
 

@@ -31,12 +31,18 @@ constexpr int64_t kEpochMs = 1'700'000'000'000;  // virtual time starts here
 constexpr int64_t kTickMs = 100;
 constexpr int kMaxAttempts = 60;
 
+class Rng;
 // The disk-fault windows, read by libfiu's external callbacks (the only globals: libfiu's
-// callback takes no user pointer; the simulator is single-threaded).
-bool g_fail_fsync = false;
-bool g_fail_write = false;
-int FailFsync(const char*, int*, void**, unsigned int*) { return g_fail_fsync ? 1 : 0; }
-int FailWrite(const char*, int*, void**, unsigned int*) { return g_fail_write ? 1 : 0; }
+// callback takes no user pointer; the simulator is single-threaded). The chance that one
+// call fails is in parts per million, drawn from the run's seeded disk generator; a
+// certain failure draws nothing.
+constexpr int64_t kMillion = 1'000'000;
+int64_t g_fsync_fail_ppm = 0;
+int64_t g_write_fail_ppm = 0;
+Rng* g_disk_rng = nullptr;
+bool Draw(int64_t ppm);
+int FailFsync(const char*, int*, void**, unsigned int*) { return Draw(g_fsync_fail_ppm) ? 1 : 0; }
+int FailWrite(const char*, int*, void**, unsigned int*) { return Draw(g_write_fail_ppm) ? 1 : 0; }
 
 class Rng {
  public:
@@ -49,6 +55,14 @@ class Rng {
  private:
   uint64_t s_;
 };
+
+bool Draw(int64_t ppm) {
+  if (ppm <= 0) return false;
+  if (ppm >= kMillion) return true;
+  return g_disk_rng != nullptr && g_disk_rng->Below(kMillion) < ppm;
+}
+
+int64_t Ppm(double probability) { return static_cast<int64_t>(probability * kMillion + 0.5); }
 
 // The engine's clock: the simulator's virtual time plus an offset (the clock-jump fault).
 class EngineClock final : public engine::Clock {
@@ -132,6 +146,7 @@ class Simulation {
         s_(*o.scenario),
         hist_(o.history_path),
         net_rng_(engine::Mix64(o.seed ^ 0x6e6574)),
+        disk_rng_(engine::Mix64(o.seed ^ 0x6469736b)),
         client_rng_(engine::Mix64(o.seed ^ 0x636c69)),
         target_(&clock_, EngineOptions(o)),
         workload_(PlanWorkload(*o.scenario, o.load, kEpochMs)) {}
@@ -151,6 +166,7 @@ class Simulation {
     for (const auto& f : s_.faults)
       disk_faults |= f.kind == "fsync-error" || f.kind == "write-error";
     if (disk_faults) {
+      g_disk_rng = &disk_rng_;
       engine::InitFaultPoints();
       fiu_enable_external(engine::kFaultStoreFsync, 1, nullptr, 0, FailFsync);
       fiu_enable_external(engine::kFaultStoreWrite, 1, nullptr, 0, FailWrite);
@@ -176,7 +192,8 @@ class Simulation {
       t.fn();
     }
     if (disk_faults) {
-      g_fail_fsync = g_fail_write = false;
+      g_fsync_fail_ppm = g_write_fail_ppm = 0;
+      g_disk_rng = nullptr;
       fiu_disable(engine::kFaultStoreFsync);
       fiu_disable(engine::kFaultStoreWrite);
     }
@@ -233,7 +250,13 @@ class Simulation {
   int64_t HopMs(const std::string& proc) {
     return s_.latency_ms + (Flaky(proc) ? net_rng_.Below(201) : 0);
   }
-  bool Dropped(const std::string& proc) { return Flaky(proc) && net_rng_.Below(10) < 3; }
+  bool Dropped(const std::string& proc) {
+    if (!Flaky(proc)) return false;
+    int64_t ppm = 0;
+    for (const auto& [target, p] : flaky_ppm_)
+      if (target == "all" || target == proc) ppm = std::max(ppm, p);
+    return net_rng_.Below(kMillion) < ppm;
+  }
 
   using Done = std::function<void(const Completion&)>;
 
@@ -270,7 +293,7 @@ class Simulation {
       // One allocation per call: the timers capture only this (16 bytes: stored inside
       // the std::function, no allocation of their own).
       auto call = std::make_shared<InFlight>(
-          InFlight{&s, op, std::move(done), s.Now() + s.s_.request_timeout_ms});
+          InFlight{&s, op, std::move(done), s.Now() + s.s_.request_timeout_ms, {}, false});
       if (!s.Reachable(op.proc))
         return Lost(std::move(call), "request lost: partitioned from the engine");
       if (s.Dropped(op.proc)) return Lost(std::move(call), "request dropped by a flaky network");
@@ -728,6 +751,11 @@ class Simulation {
         sim_->response_loss_.Apply(f.target, start);
       } else if (f.kind == "flaky-network") {
         sim_->flaky_.Apply(f.target, start);
+        if (start) {
+          sim_->flaky_ppm_[f.target] = Ppm(f.probability);
+        } else {
+          sim_->flaky_ppm_.erase(f.target);
+        }
       } else if (f.kind == "clock-jump") {
         sim_->target_.clock().offset_ms = start ? f.duration_ms : 0;
       } else if (f.kind == "sink-outage") {
@@ -736,9 +764,9 @@ class Simulation {
         sim_->sink_leaking_ = start;
         sim_->sink_leaked_deliveries_ = 0;
       } else if (f.kind == "fsync-error") {
-        g_fail_fsync = start;
+        g_fsync_fail_ppm = start ? Ppm(f.probability) : 0;
       } else if (f.kind == "write-error") {
-        g_fail_write = start;
+        g_write_fail_ppm = start ? Ppm(f.probability) : 0;
       }
     }
     Simulation* sim_;
@@ -808,7 +836,7 @@ class Simulation {
   uint64_t seq_ = 0;
   bool done_ = false;
   int64_t last_event_ms_ = 0;
-  Rng net_rng_, client_rng_;
+  Rng net_rng_, disk_rng_, client_rng_;
   SimTarget target_;
   SimNemesis nemesis_{this};
   SimClient client_{this};
@@ -816,6 +844,7 @@ class Simulation {
   std::vector<PlannedTask>& plan_ = workload_.tasks;
   std::vector<SimWorker> workers_;
   TargetSet partitioned_, response_loss_, flaky_;
+  std::map<std::string, int64_t> flaky_ppm_;  // target -> drop chance, while it lasts
   // The sink: down for a sink-outage; with sink-leak it runs out of memory every
   // kSinkDeliveriesPerOom deliveries and its supervisor restarts it kSinkRestartMs later.
   static constexpr int kSinkDeliveriesPerOom = 20;

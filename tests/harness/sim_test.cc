@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "harness/checker.h"
@@ -123,6 +124,38 @@ faults:
   EXPECT_TRUE(caught) << "a key per run lets the retry text the patient again";
 }
 
+// fsync-error with a probability: each fsync fails by a seeded draw, so in the window some
+// creates are acknowledged and some are not (and are retried); with certainty none is.
+TEST(Simulator, DiskFaultProbabilityFailsSomeFsyncsBySeededDraws) {
+  testing::TempDir dir;
+  auto run = [&](const std::string& probability) {
+    const auto path = dir.path() / ("p" + probability + ".yaml");
+    std::ofstream(path) << "name: p\nworkers: 2\ncapacity: 8\nclients: 4\nworkload:\n"
+                           "  - kind: rate\n    per_s: 50\n    until_s: 20\n"
+                           "    program: [{exit: 0}]\n"
+                           "faults:\n  - {kind: fsync-error, at_s: 5, duration_s: 10"
+                        << (probability.empty() ? "" : ", probability: " + probability) << "}\n";
+    SimRun r = Simulate(path.string(), 9);
+    int ok = 0, not_ok = 0;
+    std::istringstream lines(r.history);
+    for (std::string line; std::getline(lines, line);) {
+      auto e = nlohmann::json::parse(line);
+      const int64_t ms = e["t_ns"].get<int64_t>() / 1'000'000;
+      if (e["f"] != "create" || ms < 5'100 || ms > 14'900) continue;
+      ok += e["type"] == "ok";
+      not_ok += e["type"] == "info" || e["type"] == "fail";
+    }
+    EXPECT_EQ(Compose(r.results), Validity::kValid) << probability;
+    return std::make_pair(ok, not_ok);
+  };
+  auto [ok_some, failed_some] = run("0.3");
+  EXPECT_GT(ok_some, 0) << "most fsyncs succeed at 0.3";
+  EXPECT_GT(failed_some, 0) << "some fsyncs fail at 0.3";
+  auto [ok_all, failed_all] = run("");
+  EXPECT_EQ(ok_all, 0) << "by default every fsync in the window fails";
+  EXPECT_GT(failed_all, 0);
+}
+
 std::string ReminderHooksPath() {
   return std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/reminder-hooks.yaml";
 }
@@ -216,6 +249,18 @@ TEST_F(ScenarioErrors, NameFileLineAndField) {
   Expect(Load("name: x\nworkload:\n  - kind: batch\n    schedule: \"* * * * *\"\n"
               "    program: [{exit: 0}]\n"),
          "workload[0].schedule: only a hook workload has a schedule");
+  Expect(Load("name: x\n" + ok_workload +
+              "faults:\n  - {kind: worker-crash, target: worker-0, at_s: 1, duration_s: 1, "
+              "probability: 0.5}\n"),
+         "faults[0].probability: only fsync-error, write-error and flaky-network take a "
+         "probability");
+  Expect(Load("name: x\n" + ok_workload +
+              "faults:\n  - {kind: fsync-error, at_s: 1, duration_s: 1, probability: 1.5}\n"),
+         "s.yaml:7: faults[0].probability: '1.5' is outside (0, 1]");
+  Expect(Load("name: x\n" + ok_workload +
+              "faults:\n  - {kind: flaky-network, target: all, at_s: 1, duration_s: 1, "
+              "probability: often}\n"),
+         "faults[0].probability: 'often' is outside (0, 1]");
   Expect(Load("name: x\nworkload: [\n"), "s.yaml:");
   Expect(LoadScenario((dir_.path() / "missing.yaml").string()).status(), "cannot read");
 }

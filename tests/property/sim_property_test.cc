@@ -29,6 +29,7 @@ struct GenFault {
   int target = 0;
   int at_s = 0;
   int duration_s = 1;
+  int chance = 0;  // fsync-error, write-error, flaky-network: default, 0.3 or 0.05
 };
 struct GenCase {
   int workers = 1;
@@ -63,7 +64,7 @@ void showValue(const GenCase& c, std::ostream& os) {
   }
   for (const auto& f : c.faults) {
     os << "  fault: " << kFaults[f.kind] << " target=" << f.target << " at=" << f.at_s << "s for "
-       << f.duration_s << "s\n";
+       << f.duration_s << "s" << (f.chance ? f.chance == 1 ? " p=0.3" : " p=0.05" : "") << "\n";
   }
 }
 
@@ -87,7 +88,8 @@ rc::Gen<GenCase> GenCases(int fault_kind = -1, int min_duration_s = 1) {
             rc::gen::set(&GenFault::kind, kinds),
             rc::gen::set(&GenFault::target, rc::gen::inRange(0, wc.first)),
             rc::gen::set(&GenFault::at_s, rc::gen::inRange(0, 60)),
-            rc::gen::set(&GenFault::duration_s, rc::gen::inRange(min_duration_s, 120)));
+            rc::gen::set(&GenFault::duration_s, rc::gen::inRange(min_duration_s, 120)),
+            rc::gen::set(&GenFault::chance, rc::gen::element(0, 1, 2)));
         return rc::gen::build<GenCase>(
             rc::gen::set(&GenCase::workers, rc::gen::just(wc.first)),
             rc::gen::set(&GenCase::capacity, rc::gen::just(wc.second)),
@@ -134,6 +136,10 @@ Scenario ToScenario(const GenCase& c) {
     }
     spec.at_ms = f.at_s * 1000LL;
     spec.duration_ms = f.duration_s * 1000LL;
+    const bool chance =
+        spec.kind == "fsync-error" || spec.kind == "write-error" || spec.kind == "flaky-network";
+    spec.probability = spec.kind == "flaky-network" ? 0.3 : 1.0;
+    if (chance && f.chance > 0) spec.probability = f.chance == 1 ? 0.3 : 0.05;
     s.faults.push_back(spec);
   }
   return s;
