@@ -16,6 +16,7 @@
 #include "harness/history/history.h"
 #include "harness/load/workload.h"
 #include "harness/parts.h"
+#include "harness/sim/callback.h"
 
 namespace ithappens::harness {
 namespace {
@@ -184,12 +185,13 @@ class Simulation {
     Every(1000, [this] { CheckQuiescent(); });
     const int64_t hard_end = kEpochMs + last_event_ms_ + s_.heal_ms;
     while (!timers_.empty() && !done_) {
-      // The heap's top is const only to protect the order; it is popped right away.
-      Timer t = std::move(const_cast<Timer&>(timers_.top()));
+      const Timer t = timers_.top();
       timers_.pop();
       if (t.at > hard_end) break;
       if (t.at > clock_.NowMs()) clock_.SetMs(t.at);
-      t.fn();
+      Callback fn = std::move(slots_[t.slot]);  // out first: fn may set timers
+      free_slots_.push_back(t.slot);
+      fn();
     }
     if (disk_faults) {
       g_fsync_fail_ppm = g_write_fail_ppm = 0;
@@ -207,21 +209,33 @@ class Simulation {
 
  private:
   // ---------------------------------------------------------------- time
+  // Timers run in (at, seq) order: seq is the order they were set, so equal times keep
+  // their order. The heap holds small records; the callbacks wait in slots.
   struct Timer {
     int64_t at;
     uint64_t seq;
-    std::function<void()> fn;
+    uint32_t slot;
     bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
   int64_t Now() const { return clock_.NowMs(); }
-  void At(int64_t t, std::function<void()> fn) {
-    timers_.push(Timer{std::max(t, Now()), seq_++, std::move(fn)});
+  void At(int64_t t, Callback fn) {
+    uint32_t slot;
+    if (free_slots_.empty()) {
+      slot = static_cast<uint32_t>(slots_.size());
+      slots_.emplace_back();
+    } else {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    }
+    slots_[slot] = std::move(fn);
+    timers_.push(Timer{std::max(t, Now()), seq_++, slot});
   }
-  void After(int64_t d, std::function<void()> fn) { At(Now() + d, std::move(fn)); }
-  void Every(int64_t period, std::function<void()> fn) {
-    After(period, [this, period, fn] {
+  void After(int64_t d, Callback fn) { At(Now() + d, std::move(fn)); }
+  template <typename F>
+  void Every(int64_t period, F fn) {
+    After(period, [this, period, fn = std::move(fn)]() mutable {
       fn();
-      if (!done_) Every(period, fn);
+      if (!done_) Every(period, std::move(fn));
     });
   }
 
@@ -482,12 +496,13 @@ class Simulation {
 
   // ---------------------------------------------------------------- workers
   // Runs fn for worker w unless it crashed since (epoch) or defers it while paused.
-  void WorkerAt(int w, int64_t t, std::function<void()> fn) {
+  template <typename F>
+  void WorkerAt(int w, int64_t t, F fn) {
     uint64_t epoch = workers_[w].epoch;
-    At(t, [this, w, epoch, fn] {
+    At(t, [this, w, epoch, fn = std::move(fn)]() mutable {
       SimWorker& wk = workers_[w];
       if (wk.epoch != epoch || !wk.alive) return;
-      if (Now() < wk.paused_until) return WorkerAt(w, wk.paused_until, fn);
+      if (Now() < wk.paused_until) return WorkerAt(w, wk.paused_until, std::move(fn));
       fn();
     });
   }
@@ -833,6 +848,8 @@ class Simulation {
   HistoryWriter hist_;
   engine::ManualClock clock_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::vector<Callback> slots_;
+  std::vector<uint32_t> free_slots_;
   uint64_t seq_ = 0;
   bool done_ = false;
   int64_t last_event_ms_ = 0;
