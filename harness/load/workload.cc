@@ -18,6 +18,47 @@ std::string Expand(const std::string& program, int64_t i) {
   return out;
 }
 
+size_t Count(std::string_view text, std::string_view what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string_view::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+ProgramCache::ProgramCache(std::string program) : text_(std::move(program)) {
+  template_ = std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(text_));
+  // Exact when the text has no escapes (its strings are their bytes) and every "{i}" of the
+  // text is inside an effect's `to`: then Expand changes those strings only.
+  size_t in_to = 0;
+  if (template_->ok()) {
+    for (const auto& st : (*template_)->steps)
+      if (st.kind == worker::Step::Kind::kEffect) in_to += Count(st.to, "{i}");
+  }
+  const size_t in_text = Count(text_, "{i}");
+  same_ = template_->ok() && in_text == 0;
+  substitute_ =
+      template_->ok() && in_text > 0 && in_to == in_text && text_.find('\\') == std::string::npos;
+}
+
+std::shared_ptr<const engine::Result<worker::Program>> ProgramCache::For(
+    int64_t i, const std::string& expanded) const {
+  if (same_) return template_;
+  if (substitute_) {
+    worker::Program p = template_->value();
+    bool fits = true;
+    for (auto& st : p.steps) {
+      if (st.kind != worker::Step::Kind::kEffect) continue;
+      st.to = Expand(st.to, i);
+      fits &= st.to.size() <= 255;  // else the parser names the bound: parse the text
+    }
+    if (fits) return std::make_shared<const engine::Result<worker::Program>>(std::move(p));
+  }
+  return std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(expanded));
+}
+
+namespace {
+
 // The outcome a correct platform must reach for a program with `retries` (ground truth).
 std::string Expect(const engine::Result<worker::Program>& p, int retries,
                    std::vector<PlannedEffect>* effects) {
@@ -163,6 +204,8 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
     // chain: a line of `length`; fanout: a root, `width` children, then a join of all.
     const int length = spec.kind == "chain" ? spec.length : spec.kind == "fanout" ? width + 2 : 1;
     const std::string group = engine::DeterministicTaskId(s.name, static_cast<int64_t>(w), "group");
+    const ProgramCache programs(spec.program);
+    const ProgramCache failing_root(R"([{"exit":1}])");
     for (int64_t i = 0; i < n; ++i) {
       std::vector<size_t> chain;
       for (int k = 0; k < length; ++k) {
@@ -178,8 +221,8 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         t.client = static_cast<int>(ordinal % s.clients);
         t.deadline_after_ms = spec.deadline_ms;
         if (spec.kind == "cron") t.created_at_ms = spec.at_ms;
-        t.program = std::make_shared<const engine::Result<worker::Program>>(
-            worker::ParsePayload(t.def.payload));
+        t.program = (k == 0 && spec.fail_root) ? failing_root.For(ordinal, t.def.payload)
+                                               : programs.For(ordinal, t.def.payload);
         t.expect = Expect(*t.program, spec.retries, &t.effects);
         std::vector<size_t> deps;
         if (spec.kind == "fanout" && k == length - 1) {

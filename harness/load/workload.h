@@ -61,6 +61,23 @@ struct Workload {
   int64_t last_ms = 0;                  // the last submission time of any workload
 };
 
+// The parsed programs of one workload's tasks: the payload text with "{i}" expanded to the
+// task's ordinal. Parsed once when that is exactly the same as parsing each task's text
+// (no escapes, "{i}" only inside effects' `to`; equal texts share one parse), else parsed
+// per task. The worker's parser is the judge either way (engine/worker/payload.h).
+class ProgramCache {
+ public:
+  explicit ProgramCache(std::string program);
+  // expanded must be the program with "{i}" replaced by i.
+  std::shared_ptr<const engine::Result<worker::Program>> For(int64_t i,
+                                                             const std::string& expanded) const;
+
+ private:
+  std::string text_;
+  std::shared_ptr<const engine::Result<worker::Program>> template_;
+  bool same_ = false, substitute_ = false;
+};
+
 // Plans scenario.workload scaled by load (task counts, chains, hooks and arrival rates
 // grow). Times are relative to the run's start, epoch_ms in absolute time: cron schedules
 // and hook task ids depend on the absolute fire time.

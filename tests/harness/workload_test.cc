@@ -118,6 +118,50 @@ TEST(Workload, PlanJsonIsThePlanValueAsNlohmannWritesIt) {
   EXPECT_EQ(fx.PlanJson(), fx.PlanValue().dump());
 }
 
+// ProgramCache parses a workload's template once where that is exactly what parsing each
+// task's expanded text gives, and parses per task where it is not.
+TEST(Workload, ProgramCacheEqualsParsingEachExpandedPayload) {
+  auto expand = [](std::string t, int64_t i) {
+    for (size_t p; (p = t.find("{i}")) != std::string::npos;) t.replace(p, 3, std::to_string(i));
+    return t;
+  };
+  auto same = [](const engine::Result<worker::Program>& a,
+                 const engine::Result<worker::Program>& b) {
+    if (a.ok() != b.ok()) return false;
+    if (!a.ok()) return a.status().ToString() == b.status().ToString();
+    if (a->memory_limit_mb != b->memory_limit_mb || a->steps.size() != b->steps.size())
+      return false;
+    for (size_t k = 0; k < a->steps.size(); ++k) {
+      const auto &x = a->steps[k], &y = b->steps[k];
+      if (x.kind != y.kind || x.value != y.value || x.channel != y.channel || x.to != y.to)
+        return false;
+    }
+    return true;
+  };
+  const std::string long_to(250, 'x');
+  const std::vector<std::string> templates = {
+      R"([{"sleep_ms":10},{"effect":{"channel":"sms","to":"p-{i}"}},{"exit":0}])",
+      R"([{"exit":0}])",
+      R"([{"sleep_ms":{i}}])",                                // a number only when expanded
+      R"([{"effect":{"channel":"sms","to":"p-{i}"}}])",       // an escape
+      R"([{"effect":{"channel":"sms","to":"a","x{i}":1}}])",  // "{i}" in a key
+      R"([{"effect":{"channel":"sms","to":")" + long_to + R"({i}"}}])",  // over 255 when long
+      R"({"steps":[{"effect":{"channel":"email","to":"{i}/{i}"}}],"memory_limit_mb":5})",
+      R"([{"effect":{"channel":"s{i}","to":"x"}}])",                 // not a channel
+      R"([{"effect":{"channel":"sms","to":"\u007bi}","x{i}":1}}])",  // "{i}" by escape
+  };
+  for (const auto& t : templates) {
+    ProgramCache cache(t);
+    for (int64_t i : {0, 7, 42, 123456}) {
+      const std::string text = expand(t, i);
+      EXPECT_TRUE(same(*cache.For(i, text), worker::ParsePayload(text))) << t << " i=" << i;
+    }
+  }
+  // Tasks with the same text share one parse.
+  ProgramCache constant(R"([{"exit":0}])");
+  EXPECT_EQ(constant.For(1, R"([{"exit":0}])"), constant.For(2, R"([{"exit":0}])"));
+}
+
 TEST(Workload, RateArrivalsAreEvenlySpacedOpenLoop) {
   WorkloadSpec r;
   r.kind = "rate";
