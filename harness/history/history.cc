@@ -22,7 +22,12 @@ bool Parse(std::string_view s, EventType* out) {
 
 void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
-  for (char c : s) {
+  size_t plain = 0;  // the start of the run not yet appended
+  for (size_t k = 0; k < s.size(); ++k) {
+    const unsigned char c = static_cast<unsigned char>(s[k]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(s.data() + plain, k - plain);
+    plain = k + 1;
     switch (c) {
       case '"':
         out->append("\\\"");
@@ -45,16 +50,14 @@ void AppendJsonString(std::string* out, std::string_view s) {
       case '\f':
         out->append("\\f");
         break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out->append(buf);
-        } else {
-          out->push_back(c);
-        }
+      default: {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out->append(buf);
+      }
     }
   }
+  out->append(s.data() + plain, s.size() - plain);
   out->push_back('"');
 }
 
