@@ -20,6 +20,7 @@ bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::str
   std::unordered_map<std::string, uint32_t> ids;
   std::vector<Transition> moves;
   std::map<std::pair<std::string, std::string>, double> open;  // (kind, target) -> start
+  std::unordered_map<std::string, int64_t> fired_at;           // hook task -> fire time
   int64_t t_max = 0;
   auto move = [&](std::string_view task, int64_t t, std::string_view state) {
     auto [it, fresh] = ids.emplace(std::string(task), static_cast<uint32_t>(ids.size()));
@@ -51,12 +52,30 @@ bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::str
         if (e.type == EventType::kOk && e.f == "report-completed") move(e.task, t, "completed");
         if (e.type == EventType::kOk && e.f == "report-failed") move(e.task, t, "failed");
         if (e.type == EventType::kOk && e.f == "report-exception") move(e.task, t, "exception");
+        if (e.type == EventType::kPlan && e.f == "hook") {
+          for (const auto& fire : e.value().value("fires", nlohmann::json::array()))
+            fired_at[fire.value("task", "")] = fire.value("at_ms", int64_t{0});
+        }
         if (e.type == EventType::kFinal && e.error.empty()) {
-          move(e.task, t, e.state.empty() ? "unscheduled" : e.state);
+          // A hook's task was pending from its fire time (no client created it).
+          auto fire = fired_at.find(std::string(e.task));
+          if (fire != fired_at.end()) move(e.task, fire->second, "pending");
+          // A terminal task moves when its last run resolved (a deadline or an expiry
+          // resolves it without any report), not when it was read.
+          const bool terminal =
+              e.state == "completed" || e.state == "failed" || e.state == "exception";
+          int64_t when = t;
+          if (terminal && !e.runs.empty() && e.runs.back().resolved_ms > 0)
+            when = std::min(t, e.runs.back().resolved_ms);
+          move(e.task, when, e.state.empty() ? "unscheduled" : e.state);
         }
       },
       error);
   if (!ok) return false;
+  // Moves placed at earlier times (fires, resolutions) go where they belong; moves of the
+  // same time keep the order they were seen in.
+  std::stable_sort(moves.begin(), moves.end(),
+                   [](const Transition& a, const Transition& b) { return a.t_ms < b.t_ms; });
   for (const auto& [key, start] : open) {  // still open at the end
     out->faults.push_back(FaultSpan{key.first, key.second, start, t_max / 1000.0});
   }

@@ -1,7 +1,8 @@
 // What a history looks like over time, for the report's plot: tasks per state as the
-// harness observed them (create ok: pending; claimed: running; an accepted report: its
-// outcome; the final read: the platform's last word), sampled at evenly spaced times,
-// and the fault windows (each "X-start" paired with its "X-stop").
+// harness observed them (create ok: pending; a hook's fire: pending from the fire time;
+// claimed: running; an accepted report: its outcome; the final read: the platform's last
+// word, placed when the last run resolved if it is terminal), sampled at evenly spaced
+// times, and the fault windows (each "X-start" paired with its "X-stop").
 #pragma once
 
 #include <map>
