@@ -9,6 +9,7 @@
 
 #include "harness/history/history.h"
 #include "tests/testing/engine_fixtures.h"
+#include "tests/testing/history_fixtures.h"
 
 namespace ithappens::harness {
 namespace {
@@ -19,16 +20,9 @@ class HistoryBuilder {
  public:
   HistoryBuilder& Add(std::string proc, EventType type, std::string f, std::string task,
                       json value = json(), std::string error = "") {
-    Event e;
-    e.i = static_cast<int64_t>(events_.size());
-    e.t_ns = e.i * 1000;
-    e.proc = std::move(proc);
-    e.type = type;
-    e.f = std::move(f);
-    e.task = std::move(task);
-    e.value = std::move(value);
-    e.error = std::move(error);
-    events_.push_back(e);
+    const auto i = static_cast<int64_t>(events_.size());
+    events_.push_back(testing::MakeEvent(i, i * 1000, std::move(proc), type, std::move(f),
+                                         std::move(task), std::move(value), std::move(error)));
     return *this;
   }
   HistoryBuilder& Plan(const std::string& t, const std::string& expect,

@@ -9,6 +9,7 @@
 
 #include "harness/history/history.h"
 #include "tests/testing/engine_fixtures.h"
+#include "tests/testing/history_fixtures.h"
 
 namespace ithappens::harness {
 namespace {
@@ -19,16 +20,9 @@ class TimelineTest : public ::testing::Test {
  protected:
   void Add(int64_t ms, std::string proc, EventType type, std::string f, std::string task,
            json value = json(), std::string error = "") {
-    Event e;
-    e.i = static_cast<int64_t>(lines_.size());
-    e.t_ns = ms * 1'000'000;
-    e.proc = std::move(proc);
-    e.type = type;
-    e.f = std::move(f);
-    e.task = std::move(task);
-    e.value = std::move(value);
-    e.error = std::move(error);
-    lines_.push_back(EventToJson(e));
+    lines_.push_back(EventToJson(testing::MakeEvent(
+        static_cast<int64_t>(lines_.size()), ms * 1'000'000, std::move(proc), type, std::move(f),
+        std::move(task), std::move(value), std::move(error))));
   }
   Timeline Build(int samples) {
     const auto path = dir_.path() / "h.jsonl";
