@@ -402,6 +402,46 @@ TEST_F(Reader, FastPathAndFallbackAgreeAndEscapesAreDecoded) {
   EXPECT_EQ(a[3], "3|9|client-\t0|info|create|B#1|lost \"answer\"||-1|-|");
 }
 
+// The streaming edges: an empty file, a last line without its newline, blank and CRLF
+// lines, a line longer than the read buffer, and a missing file.
+TEST_F(Reader, StreamsEveryLineWhateverTheBufferBoundaries) {
+  std::vector<std::string> seen;
+  std::string error;
+  EXPECT_TRUE(Read("", &seen, &error)) << error;
+  EXPECT_TRUE(seen.empty());
+  const std::string a = R"({"i":0,"t_ns":0,"proc":"p","type":"ok","f":"create","task":"A"})";
+  const std::string b = R"({"i":1,"t_ns":0,"proc":"p","type":"ok","f":"create","task":"B"})";
+  ASSERT_TRUE(Read(a + "\r\n\n" + b, &seen, &error)) << error;  // no newline at the end
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_NE(seen[1].find("|B#"), std::string::npos);
+  // A 3 MB error text: longer than the reader's 1 MB buffer, between two short lines.
+  const std::string huge =
+      R"({"i":2,"t_ns":0,"proc":"p","type":"info","f":"create","task":"C","error":")" +
+      std::string(3 << 20, 'x') + R"("})";
+  seen.clear();
+  ASSERT_TRUE(Read(a + "\n" + huge + "\n" + b + "\n", &seen, &error)) << error;
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_NE(seen[1].find(std::string(1000, 'x')), std::string::npos);
+  EXPECT_NE(seen[2].find("|B#"), std::string::npos);
+  // Many lines across many buffer refills keep their order and numbering.
+  std::string many;
+  for (int k = 0; k < 30000; ++k)
+    many += R"({"i":)" + std::to_string(k) +
+            R"(,"t_ns":0,"proc":"p","type":"invoke","f":"claim"})" + "\n";
+  seen.clear();
+  EXPECT_FALSE(Read(many + "not json\n", &seen, &error));
+  EXPECT_EQ(seen.size(), 30000u) << "every event before the bad line is delivered";
+  EXPECT_NE(error.find("h.jsonl:30001: "), std::string::npos) << error;
+  seen.clear();
+  error.clear();
+  ASSERT_TRUE(Read(many, &seen, &error)) << error;
+  ASSERT_EQ(seen.size(), 30000u);
+  EXPECT_EQ(seen[29999].substr(0, 6), "29999|");
+  EXPECT_FALSE(
+      ReadEvents((dir_.path() / "missing.jsonl").string(), [](const EventView&) {}, &error));
+  EXPECT_NE(error.find("cannot open"), std::string::npos);
+}
+
 TEST_F(Reader, RefusesBadLinesNamingTheLineAndTheField) {
   const std::string good = R"({"i":0,"t_ns":0,"proc":"p","type":"ok","f":"create","task":"A"})"
                            "\n";
