@@ -125,7 +125,15 @@ struct TargetSet {
 // Where one run stands in the worker: the program is under way, the lease was lost (a
 // reclaim was refused: the run is dropped silently), or a report is on its way.
 enum class RunPhase { kRunning, kLeaseLost, kReporting };
-using Phase = std::shared_ptr<RunPhase>;
+// One run a worker holds: shared by the timers of that run, so they capture one pointer
+// and the task id is copied once.
+struct HeldRun {
+  int w;
+  std::string task;
+  uint32_t run;
+  RunPhase phase = RunPhase::kRunning;
+};
+using Held = std::shared_ptr<HeldRun>;
 
 struct SimWorker {
   int index = 0;
@@ -536,13 +544,12 @@ class Simulation {
     wk.running++;
     std::shared_ptr<const ParsedProgram> parsed = ProgramOf(task);
     const ParsedProgram& program = *parsed;
-    auto phase = std::make_shared<RunPhase>(RunPhase::kRunning);
+    Held r = std::make_shared<HeldRun>(HeldRun{w, task, run});
     if (!program.ok()) {
-      return Report(w, task, run, phase, "report-exception",
-                    engine::ReasonResolved::kMalformedPayload, 0);
+      return Report(r, "report-exception", engine::ReasonResolved::kMalformedPayload, 0);
     }
     // Keep the lease alive while the program runs.
-    ScheduleReclaim(w, task, run, phase);
+    ScheduleReclaim(r);
     int64_t offset = 0, allocated = 0;
     using K = worker::Step::Kind;
     for (size_t k = 0; k < program->steps.size(); ++k) {
@@ -555,119 +562,115 @@ class Simulation {
         case K::kAlloc:
           allocated += st.value;
           if (program->memory_limit_mb > 0 && allocated > program->memory_limit_mb) {
-            return Report(w, task, run, phase, "report-failed", engine::ReasonResolved::kFailed,
-                          offset);
+            return Report(r, "report-failed", engine::ReasonResolved::kFailed, offset);
           }
           break;
-        case K::kEffect: {
-          std::string key = engine::EffectKey(task, run, static_cast<int>(k), o_.bugs);
-          std::string v = "{\"key\":";
-          AppendJsonString(&v, key);
-          v.append(",\"step\":")
-              .append(std::to_string(k))
-              .append(",\"run\":")
-              .append(std::to_string(run));
-          v.append(",\"channel\":");
-          AppendJsonString(&v, st.channel);
-          v.append(",\"to\":");
-          AppendJsonString(&v, st.to);
+        case K::kEffect:
           // If the sink is down when the step runs, the worker gives up on this run with
           // intermittent-task (a downstream outage: the platform retries it).
-          WorkerAt(w, Now() + offset, [this, w, task, run, key, v, phase] {
-            if (*phase != RunPhase::kRunning) return;
-            auto give_up = [&](const char* why) {
-              Emit(workers_[w].name, EventType::kFail, "deliver", task, "", why);
-              *phase = RunPhase::kReporting;
-              SendReport(w, task, run, "report-exception",
-                         engine::ReasonResolved::kIntermittentTask, 0);
-            };
-            if (SinkDown()) return give_up("effect sink unavailable");
-            bool delivered = delivered_keys_.insert(key).second;
-            Emit("sink", EventType::kEffect, "deliver", task,
-                 v + (delivered ? ",\"delivered\":true}" : ",\"delivered\":false}"));
-            if (sink_leaking_ && ++sink_leaked_deliveries_ % kSinkDeliveriesPerOom == 0) {
-              // The leak runs out: the sink dies after it delivered, before it answered.
-              // The worker cannot know the message went out; the retry must not send it
-              // again (the idempotency key is per task and step).
-              Emit("nemesis", EventType::kFault, "sink-oom", "", "{\"target\":\"sink\"}");
-              sink_oom_until_ = Now() + kSinkRestartMs;
-              return give_up("effect sink died before answering (out of memory)");
-            }
-          });
+          WorkerAt(w, Now() + offset, [this, r, parsed, k] { Deliver(r, (*parsed)->steps[k], k); });
           break;
-        }
         case K::kExit:
           return Report(
-              w, task, run, phase, st.value == 0 ? "report-completed" : "report-failed",
+              r, st.value == 0 ? "report-completed" : "report-failed",
               st.value == 0 ? engine::ReasonResolved::kCompleted : engine::ReasonResolved::kFailed,
               offset);
         case K::kCrash:
-          return Report(w, task, run, phase, "report-failed", engine::ReasonResolved::kFailed,
-                        offset);
+          return Report(r, "report-failed", engine::ReasonResolved::kFailed, offset);
         case K::kFailIfAttemptBelow:
           if (static_cast<int64_t>(run) + 1 < st.value) {
-            return Report(w, task, run, phase, "report-exception",
-                          engine::ReasonResolved::kIntermittentTask, offset);
+            return Report(r, "report-exception", engine::ReasonResolved::kIntermittentTask, offset);
           }
           break;
       }
     }
-    Report(w, task, run, phase, "report-completed", engine::ReasonResolved::kCompleted, offset);
+    Report(r, "report-completed", engine::ReasonResolved::kCompleted, offset);
+  }
+
+  // Step k of run r, an effect, reaches the sink (or the sink is down).
+  void Deliver(const Held& r, const worker::Step& st, size_t k) {
+    if (r->phase != RunPhase::kRunning) return;
+    auto give_up = [&](const char* why) {
+      Emit(workers_[r->w].name, EventType::kFail, "deliver", r->task, "", why);
+      r->phase = RunPhase::kReporting;
+      SendReport(r, "report-exception", engine::ReasonResolved::kIntermittentTask, 0);
+    };
+    if (SinkDown()) return give_up("effect sink unavailable");
+    std::string key = engine::EffectKey(r->task, r->run, static_cast<int>(k), o_.bugs);
+    std::string v = "{\"key\":";
+    AppendJsonString(&v, key);
+    v.append(",\"step\":")
+        .append(std::to_string(k))
+        .append(",\"run\":")
+        .append(std::to_string(r->run));
+    v.append(",\"channel\":");
+    AppendJsonString(&v, st.channel);
+    v.append(",\"to\":");
+    AppendJsonString(&v, st.to);
+    const bool delivered = delivered_keys_.insert(std::move(key)).second;
+    v.append(delivered ? ",\"delivered\":true}" : ",\"delivered\":false}");
+    Emit("sink", EventType::kEffect, "deliver", r->task, v);
+    if (sink_leaking_ && ++sink_leaked_deliveries_ % kSinkDeliveriesPerOom == 0) {
+      // The leak runs out: the sink dies after it delivered, before it answered. The
+      // worker cannot know the message went out; the retry must not send it again (the
+      // idempotency key is per task and step).
+      Emit("nemesis", EventType::kFault, "sink-oom", "", "{\"target\":\"sink\"}");
+      sink_oom_until_ = Now() + kSinkRestartMs;
+      return give_up("effect sink died before answering (out of memory)");
+    }
   }
 
   // Keeps the lease alive while the program runs: reclaims at half the lease.
-  void ScheduleReclaim(int w, const std::string& task, uint32_t run, Phase phase) {
-    WorkerAt(w, Now() + s_.claim_timeout_ms / 2, [=, this] {
-      if (*phase != RunPhase::kRunning) return;
+  void ScheduleReclaim(const Held& r) {
+    WorkerAt(r->w, Now() + s_.claim_timeout_ms / 2, [this, r] {
+      if (r->phase != RunPhase::kRunning) return;
       Operation op;
-      op.proc = workers_[w].name;
+      op.proc = workers_[r->w].name;
       op.f = "reclaim";
-      op.task = task;
-      op.run = run;
-      Call(std::move(op), [=, this](const Completion& c) {
+      op.task = r->task;
+      op.run = r->run;
+      Call(std::move(op), [this, r](const Completion& c) {
         if (c.status.code() == StatusCode::kFailedPrecondition ||
             c.status.code() == StatusCode::kNotFound) {
           // The run was taken from us: stop working on it, report nothing.
-          if (*phase == RunPhase::kRunning) *phase = RunPhase::kLeaseLost;
+          if (r->phase == RunPhase::kRunning) r->phase = RunPhase::kLeaseLost;
           return;
         }
-        if (*phase == RunPhase::kRunning) ScheduleReclaim(w, task, run, phase);
+        if (r->phase == RunPhase::kRunning) ScheduleReclaim(r);
       });
     });
   }
 
   // Schedules the end of a run: unless the lease was lost (the run is dropped silently) or
   // a report is already on its way, send this one.
-  void Report(int w, const std::string& task, uint32_t run, Phase phase, const std::string& f,
-              engine::ReasonResolved reason, int64_t offset) {
-    WorkerAt(w, Now() + offset, [=, this] {
-      if (*phase == RunPhase::kLeaseLost) {
-        RunEnded(w, workers_[w].epoch);
+  void Report(const Held& r, const char* f, engine::ReasonResolved reason, int64_t offset) {
+    WorkerAt(r->w, Now() + offset, [this, r, f, reason] {
+      if (r->phase == RunPhase::kLeaseLost) {
+        RunEnded(r->w, workers_[r->w].epoch);
         return;
       }
-      if (*phase == RunPhase::kReporting) return;
-      *phase = RunPhase::kReporting;
-      SendReport(w, task, run, f, reason, 0);
+      if (r->phase == RunPhase::kReporting) return;
+      r->phase = RunPhase::kReporting;
+      SendReport(r, f, reason, 0);
     });
   }
 
   // Sends a report, retrying it while the outcome is unknown; frees the worker's slot.
-  void SendReport(int w, const std::string& task, uint32_t run, const std::string& f,
-                  engine::ReasonResolved reason, int attempt) {
-    const uint64_t epoch = workers_[w].epoch;
+  void SendReport(const Held& r, const char* f, engine::ReasonResolved reason, int attempt) {
+    const uint64_t epoch = workers_[r->w].epoch;
     Operation op;
-    op.proc = workers_[w].name;
+    op.proc = workers_[r->w].name;
     op.f = f;
-    op.task = task;
-    op.run = run;
+    op.task = r->task;
+    op.run = r->run;
     op.reason = reason;
-    Call(std::move(op), [=, this](const Completion& c) {
+    Call(std::move(op), [this, r, f, reason, attempt, epoch](const Completion& c) {
       if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
-        WorkerAt(w, Now() + Backoff(attempt),
-                 [=, this] { SendReport(w, task, run, f, reason, attempt + 1); });
+        WorkerAt(r->w, Now() + Backoff(attempt),
+                 [this, r, f, reason, attempt] { SendReport(r, f, reason, attempt + 1); });
         return;
       }
-      RunEnded(w, epoch);
+      RunEnded(r->w, epoch);
     });
   }
 
