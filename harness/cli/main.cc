@@ -62,6 +62,18 @@ std::string FileHash(const std::string& path) {
 }
 
 // Fills the report model (reports/report.h) from the run and writes every report file.
+// The multiplier as a user would type it: 1x, 5x, 0.25x (shortest exact form).
+std::string LoadText(double load) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", load);
+  for (int digits = 1; digits <= 17; ++digits) {
+    char shorter[32];
+    std::snprintf(shorter, sizeof shorter, "%.*g", digits, load);
+    if (std::stod(shorter) == load) return std::string(shorter) + "x";
+  }
+  return std::string(buf) + "x";
+}
+
 bool WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t seed, double load,
                   const engine::BugSwitches& bugs, const SimSummary& sum,
                   const std::vector<CheckResult>& results, const std::vector<RootCause>& roots,
@@ -142,7 +154,7 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
     return kExitHarness;
   }
   std::string command = "ithappens run " + file + " --mode sim --seed " + std::to_string(seed) +
-                        " --load " + std::to_string(load) + "x --out " + out_root + bug_args;
+                        " --load " + LoadText(load) + " --out " + out_root + bug_args;
   if (self_check) {
     std::string first = FileHash(o.history_path);
     SimOptions again = o;

@@ -100,6 +100,8 @@ TEST(Cli, ViolationExitsOneAndPrintsTheReproduceCommand) {
   EXPECT_NE(o.text.find("FAILED  single-completion"), std::string::npos) << o.text;
   EXPECT_NE(o.text.find("reproduce: ithappens run"), std::string::npos);
   EXPECT_NE(o.text.find("--engine-bug no-fencing"), std::string::npos);
+  EXPECT_NE(o.text.find("--seed 7 --load 1x --out"), std::string::npos)
+      << "the command as a user would type it";
   Output check = Ithappens("check " + (out.path() / "smoke" / "history.jsonl").string());
   EXPECT_EQ(check.code, 1) << "the recorded history judges the same";
 }
