@@ -146,13 +146,19 @@ class NoDuplicateTasks final : public Checker {
   CheckResult r_;
 };
 
-// At most one delivery per (task, step), and per recipient no more than planned.
+// At most one delivery per (task, step); per recipient no more than planned; and, with a
+// herd guard in the plan (f "herd-guard", {window_ms, max}), no recipient gets more than
+// max deliveries within any window_ms (the thundering herd after an outage).
 class NoDuplicateEffects final : public Checker {
  public:
   std::string name() const override { return "no-duplicate-effects"; }
   void Observe(const EventView& e) override {
     if (e.type == EventType::kPlan) {
       for (const EffectFacts& fx : e.effects) Slot(planned_, fx.recipient_ix)++;
+      if (e.f == "herd-guard") {
+        herd_window_ms_ = e.value().at("window_ms").get<int64_t>();
+        herd_max_ = e.value().at("max").get<int64_t>();
+      }
     }
     if (e.type != EventType::kEffect || !e.delivered || e.task_ix == kNoTask) return;
     ++delivered_;
@@ -175,10 +181,16 @@ class NoDuplicateEffects final : public Checker {
            std::string(e.channel) + ":" + std::string(e.to) +
                " got more notifications than planned (" + std::to_string(n) + ")");
     }
+    if (herd_window_ms_ > 0) Herd(e, r);
   }
   CheckResult Finish() override {
     r_.checker = name();
     r_.counts = {{"delivered", delivered_}, {"steps", distinct_steps_}};
+    if (herd_window_ms_ > 0) {
+      r_.counts["herd_window_ms"] = herd_window_ms_;
+      r_.counts["herd_max"] = herd_max_;
+      r_.counts["herded_recipients"] = herded_;
+    }
     return r_;
   }
 
@@ -190,8 +202,40 @@ class NoDuplicateEffects final : public Checker {
     StepSeen first;
     std::vector<StepSeen> more;
   };
+  // The recipient's deliveries in the window ending now: at most herd_max_ + 1 kept.
+  void Herd(const EventView& e, uint32_t r) {
+    Recent& recent = Slot(recent_, r);
+    const int64_t now_ms = e.t_ns / 1'000'000;
+    recent.times.push_back({now_ms, e.i});
+    while (recent.times[recent.head].first <= now_ms - herd_window_ms_) ++recent.head;
+    const int64_t in_window = static_cast<int64_t>(recent.times.size() - recent.head);
+    if (in_window > herd_max_) {
+      if (!recent.flagged) {
+        recent.flagged = true;
+        ++herded_;
+        Flag(&r_, e.task, {recent.times[recent.head].second, e.i},
+             std::string(e.channel) + ":" + std::string(e.to) + " got " +
+                 std::to_string(in_window) + " notifications within " +
+                 std::to_string(herd_window_ms_ / 1000) + " s (the herd guard allows " +
+                 std::to_string(herd_max_) + ")");
+      }
+      ++recent.head;  // keep herd_max_ of them: memory stays bounded
+    }
+    if (recent.head > 64 && recent.head * 2 > recent.times.size()) {
+      recent.times.erase(recent.times.begin(),
+                         recent.times.begin() + static_cast<ptrdiff_t>(recent.head));
+      recent.head = 0;
+    }
+  }
+  struct Recent {
+    std::vector<std::pair<int64_t, int64_t>> times;  // (ms, event index)
+    size_t head = 0;
+    bool flagged = false;
+  };
   std::vector<int64_t> planned_, per_recipient_;
   std::vector<Steps> per_step_;
+  std::vector<Recent> recent_;
+  int64_t herd_window_ms_ = 0, herd_max_ = 0, herded_ = 0;
   int64_t delivered_ = 0, distinct_steps_ = 0;
   CheckResult r_;
 };

@@ -147,7 +147,7 @@ class Loader {
     ITHAPPENS_RETURN_IF_ERROR(
         Keys(root, "",
              {"name", "seed", "workers", "capacity", "clients", "poll_ms", "claim_timeout_ms",
-              "latency_ms", "request_timeout_ms", "heal_s", "workload", "faults"}));
+              "latency_ms", "request_timeout_ms", "heal_s", "herd_guard", "workload", "faults"}));
     if (!root["name"]) return Error(root, "name", "missing");
     s.name = root["name"].as<std::string>();
     ITHAPPENS_RETURN_IF_ERROR(Int<uint64_t>(root, "seed", "", 0, UINT64_MAX, &s.seed));
@@ -161,6 +161,14 @@ class Loader {
     ITHAPPENS_RETURN_IF_ERROR(
         Int<int64_t>(root, "request_timeout_ms", "", 1, 600'000, &s.request_timeout_ms));
     ITHAPPENS_RETURN_IF_ERROR(Seconds(root, "heal_s", "", 7 * 86'400, &s.heal_ms));
+    if (YAML::Node g = root["herd_guard"]) {
+      ITHAPPENS_RETURN_IF_ERROR(Keys(g, "herd_guard", {"window_s", "max"}));
+      ITHAPPENS_RETURN_IF_ERROR(
+          Seconds(g, "window_s", "herd_guard", 7 * 86'400, &s.herd_window_ms));
+      ITHAPPENS_RETURN_IF_ERROR(Int(g, "max", "herd_guard", 1, 1'000'000, &s.herd_max));
+      if (s.herd_window_ms == 0) return Error(g, "herd_guard.window_s", "missing or zero");
+      if (s.herd_max == 0) return Error(g, "herd_guard.max", "missing");
+    }
     YAML::Node wl = root["workload"];
     if (!wl || !wl.IsSequence() || wl.size() == 0)
       return Error(root, "workload", "must be a non-empty list");

@@ -56,6 +56,10 @@ struct Scenario {
   int64_t latency_ms = 1;  // one way, per network hop
   int64_t request_timeout_ms = 5'000;
   int64_t heal_ms = 600'000;  // after the last fault: time allowed to reach terminal states
+  // The thundering-herd guard (no-duplicate-effects): no recipient gets more than
+  // herd_max deliveries within any herd_window_ms. 0: no guard.
+  int64_t herd_window_ms = 0;
+  int herd_max = 0;
   std::vector<WorkloadSpec> workload;
   std::vector<FaultSpec> faults;
 };

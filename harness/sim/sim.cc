@@ -425,6 +425,11 @@ class Simulation {
   // Emits the ground truth of every planned task, then schedules the generator's
   // submissions (in planning order, so equal plans give equal timer order).
   void Plan() {
+    if (s_.herd_window_ms > 0) {
+      Emit("plan", EventType::kPlan, "herd-guard", "",
+           "{\"max\":" + std::to_string(s_.herd_max) +
+               ",\"window_ms\":" + std::to_string(s_.herd_window_ms) + "}");
+    }
     for (const PlannedTask& t : plan_) {
       Emit("plan", EventType::kPlan, "task", t.def.task_id, t.PlanJson());
       programs_.emplace(t.def.task_id, t.program);

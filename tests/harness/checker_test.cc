@@ -309,6 +309,33 @@ TEST(Checkers, HookFiresFailsOnAMissingFireAndExcusesAnOutage) {
             Validity::kInvalid);
 }
 
+// The herd guard: at most max deliveries to one recipient within any window.
+TEST(Checkers, HerdGuardFailsWhenARecipientGetsTooManyWithinTheWindow) {
+  auto history = [](std::vector<int64_t> at_ms) {
+    HistoryBuilder h;
+    h.Add("plan", EventType::kPlan, "herd-guard", "", {{"window_ms", 1000}, {"max", 2}});
+    for (size_t k = 0; k < at_ms.size(); ++k) {
+      const std::string t = "T" + std::to_string(k);
+      h.Plan(t, "completed", {{"effects", {{{"step", 0}, {"channel", "sms"}, {"to", "p"}}}}});
+    }
+    for (size_t k = 0; k < at_ms.size(); ++k) {
+      const std::string t = "T" + std::to_string(k);
+      h.Add("sink", EventType::kEffect, "deliver", t,
+            {{"key", t + "/0"}, {"step", 0}, {"channel", "sms"}, {"to", "p"}, {"delivered", true}})
+          .AtMs(at_ms[k]);
+    }
+    return Result(CheckEvents(h.events()), "no-duplicate-effects");
+  };
+  EXPECT_EQ(history({0, 600, 1200, 1800}).valid, Validity::kValid) << "never 3 within 1 s";
+  auto herd = history({0, 500, 900, 5000});
+  EXPECT_EQ(herd.valid, Validity::kInvalid);
+  ASSERT_FALSE(herd.counterexamples.empty());
+  EXPECT_NE(herd.counterexamples[0].explanation.find("got 3 notifications within 1 s"),
+            std::string::npos)
+      << herd.counterexamples[0].explanation;
+  EXPECT_EQ(herd.counts["herded_recipients"], 1);
+}
+
 TEST(Checkers, HookFiresFailsOnAFireAfterTheRemovalWasAcknowledged) {
   auto r =
       Result(CheckEvents(HookHistory({true, true, true}, -1, -1, 2500).events()), "hook-fires");

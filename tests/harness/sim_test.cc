@@ -179,6 +179,27 @@ TEST(Simulator, ReminderHooksFireAsScheduledAndHookFiresCatchesRandomIds) {
   EXPECT_TRUE(caught);
 }
 
+// Without the reminders' deadline the 13 hours of fires go out at once when the drainer
+// is back: the herd guard (at most 4 texts in 10 minutes) must catch it.
+TEST(Simulator, ReminderHooksWithoutADeadlineTripTheHerdGuard) {
+  std::string yaml = Slurp(ReminderHooksPath());
+  const std::string deadline = "deadline_s: 600";
+  const size_t at = yaml.find(deadline);
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, deadline.size(), "deadline_s: 172800");
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "herd.yaml") << yaml;
+  SimRun herd = Simulate((dir.path() / "herd.yaml").string(), 21);
+  bool caught = false;
+  for (const auto& c : herd.results) {
+    if (c.checker != "no-duplicate-effects") continue;
+    caught = c.valid == Validity::kInvalid && c.counts["herded_recipients"].get<int64_t>() == 50;
+    ASSERT_FALSE(c.counterexamples.empty());
+    EXPECT_NE(c.counterexamples[0].explanation.find("herd guard allows 4"), std::string::npos);
+  }
+  EXPECT_TRUE(caught) << "every one of the 50 patients is herded";
+}
+
 struct BugCase {
   const char* bug;
   const char* checker;  // the checker that must fail
@@ -261,6 +282,9 @@ TEST_F(ScenarioErrors, NameFileLineAndField) {
               "faults:\n  - {kind: flaky-network, target: all, at_s: 1, duration_s: 1, "
               "probability: often}\n"),
          "faults[0].probability: 'often' is outside (0, 1]");
+  Expect(Load("name: x\nherd_guard: {window_s: 60}\n" + ok_workload), "herd_guard.max: missing");
+  Expect(Load("name: x\nherd_guard: {window_s: 60, max: 2, per: 1}\n" + ok_workload),
+         "s.yaml:2: herd_guard.per: unknown key");
   Expect(Load("name: x\nworkload: [\n"), "s.yaml:");
   Expect(LoadScenario((dir_.path() / "missing.yaml").string()).status(), "cannot read");
 }
