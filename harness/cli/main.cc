@@ -5,11 +5,17 @@
 //   ithappens check HISTORY.jsonl
 //   ithappens list
 //   ithappens report RUN_DIR         render report.html, summary.md, junit.xml again
+//   ithappens bench SCENARIO.yaml --loads 1,5,50 [--seed N] [--out DIR]
+//                                    the scenario at each load: wall time of the
+//                                    simulation and of the checks, throughputs, verdicts
 //
 // Exit codes: 0 every property holds · 1 a property is violated · 2 bad usage or bad
 // scenario (the message names file, line and field) · 3 the harness itself failed (it
 // says so: that is our fault, not the target's).
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -62,16 +68,11 @@ std::string FileHash(const std::string& path) {
 }
 
 // Fills the report model (reports/report.h) from the run and writes every report file.
-// The multiplier as a user would type it: 1x, 5x, 0.25x (shortest exact form).
+// The multiplier as a user would type it: 1x, 10x, 0.25x (the shortest exact form).
 std::string LoadText(double load) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", load);
-  for (int digits = 1; digits <= 17; ++digits) {
-    char shorter[32];
-    std::snprintf(shorter, sizeof shorter, "%.*g", digits, load);
-    if (std::stod(shorter) == load) return std::string(shorter) + "x";
-  }
-  return std::string(buf) + "x";
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, load);
+  return (ec == std::errc() ? std::string(buf, end) : std::to_string(load)) + "x";
 }
 
 bool WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t seed, double load,
@@ -195,6 +196,95 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
   return ExitFor(v);
 }
 
+// A multiplier like "5x", "0.5" or "50X"; false (with *why) outside (0, 1000].
+bool ParseLoad(std::string text, double* load, std::string* why) {
+  const std::string original = text;
+  if (!text.empty() && (text.back() == 'x' || text.back() == 'X')) text.pop_back();
+  try {
+    size_t used = 0;
+    *load = std::stod(text, &used);
+    if (used != text.size()) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    *why = "'" + original + "' is not a multiplier like 5x";
+    return false;
+  }
+  if (!(*load > 0 && *load <= 1000)) {
+    *why = original + " is outside (0, 1000]x";
+    return false;
+  }
+  return true;
+}
+
+// `ithappens bench`: the scenario at each load, measured with the wall clock (a
+// measurement, never an input of the simulation): plain lines as each load finishes, a
+// table in OUT/<scenario>/bench.json. Exit 1 if any load's history violates a property.
+int Bench(const std::string& file, const std::vector<double>& loads,
+          std::optional<uint64_t> seed_flag, const std::string& out_root,
+          const std::string& command) {
+  auto scenario = LoadScenario(file);
+  if (!scenario.ok()) {
+    std::cerr << "ithappens: " << scenario.status().message() << "\n";
+    return kExitUsage;
+  }
+  const Scenario& s = scenario.value();
+  const uint64_t seed = seed_flag.value_or(s.seed);
+  const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
+  std::filesystem::create_directories(dir);
+  nlohmann::json rows = nlohmann::json::array();
+  int worst = kExitValid;
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  std::printf("%s (seed %llu): wall-clock measurements of the simulator and the checkers\n",
+              s.name.c_str(), static_cast<unsigned long long>(seed));
+  std::printf("%8s %9s %10s %10s %9s %13s %13s %9s %13s  %s\n", "load", "tasks", "events", "sim s",
+              "wall s", "lifecycles/s", "sim s/wall s", "check s", "events/s", "verdict");
+  for (double load : loads) {
+    const std::string history = (dir / ("bench-" + LoadText(load) + ".jsonl")).string();
+    SimOptions o{&s, seed, load, {}, history};
+    const auto t0 = Clock::now();
+    auto sum = RunSimulation(o);
+    const auto t1 = Clock::now();
+    if (!sum.ok()) {
+      std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
+                << "\n";
+      return kExitHarness;
+    }
+    std::string error;
+    auto results = CheckHistoryFile(history, &error);
+    const auto t2 = Clock::now();
+    std::filesystem::remove(history);
+    if (results.empty()) {
+      std::cerr << "ithappens: cannot read back the history: " << error << "\n";
+      return kExitHarness;
+    }
+    const Validity v = Compose(results);
+    worst = std::max(worst, ExitFor(v));
+    const double sim_s = seconds(t1 - t0), check_s = seconds(t2 - t1);
+    nlohmann::json row = {{"load", load},
+                          {"tasks", sum->tasks},
+                          {"events", sum->events},
+                          {"simulated_s", sum->sim_ms / 1000.0},
+                          {"sim_wall_s", sim_s},
+                          {"lifecycles_per_s", sum->tasks / sim_s},
+                          {"simulated_s_per_wall_s", sum->sim_ms / 1000.0 / sim_s},
+                          {"check_wall_s", check_s},
+                          {"checked_events_per_s", sum->events / check_s},
+                          {"verdict", ToString(v)}};
+    std::printf("%8s %9lld %10lld %10.0f %9.3f %13.0f %13.0f %9.3f %13.0f  %s\n",
+                LoadText(load).c_str(), static_cast<long long>(sum->tasks),
+                static_cast<long long>(sum->events), sum->sim_ms / 1000.0, sim_s,
+                sum->tasks / sim_s, sum->sim_ms / 1000.0 / sim_s, check_s, sum->events / check_s,
+                std::string(ToString(v)).c_str());
+    std::fflush(stdout);
+    rows.push_back(std::move(row));
+  }
+  nlohmann::json report = {{"scenario", s.name}, {"file", file}, {"seed", seed},
+                           {"mode", "sim"},      {"rows", rows}, {"command", command}};
+  std::ofstream(dir / "bench.json") << report.dump(2) << "\n";
+  std::printf("bench: %s\n", (dir / "bench.json").string().c_str());
+  return worst;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -228,6 +318,15 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingDirectory);
 
+  auto* bench = app.add_subcommand("bench", "run a scenario at several loads and measure it");
+  std::string bench_file, bench_loads = "1,5,10";
+  bench->add_option("scenario", bench_file, "scenario YAML file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  bench->add_option("--loads", bench_loads, "comma-separated multipliers, e.g. 1,5,50");
+  bench->add_option("--seed", seed, "overrides the scenario's seed");
+  bench->add_option("--out", out, "output root; writes OUT/<scenario>/bench.json");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -254,6 +353,27 @@ int main(int argc, char** argv) {
 
   if (*report) return Rerender(run_dir);
 
+  if (*bench) {
+    std::vector<double> loads;
+    std::stringstream items(bench_loads);
+    for (std::string item; std::getline(items, item, ',');) {
+      double load = 0;
+      std::string why;
+      if (!ParseLoad(item, &load, &why)) {
+        std::cerr << "ithappens: --loads: " << why << "\n";
+        return kExitUsage;
+      }
+      loads.push_back(load);
+    }
+    if (loads.empty() || loads.size() > 20) {
+      std::cerr << "ithappens: --loads: " << loads.size() << " loads; give 1..20\n";
+      return kExitUsage;
+    }
+    std::string command = "ithappens bench " + bench_file + " --loads " + bench_loads +
+                          (seed ? " --seed " + std::to_string(*seed) : "") + " --out " + out;
+    return Bench(bench_file, loads, seed, out, command);
+  }
+
   if (*check) {
     std::string error;
     auto results = CheckHistoryFile(history, &error);
@@ -275,18 +395,8 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   double load = 0;
-  std::string num = load_text;
-  if (!num.empty() && (num.back() == 'x' || num.back() == 'X')) num.pop_back();
-  try {
-    size_t used = 0;
-    load = std::stod(num, &used);
-    if (used != num.size()) throw std::invalid_argument("trailing");
-  } catch (const std::exception&) {
-    std::cerr << "ithappens: --load: '" << load_text << "' is not a multiplier like 5x\n";
-    return kExitUsage;
-  }
-  if (load <= 0 || load > 1000) {
-    std::cerr << "ithappens: --load: " << load_text << " is outside (0, 1000]x\n";
+  if (std::string why; !ParseLoad(load_text, &load, &why)) {
+    std::cerr << "ithappens: --load: " << why << "\n";
     return kExitUsage;
   }
   engine::BugSwitches bugs;

@@ -126,5 +126,31 @@ TEST(Cli, BadInputExitsTwoNamingTheProblem) {
   EXPECT_NE(o.text.find("bad.jsonl:1: missing field 't_ns'"), std::string::npos) << o.text;
 }
 
+// `ithappens bench` runs the scenario at each load and writes what it measured; the
+// figures themselves are never asserted (the machine is shared), only their shape.
+TEST(Cli, BenchRunsEachLoadAndWritesTheTable) {
+  testing::TempDir out;
+  Output o = Ithappens("bench " + Smoke() + " --loads 1,2x --out " + out.path().string());
+  ASSERT_EQ(o.code, 0) << o.text;
+  auto bench = nlohmann::json::parse(std::ifstream(out.path() / "smoke" / "bench.json"));
+  ASSERT_EQ(bench["rows"].size(), 2u);
+  EXPECT_EQ(bench["rows"][0]["load"], 1.0);
+  EXPECT_EQ(bench["rows"][1]["load"], 2.0);
+  EXPECT_GE(bench["rows"][1]["tasks"].get<int64_t>(),
+            2 * bench["rows"][0]["tasks"].get<int64_t>() - 2)
+      << "the load multiplies the workload";
+  for (const auto& row : bench["rows"]) {
+    EXPECT_EQ(row["verdict"], "valid");
+    EXPECT_GT(row["lifecycles_per_s"].get<double>(), 0);
+    EXPECT_GT(row["checked_events_per_s"].get<double>(), 0);
+  }
+  EXPECT_NE(o.text.find("     2x "), std::string::npos) << o.text;
+  EXPECT_FALSE(std::filesystem::exists(out.path() / "smoke" / "bench-1x.jsonl"))
+      << "the histories of a bench are not kept";
+  Output bad = Ithappens("bench " + Smoke() + " --loads 1,0x");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.text.find("--loads: 0x is outside (0, 1000]x"), std::string::npos) << bad.text;
+}
+
 }  // namespace
 }  // namespace ithappens::harness
