@@ -681,6 +681,11 @@ Result<TickCounts> Queue::Tick() {
   return counts;
 }
 
+bool Queue::NeedsRecovery() {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return impl_->needs_recovery_;
+}
+
 std::vector<int64_t> Queue::CountByState() {
   std::lock_guard<std::mutex> lock(impl_->mu_);
   std::vector<int64_t> counts(6, 0);

@@ -91,7 +91,8 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t 
               {"tasks", sum.tasks},
               {"sim_ms", sum.sim_ms},
               {"requests", sum.requests},
-              {"engine_crashes", sum.engine_crashes}};
+              {"engine_crashes", sum.engine_crashes},
+              {"engine_restarts", sum.engine_restarts}};
   for (const auto& c : results) {
     reports::Property p{c.checker, std::string(ToString(c.valid)), c.counts, {}, c.error};
     for (const auto& ce : c.counterexamples) {

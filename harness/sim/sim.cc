@@ -77,12 +77,15 @@ class EngineClock final : public engine::Clock {
 };
 
 // The engine core on a MemoryStore: the simulator's Target. Kill is a power cut (the
-// store drops whatever was not fsynced); Start recovers from what is left.
+// store drops whatever was not fsynced); Start recovers from what is left. After a failed
+// commit the engine process restarts (DESIGN.md: it crashes and recovers from the log):
+// it is down until Restarting's time, and its first call after that reloads the store.
 class SimTarget final : public Target {
  public:
   SimTarget(const engine::ManualClock* base, engine::QueueOptions options)
-      : clock_(base), options_(options) {}
+      : base_(base), clock_(base), options_(options) {}
   Status Start() override {
+    down_until_ms_ = 0;
     if (queue_) return Status::Ok();
     auto q = Queue::Open(&store_, &clock_, options_);
     if (!q.ok()) return q.status();
@@ -93,13 +96,16 @@ class SimTarget final : public Target {
     queue_.reset();
     store_.Crash();
   }
-  bool Up() const override { return queue_ != nullptr; }
+  bool Up() const override { return queue_ != nullptr && base_->NowMs() >= down_until_ms_; }
+  void Restarting(int64_t until_ms) { down_until_ms_ = until_ms; }
   Queue& queue() { return *queue_; }
   EngineClock& clock() { return clock_; }
 
  private:
+  const engine::ManualClock* base_;
   EngineClock clock_;
   engine::QueueOptions options_;
+  int64_t down_until_ms_ = 0;
   engine::MemoryStore store_;
   std::unique_ptr<Queue> queue_;
 };
@@ -188,7 +194,9 @@ class Simulation {
     }
     ScheduleFaults();
     Every(kTickMs, [this] {
-      if (target_.Up()) (void)target_.queue().Tick();
+      if (!target_.Up()) return;
+      (void)target_.queue().Tick();
+      AfterEngineCall();
     });
     Every(1000, [this] { CheckQuiescent(); });
     const int64_t hard_end = kEpochMs + last_event_ms_ + s_.heal_ms;
@@ -245,6 +253,15 @@ class Simulation {
       fn();
       if (!done_) Every(period, std::move(fn));
     });
+  }
+
+  // A commit failed: the engine restarts, down for kRestartMs (one reload afterwards,
+  // however many requests arrive meanwhile).
+  static constexpr int64_t kRestartMs = 1'000;
+  void AfterEngineCall() {
+    if (!target_.queue().NeedsRecovery()) return;
+    target_.Restarting(Now() + kRestartMs);
+    summary_.engine_restarts++;
   }
 
   // ---------------------------------------------------------------- history
@@ -325,6 +342,7 @@ class Simulation {
         if (!s.target_.Up()) return Lost(call, "request lost: the engine is down");
         if (!s.Reachable(op.proc)) return Lost(call, "request lost: partitioned from the engine");
         call->answer = s.client_.Apply(s.target_.queue(), op);
+        s.AfterEngineCall();
         call->dropped = s.Dropped(op.proc);
         s.After(s.HopMs(op.proc), [call] {
           Simulation& s = *call->sim;

@@ -25,7 +25,8 @@ struct SimSummary {
   int64_t events = 0;
   int64_t tasks = 0;
   int64_t sim_ms = 0;
-  int64_t engine_crashes = 0;
+  int64_t engine_crashes = 0;   // power cuts by the nemesis
+  int64_t engine_restarts = 0;  // after a failed commit (a disk fault)
   int64_t requests = 0;
 };
 

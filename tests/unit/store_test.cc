@@ -218,13 +218,16 @@ class QueueFaultTest : public ::testing::TestWithParam<StoreKind> {};
 TEST_P(QueueFaultTest, FsyncFaultAcknowledgesNothingAndRetrySucceeds) {
   TestQueue t(GetParam());
   TaskDefinition d = MakeTask(1, kStartMs);
+  EXPECT_FALSE(t.q().NeedsRecovery());
   {
     FaultGuard f(kFaultStoreFsync);
     Status st = t.q().CreateTask(d);
     EXPECT_EQ(st.code(), StatusCode::kUnavailable) << st.ToString();
   }
+  EXPECT_TRUE(t.q().NeedsRecovery()) << "a failed commit: the engine must recover first";
   Status retry = t.q().CreateTask(d);  // recovers the store first, then applies idempotently
   ASSERT_TRUE(retry.ok()) << retry.ToString();
+  EXPECT_FALSE(t.q().NeedsRecovery());
   t.CrashAndReopen();
   EXPECT_EQ(t.Status(d.task_id).runs.size(), 1u);
 }

@@ -103,6 +103,10 @@ class Queue {
 
   // Number of tasks known, by task state (index = TaskState). Cheap.
   std::vector<int64_t> CountByState();
+  // True after a commit failed (a write or fsync error), until the next call has recovered
+  // the store and reloaded the queue from it: the engine "crashes and recovers from the
+  // log" (DESIGN.md, "Durability"). A host can model the restart's downtime with it.
+  bool NeedsRecovery();
   const QueueOptions& options() const;
 
  private:
