@@ -58,6 +58,20 @@ struct HookState {
   std::shared_ptr<const HookDefinition> def;
   CronSchedule schedule;
   TimeMs last_fire_ms = 0;
+  // schedule.NextAfter(last_fire_ms), computed when last_fire_ms changes (a tick checks
+  // every hook; the cron walk is the expensive part).
+  TimeMs NextFire() {
+    if (next_for_ms_ != last_fire_ms || !next_known_) {
+      next_fire_ms_ = schedule.NextAfter(last_fire_ms);
+      next_for_ms_ = last_fire_ms;
+      next_known_ = true;
+    }
+    return next_fire_ms_;
+  }
+
+ private:
+  TimeMs next_fire_ms_ = -1, next_for_ms_ = 0;
+  bool next_known_ = false;
 };
 
 struct GroupList {

@@ -46,7 +46,7 @@ int QueueImpl::FireHooksLocked() {
   for (auto& [id, h] : hooks_) {
     // No catch-up: of the fire times in (last_fire, now] only the latest creates a task;
     // the earlier ones were missed (the engine was down or the tick late).
-    TimeMs fire = h.schedule.NextAfter(h.last_fire_ms);
+    TimeMs fire = h.NextFire();
     if (fire < 0 || fire > now) continue;
     int steps = 0;
     for (TimeMs next = h.schedule.NextAfter(fire); next >= 0 && next <= now;
