@@ -12,6 +12,8 @@
 // Exit codes: 0 every property holds · 1 a property is violated · 2 bad usage or bad
 // scenario (the message names file, line and field) · 3 the harness itself failed (it
 // says so: that is our fault, not the target's).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <chrono>
@@ -74,6 +76,41 @@ std::string LoadText(double load) {
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, load);
   return (ec == std::errc() ? std::string(buf, end) : std::to_string(load)) + "x";
 }
+
+// The progress of a long run on stderr (wall-clock paced; the run itself never reads the
+// wall clock): on a terminal one line redrawn at most five times a second and erased at
+// the end; elsewhere (CI) a plain line every 10 s, so short runs stay quiet.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(std::string name)
+      : name_(std::move(name)), tty_(isatty(2) != 0), start_(Clock::now()), last_(start_) {}
+  void operator()(const SimProgress& p) {
+    const auto now = Clock::now();
+    if (p.done) {
+      if (tty_ && drawn_) std::fprintf(stderr, "\r\033[K");
+      return;
+    }
+    if (now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(10'000)))
+      return;
+    last_ = now;
+    const double elapsed_s = std::chrono::duration<double>(now - start_).count();
+    std::fprintf(stderr,
+                 tty_ ? "\r\033[K%s: simulated %lld of at most %lld s, %lld events (%.0f s)"
+                      : "ithappens: %s: simulated %lld of at most %lld s, %lld events "
+                        "after %.0f s\n",
+                 name_.c_str(), static_cast<long long>(p.sim_ms / 1000),
+                 static_cast<long long>(p.horizon_ms / 1000), static_cast<long long>(p.events),
+                 elapsed_s);
+    drawn_ = tty_;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::string name_;
+  bool tty_;
+  bool drawn_ = false;
+  Clock::time_point start_, last_;
+};
 
 bool WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t seed, double load,
                   const engine::BugSwitches& bugs, const SimSummary& sum,
@@ -148,7 +185,7 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
   uint64_t seed = seed_flag.value_or(s.seed);
   std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
   std::filesystem::create_directories(dir / "logs");
-  SimOptions o{&s, seed, load, bugs, (dir / "history.jsonl").string()};
+  SimOptions o{&s, seed, load, bugs, (dir / "history.jsonl").string(), ProgressPrinter(s.name)};
   auto sum = RunSimulation(o);
   if (!sum.ok()) {
     std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
@@ -241,7 +278,7 @@ int Bench(const std::string& file, const std::vector<double>& loads,
               "wall s", "lifecycles/s", "sim s/wall s", "check s", "events/s", "verdict");
   for (double load : loads) {
     const std::string history = (dir / ("bench-" + LoadText(load) + ".jsonl")).string();
-    SimOptions o{&s, seed, load, {}, history};
+    SimOptions o{&s, seed, load, {}, history, ProgressPrinter(s.name + " " + LoadText(load))};
     const auto t0 = Clock::now();
     auto sum = RunSimulation(o);
     const auto t1 = Clock::now();

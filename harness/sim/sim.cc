@@ -200,7 +200,13 @@ class Simulation {
     });
     Every(1000, [this] { CheckQuiescent(); });
     const int64_t hard_end = kEpochMs + last_event_ms_ + s_.heal_ms;
-    while (!timers_.empty() && !done_) {
+    auto report = [&](bool done) {
+      if (o_.progress) {
+        o_.progress(SimProgress{Now() - kEpochMs, hard_end - kEpochMs, hist_.count(), done});
+      }
+    };
+    for (int64_t steps = 1; !timers_.empty() && !done_; ++steps) {
+      if (steps % kProgressEvery == 0) report(false);
       const Timer t = timers_.top();
       timers_.pop();
       if (t.at > hard_end) break;
@@ -217,6 +223,7 @@ class Simulation {
     }
     ITHAPPENS_RETURN_IF_ERROR(target_.Start());
     FinalReads();
+    report(true);
     summary_.events = hist_.count();
     summary_.tasks = static_cast<int64_t>(plan_.size());
     summary_.sim_ms = clock_.NowMs() - kEpochMs;

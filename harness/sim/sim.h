@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "engine/bugs.h"
@@ -13,12 +14,24 @@
 
 namespace ithappens::harness {
 
+// Where a run stands, for a progress display: simulated time so far, the latest it can
+// end (the last workload or fault plus heal_s), events recorded. Reported every
+// kProgressEvery timers and once at the end (done). Reporting changes nothing in the run.
+struct SimProgress {
+  int64_t sim_ms = 0;
+  int64_t horizon_ms = 0;
+  int64_t events = 0;
+  bool done = false;
+};
+inline constexpr int64_t kProgressEvery = 1 << 16;
+
 struct SimOptions {
   const Scenario* scenario = nullptr;
   uint64_t seed = 1;
   double load = 1.0;  // multiplies task counts
   engine::BugSwitches bugs;
   std::string history_path;
+  std::function<void(const SimProgress&)> progress;  // optional
 };
 
 struct SimSummary {

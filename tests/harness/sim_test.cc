@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -54,6 +55,32 @@ TEST(Simulator, SameSeedGivesByteIdenticalHistory) {
   ASSERT_GT(a.history.size(), 10'000u);
   EXPECT_TRUE(a.history == b.history) << "same seed, different history";
   EXPECT_FALSE(a.history == c.history) << "the seed must matter";
+}
+
+// Progress reports are for a display: they arrive in order, end with one `done`, and
+// change nothing in the run.
+TEST(Simulator, ProgressIsReportedInOrderAndChangesNothing) {
+  auto s = LoadScenario(std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/friday-batch.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  testing::TempDir dir;
+  SimOptions quiet{&s.value(), 5, 5.0, {}, (dir.path() / "quiet.jsonl").string()};
+  std::vector<SimProgress> seen;
+  SimOptions watched = quiet;
+  watched.history_path = (dir.path() / "watched.jsonl").string();
+  watched.progress = [&](const SimProgress& p) { seen.push_back(p); };
+  auto a = RunSimulation(quiet), b = RunSimulation(watched);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_TRUE(Slurp(quiet.history_path) == Slurp(watched.history_path));
+  ASSERT_GE(seen.size(), 2u) << "a 60k-event run reports along the way";
+  for (size_t k = 1; k < seen.size(); ++k) {
+    EXPECT_GE(seen[k].sim_ms, seen[k - 1].sim_ms);
+    EXPECT_GE(seen[k].events, seen[k - 1].events);
+    EXPECT_LE(seen[k].sim_ms, seen[k].horizon_ms);
+  }
+  EXPECT_TRUE(seen.back().done);
+  EXPECT_EQ(std::count_if(seen.begin(), seen.end(), [](const SimProgress& p) { return p.done; }),
+            1);
+  EXPECT_EQ(seen.back().events, b->events);
 }
 
 TEST(Simulator, SmokeHoldsEveryPropertyOnTheCorrectEngine) {
