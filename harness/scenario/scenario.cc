@@ -26,36 +26,6 @@ std::vector<std::pair<std::string, std::string>> WorkloadKinds() {
        "fire is a task (x load)"}};
 }
 
-std::vector<std::pair<std::string, std::string>> FaultKinds() {
-  return {
-      {"worker-crash", "the worker process dies for duration, losing its tasks in hand"},
-      {"worker-pause", "the worker freezes for duration (SIGSTOP), then resumes late"},
-      {"partition", "the worker (or all workers) cannot reach the engine for duration"},
-      {"engine-crash", "the engine loses power: unsynced writes are gone; restarts after duration"},
-      {"response-loss",
-       "requests reach the engine and apply, but every answer to target "
-       "(client-N, worker-N or all) is lost: the caller records info and retries"},
-      {"fsync-error",
-       "store fsyncs fail for duration (engine/store/fsync); probability: the chance for each "
-       "(default 1)"},
-      {"write-error",
-       "store writes fail for duration (engine/store/write); probability: the chance for each "
-       "(default 1)"},
-      {"worker-leak",
-       "the worker leaks memory for duration: OOM-killed every 5 task runs, restarted 5 s later "
-       "by its supervisor"},
-      {"clock-jump",
-       "the engine's clock runs duration ahead (leases expire early), then jumps back"},
-      {"sink-outage",
-       "the notification provider is down (its leak ran out of memory) for duration"},
-      {"sink-leak",
-       "the notification provider leaks memory for duration: every 20th delivery it dies after "
-       "sending, before answering, and is restarted 10 s later"},
-      {"flaky-network",
-       "target's (client-N, worker-N or all) messages are dropped with probability (default "
-       "0.3) and delayed up to 200 ms for duration"}};
-}
-
 namespace {
 
 class Loader {
@@ -243,8 +213,6 @@ class Loader {
     }
     YAML::Node faults = root["faults"];
     if (faults && !faults.IsSequence()) return Error(faults, "faults", "must be a list");
-    std::set<std::string> kinds;
-    for (const auto& [k, why] : FaultKinds()) kinds.insert(k);
     for (size_t i = 0; faults && i < faults.size(); ++i) {
       std::string where = "faults[" + std::to_string(i) + "]";
       const YAML::Node& f = faults[i];
@@ -253,50 +221,30 @@ class Loader {
       FaultSpec spec;
       spec.line = f.Mark().line + 1;
       spec.kind = f["kind"] ? f["kind"].as<std::string>() : "";
-      if (!kinds.count(spec.kind)) {
+      const FaultKind* kind = FindFaultKind(spec.kind);
+      if (kind == nullptr) {
         return Error(f["kind"] ? f["kind"] : f, where + ".kind",
                      "'" + spec.kind + "' is not a fault kind (see `ithappens list`)");
       }
       spec.target = f["target"] ? f["target"].as<std::string>() : "";
-      if (spec.kind == "response-loss" || spec.kind == "flaky-network") {
-        int n = -1;
-        bool ok = spec.target == "all";
-        for (const char* prefix : {"client-", "worker-"}) {
-          if (spec.target.rfind(prefix, 0) == 0 && sscanf(spec.target.c_str() + 7, "%d", &n) == 1) {
-            ok = n >= 0 && n < (prefix[0] == 'c' ? s.clients : s.workers);
-          }
-        }
-        if (!ok) {
-          return Error(f["target"] ? f["target"] : f, where + ".target",
-                       "'" + spec.target + "' is not client-0..client-" +
-                           std::to_string(s.clients - 1) + ", worker-0..worker-" +
-                           std::to_string(s.workers - 1) + " or all");
-        }
-      }
-      bool needs_worker = spec.kind == "worker-crash" || spec.kind == "worker-pause" ||
-                          spec.kind == "partition" || spec.kind == "worker-leak";
-      if (needs_worker) {
-        int n = -1;
-        if (spec.target != "all" || spec.kind != "partition") {
-          if (spec.target.rfind("worker-", 0) != 0 ||
-              sscanf(spec.target.c_str() + 7, "%d", &n) != 1 || n < 0 || n >= s.workers) {
-            return Error(f["target"] ? f["target"] : f, where + ".target",
-                         "'" + spec.target + "' is not worker-0..worker-" +
-                             std::to_string(s.workers - 1) +
-                             (spec.kind == "partition" ? " or all" : ""));
-          }
-        }
+      if (std::string why = CheckFaultTarget(*kind, spec.target, s.workers, s.clients);
+          !why.empty()) {
+        return Error(f["target"] ? f["target"] : f, where + ".target", why);
       }
       ITHAPPENS_RETURN_IF_ERROR(Seconds(f, "at_s", where, 30 * 86'400, &spec.at_ms));
       ITHAPPENS_RETURN_IF_ERROR(Seconds(f, "duration_s", where, 30 * 86'400, &spec.duration_ms));
       if (spec.duration_ms == 0) return Error(f, where + ".duration_s", "missing or zero");
-      const bool chance =
-          spec.kind == "fsync-error" || spec.kind == "write-error" || spec.kind == "flaky-network";
-      spec.probability = spec.kind == "flaky-network" ? 0.3 : 1.0;
+      spec.probability = kind->default_probability > 0 ? kind->default_probability : 1.0;
       if (f["probability"]) {
-        if (!chance) {
+        if (kind->default_probability == 0) {
+          std::vector<std::string> names;
+          for (const FaultKind& k : FaultCatalogue())
+            if (k.default_probability > 0) names.emplace_back(k.name);
+          std::string takers;
+          for (size_t k = 0; k < names.size(); ++k)
+            takers += (k == 0 ? "" : k + 1 == names.size() ? " and " : ", ") + names[k];
           return Error(f["probability"], where + ".probability",
-                       "only fsync-error, write-error and flaky-network take a probability");
+                       "only " + takers + " take a probability");
         }
         double p = -1;
         try {

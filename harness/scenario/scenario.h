@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/status.h"
+#include "harness/faults/faults.h"
 
 namespace ithappens::harness {
 
@@ -32,18 +33,6 @@ struct WorkloadSpec {
 // A hook workload plans one task per fire; this bounds the fires of one hook in a run.
 inline constexpr int64_t kMaxFiresPerHook = 10'000;
 
-struct FaultSpec {
-  std::string kind;  // see FaultKinds()
-  std::string
-      target;  // worker-N (worker faults, partition: or all); client-N|worker-N|all (response-loss)
-  int64_t at_ms = 0;
-  int64_t duration_ms = 0;
-  // fsync-error, write-error: the chance that one call fails; flaky-network: that one
-  // message is dropped. Drawn from the seeded generator of the run.
-  double probability = 1.0;
-  int line = 0;
-};
-
 struct Scenario {
   std::string name;
   std::string file;
@@ -65,8 +54,6 @@ struct Scenario {
 };
 
 engine::Result<Scenario> LoadScenario(const std::string& path);
-// The fault kinds and their meaning, for `ithappens list`.
-std::vector<std::pair<std::string, std::string>> FaultKinds();
 // The workload kinds, their keys and meaning, for `ithappens list`.
 std::vector<std::pair<std::string, std::string>> WorkloadKinds();
 

@@ -17,6 +17,7 @@
 #include "harness/load/workload.h"
 #include "harness/parts.h"
 #include "harness/sim/callback.h"
+#include "harness/targets/in_process_engine.h"
 
 namespace ithappens::harness {
 namespace {
@@ -65,50 +66,7 @@ bool Draw(int64_t ppm) {
 
 int64_t Ppm(double probability) { return static_cast<int64_t>(probability * kMillion + 0.5); }
 
-// The engine's clock: the simulator's virtual time plus an offset (the clock-jump fault).
-class EngineClock final : public engine::Clock {
- public:
-  explicit EngineClock(const engine::ManualClock* base) : base_(base) {}
-  engine::TimeMs NowMs() const override { return base_->NowMs() + offset_ms; }
-  int64_t offset_ms = 0;
-
- private:
-  const engine::ManualClock* base_;
-};
-
-// The engine core on a MemoryStore: the simulator's Target. Kill is a power cut (the
-// store drops whatever was not fsynced); Start recovers from what is left. After a failed
-// commit the engine process restarts (DESIGN.md: it crashes and recovers from the log):
-// it is down until Restarting's time, and its first call after that reloads the store.
-class SimTarget final : public Target {
- public:
-  SimTarget(const engine::ManualClock* base, engine::QueueOptions options)
-      : base_(base), clock_(base), options_(options) {}
-  Status Start() override {
-    down_until_ms_ = 0;
-    if (queue_) return Status::Ok();
-    auto q = Queue::Open(&store_, &clock_, options_);
-    if (!q.ok()) return q.status();
-    queue_ = std::move(q).value();
-    return Status::Ok();
-  }
-  void Kill() override {
-    queue_.reset();
-    store_.Crash();
-  }
-  bool Up() const override { return queue_ != nullptr && base_->NowMs() >= down_until_ms_; }
-  void Restarting(int64_t until_ms) { down_until_ms_ = until_ms; }
-  Queue& queue() { return *queue_; }
-  EngineClock& clock() { return clock_; }
-
- private:
-  const engine::ManualClock* base_;
-  EngineClock clock_;
-  engine::QueueOptions options_;
-  int64_t down_until_ms_ = 0;
-  engine::MemoryStore store_;
-  std::unique_ptr<Queue> queue_;
-};
+using SimTarget = InProcessEngine;
 
 using ParsedProgram = engine::Result<worker::Program>;
 
@@ -742,11 +700,11 @@ class Simulation {
 
   // ---------------------------------------------------------------- nemesis
   void ScheduleFaults() {
-    for (const FaultSpec& f : s_.faults) {
-      At(kEpochMs + f.at_ms, [this, f] { Fault(f, true); });
-      At(kEpochMs + f.at_ms + f.duration_ms, [this, f] { Fault(f, false); });
-      last_event_ms_ = std::max(last_event_ms_, f.at_ms + f.duration_ms);
+    for (const FaultEdge& edge : FaultSchedule(s_.faults)) {
+      At(kEpochMs + edge.at_ms,
+         [this, &f = s_.faults[edge.fault], start = edge.start] { Fault(f, start); });
     }
+    last_event_ms_ = std::max(last_event_ms_, LastFaultEndMs(s_.faults));
   }
 
   int WorkerIndex(const std::string& target) const { return std::stoi(target.substr(7)); }

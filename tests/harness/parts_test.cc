@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include "harness/targets/in_process_engine.h"
+#include "tests/testing/engine_fixtures.h"
+
 namespace ithappens::harness {
 namespace {
 
@@ -33,6 +36,28 @@ TEST(Parts, NoopTargetTracksUpAndDown) {
   EXPECT_TRUE(t.Up());
   t.Kill();
   EXPECT_FALSE(t.Up());
+}
+
+// The simulator's target: a power cut keeps what was acknowledged, and a restart after a
+// failed commit keeps the engine down until its time.
+TEST(Parts, InProcessEngineKeepsWhatWasAcknowledgedAndRestartsOnTime) {
+  engine::ManualClock clock(testing::kStartMs);
+  InProcessEngine target(&clock, engine::QueueOptions{});
+  EXPECT_FALSE(target.Up());
+  ASSERT_TRUE(target.Start().ok());
+  ASSERT_TRUE(target.Up());
+  const engine::TaskDefinition d = testing::MakeTask(1, testing::kStartMs);
+  ASSERT_TRUE(target.queue().CreateTask(d).ok());
+  target.Kill();
+  EXPECT_FALSE(target.Up());
+  ASSERT_TRUE(target.Start().ok());
+  EXPECT_TRUE(target.queue().GetTask(d.task_id).ok()) << "an acknowledged create survives";
+  target.Restarting(testing::kStartMs + 1'000);
+  EXPECT_FALSE(target.Up());
+  clock.SetMs(testing::kStartMs + 1'000);
+  EXPECT_TRUE(target.Up());
+  target.clock().offset_ms = 5'000;
+  EXPECT_EQ(target.clock().NowMs(), testing::kStartMs + 6'000) << "the clock-jump offset";
 }
 
 TEST(Parts, NoopGeneratorIsDone) {

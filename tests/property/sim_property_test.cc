@@ -25,7 +25,7 @@ struct GenWorkload {
   bool hook = false;    // `tasks` engine hooks firing every minute for 3 minutes
 };
 struct GenFault {
-  int kind = 0;  // index into kFaults
+  int kind = 0;  // index into FaultCatalogue()
   int target = 0;
   int at_s = 0;
   int duration_s = 1;
@@ -45,10 +45,9 @@ const char* const kPrograms[] = {
     R"([{"fail_if_attempt_below":2},{"effect":{"channel":"email","to":"ops-{i}"}}])",
     R"([{"sleep_ms":45000},{"exit":0}])",
 };
-const char* const kFaults[] = {"worker-crash",  "worker-pause",  "partition",   "engine-crash",
-                               "response-loss", "fsync-error",   "clock-jump",  "sink-outage",
-                               "sink-leak",     "flaky-network", "write-error", "worker-leak"};
-constexpr int kFaultKinds = sizeof(kFaults) / sizeof(kFaults[0]);
+// Every fault kind of the catalogue (harness/faults): a new kind is in the property at once.
+const int kFaultKinds = static_cast<int>(FaultCatalogue().size());
+std::string FaultName(int kind) { return std::string(FaultCatalogue()[kind].name); }
 }  // namespace
 
 void showValue(const GenCase& c, std::ostream& os) {
@@ -63,7 +62,7 @@ void showValue(const GenCase& c, std::ostream& os) {
        << " program=" << kPrograms[w.program] << "\n";
   }
   for (const auto& f : c.faults) {
-    os << "  fault: " << kFaults[f.kind] << " target=" << f.target << " at=" << f.at_s << "s for "
+    os << "  fault: " << FaultName(f.kind) << " target=" << f.target << " at=" << f.at_s << "s for "
        << f.duration_s << "s" << (f.chance ? f.chance == 1 ? " p=0.3" : " p=0.05" : "") << "\n";
   }
 }
@@ -127,19 +126,23 @@ Scenario ToScenario(const GenCase& c) {
   }
   for (const auto& f : c.faults) {
     FaultSpec spec;
-    spec.kind = kFaults[f.kind];
-    if (spec.kind == "worker-crash" || spec.kind == "worker-pause" || spec.kind == "partition" ||
-        spec.kind == "worker-leak") {
-      spec.target = "worker-" + std::to_string(f.target);
-    } else if (spec.kind == "response-loss" || spec.kind == "flaky-network") {
-      spec.target = f.target % 2 ? "all" : "client-0";
+    spec.kind = FaultName(f.kind);
+    switch (FaultCatalogue()[f.kind].target) {
+      case FaultTarget::kNone:
+        break;
+      case FaultTarget::kWorker:
+      case FaultTarget::kWorkerOrAll:
+        spec.target = "worker-" + std::to_string(f.target);
+        break;
+      case FaultTarget::kProcOrAll:
+        spec.target = f.target % 2 ? "all" : "client-0";
+        break;
     }
     spec.at_ms = f.at_s * 1000LL;
     spec.duration_ms = f.duration_s * 1000LL;
-    const bool chance =
-        spec.kind == "fsync-error" || spec.kind == "write-error" || spec.kind == "flaky-network";
-    spec.probability = spec.kind == "flaky-network" ? 0.3 : 1.0;
-    if (chance && f.chance > 0) spec.probability = f.chance == 1 ? 0.3 : 0.05;
+    const double standard = FaultCatalogue()[f.kind].default_probability;
+    spec.probability = standard > 0 ? standard : 1.0;
+    if (standard > 0 && f.chance > 0) spec.probability = f.chance == 1 ? 0.3 : 0.05;
     s.faults.push_back(spec);
   }
   return s;

@@ -1,0 +1,111 @@
+#include "harness/faults/faults.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ithappens::harness {
+
+const std::vector<FaultKind>& FaultCatalogue() {
+  using T = FaultTarget;
+  static const std::vector<FaultKind> kinds = {
+      {"worker-crash", "the worker process dies for duration, losing its tasks in hand",
+       T::kWorker},
+      {"worker-pause", "the worker freezes for duration (SIGSTOP), then resumes late", T::kWorker},
+      {"partition", "the worker (or all workers) cannot reach the engine for duration",
+       T::kWorkerOrAll},
+      {"engine-crash", "the engine loses power: unsynced writes are gone; restarts after duration",
+       T::kNone},
+      {"response-loss",
+       "requests reach the engine and apply, but every answer to target (client-N, worker-N or "
+       "all) is lost: the caller records info and retries",
+       T::kProcOrAll},
+      {"fsync-error",
+       "store fsyncs fail for duration (engine/store/fsync); probability: the chance for each "
+       "(default 1)",
+       T::kNone, 1.0},
+      {"write-error",
+       "store writes fail for duration (engine/store/write); probability: the chance for each "
+       "(default 1)",
+       T::kNone, 1.0},
+      {"worker-leak",
+       "the worker leaks memory for duration: OOM-killed every 5 task runs, restarted 5 s later "
+       "by its supervisor",
+       T::kWorker},
+      {"clock-jump",
+       "the engine's clock runs duration ahead (leases expire early), then jumps back", T::kNone},
+      {"sink-outage", "the notification provider is down (its leak ran out of memory) for duration",
+       T::kNone},
+      {"sink-leak",
+       "the notification provider leaks memory for duration: every 20th delivery it dies after "
+       "sending, before answering, and is restarted 10 s later",
+       T::kNone},
+      {"flaky-network",
+       "target's (client-N, worker-N or all) messages are dropped with probability (default "
+       "0.3) and delayed up to 200 ms for duration",
+       T::kProcOrAll, 0.3},
+  };
+  return kinds;
+}
+
+const FaultKind* FindFaultKind(std::string_view name) {
+  for (const FaultKind& k : FaultCatalogue())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+std::vector<std::pair<std::string, std::string>> FaultKinds() {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const FaultKind& k : FaultCatalogue()) out.emplace_back(k.name, k.meaning);
+  return out;
+}
+
+namespace {
+// target is prefix-N with 0 <= N < count.
+bool Numbered(const std::string& target, std::string_view prefix, int count) {
+  if (target.rfind(prefix, 0) != 0) return false;
+  int n = -1;
+  char extra = 0;
+  return std::sscanf(target.c_str() + prefix.size(), "%d%c", &n, &extra) == 1 && n >= 0 &&
+         n < count;
+}
+}  // namespace
+
+std::string CheckFaultTarget(const FaultKind& kind, const std::string& target, int workers,
+                             int clients) {
+  const std::string workers_range = "worker-0..worker-" + std::to_string(workers - 1);
+  switch (kind.target) {
+    case FaultTarget::kNone:
+      return "";
+    case FaultTarget::kWorker:
+      return Numbered(target, "worker-", workers) ? "" : "'" + target + "' is not " + workers_range;
+    case FaultTarget::kWorkerOrAll:
+      return target == "all" || Numbered(target, "worker-", workers)
+                 ? ""
+                 : "'" + target + "' is not " + workers_range + " or all";
+    case FaultTarget::kProcOrAll:
+      return target == "all" || Numbered(target, "worker-", workers) ||
+                     Numbered(target, "client-", clients)
+                 ? ""
+                 : "'" + target + "' is not client-0..client-" + std::to_string(clients - 1) +
+                       ", " + workers_range + " or all";
+  }
+  return "";
+}
+
+std::vector<FaultEdge> FaultSchedule(const std::vector<FaultSpec>& faults) {
+  std::vector<FaultEdge> edges;
+  edges.reserve(faults.size() * 2);
+  for (size_t k = 0; k < faults.size(); ++k) {
+    edges.push_back({faults[k].at_ms, k, true});
+    edges.push_back({faults[k].at_ms + faults[k].duration_ms, k, false});
+  }
+  return edges;
+}
+
+int64_t LastFaultEndMs(const std::vector<FaultSpec>& faults) {
+  int64_t end = 0;
+  for (const FaultSpec& f : faults) end = std::max(end, f.at_ms + f.duration_ms);
+  return end;
+}
+
+}  // namespace ithappens::harness
