@@ -45,10 +45,6 @@ void Flag(CheckResult* r, std::string_view task, std::vector<int64_t> events, st
   }
 }
 
-bool IsTerminal(std::string_view s) {
-  return s == "completed" || s == "failed" || s == "exception";
-}
-
 // The per-task slot of v, grown on demand (ix is dense, so this is O(tasks)).
 template <typename T>
 T& Slot(std::vector<T>& v, uint32_t ix, const T& fill = T()) {
@@ -444,7 +440,7 @@ class Deadline final : public Checker {
         Flag(&r_, e.task, {e.i}, "a run completed after the task's deadline");
       }
     }
-    if (!IsTerminal(e.state) && now_ms > deadline) {
+    if (!IsTerminalState(e.state) && now_ms > deadline) {
       Flag(&r_, e.task, {e.i},
            "still " + std::string(e.state) + " " + std::to_string(now_ms - deadline) +
                " ms past its deadline");
@@ -475,7 +471,7 @@ class Liveness final : public Checker {
     if (e.type != EventType::kFinal || !e.error.empty()) return;
     if (e.task_ix >= expect_.size() || expect_[e.task_ix] == kUnplanned) return;
     const bool blocked = e.state == "unscheduled" && !e.blocked_by.empty();
-    if (IsTerminal(e.state) || (blocked && expect_[e.task_ix] == kBlocked)) {
+    if (IsTerminalState(e.state) || (blocked && expect_[e.task_ix] == kBlocked)) {
       ++terminal_;
     } else {
       Flag(&r_, e.task, {e.i}, "still " + std::string(e.state) + " after the heal phase");
@@ -587,13 +583,14 @@ class HookFires final : public Checker {
   void Disturb(const EventView& e, int64_t now_ms) {
     static const std::set<std::string> kinds = {"engine-crash", "fsync-error", "write-error",
                                                 "clock-jump"};
-    const size_t dash = e.f.rfind('-');
-    if (dash == std::string::npos) return;
-    const std::string kind(e.f.substr(0, dash)), edge(e.f.substr(dash + 1));
+    std::string_view name;
+    bool start = false;
+    if (!ParseFaultEdge(e.f, &name, &start)) return;
+    const std::string kind(name);
     if (!kinds.count(kind)) return;
-    if (edge == "start") {
+    if (start) {
       open_.emplace(kind, now_ms);
-    } else if (edge == "stop") {
+    } else {
       auto it = open_.find(kind);
       if (it == open_.end()) return;
       int64_t end = now_ms;

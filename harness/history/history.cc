@@ -20,6 +20,26 @@ bool Parse(std::string_view s, EventType* out) {
   return false;
 }
 
+std::string FaultEdgeName(std::string_view kind, bool start) {
+  return std::string(kind) + (start ? "-start" : "-stop");
+}
+
+bool ParseFaultEdge(std::string_view f, std::string_view* kind, bool* start) {
+  for (bool edge : {true, false}) {
+    const std::string_view suffix = edge ? "-start" : "-stop";
+    if (f.size() > suffix.size() && f.ends_with(suffix)) {
+      *kind = f.substr(0, f.size() - suffix.size());
+      *start = edge;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsTerminalState(std::string_view state) {
+  return state == "completed" || state == "failed" || state == "exception";
+}
+
 void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
   size_t plain = 0;  // the start of the run not yet appended

@@ -33,10 +33,13 @@ bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::str
         t_max = std::max(t_max, t);
         if (e.type == EventType::kFault) {
           const std::string target(e.target);
-          if (e.f.ends_with("-start")) {
-            open[{std::string(e.f.substr(0, e.f.size() - 6)), target}] = t / 1000.0;
-          } else if (e.f.ends_with("-stop")) {
-            std::string kind(e.f.substr(0, e.f.size() - 5));
+          std::string_view name;
+          bool start = false;
+          if (!ParseFaultEdge(e.f, &name, &start)) return;
+          const std::string kind(name);
+          if (start) {
+            open[{kind, target}] = t / 1000.0;
+          } else {
             auto it = open.find({kind, target});
             if (it != open.end()) {
               out->faults.push_back(FaultSpan{kind, target, it->second, t / 1000.0});
@@ -62,8 +65,7 @@ bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::str
           if (fire != fired_at.end()) move(e.task, fire->second, "pending");
           // A terminal task moves when its last run resolved (a deadline or an expiry
           // resolves it without any report), not when it was read.
-          const bool terminal =
-              e.state == "completed" || e.state == "failed" || e.state == "exception";
+          const bool terminal = IsTerminalState(e.state);
           int64_t when = t;
           if (terminal && !e.runs.empty() && e.runs.back().resolved_ms > 0)
             when = std::min(t, e.runs.back().resolved_ms);

@@ -713,7 +713,7 @@ class Simulation {
   void Fault(const FaultSpec& f, bool start) {
     json v = f.target.empty() ? json::object() : json{{"target", f.target}};
     v["duration_ms"] = f.duration_ms;
-    Emit("nemesis", EventType::kFault, f.kind + (start ? "-start" : "-stop"), "", v.dump());
+    Emit("nemesis", EventType::kFault, FaultEdgeName(f.kind, start), "", v.dump());
     if (start) {
       nemesis_.Start(f);
     } else {

@@ -32,6 +32,13 @@ enum class EventType { kInvoke, kOk, kFail, kInfo, kFault, kEffect, kPlan, kFina
 std::string_view ToString(EventType t);
 bool Parse(std::string_view s, EventType* out);
 
+// A fault event's f names one edge of a window: "<kind>-start" or "<kind>-stop".
+std::string FaultEdgeName(std::string_view kind, bool start);
+// The kind and edge of a fault event's f; false if f names neither edge.
+bool ParseFaultEdge(std::string_view f, std::string_view* kind, bool* start);
+// The states a task ends in: completed, failed, exception.
+bool IsTerminalState(std::string_view state);
+
 // An event to write (or built by a test).
 struct Event {
   int64_t i = 0;
