@@ -79,7 +79,7 @@ std::string Expect(const engine::Result<worker::Program>& p, int retries,
 }  // namespace
 
 std::string PlannedTask::PlanJson() const {
-  // Keys in nlohmann's (sorted) order, so this equals PlanValue().dump() (a test checks).
+  // Keys in sorted order, as nlohmann writes objects (a test compares the two).
   std::string out = "{\"deps\":[";
   for (size_t k = 0; k < def.dependencies.size(); ++k) {
     if (k) out.push_back(',');
@@ -105,19 +105,6 @@ std::string PlannedTask::PlanJson() const {
   }
   out.push_back('}');
   return out;
-}
-
-json PlannedTask::PlanValue() const {
-  json fx = json::array();
-  for (const PlannedEffect& e : effects)
-    fx.push_back({{"step", e.step}, {"channel", e.channel}, {"to", e.to}});
-  json value = {{"expect", expect},
-                {"deps", def.dependencies},
-                {"effects", fx},
-                {"program", def.payload},
-                {"retries", def.retries}};
-  if (!root.empty()) value["root"] = root;
-  return value;
 }
 
 json PlannedHook::PlanValue(const std::vector<PlannedTask>& tasks) const {

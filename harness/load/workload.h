@@ -33,8 +33,8 @@ struct PlannedTask {
   int64_t created_at_ms = -1;          // fixed created time (cron filler), or -1: at submission
   // The payload, parsed once by the planner (shared by tasks with the same program).
   std::shared_ptr<const engine::Result<worker::Program>> program;
-  // The `plan` event's value, and the same as JSON text (written without building it).
-  nlohmann::json PlanValue() const;
+  // The `plan` event's value as JSON text (written without building a JSON object):
+  // {deps, effects [{channel, step, to}], expect, program, retries, root?}.
   std::string PlanJson() const;
 };
 
