@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "harness/checker.h"
+#include "harness/checkers/checker_util.h"
 #include "harness/history/history.h"
 
 namespace ithappens::harness {
@@ -37,29 +38,9 @@ namespace {
 
 using nlohmann::json;
 
-void Flag(CheckResult* r, std::string_view task, std::vector<int64_t> events, std::string why) {
-  r->valid = Validity::kInvalid;
-  if (r->counterexamples.size() < kMaxCounterexamples) {
-    r->counterexamples.push_back(
-        Counterexample{std::string(task), std::move(events), std::move(why)});
-  }
-}
-
-// The per-task slot of v, grown on demand (ix is dense, so this is O(tasks)).
-template <typename T>
-T& Slot(std::vector<T>& v, uint32_t ix, const T& fill = T()) {
-  if (ix >= v.size()) v.resize(std::max<size_t>(ix + 1, v.size() * 3 / 2), fill);
-  return v[ix];
-}
-
-// A few event indices of one task, for a counterexample.
-struct Evidence {
-  static constexpr size_t kMax = 10;
-  std::vector<int64_t> events;
-  void Add(int64_t i) {
-    if (events.size() < kMax) events.push_back(i);
-  }
-};
+using checkers::Evidence;
+using checkers::Flag;
+using checkers::Slot;
 
 // Every acknowledged create must still exist at the end.
 class NoLost final : public Checker {
@@ -633,6 +614,7 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers() {
   v.push_back(std::make_unique<Deadline>());
   v.push_back(std::make_unique<Liveness>());
   v.push_back(std::make_unique<HookFires>());
+  v.push_back(MakeTaskModelChecker());
   return v;
 }
 

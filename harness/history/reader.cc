@@ -30,7 +30,9 @@ void EventView::Reset() {
   proc = f = task = error = value_json = {};
   task_ix = recipient_ix = kNoTask;
   expect = root = task_id = state = blocked_by = key = channel = to = target = hook = {};
+  digest = reason = requires_ = {};
   run = step = deadline_ms = duration_ms = n = -1;
+  retries = taken_until_ms = claim_timeout_ms = -1;
   has_deadline = delivered = false;
   deps.clear();
   effects.clear();
@@ -93,6 +95,9 @@ class Decoder {
       v->recipient_ix = recipients_.Intern(RecipientKey(v->channel, v->to), recipient_hash);
     for (EffectFacts& fx : v->effects)
       fx.recipient_ix = recipients_.Intern(RecipientKey(fx.channel, fx.to));
+    for (RunFacts& r : v->runs) {
+      if (!r.task.empty() && r.task.size() <= kMaxTaskIdLength) r.task_ix = ids_.Intern(r.task);
+    }
   }
   void NewBatch() { pool_used_ = 0; }
 
@@ -398,6 +403,12 @@ class Decoder {
       if (Is(k, "step")) return Field("", k, &v->step);
       if (Is(k, "duration_ms")) return Field("", k, &v->duration_ms);
       if (Is(k, "n")) return Field("", k, &v->n);
+      if (Is(k, "digest")) return Field("", k, &v->digest);
+      if (Is(k, "reason")) return Field("", k, &v->reason);
+      if (Is(k, "requires")) return Field("", k, &v->requires_);
+      if (Is(k, "retries")) return Field("", k, &v->retries);
+      if (Is(k, "taken_until_ms")) return Field("", k, &v->taken_until_ms);
+      if (Is(k, "claim_timeout_ms")) return Field("", k, &v->claim_timeout_ms);
       if (Is(k, "deadline_ms")) {
         v->has_deadline = true;
         return Field("", k, &v->deadline_ms);
@@ -445,6 +456,7 @@ class Decoder {
                    if (Is(rk, "run")) return Field("runs[].", rk, &r.run);
                    if (Is(rk, "started_ms")) return Field("runs[].", rk, &r.started_ms);
                    if (Is(rk, "resolved_ms")) return Field("runs[].", rk, &r.resolved_ms);
+                   if (Is(rk, "taken_until_ms")) return Field("runs[].", rk, &r.taken_until_ms);
                    return Skip();
                  });
                  v->runs.push_back(r);

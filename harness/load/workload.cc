@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "engine/core/cron.h"
 #include "engine/worker/payload.h"
@@ -98,6 +99,7 @@ std::string PlannedTask::PlanJson() const {
   AppendJsonString(&out, expect);
   out.append(",\"program\":");
   AppendJsonString(&out, def.payload);
+  out.append(",\"requires\":\"").append(engine::ToString(def.requires_)).push_back('"');
   out.append(",\"retries\":").append(std::to_string(def.retries));
   if (!root.empty()) {
     out.append(",\"root\":");
@@ -166,6 +168,71 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
 }
 }  // namespace
 
+engine::TaskDefinition ChangedDefinition(const engine::TaskDefinition& def, int64_t which,
+                                         std::string* field) {
+  engine::TaskDefinition d = def;
+  switch (which % 5) {
+    case 0:
+      d.deadline_ms += 1000;
+      *field = "deadline";
+      break;
+    case 1:
+      d.retries = d.retries == 0 ? 1 : d.retries - 1;
+      *field = "retries";
+      break;
+    case 2:
+      d.payload = R"([{"exit":0}])" == d.payload ? R"([{"exit":1}])" : R"([{"exit":0}])";
+      *field = "payload";
+      break;
+    case 3:
+      d.priority = d.priority == engine::Priority::kHighest ? engine::Priority::kLow
+                                                            : engine::Priority::kHighest;
+      *field = "priority";
+      break;
+    default:
+      if (d.dependencies.empty()) {
+        d.dependencies.push_back(engine::DeterministicTaskId("changed-dependency", which, "dep"));
+      } else {
+        d.dependencies.pop_back();
+      }
+      *field = "dependencies";
+      break;
+  }
+  return d;
+}
+
+std::string DefinitionDigest(const engine::TaskDefinition& def) {
+  // FNV-1a over the fields, each with its length, in the engine's comparison order.
+  uint64_t h = 1469598103934665603ULL;
+  auto bytes = [&h](std::string_view s) {
+    const uint64_t n = s.size();
+    for (int k = 0; k < 8; ++k) h = (h ^ ((n >> (8 * k)) & 0xff)) * 1099511628211ULL;
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  };
+  auto number = [&bytes](int64_t v) { bytes(std::to_string(v)); };
+  bytes(def.task_id);
+  bytes(def.task_group_id.empty() ? def.task_id : def.task_group_id);
+  number(static_cast<int64_t>(def.dependencies.size()));
+  for (const auto& d : def.dependencies) bytes(d);
+  bytes(engine::ToString(def.requires_));
+  number(def.retries);
+  number(def.created_ms);
+  number(def.deadline_ms);
+  number(def.expires_ms == 0 ? def.deadline_ms + engine::kDefaultExpiresAfterDeadlineMs
+                             : def.expires_ms);
+  bytes(engine::ToString(def.priority));
+  number(static_cast<int64_t>(def.routes.size()));
+  for (const auto& r : def.routes) bytes(r);
+  bytes(def.payload);
+  bytes(def.metadata.name);
+  bytes(def.metadata.description);
+  bytes(def.metadata.owner);
+  bytes(def.metadata.source);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
   Workload out;
   for (size_t w = 0; w < s.workload.size(); ++w) {
@@ -220,11 +287,22 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
           deps = {chain.back()};
         }
         for (size_t d : deps) t.def.dependencies.push_back(out.tasks[d].def.task_id);
+        engine::Parse(spec.requires_, &t.def.requires_);
+        engine::Parse(spec.priority, &t.def.priority);
+        t.ordinal = ordinal;
+        t.recreate_after_ms = spec.recreate_after_ms;
+        if (k == length - 1) {  // nothing depends on the last task of a chain or graph
+          t.cancel_after_ms = spec.cancel_after_ms;
+          t.rerun_after_ms = spec.rerun_after_ms;
+        }
         // Blocked by the first dependency that does not complete (the engine's blockedBy
-        // walks dependencies in order too).
+        // walks dependencies in order too); under all-resolved only a dependency that never
+        // resolves (itself blocked) blocks.
         for (size_t d : deps) {
           const PlannedTask& dep = out.tasks[d];
           if (dep.expect == "completed") continue;
+          if (t.def.requires_ == engine::Requires::kAllResolved && dep.expect != "blocked")
+            continue;
           t.expect = "blocked";
           t.root = dep.expect == "blocked" ? dep.root : dep.def.task_id;
           break;

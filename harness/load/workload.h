@@ -31,12 +31,26 @@ struct PlannedTask {
   std::vector<PlannedEffect> effects;  // what it may deliver
   int64_t deadline_after_ms = 0;       // deadline = created + this
   int64_t created_at_ms = -1;          // fixed created time (cron filler), or -1: at submission
+  // Client calls after the create was answered OK (WorkloadSpec's *_after_ms; -1: none).
+  int64_t recreate_after_ms = -1, cancel_after_ms = -1, rerun_after_ms = -1;
+  int64_t ordinal = 0;  // within its workload (picks the field a re-create changes)
   // The payload, parsed once by the planner (shared by tasks with the same program).
   std::shared_ptr<const engine::Result<worker::Program>> program;
   // The `plan` event's value as JSON text (written without building a JSON object):
-  // {deps, effects [{channel, step, to}], expect, program, retries, root?}.
+  // {deps, effects [{channel, step, to}], expect, program, requires, retries, root?}.
   std::string PlanJson() const;
 };
+
+// The definition a re-create sends to prove the platform compares definitions: def with
+// one field changed (which % 5: deadline, retries, payload, priority, dependencies), and
+// that field's Taskcluster name in *field.
+engine::TaskDefinition ChangedDefinition(const engine::TaskDefinition& def, int64_t which,
+                                         std::string* field);
+
+// A digest of everything a create compares (after the engine's normalisation: an empty
+// task group is the task's id, expires 0 is deadline + 1 year): equal definitions, equal
+// digests. 16 hex digits; what the history's create events carry.
+std::string DefinitionDigest(const engine::TaskDefinition& def);
 
 // A hook of the engine (Taskcluster's cron hooks): created at at_ms, removed at until_ms.
 // Every schedule time in (at_ms, until_ms], and the first after it, is a candidate fire

@@ -4,7 +4,11 @@
 
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/core/cron.h"
+#include "engine/task.h"
+#include "engine/worker/payload.h"
 
 namespace ithappens::harness {
 
@@ -82,28 +86,99 @@ class Loader {
     return Status::Ok();
   }
 
-  static std::string ToJson(const YAML::Node& n) {
-    // Steps are small: maps of scalars or of maps. Numbers stay numbers.
-    if (n.IsSequence()) {
-      std::string s = "[";
-      for (size_t i = 0; i < n.size(); ++i) s += (i ? "," : "") + ToJson(n[i]);
-      return s + "]";
+  Status Bool(const YAML::Node& map, const char* key, const std::string& where, bool* out) const {
+    YAML::Node n = map[key];
+    if (!n) return Status::Ok();
+    const std::string field = where.empty() ? key : where + "." + key;
+    try {
+      *out = n.as<bool>();
+    } catch (const YAML::Exception&) {
+      return Error(n, field, "'" + n.as<std::string>("?") + "' is not true or false");
     }
-    if (n.IsMap()) {
-      std::string s = "{";
-      bool first = true;
-      for (auto it = n.begin(); it != n.end(); ++it) {
-        s += (first ? "\"" : ",\"") + it->first.as<std::string>() + "\":" + ToJson(it->second);
-        first = false;
-      }
-      return s + "}";
-    }
-    std::string v = n.as<std::string>();
-    bool numeric = !v.empty() && v.find_first_not_of("-0123456789") == std::string::npos;
-    return numeric ? v : "\"" + v + "\"";
+    return Status::Ok();
   }
 
+  Status Name(const YAML::Node& map, const char* key, const std::string& where,
+              std::string* out) const {
+    YAML::Node n = map[key];
+    if (!n) return Status::Ok();
+    if (!n.IsScalar()) return Error(n, where.empty() ? key : where + "." + key, "must be a name");
+    *out = n.as<std::string>();
+    return Status::Ok();
+  }
+
+  // Steps are small: maps of scalars or of maps. Integers stay numbers; every string is
+  // escaped as JSON requires.
+  static nlohmann::json ToJson(const YAML::Node& n) {
+    if (n.IsSequence()) {
+      nlohmann::json a = nlohmann::json::array();
+      for (size_t i = 0; i < n.size(); ++i) a.push_back(ToJson(n[i]));
+      return a;
+    }
+    if (n.IsMap()) {
+      nlohmann::json o = nlohmann::json::object();
+      for (auto it = n.begin(); it != n.end(); ++it)
+        o[it->first.as<std::string>()] = ToJson(it->second);
+      return o;
+    }
+    if (!n.IsScalar()) return nullptr;
+    const std::string v = n.as<std::string>();
+    const bool numeric = !v.empty() && v.size() < 19 &&
+                         v.find_first_not_of("-0123456789") == std::string::npos &&
+                         v.find('-', 1) == std::string::npos && v != "-";
+    if (numeric) return std::stoll(v);
+    return v;
+  }
+
+  // The program as the worker will read it: its steps checked now, with the line of the
+  // step at fault, so a typo is a scenario error and not a quiet malformed-payload.
+  Status Program(const YAML::Node& w, const std::string& where, WorkloadSpec* spec) const {
+    const YAML::Node program = w["program"];
+    spec->program = ToJson(program).dump();
+    // The largest expansion of "{i}" (a 7-digit ordinal) must fit the engine's bound.
+    size_t n_i = 0;
+    for (size_t p = spec->program.find("{i}"); p != std::string::npos;
+         p = spec->program.find("{i}", p + 1))
+      ++n_i;
+    const size_t largest = spec->program.size() + n_i * 4;
+    if (largest > engine::kMaxPayloadBytes) {
+      return Error(program, where + ".program",
+                   std::to_string(largest) + " bytes once {i} is expanded, over the engine's " +
+                       "payload limit of " + std::to_string(engine::kMaxPayloadBytes));
+    }
+    if (spec->malformed) return Status::Ok();
+    std::string expanded = spec->program;
+    for (size_t p; (p = expanded.find("{i}")) != std::string::npos;) expanded.replace(p, 3, "0");
+    auto parsed = worker::ParsePayload(expanded);
+    if (parsed.ok()) return Status::Ok();
+    // "payload.steps[3].sleep_ms: ..." -> the line of step 3, field program[3].sleep_ms.
+    std::string m = parsed.status().message();
+    YAML::Node at = program;
+    std::string field = where + ".program";
+    const std::string prefix = "payload.steps[";
+    if (m.rfind(prefix, 0) == 0) {
+      const size_t close = m.find(']');
+      const size_t k = std::stoul(m.substr(prefix.size(), close - prefix.size()));
+      if (k < program.size()) at = program[k];
+      m = m.substr(prefix.size() - 1);  // "[3].sleep_ms: ..."
+      field += m.substr(0, m.find(": "));
+      m = m.substr(m.find(": ") + 2);
+    }
+    return Error(at, field, m + " (set malformed: true to send it on purpose)");
+  }
+
+  // Any conversion yaml-cpp refuses past the checks above is still the file's fault: exit 2
+  // with the line, never an exception out of the loader.
   engine::Result<Scenario> Load() {
+    try {
+      return LoadChecked();
+    } catch (const YAML::Exception& e) {
+      return Status::InvalidArgument(file_ + ":" + std::to_string(e.mark.line + 1) + ": " +
+                                     e.msg);
+    }
+  }
+
+  engine::Result<Scenario> LoadChecked() {
     YAML::Node root;
     try {
       root = YAML::LoadFile(file_);
@@ -117,9 +192,21 @@ class Loader {
     ITHAPPENS_RETURN_IF_ERROR(
         Keys(root, "",
              {"name", "seed", "workers", "capacity", "clients", "poll_ms", "claim_timeout_ms",
-              "latency_ms", "request_timeout_ms", "heal_s", "herd_guard", "workload", "faults"}));
+              "latency_ms", "request_timeout_ms", "heal_s", "herd_guard", "late_calls", "workload",
+              "faults"}));
     if (!root["name"]) return Error(root, "name", "missing");
+    if (!root["name"].IsScalar()) return Error(root["name"], "name", "must be a string");
     s.name = root["name"].as<std::string>();
+    // The name becomes a directory under --out: a slug, never a path.
+    const bool slug = !s.name.empty() && s.name.size() <= 64 && s.name[0] != '.' &&
+                      s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                               "0123456789._-") == std::string::npos;
+    if (!slug) {
+      return Error(root["name"], "name",
+                   "'" + s.name.substr(0, 64) +
+                       "' is not a slug (1..64 of A-Z a-z 0-9 . _ -, not starting with '.')");
+    }
+    ITHAPPENS_RETURN_IF_ERROR(Bool(root, "late_calls", "", &s.late_calls));
     ITHAPPENS_RETURN_IF_ERROR(Int<uint64_t>(root, "seed", "", 0, UINT64_MAX, &s.seed));
     ITHAPPENS_RETURN_IF_ERROR(Int(root, "workers", "", 1, 1000, &s.workers));
     ITHAPPENS_RETURN_IF_ERROR(Int(root, "capacity", "", 1, 1000, &s.capacity));
@@ -148,10 +235,12 @@ class Loader {
       ITHAPPENS_RETURN_IF_ERROR(Keys(w, where,
                                      {"kind", "tasks", "chains", "graphs", "width", "appointments",
                                       "per_s", "length", "fail_root", "at_s", "every_s", "until_s",
-                                      "retries", "deadline_s", "program", "hooks", "schedule"}));
+                                      "retries", "deadline_s", "program", "hooks", "schedule",
+                                      "malformed", "requires", "priority", "recreate_s",
+                                      "cancel_s", "rerun_s"}));
       WorkloadSpec spec;
       spec.line = w.Mark().line + 1;
-      spec.kind = w["kind"] ? w["kind"].as<std::string>() : "";
+      ITHAPPENS_RETURN_IF_ERROR(Name(w, "kind", where, &spec.kind));
       if (spec.kind != "batch" && spec.kind != "chain" && spec.kind != "fanout" &&
           spec.kind != "cron" && spec.kind != "rate" && spec.kind != "hook") {
         return Error(w["kind"] ? w["kind"] : w, where + ".kind",
@@ -178,7 +267,7 @@ class Loader {
       if (spec.kind == "hook") {
         if (!w["schedule"]) return Error(w, where + ".schedule", "missing: a 5-field cron");
         if (spec.until_ms <= spec.at_ms) return Error(w, where, "hook needs until_s after at_s");
-        spec.schedule = w["schedule"].as<std::string>();
+        ITHAPPENS_RETURN_IF_ERROR(Name(w, "schedule", where, &spec.schedule));
         auto cron = engine::CronSchedule::Parse(spec.schedule);
         if (!cron.ok()) {
           // The engine's message starts with the field: "schedule: minute field '61' ...".
@@ -203,12 +292,38 @@ class Loader {
       ITHAPPENS_RETURN_IF_ERROR(Seconds(w, "deadline_s", where, 5 * 86'400, &spec.deadline_ms));
       if (spec.deadline_ms == 0)
         return Error(w["deadline_s"], where + ".deadline_s", "must be positive");
-      if (w["fail_root"]) spec.fail_root = w["fail_root"].as<bool>();
+      ITHAPPENS_RETURN_IF_ERROR(Bool(w, "fail_root", where, &spec.fail_root));
+      ITHAPPENS_RETURN_IF_ERROR(Bool(w, "malformed", where, &spec.malformed));
+      ITHAPPENS_RETURN_IF_ERROR(Name(w, "requires", where, &spec.requires_));
+      ITHAPPENS_RETURN_IF_ERROR(Name(w, "priority", where, &spec.priority));
+      engine::Requires requires_mode;
+      if (!engine::Parse(spec.requires_, &requires_mode)) {
+        return Error(w["requires"], where + ".requires",
+                     "'" + spec.requires_ + "' is not one of all-completed, all-resolved");
+      }
+      engine::Priority priority;
+      if (!engine::Parse(spec.priority, &priority)) {
+        return Error(w["priority"], where + ".priority",
+                     "'" + spec.priority +
+                         "' is not one of highest, very-high, high, medium, low, very-low, "
+                         "lowest, normal");
+      }
+      const int64_t max_after_s = 30 * 86'400;
+      for (auto [key, out] : {std::pair{"recreate_s", &spec.recreate_after_ms},
+                              {"cancel_s", &spec.cancel_after_ms},
+                              {"rerun_s", &spec.rerun_after_ms}}) {
+        ITHAPPENS_RETURN_IF_ERROR(Seconds(w, key, where, max_after_s, out));
+      }
+      if ((spec.kind == "hook" || spec.kind == "cron") &&
+          (w["recreate_s"] || w["cancel_s"] || w["rerun_s"])) {
+        return Error(w, where, "recreate_s, cancel_s and rerun_s are for batch, chain, fanout "
+                               "and rate workloads");
+      }
       if (!w["program"] || !w["program"].IsSequence()) {
         return Error(w, where + ".program",
                      "missing: a list of steps (see engine/worker/payload.h)");
       }
-      spec.program = ToJson(w["program"]);
+      ITHAPPENS_RETURN_IF_ERROR(Program(w, where, &spec));
       s.workload.push_back(spec);
     }
     YAML::Node faults = root["faults"];
@@ -220,13 +335,13 @@ class Loader {
           Keys(f, where, {"kind", "target", "at_s", "duration_s", "probability"}));
       FaultSpec spec;
       spec.line = f.Mark().line + 1;
-      spec.kind = f["kind"] ? f["kind"].as<std::string>() : "";
+      ITHAPPENS_RETURN_IF_ERROR(Name(f, "kind", where, &spec.kind));
       const FaultKind* kind = FindFaultKind(spec.kind);
       if (kind == nullptr) {
         return Error(f["kind"] ? f["kind"] : f, where + ".kind",
                      "'" + spec.kind + "' is not a fault kind (see `ithappens list`)");
       }
-      spec.target = f["target"] ? f["target"].as<std::string>() : "";
+      ITHAPPENS_RETURN_IF_ERROR(Name(f, "target", where, &spec.target));
       if (std::string why = CheckFaultTarget(*kind, spec.target, s.workers, s.clients);
           !why.empty()) {
         return Error(f["target"] ? f["target"] : f, where + ".target", why);

@@ -27,6 +27,16 @@ struct WorkloadSpec {
   int64_t deadline_ms = 24LL * 3600 * 1000;
   std::string schedule;  // hook: 5-field cron (UTC); the hooks exist from at to until
   std::string program;   // payload JSON; "{i}" becomes the task's (hook: the hook's) ordinal
+  // The payload is malformed on purpose (the worker must raise malformed-payload); without
+  // it a program the worker cannot run is a scenario error.
+  bool malformed = false;
+  std::string requires_ = "all-completed";  // all-completed | all-resolved
+  std::string priority = "lowest";          // Taskcluster's priority levels
+  // Client behaviours that drive the queue's rules, each after the task's create was
+  // answered OK (-1: never):
+  int64_t recreate_after_ms = -1;  // re-create it identically, then with one field changed
+  int64_t cancel_after_ms = -1;    // cancel it (chains: the last task, often unscheduled)
+  int64_t rerun_after_ms = -1;     // rerun it (chains: the last task)
   int line = 0;
 };
 
@@ -49,6 +59,10 @@ struct Scenario {
   // herd_max deliveries within any herd_window_ms. 0: no guard.
   int64_t herd_window_ms = 0;
   int herd_max = 0;
+  // Workers make late calls on purpose: each acknowledged report is repeated (it must be
+  // answered OK: reports are idempotent) and followed by a reclaim of the ended run (it
+  // must be refused); a worker whose reclaim was refused still reports (refused: fencing).
+  bool late_calls = false;
   std::vector<WorkloadSpec> workload;
   std::vector<FaultSpec> faults;
 };

@@ -158,6 +158,7 @@ class Simulation {
     });
     Every(1000, [this] { CheckQuiescent(); });
     const int64_t hard_end = kEpochMs + last_event_ms_ + s_.heal_ms;
+    hard_end_ms_ = hard_end;
     auto report = [&](bool done) {
       if (o_.progress) {
         o_.progress(SimProgress{Now() - kEpochMs, hard_end - kEpochMs, hist_.count(), done});
@@ -274,16 +275,36 @@ class Simulation {
       if (c.type == EventType::kOk) {
         Emit(shared->proc, EventType::kOk, shared->f, shared->task, c.value_json);
       } else {
-        Emit(shared->proc, c.type, shared->f, shared->task, "", c.status.ToString());
+        // A failed or unknown call names its run too, so it can be matched to its invoke.
+        const bool has_run = !shared->task.empty() && shared->f != "create" &&
+                             shared->f != "cancel" && shared->f != "rerun";
+        Emit(shared->proc, c.type, shared->f, shared->task, has_run ? InvokeValue(*shared) : "",
+             c.status.ToString());
       }
       done(c);
     });
   }
   static std::string InvokeValue(const Operation& op) {
     if (op.f == "claim") return "{\"n\":" + std::to_string(op.n) + "}";
-    if (op.f == "create") return "";
+    if (op.f == "create") {
+      // What the checkers need of the definition: its digest (a re-create with another
+      // definition must be refused) and its retries.
+      return "{\"digest\":\"" + DefinitionDigest(*op.def) +
+             "\",\"retries\":" + std::to_string(op.def->retries) + "}";
+    }
+    if (op.f == "cancel" || op.f == "rerun") return "";
     if (op.hook) return HookJson(*op.hook);
+    if (op.f == "report-exception") return ReasonRunJson(op.reason, op.run);
     return RunJson(op.run);
+  }
+  static std::string ReasonRunJson(engine::ReasonResolved reason, uint32_t run) {
+    return "{\"reason\":\"" + std::string(engine::ToString(reason)) +
+           "\",\"run\":" + std::to_string(run) + "}";
+  }
+  // Lease ends on the engine's clock, in ms since the run began (as final events' times).
+  static std::string LeaseJson(uint32_t run, engine::TimeMs taken_until_ms) {
+    return "{\"run\":" + std::to_string(run) +
+           ",\"taken_until_ms\":" + std::to_string(taken_until_ms - kEpochMs) + "}";
   }
 
   // The simulator's Client: a simulated network between the caller and the engine core.
@@ -361,12 +382,22 @@ class Simulation {
           c.claimed.emplace_back(claims[k].task->task_id, claims[k].run_id);
           c.value_json.append(k ? ",{\"task\":" : "{\"task\":");
           AppendJsonString(&c.value_json, claims[k].task->task_id);
-          c.value_json.append(",\"run\":").append(std::to_string(claims[k].run_id)).push_back('}');
+          c.value_json.append(",\"run\":")
+              .append(std::to_string(claims[k].run_id))
+              .append(",\"taken_until_ms\":")
+              .append(std::to_string(claims[k].taken_until_ms - kEpochMs))
+              .push_back('}');
         }
         c.value_json.append("]}");
         claims.clear();  // drop the definitions' references now
       } else if (op.f == "reclaim") {
-        c.status = q.ReclaimTask(ref, nullptr);
+        engine::TimeMs taken_until_ms = 0;
+        c.status = q.ReclaimTask(ref, &taken_until_ms);
+        if (c.status.ok()) c.value_json = LeaseJson(op.run, taken_until_ms);
+      } else if (op.f == "cancel") {
+        c.status = q.CancelTask(op.task);
+      } else if (op.f == "rerun") {
+        c.status = q.RerunTask(op.task);
       } else if (op.f == "report-completed") {
         c.status = q.ReportCompleted(ref);
         c.value_json = RunJson(op.run);
@@ -375,7 +406,7 @@ class Simulation {
         c.value_json = RunJson(op.run);
       } else if (op.f == "report-exception") {
         c.status = q.ReportException(ref, op.reason);
-        c.value_json = RunJson(op.run);
+        c.value_json = ReasonRunJson(op.reason, op.run);
       } else if (op.f == "create-hook") {
         c.status = q.CreateHook(*op.hook);
         c.value_json = HookJson(*op.hook);
@@ -408,6 +439,9 @@ class Simulation {
   // Emits the ground truth of every planned task, then schedules the generator's
   // submissions (in planning order, so equal plans give equal timer order).
   void Plan() {
+    // What the harness configured the target with: the checkers judge leases by it.
+    Emit("plan", EventType::kPlan, "target", "",
+         "{\"claim_timeout_ms\":" + std::to_string(s_.claim_timeout_ms) + "}");
     if (s_.herd_window_ms > 0) {
       Emit("plan", EventType::kPlan, "herd-guard", "",
            "{\"max\":" + std::to_string(s_.herd_max) +
@@ -431,33 +465,74 @@ class Simulation {
     last_event_ms_ = std::max(last_event_ms_, workload_.last_ms);
   }
 
-  // Creates chain[k], then (when its create is answered) chain[k+1].
+  // Creates chain[k], then (when its create is answered) chain[k+1]. A task whose create
+  // was acknowledged gets its client's later calls (re-create, cancel, rerun).
   void SubmitChain(std::vector<size_t> chain, size_t k) {
     if (k == chain.size()) return;
     PlannedTask& t = plan_[chain[k]];
     t.def.created_ms = t.created_at_ms >= 0 ? kEpochMs + t.created_at_ms : Now();
     t.def.deadline_ms = t.def.created_ms + t.deadline_after_ms;
+    if (t.def.deadline_ms <= hard_end_ms_) latest_deadline_ms_ = std::max(latest_deadline_ms_, t.def.deadline_ms);
     creates_in_flight_++;
-    SubmitCreate(chain[k], 0, [this, chain, k] {
+    auto def = std::make_shared<const TaskDefinition>(t.def);
+    SubmitCreate(def, t.client, 0, [this, chain, k, def](bool acknowledged) {
       creates_in_flight_--;
+      if (acknowledged) LaterCalls(plan_[chain[k]], def);
       SubmitChain(chain, k + 1);
     });
   }
 
-  void SubmitCreate(size_t index, int attempt, std::function<void()> then) {
-    const PlannedTask& t = plan_[index];
+  // Sends a create, retrying it while the outcome is unknown; then(acknowledged).
+  void SubmitCreate(std::shared_ptr<const TaskDefinition> def, int client, int attempt,
+                    std::function<void(bool)> then) {
     Operation op;
-    op.proc = "client-" + std::to_string(t.client);
+    op.proc = "client-" + std::to_string(client);
     op.f = "create";
-    op.task = t.def.task_id;
-    op.def = std::make_shared<const TaskDefinition>(t.def);
-    Call(std::move(op), [this, index, attempt, then](const Completion& c) {
+    op.task = def->task_id;
+    op.def = def;
+    Call(std::move(op), [this, def, client, attempt, then](const Completion& c) {
       if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
         After(Backoff(attempt),
-              [this, index, attempt, then] { SubmitCreate(index, attempt + 1, then); });
+              [this, def, client, attempt, then] { SubmitCreate(def, client, attempt + 1, then); });
         return;
       }
-      then();
+      then(c.type == EventType::kOk);
+    });
+  }
+
+  // The client's calls on an acknowledged task that drive the queue's rules: the same
+  // create again (OK), a create with one field changed (ALREADY_EXISTS), cancel, rerun.
+  void LaterCalls(const PlannedTask& t, std::shared_ptr<const TaskDefinition> def) {
+    const int client = t.client;
+    if (t.recreate_after_ms >= 0) {
+      std::string field;
+      auto changed =
+          std::make_shared<const TaskDefinition>(ChangedDefinition(*def, t.ordinal, &field));
+      After(t.recreate_after_ms, [this, def, changed, client] {
+        SubmitCreate(def, client, 0, [this, changed, client](bool) {
+          SubmitCreate(changed, client, 0, [](bool) {});
+        });
+      });
+    }
+    if (t.cancel_after_ms >= 0) {
+      After(t.cancel_after_ms, [this, def, client] { SubmitTaskCall("cancel", def->task_id, client, 0); });
+    }
+    if (t.rerun_after_ms >= 0) {
+      After(t.rerun_after_ms, [this, def, client] { SubmitTaskCall("rerun", def->task_id, client, 0); });
+    }
+  }
+
+  // cancel or rerun, retried while the outcome is unknown (both are idempotent).
+  void SubmitTaskCall(const char* f, std::string task, int client, int attempt) {
+    Operation op;
+    op.proc = "client-" + std::to_string(client);
+    op.f = f;
+    op.task = task;
+    Call(std::move(op), [this, f, task, client, attempt](const Completion& c) {
+      if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
+        After(Backoff(attempt),
+              [this, f, task, client, attempt] { SubmitTaskCall(f, task, client, attempt + 1); });
+      }
     });
   }
 
@@ -634,6 +709,8 @@ class Simulation {
   void Report(const Held& r, const char* f, engine::ReasonResolved reason, int64_t offset) {
     WorkerAt(r->w, Now() + offset, [this, r, f, reason] {
       if (r->phase == RunPhase::kLeaseLost) {
+        // With late calls the worker reports anyway: the engine must refuse it (fencing).
+        if (s_.late_calls) LateCall(r, f, reason);
         RunEnded(r->w, workers_[r->w].epoch);
         return;
       }
@@ -658,8 +735,28 @@ class Simulation {
                  [this, r, f, reason, attempt] { SendReport(r, f, reason, attempt + 1); });
         return;
       }
+      if (s_.late_calls && c.type == EventType::kOk) {
+        // A second later: the same report again (OK: reports are idempotent) and a
+        // reclaim of the run it ended (refused).
+        WorkerAt(r->w, Now() + kLateCallMs, [this, r, f, reason] {
+          LateCall(r, f, reason);
+          LateCall(r, "reclaim", reason);
+        });
+      }
       RunEnded(r->w, epoch);
     });
+  }
+
+  // One call of worker r->w about run r, sent once, whatever it is answered.
+  static constexpr int64_t kLateCallMs = 1'000;
+  void LateCall(const Held& r, const char* f, engine::ReasonResolved reason) {
+    Operation op;
+    op.proc = workers_[r->w].name;
+    op.f = f;
+    op.task = r->task;
+    op.run = r->run;
+    op.reason = reason;
+    Call(std::move(op), [](const Completion&) {});
   }
 
   // A run of worker w (in the given epoch) is over: free its slot. A worker that leaks
@@ -781,6 +878,7 @@ class Simulation {
   // ---------------------------------------------------------------- the end
   void CheckQuiescent() {
     if (Now() < kEpochMs + last_event_ms_ || creates_in_flight_ > 0 || !target_.Up()) return;
+    if (Now() < latest_deadline_ms_ + 2 * kTickMs) return;
     auto counts = target_.queue().CountByState();
     int busy = 0;
     for (const auto& w : workers_) busy += w.running;
@@ -865,6 +963,9 @@ class Simulation {
   std::set<std::string> delivered_keys_;
   std::unordered_map<std::string, std::shared_ptr<const ParsedProgram>> programs_;
   int64_t creates_in_flight_ = 0;
+  // The run ends no earlier than the latest deadline that falls before its hard end, so a
+  // task blocked until its deadline is judged after it.
+  int64_t hard_end_ms_ = INT64_MAX, latest_deadline_ms_ = 0;
   SimSummary summary_;
 };
 

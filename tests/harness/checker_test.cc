@@ -36,6 +36,15 @@ class HistoryBuilder {
     Add("client-0", EventType::kInvoke, "create", t);
     return Add("client-0", EventType::kOk, "create", t, {{"task_id", id.empty() ? t : id}});
   }
+  // worker-0 claims run `run` of t (lease until lease_ms) and reports f for it.
+  HistoryBuilder& Ran(const std::string& t, int run, const std::string& f,
+                      int64_t lease_ms = 60'000) {
+    Add("worker-0", EventType::kInvoke, "claim", "", {{"n", 1}});
+    Add("worker-0", EventType::kOk, "claim", "",
+        {{"runs", {{{"task", t}, {"run", run}, {"taken_until_ms", lease_ms}}}}});
+    Add("worker-0", EventType::kInvoke, f, t, {{"run", run}});
+    return Add("worker-0", EventType::kOk, f, t, {{"run", run}});
+  }
   HistoryBuilder& Final(const std::string& t, const std::string& state, json runs,
                         json extra = json::object()) {
     extra["state"] = state;
@@ -85,7 +94,9 @@ HistoryBuilder Good() {
             {"channel", "sms"},
             {"to", "p1"},
             {"delivered", true}})
-      .Add("worker-0", EventType::kOk, "report-completed", "A", {{"run", 0}})
+      .Ran("A", 0, "report-completed")
+      .Ran("B", 0, "report-failed")
+      .Ran("C", 0, "report-completed")
       .Final("A", "completed", {RunJson("completed", "scheduled", "completed", 10, 20)})
       .Final("B", "failed", {RunJson("failed")})
       .Final("C", "completed", {RunJson("completed", "scheduled", "completed", 30, 40)});

@@ -109,6 +109,7 @@ nlohmann::json PlanOracle(const PlannedTask& t) {
                           {"deps", t.def.dependencies},
                           {"effects", fx},
                           {"program", t.def.payload},
+                          {"requires", engine::ToString(t.def.requires_)},
                           {"retries", t.def.retries}};
   if (!t.root.empty()) value["root"] = t.root;
   return value;

@@ -53,8 +53,12 @@ class NoopChecker final : public Checker {
 };
 
 // The standard set: no-lost, no-duplicate-tasks, no-duplicate-effects, effect-order,
-// single-completion, attribution, dependency-order, deadline, liveness.
+// single-completion, attribution, dependency-order, deadline, liveness, hook-fires,
+// task-model.
 std::vector<std::unique_ptr<Checker>> StandardCheckers();
+// task-model: each task's operations replayed through the queue's rules
+// (harness/checkers/task_model.cc lists them).
+std::unique_ptr<Checker> MakeTaskModelChecker();
 
 // Runs checkers over a history file in one streaming pass. A checker that throws becomes
 // unknown with the exception's message.

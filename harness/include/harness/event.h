@@ -60,6 +60,8 @@ inline constexpr size_t kMaxTaskIdLength = 1024;
 struct RunFacts {
   std::string_view task, state, reason_created, reason_resolved, worker;
   int64_t run = -1, started_ms = -1, resolved_ms = -1;
+  int64_t taken_until_ms = -1;  // a claim's lease end, on the platform's clock
+  uint32_t task_ix = kNoTask;   // `task` interned, as EventView::task_ix
 };
 struct EffectFacts {  // one element of a plan's `effects`
   int64_t step = -1;
@@ -86,7 +88,10 @@ struct EventView {
 
   // The value's fields (DESIGN.md "History"; which events carry which: checkers.cc).
   std::string_view expect, root, task_id, state, blocked_by, key, channel, to, target, hook;
+  std::string_view digest, reason, requires_;  // create: the definition's digest; report-
+                                               // exception: the reason; plan: requires
   int64_t run = -1, step = -1, deadline_ms = -1, duration_ms = -1, n = -1;
+  int64_t retries = -1, taken_until_ms = -1, claim_timeout_ms = -1;
   bool has_deadline = false, delivered = false;
   std::vector<uint32_t> deps;  // interned like task_ix
   std::vector<EffectFacts> effects;

@@ -1,0 +1,684 @@
+// task-model: every task's operations replayed through the queue's rules (DESIGN.md, "The
+// reference engine"), so that a platform is judged on each acknowledged answer, not only
+// on where its tasks end. A task is a key (Porcupine's split): the state kept per task is
+// what the history proves about it, so the check is one pass, linear in the history and
+// bounded by tasks x runs. An `info` answer (outcome unknown) is taken either way: it may
+// have taken effect, or not, and no rule counts on either.
+//
+// The rules, each flagged with the events that show it:
+//   create   an OK to a definition other than the stored one; an identical re-create
+//            refused (creates are idempotent however late they come)
+//   claim    more runs than asked for; a task nobody created; a run handed out twice; a
+//            new run while the previous run's lease still lived (no report, no cancel);
+//            a task whose cancel was acknowledged and which nobody reran
+//   reclaim  acknowledged for a run the worker does not hold, or that had ended
+//   report   acknowledged from a worker that does not hold the run; for a run that had
+//            ended (a later run existed, or a cancel was acknowledged) unless it repeats a
+//            report sent before; a second, different outcome for one run; the repeat of an
+//            acknowledged report refused (reports are idempotent)
+//   final    every run's creation has its cause (scheduled, retry after claim-expired or
+//            worker-shutdown, task-retry after intermittent-task, a rerun someone asked
+//            for); no more automatic retries than the definition allows; a retryable
+//            exception with retries left is followed by its retry; every outcome has its
+//            cause (a report of that run, a cancel, the deadline, an expired lease that a
+//            fault explains); every acknowledged report took effect; a canceled task is
+//            resolved; every run handed out is in the final status, with its worker.
+//
+// The events it reads (harness/event.h): plan f "target" {claim_timeout_ms} and f "task"
+// {retries}; create invoke {digest, retries} and its answer; claim invoke {n} and ok
+// {runs [{task, run, taken_until_ms}]}; reclaim ok {run, taken_until_ms}; report-* invoke
+// and answers {run, reason?}; cancel, rerun; fault events; final {state, deadline_ms, runs}.
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/checker.h"
+#include "harness/checkers/checker_util.h"
+
+namespace ithappens::harness {
+namespace {
+
+using checkers::Flag;
+using checkers::Slot;
+
+// A run's outcome: completed, failed, or exception with its reason.
+enum Outcome : uint8_t {
+  kNoOutcome,
+  kCompleted,
+  kFailed,
+  kWorkerShutdown,
+  kMalformedPayload,
+  kResourceUnavailable,
+  kInternalError,
+  kIntermittentTask,
+  kClaimExpired,
+  kDeadlineExceeded,
+  kCanceled,
+  kUnknownOutcome,
+};
+constexpr std::string_view kOutcomeNames[] = {
+    "unresolved",
+    "completed",
+    "failed",
+    "exception/worker-shutdown",
+    "exception/malformed-payload",
+    "exception/resource-unavailable",
+    "exception/internal-error",
+    "exception/intermittent-task",
+    "exception/claim-expired",
+    "exception/deadline-exceeded",
+    "exception/canceled",
+    "an unknown outcome",
+};
+std::string Name(Outcome o) { return std::string(kOutcomeNames[o]); }
+
+Outcome ExceptionOutcome(std::string_view reason) {
+  for (int o = kWorkerShutdown; o <= kCanceled; ++o)
+    if (kOutcomeNames[o].substr(10) == reason) return static_cast<Outcome>(o);
+  return kUnknownOutcome;
+}
+
+// A final run's outcome (kNoOutcome while pending or running).
+Outcome RunOutcome(const RunFacts& r) {
+  if (r.state == "pending" || r.state == "running") return kNoOutcome;
+  if (r.state == "completed") return kCompleted;
+  if (r.state == "failed") return kFailed;
+  if (r.state == "exception") return ExceptionOutcome(r.reason_resolved);
+  return kUnknownOutcome;
+}
+
+// What a report call asks for.
+Outcome ReportOutcome(const EventView& e) {
+  if (e.f == "report-completed") return kCompleted;
+  if (e.f == "report-failed") return kFailed;
+  return ExceptionOutcome(e.reason);
+}
+
+bool Retryable(Outcome o) {
+  return o == kClaimExpired || o == kWorkerShutdown || o == kIntermittentTask;
+}
+
+enum CallStatus : uint8_t { kOpen, kAcked, kUnknown, kRefused };
+
+constexpr uint32_t kNobody = UINT32_MAX;
+constexpr int64_t kNever = INT64_MAX;
+constexpr int64_t kUnknownLease = INT64_MIN;
+constexpr size_t kMaxRunsPerTask = 50;  // a run id past this is not kept
+constexpr int64_t kInFlightMs = 1'000;  // how long before a run began a fault still counts
+
+class TaskModel final : public Checker {
+ public:
+  std::string name() const override { return "task-model"; }
+
+  void Observe(const EventView& e) override {
+    const int64_t now = e.t_ns / 1'000'000;
+    switch (e.type) {
+      case EventType::kPlan:
+        return Plan(e);
+      case EventType::kFault:
+        return Fault(e, now);
+      case EventType::kFinal:
+        return Final(e);
+      case EventType::kEffect:
+        return;
+      default:
+        break;
+    }
+    if (e.f == "claim") return Claim(e, now);
+    if (e.task_ix == kNoTask) return;
+    if (e.type == EventType::kInvoke) return Invoke(e, now);
+    Completion(e, now);
+  }
+
+  CheckResult Finish() override {
+    r_.checker = name();
+    r_.counts = {{"tasks", tasks_modeled_},  {"creates", creates_},
+                 {"claims", runs_claimed_},  {"reports", reports_},
+                 {"finals", finals_},        {"conflicts_refused", conflicts_refused_},
+                 {"late_refused", late_refused_}};
+    return r_;
+  }
+
+ private:
+  struct Report {
+    Outcome outcome;
+    CallStatus status;
+    uint32_t proc;
+    int64_t invoke_t, invoke_i, done_t, done_i;
+  };
+  struct Run {
+    uint32_t holder = kNobody;
+    int64_t claim_i = -1, claim_t = -1;
+    int64_t lease_until_ms = kUnknownLease, lease_i = -1;
+    int64_t ended_t = kNever, ended_i = -1;  // by then the run had certainly ended
+    const char* ended_why = "";
+    std::vector<Report> reports;
+  };
+  // An invoke waiting for its answer.
+  struct Open {
+    uint32_t proc;
+    std::string f;
+    int64_t run, t, i;
+    std::string digest;  // create
+    int64_t retries;     // create
+    size_t report;       // report-*: index into the run's reports
+  };
+  struct Task {
+    bool known = false;
+    bool maybe_absent = true;          // no create of it was acknowledged yet
+    std::vector<std::string> digests;  // the definitions it may have been stored with
+    int64_t retries = -1, plan_retries = -1;
+    std::vector<Run> runs;
+    std::vector<Open> open;
+    int64_t cancel_invoke_t = kNever, cancel_ok_t = kNever, cancel_ok_i = -1;
+    int64_t cancel_ok_invoke_t = kNever;  // the invoke time of the acknowledged cancel
+    int64_t rerun_invoke_t = -1;          // the latest rerun sent
+  };
+  struct Window {
+    std::string kind, target;
+    int64_t start_ms, end_ms, i;
+  };
+
+  Task& TaskOf(const EventView& e) { return TaskAt(e.task_ix); }
+  Task& TaskAt(uint32_t ix) { return Slot(tasks_, ix); }
+  Run* RunOf(Task& t, int64_t run) {
+    if (run < 0 || run >= static_cast<int64_t>(kMaxRunsPerTask)) return nullptr;
+    if (t.runs.size() <= static_cast<size_t>(run)) t.runs.resize(static_cast<size_t>(run) + 1);
+    return &t.runs[static_cast<size_t>(run)];
+  }
+  uint32_t Proc(std::string_view p) {
+    auto it = procs_.find(std::string(p));
+    if (it != procs_.end()) return it->second;
+    const uint32_t ix = static_cast<uint32_t>(proc_names_.size());
+    proc_names_.emplace_back(p);
+    procs_.emplace(std::string(p), ix);
+    return ix;
+  }
+  std::string ProcName(uint32_t ix) const {
+    return ix < proc_names_.size() ? proc_names_[ix] : "nobody";
+  }
+
+  void Plan(const EventView& e) {
+    if (e.f == "target" && e.claim_timeout_ms > 0) claim_timeout_ms_ = e.claim_timeout_ms;
+    if (e.f != "task" || e.task_ix == kNoTask) return;
+    Task& t = TaskOf(e);
+    if (!t.known) ++tasks_modeled_;
+    t.known = true;
+    t.plan_retries = e.retries;
+  }
+
+  // Fault windows, for explaining expired leases. A fault event that is not one edge of a
+  // window (worker-oom, sink-oom) is an instant.
+  void Fault(const EventView& e, int64_t now) {
+    std::string_view kind;
+    bool start = false;
+    const std::string target(e.target);
+    if (!ParseFaultEdge(e.f, &kind, &start)) {
+      windows_.push_back(Window{std::string(e.f), target, now, now, e.i});
+      return;
+    }
+    int64_t slack = 0;
+    if (kind == "clock-jump") slack = std::abs(std::max<int64_t>(e.duration_ms, 0));
+    if (start) {
+      open_windows_.emplace(std::string(kind) + "\n" + target, windows_.size());
+      windows_.push_back(Window{std::string(kind), target, now - slack, kNever, e.i});
+      return;
+    }
+    auto it = open_windows_.find(std::string(kind) + "\n" + target);
+    if (it == open_windows_.end()) return;
+    windows_[it->second].end_ms = now + slack;
+    open_windows_.erase(it);
+  }
+
+  // A fault that can make worker w lose a lease between from_ms and to_ms: one aimed at
+  // the worker (or all), or one that takes the engine's service down or moves its clock.
+  const Window* Explains(std::string_view worker, int64_t from_ms, int64_t to_ms) const {
+    static const char* kWorkerKinds[] = {"worker-crash", "worker-pause",  "worker-leak",
+                                         "worker-oom",   "partition",     "response-loss",
+                                         "flaky-network"};
+    static const char* kEngineKinds[] = {"engine-crash", "fsync-error", "write-error",
+                                         "clock-jump"};
+    for (const Window& w : windows_) {
+      if (w.start_ms > to_ms || w.end_ms < from_ms) continue;
+      for (const char* k : kEngineKinds)
+        if (w.kind == k) return &w;
+      for (const char* k : kWorkerKinds)
+        if (w.kind == k && (w.target == worker || w.target == "all")) return &w;
+    }
+    return nullptr;
+  }
+
+  void Invoke(const EventView& e, int64_t now) {
+    Task& t = TaskOf(e);
+    if (!t.known && e.f == "create") ++tasks_modeled_;
+    if (e.f == "create") t.known = true;
+    Open o{Proc(e.proc), std::string(e.f), e.run, now, e.i, std::string(e.digest), e.retries, 0};
+    if (e.f.rfind("report-", 0) == 0) {
+      if (Run* run = RunOf(t, e.run)) {
+        o.report = run->reports.size();
+        run->reports.push_back(Report{ReportOutcome(e), kOpen, o.proc, now, e.i, kNever, -1});
+      }
+    }
+    if (e.f == "cancel") t.cancel_invoke_t = std::min(t.cancel_invoke_t, now);
+    if (e.f == "rerun") t.rerun_invoke_t = now;
+    t.open.push_back(std::move(o));
+  }
+
+  // The invoke this answer belongs to: the same caller, call and run.
+  bool TakeOpen(Task& t, const EventView& e, Open* out) {
+    const uint32_t proc = Proc(e.proc);
+    for (size_t k = 0; k < t.open.size(); ++k) {
+      const Open& o = t.open[k];
+      if (o.proc != proc || o.f != e.f || (e.run >= 0 && o.run != e.run)) continue;
+      *out = std::move(t.open[k]);
+      t.open.erase(t.open.begin() + static_cast<ptrdiff_t>(k));
+      return true;
+    }
+    return false;
+  }
+
+  void Completion(const EventView& e, int64_t now) {
+    Task& t = TaskOf(e);
+    Open o;
+    if (!TakeOpen(t, e, &o)) return;  // an answer without its invoke: nothing to judge
+    if (e.f == "create") return Create(e, t, o);
+    if (e.f == "cancel") {
+      if (e.type == EventType::kOk && t.cancel_ok_t == kNever) {
+        t.cancel_ok_t = now;
+        t.cancel_ok_i = e.i;
+        t.cancel_ok_invoke_t = o.t;
+      }
+      return;
+    }
+    if (e.f == "rerun") return;
+    Run* run = RunOf(t, o.run);
+    if (run == nullptr) return;
+    if (e.f == "reclaim") return Reclaim(e, t, *run, o);
+    if (e.f.rfind("report-", 0) == 0) return ReportDone(e, t, *run, o, now);
+  }
+
+  static std::string Code(std::string_view error) {
+    return std::string(error.substr(0, error.find(':')));
+  }
+
+  void Create(const EventView& e, Task& t, const Open& o) {
+    ++creates_;
+    const bool stored_is_this =
+        !t.maybe_absent && t.digests.size() == 1 && t.digests[0] == o.digest;
+    if (e.type == EventType::kOk) {
+      if (!t.maybe_absent && std::find(t.digests.begin(), t.digests.end(), o.digest) ==
+                                 t.digests.end()) {
+        Flag(&r_, e.task, {o.i, e.i},
+             "a create was answered OK although its definition (digest " + o.digest +
+                 ") differs from the stored one (" + t.digests.front() +
+                 "): a changed re-create must be refused with ALREADY_EXISTS");
+      }
+      t.maybe_absent = false;
+      t.digests = {o.digest};
+      t.retries = o.retries;
+      return;
+    }
+    if (e.type == EventType::kInfo) {
+      if (t.maybe_absent && std::find(t.digests.begin(), t.digests.end(), o.digest) ==
+                                t.digests.end())
+        t.digests.push_back(o.digest);
+      return;
+    }
+    const std::string code = Code(e.error);
+    if (code == "ALREADY_EXISTS" && !stored_is_this) ++conflicts_refused_;
+    if (stored_is_this) {
+      Flag(&r_, e.task, {o.i, e.i},
+           "an identical re-create was refused (" + std::string(e.error) +
+               "): creates are idempotent however late they come");
+    }
+  }
+
+  void Claim(const EventView& e, int64_t now) {
+    const uint32_t proc = Proc(e.proc);
+    if (e.type == EventType::kInvoke) {
+      open_claims_[proc] = OpenClaim{e.n, now, e.i};
+      return;
+    }
+    auto it = open_claims_.find(proc);
+    if (it == open_claims_.end()) return;
+    const OpenClaim claim = it->second;
+    open_claims_.erase(it);
+    if (e.type != EventType::kOk) return;
+    if (claim.n >= 0 && static_cast<int64_t>(e.runs.size()) > claim.n) {
+      Flag(&r_, "", {claim.i, e.i},
+           std::string(e.proc) + " asked for " + std::to_string(claim.n) + " runs and got " +
+               std::to_string(e.runs.size()));
+    }
+    for (const RunFacts& rf : e.runs) {
+      if (rf.task_ix == kNoTask) continue;
+      ++runs_claimed_;
+      Task& t = TaskAt(rf.task_ix);
+      const std::string task(rf.task);
+      if (!t.known) {
+        Flag(&r_, task, {e.i}, "handed out a task that nobody created and no plan names");
+        t.known = true;
+      }
+      Run* run = RunOf(t, rf.run);
+      if (run == nullptr) {
+        Flag(&r_, task, {e.i}, "handed out run " + std::to_string(rf.run) + ", outside 0..49");
+        continue;
+      }
+      if (run->holder != kNobody) {
+        Flag(&r_, task, {run->claim_i, e.i},
+             "run " + std::to_string(rf.run) + " was handed out twice: to " +
+                 ProcName(run->holder) + ", then to " + std::string(e.proc));
+        continue;
+      }
+      run->holder = proc;
+      run->claim_i = e.i;
+      run->claim_t = now;
+      if (rf.taken_until_ms >= 0) {
+        run->lease_until_ms = rf.taken_until_ms;
+        run->lease_i = e.i;
+      }
+      for (int64_t p = 0; p < rf.run; ++p) {
+        Run& before = t.runs[static_cast<size_t>(p)];
+        if (before.ended_t == kNever) {
+          before.ended_t = now;
+          before.ended_i = e.i;
+          before.ended_why = "a later run was handed out";
+        }
+      }
+      LeaseRule(e, t, rf, claim.t, now, task);
+      if (t.cancel_ok_t < claim.t && t.rerun_invoke_t < t.cancel_ok_invoke_t) {
+        Flag(&r_, task, {t.cancel_ok_i, e.i},
+             "handed out run " + std::to_string(rf.run) +
+                 " after the task's cancel was acknowledged (and nobody reran it)");
+      }
+    }
+  }
+
+  // A new run is made only when the previous one ended: by a report, a cancel, or its
+  // lease running out. With neither of the first two sent, the previous lease must be over
+  // at the time of this claim (on the platform's clock: taken_until - claim timeout).
+  void LeaseRule(const EventView& e, const Task& t, const RunFacts& rf, int64_t claim_t,
+                 int64_t now, const std::string& task) {
+    if (rf.run < 1 || claim_timeout_ms_ <= 0 || rf.taken_until_ms < 0) return;
+    const Run& prev = t.runs[static_cast<size_t>(rf.run - 1)];
+    if (prev.lease_until_ms == kUnknownLease) return;
+    for (const Report& rep : prev.reports)
+      if (rep.invoke_t <= now) return;
+    if (t.cancel_invoke_t <= now || t.rerun_invoke_t >= 0) return;
+    const int64_t claimed_at_ms = rf.taken_until_ms - claim_timeout_ms_;
+    if (claimed_at_ms >= prev.lease_until_ms) return;
+    (void)claim_t;
+    Flag(&r_, task, {prev.lease_i, e.i},
+         "run " + std::to_string(rf.run) + " was handed out at " + std::to_string(claimed_at_ms) +
+             " ms while run " + std::to_string(rf.run - 1) + "'s lease (held by " +
+             ProcName(prev.holder) + ", nothing reported) lasted until " +
+             std::to_string(prev.lease_until_ms) + " ms");
+  }
+
+  // A report acknowledged at or before `before` (done, OK).
+  static const Report* OkBefore(const Run& run, int64_t before) {
+    for (const Report& r : run.reports)
+      if (r.status == kAcked && r.done_t <= before) return &r;
+    return nullptr;
+  }
+  // A report by proc with this outcome sent before `before`: a repeat of it is fine.
+  static bool SentBefore(const Run& run, uint32_t proc, Outcome o, int64_t before,
+                         const Report* self) {
+    for (const Report& r : run.reports)
+      if (&r != self && r.proc == proc && r.outcome == o && r.invoke_t < before) return true;
+    return false;
+  }
+
+  void Reclaim(const EventView& e, const Task& t, Run& run, const Open& o) {
+    if (e.type != EventType::kOk) {
+      if (e.type == EventType::kFail) ++late_refused_;
+      return;
+    }
+    const std::string which = "run " + std::to_string(o.run);
+    if (run.holder != kNobody && run.holder != o.proc) {
+      Flag(&r_, e.task, {run.claim_i, e.i},
+           "a reclaim of " + which + " by " + std::string(e.proc) +
+               " was acknowledged, but the run is held by " + ProcName(run.holder));
+    } else if (run.ended_t < o.t) {
+      Flag(&r_, e.task, {run.ended_i, e.i},
+           "a reclaim of " + which + " was acknowledged after the run had ended (" +
+               run.ended_why + ")");
+    } else if (const Report* done = OkBefore(run, o.t)) {
+      Flag(&r_, e.task, {done->done_i, e.i},
+           "a reclaim of " + which + " was acknowledged after the run was resolved as " +
+               Name(done->outcome));
+    } else if (t.cancel_ok_t < o.t && run.claim_t >= 0 && run.claim_t < t.cancel_ok_invoke_t) {
+      Flag(&r_, e.task, {t.cancel_ok_i, e.i},
+           "a reclaim of " + which + " was acknowledged after the task's cancel was");
+    }
+    if (e.taken_until_ms > run.lease_until_ms) {
+      run.lease_until_ms = e.taken_until_ms;
+      run.lease_i = e.i;
+    }
+  }
+
+  void ReportDone(const EventView& e, const Task& t, Run& run, const Open& o, int64_t now) {
+    ++reports_;
+    if (o.report >= run.reports.size()) return;
+    Report& self = run.reports[o.report];
+    self.status = e.type == EventType::kOk     ? kAcked
+                  : e.type == EventType::kInfo ? kUnknown
+                                               : kRefused;
+    self.done_t = now;
+    self.done_i = e.i;
+    const std::string which = "run " + std::to_string(o.run);
+    const std::string what = Name(self.outcome);
+    if (e.type == EventType::kFail) {
+      ++late_refused_;
+      for (const Report& r : run.reports) {
+        if (&r == &self || r.status != kAcked || r.proc != self.proc || r.outcome != self.outcome)
+          continue;
+        Flag(&r_, e.task, {r.done_i, e.i},
+             "the repeat of an acknowledged report (" + what + " for " + which +
+                 ") was refused: " + std::string(e.error) + " (reports are idempotent)");
+        break;
+      }
+      return;
+    }
+    if (e.type != EventType::kOk) return;
+    if (run.holder != kNobody && run.holder != self.proc) {
+      Flag(&r_, e.task, {run.claim_i, e.i},
+           "a report (" + what + ") for " + which + " from " + std::string(e.proc) +
+               " was acknowledged, but the run is held by " + ProcName(run.holder));
+      return;
+    }
+    for (const Report& r : run.reports) {
+      if (r.status != kAcked || r.outcome == self.outcome) continue;
+      Flag(&r_, e.task, {r.done_i, e.i},
+           which + " was resolved twice: " + Name(r.outcome) + ", then " + what +
+               " (both acknowledged)");
+      return;
+    }
+    if (run.ended_t < self.invoke_t &&
+        !SentBefore(run, self.proc, self.outcome, run.ended_t, &self)) {
+      Flag(&r_, e.task, {run.ended_i, e.i},
+           "a report (" + what + ") for " + which + " was acknowledged after the run had ended (" +
+               run.ended_why + "): the run was no longer the reporter's");
+      return;
+    }
+    if (t.cancel_ok_t < self.invoke_t && run.claim_t >= 0 && run.claim_t < t.cancel_ok_invoke_t &&
+        !SentBefore(run, self.proc, self.outcome, t.cancel_ok_t, &self)) {
+      Flag(&r_, e.task, {t.cancel_ok_i, e.i},
+           "a report (" + what + ") for " + which +
+               " was acknowledged after the task's cancel was (the cancel ended the run)");
+    }
+  }
+
+  // ------------------------------------------------------------------ the final status
+  void Final(const EventView& e) {
+    if (e.task_ix == kNoTask || !e.error.empty()) return;
+    ++finals_;
+    Task& t = TaskOf(e);
+    const int64_t retries = t.retries >= 0 ? t.retries : t.plan_retries;
+    int64_t automatic = 0;
+    const auto& runs = e.runs;
+    for (size_t k = 0; k < runs.size(); ++k) {
+      const RunFacts& rk = runs[k];
+      const Outcome o = RunOutcome(rk);
+      const std::string which = "run " + std::to_string(k);
+      Run* mine = k < t.runs.size() ? &t.runs[k] : nullptr;
+      if (!Created(e, t, runs, k)) return;
+      if (rk.reason_created == "retry" || rk.reason_created == "task-retry") ++automatic;
+      if (o == kUnknownOutcome) {
+        Flag(&r_, e.task, {e.i},
+             which + " is '" + std::string(rk.state) + "/" + std::string(rk.reason_resolved) +
+                 "', which the queue's rules do not have");
+        return;
+      }
+      if (o == kNoOutcome && k + 1 < runs.size()) {
+        Flag(&r_, e.task, {e.i},
+             which + " is still " + std::string(rk.state) + " although a later run exists");
+        return;
+      }
+      if (o != kNoOutcome && !Caused(e, t, rk, o, k, mine)) return;
+      if (mine != nullptr) {
+        for (const Report& r : mine->reports) {
+          if (r.status != kAcked || r.outcome == o) continue;
+          Flag(&r_, e.task, {r.done_i, e.i},
+               "a report (" + Name(r.outcome) + ") for " + which +
+                   " was acknowledged, but the run ended as " + Name(o));
+          return;
+        }
+        if (mine->holder != kNobody && rk.worker != ProcName(mine->holder)) {
+          Flag(&r_, e.task, {mine->claim_i, e.i},
+               which + " was handed out to " + ProcName(mine->holder) +
+                   ", but the final status names worker '" + std::string(rk.worker) + "'");
+          return;
+        }
+      }
+      if (Retryable(o)) {
+        const int64_t left = retries - automatic;
+        const bool owed = retries >= 0 && left > 0 && k + 1 < kMaxRunsPerTask;
+        if (owed && k + 1 == runs.size()) {
+          Flag(&r_, e.task, {e.i},
+               which + " ended " + Name(o) + " with " + std::to_string(left) +
+                   " retries left, and no new run was made");
+          return;
+        }
+      }
+    }
+    if (retries >= 0 && automatic > retries) {
+      Flag(&r_, e.task, {e.i},
+           std::to_string(automatic) + " automatic retries; the definition allows " +
+               std::to_string(retries));
+      return;
+    }
+    for (size_t k = runs.size(); k < t.runs.size(); ++k) {
+      if (t.runs[k].holder == kNobody) continue;
+      Flag(&r_, e.task, {t.runs[k].claim_i, e.i},
+           "run " + std::to_string(k) + " was handed out, but the final status has " +
+               std::to_string(runs.size()) + " runs");
+      return;
+    }
+    if (t.cancel_ok_t != kNever && t.rerun_invoke_t < t.cancel_ok_invoke_t &&
+        !IsTerminalState(e.state)) {
+      Flag(&r_, e.task, {t.cancel_ok_i, e.i},
+           "the cancel was acknowledged, but the task is still " + std::string(e.state));
+    }
+  }
+
+  // Why run k exists: the rules for reasonCreated.
+  bool Created(const EventView& e, const Task& t, const std::vector<RunFacts>& runs, size_t k) {
+    const RunFacts& rk = runs[k];
+    const std::string which = "run " + std::to_string(k);
+    const std::string_view why = rk.reason_created;
+    if (k == 0) {
+      const Outcome o = RunOutcome(rk);
+      if (why == "scheduled") return true;
+      if (why == "exception" && (o == kCanceled || o == kDeadlineExceeded)) return true;
+      Flag(&r_, e.task, {e.i},
+           "the first run was created as '" + std::string(why) + "' and ended " + Name(o) +
+               " (only 'scheduled', or 'exception' for a cancel or deadline before any run)");
+      return false;
+    }
+    const Outcome prev = RunOutcome(runs[k - 1]);
+    std::string bad;
+    if (prev == kNoOutcome) {
+      bad = "while run " + std::to_string(k - 1) + " was still " + std::string(runs[k - 1].state);
+    } else if (why == "retry") {
+      if (prev != kClaimExpired && prev != kWorkerShutdown) bad = "after " + Name(prev);
+    } else if (why == "task-retry") {
+      if (prev != kIntermittentTask) bad = "after " + Name(prev);
+    } else if (why == "rerun") {
+      if (t.rerun_invoke_t < 0) bad = "although nobody asked for a rerun";
+    } else {
+      bad = "(only the first run can be '" + std::string(why) + "')";
+    }
+    if (bad.empty()) return true;
+    Flag(&r_, e.task, {e.i}, which + " was created as '" + std::string(why) + "' " + bad);
+    return false;
+  }
+
+  // Why run k ended as o: a report said so, a cancel was sent, the deadline passed, or the
+  // lease ran out where a fault explains it.
+  bool Caused(const EventView& e, const Task& t, const RunFacts& rk, Outcome o, size_t k,
+              const Run* mine) {
+    const std::string which = "run " + std::to_string(k);
+    if (o == kCanceled) {
+      if (t.cancel_invoke_t != kNever) return true;
+      Flag(&r_, e.task, {e.i}, which + " ended " + Name(o) + ", but nobody sent a cancel");
+      return false;
+    }
+    if (o == kDeadlineExceeded) {
+      if (!e.has_deadline || rk.resolved_ms >= e.deadline_ms) return true;
+      Flag(&r_, e.task, {e.i},
+           which + " ended " + Name(o) + " at " + std::to_string(rk.resolved_ms) +
+               " ms, before the deadline at " + std::to_string(e.deadline_ms) + " ms");
+      return false;
+    }
+    if (o == kClaimExpired) {
+      if (mine != nullptr && mine->lease_until_ms != kUnknownLease &&
+          rk.resolved_ms < mine->lease_until_ms) {
+        Flag(&r_, e.task, {mine->lease_i, e.i},
+             which + "'s claim expired at " + std::to_string(rk.resolved_ms) +
+                 " ms, but its lease lasted until " + std::to_string(mine->lease_until_ms) +
+                 " ms");
+        return false;
+      }
+      const std::string worker(rk.worker);
+      // A claim sent just before a fault window closed may reach the engine just after it.
+      if (Explains(worker, rk.started_ms - kInFlightMs, rk.resolved_ms) != nullptr) return true;
+      Flag(&r_, e.task, {mine != nullptr ? mine->claim_i : e.i, e.i},
+           which + " ended " + Name(o) + " on " + (worker.empty() ? "no worker" : worker) +
+               ", which no fault touched between " + std::to_string(rk.started_ms) + " and " +
+               std::to_string(rk.resolved_ms) +
+               " ms: an exception nothing explains (a misattribution)");
+      return false;
+    }
+    // Every other outcome is a worker's report of this run.
+    if (mine != nullptr) {
+      for (const Report& r : mine->reports)
+        if (r.outcome == o && r.status != kRefused) return true;
+    }
+    Flag(&r_, e.task, {e.i},
+         which + " ended " + Name(o) + ", but no report of that run said so");
+    return false;
+  }
+
+  struct OpenClaim {
+    int64_t n, t, i;
+  };
+  std::vector<Task> tasks_;
+  std::map<std::string, uint32_t> procs_;
+  std::vector<std::string> proc_names_;
+  std::map<uint32_t, OpenClaim> open_claims_;
+  std::vector<Window> windows_;
+  std::multimap<std::string, size_t> open_windows_;
+  int64_t claim_timeout_ms_ = 0;
+  int64_t tasks_modeled_ = 0, creates_ = 0, runs_claimed_ = 0, reports_ = 0, finals_ = 0;
+  int64_t conflicts_refused_ = 0, late_refused_ = 0;
+  CheckResult r_;
+};
+
+}  // namespace
+
+std::unique_ptr<Checker> MakeTaskModelChecker() { return std::make_unique<TaskModel>(); }
+
+}  // namespace ithappens::harness
