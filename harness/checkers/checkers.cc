@@ -248,12 +248,14 @@ class EffectOrder final : public Checker {
   CheckResult r_;
 };
 
-// A task completes once: one accepted completion report, one completed run.
+// A task completes once: one accepted completion report, one completed run. A rerun that
+// someone asked for may complete the task again (a new run, by Taskcluster's rules).
 class SingleCompletion final : public Checker {
  public:
   std::string name() const override { return "single-completion"; }
   void Observe(const EventView& e) override {
     if (e.task_ix == kNoTask) return;
+    if (e.type == EventType::kInvoke && e.f == "rerun") Slot(accepted_, e.task_ix).rerun = true;
     if (e.type == EventType::kOk && e.f == "report-completed") {
       Accepted& a = Slot(accepted_, e.task_ix);
       a.evidence.Add(e.i);
@@ -261,14 +263,14 @@ class SingleCompletion final : public Checker {
         a.runs = 1;
         a.first_run = e.run;
         ++tasks_completed_;
-      } else if (a.runs == 1 && e.run != a.first_run) {
+      } else if (a.runs == 1 && e.run != a.first_run && !a.rerun) {
         a.runs = 2;
         Flag(&r_, e.task, a.evidence.events, "two runs' completions were accepted");
       }
     }
     if (e.type == EventType::kFinal && !e.runs.empty()) {
       int completed = 0;
-      for (const RunFacts& r : e.runs) completed += r.state == "completed";
+      for (const RunFacts& r : e.runs) completed += r.state == "completed" && r.reason_created != "rerun";
       const int accepted = e.task_ix < accepted_.size() ? accepted_[e.task_ix].runs : 0;
       if (completed > 1 && accepted < 2) {
         Flag(&r_, e.task, {e.i}, std::to_string(completed) + " runs completed");
@@ -285,6 +287,7 @@ class SingleCompletion final : public Checker {
   struct Accepted {
     int runs = 0;  // distinct runs whose completion was accepted (counted up to 2)
     int64_t first_run = -1;
+    bool rerun = false;  // someone asked for a rerun
     Evidence evidence;
   };
   std::vector<Accepted> accepted_;
@@ -356,7 +359,8 @@ class Attribution final : public Checker {
   CheckResult r_;
 };
 
-// No dependent starts before its dependencies completed.
+// No dependent starts before its dependencies are satisfied: completed, or under
+// all-resolved resolved with no automatic retry to follow.
 class DependencyOrder final : public Checker {
  public:
   std::string name() const override { return "dependency-order"; }
@@ -364,29 +368,36 @@ class DependencyOrder final : public Checker {
     if (e.task_ix == kNoTask) return;
     if (e.type == EventType::kPlan && e.f == "task") {
       Slot(names_, e.task_ix) = e.task;
-      if (!e.deps.empty()) deps_.emplace_back(e.task_ix, e.deps);
+      if (!e.deps.empty()) deps_.push_back({e.task_ix, e.requires_ == "all-resolved", e.deps});
     }
     if (e.type != EventType::kFinal || !e.error.empty()) return;
-    int64_t done = -1, first_start = -1;
-    for (const RunFacts& r : e.runs) {
+    int64_t done = -1, resolved = -1, first_start = -1;
+    for (size_t k = 0; k < e.runs.size(); ++k) {
+      const RunFacts& r = e.runs[k];
       if (r.state == "completed" && done < 0) done = r.resolved_ms;
+      const std::string_view next = k + 1 < e.runs.size() ? e.runs[k + 1].reason_created : "";
+      if (IsTerminalState(r.state) && resolved < 0 && next != "retry" && next != "task-retry")
+        resolved = r.resolved_ms;
       const int64_t s = r.started_ms;
       if (s > 0 && (first_start < 0 || s < first_start)) first_start = s;
     }
-    Slot(completed_at_, e.task_ix, int64_t{-1}) = done;
+    Slot(satisfied_at_, e.task_ix, Satisfied{}) = {done, resolved};
     Slot(started_at_, e.task_ix, Start{}) = {first_start, e.i};
   }
   CheckResult Finish() override {
     r_.checker = name();
     int64_t edges = 0;
-    for (const auto& [task, deps] : deps_) {
-      if (task >= started_at_.size() || started_at_[task].ms < 0) continue;
-      const Start& s = started_at_[task];
-      for (uint32_t d : deps) {
+    for (const Edges& d : deps_) {
+      if (d.task >= started_at_.size() || started_at_[d.task].ms < 0) continue;
+      const Start& s = started_at_[d.task];
+      for (uint32_t dep : d.deps) {
         ++edges;
-        const int64_t c = d < completed_at_.size() ? completed_at_[d] : -1;
+        const Satisfied sat = dep < satisfied_at_.size() ? satisfied_at_[dep] : Satisfied{};
+        const int64_t c = d.all_resolved ? sat.resolved_ms : sat.completed_ms;
         if (c < 0 || c > s.ms) {
-          Flag(&r_, Name(task), {s.i}, "started before its dependency " + Name(d) + " completed");
+          Flag(&r_, Name(d.task), {s.i},
+               "started before its dependency " + Name(dep) +
+                   (d.all_resolved ? " resolved" : " completed"));
         }
       }
     }
@@ -398,10 +409,18 @@ class DependencyOrder final : public Checker {
   struct Start {
     int64_t ms = -1, i = -1;
   };
+  struct Satisfied {
+    int64_t completed_ms = -1, resolved_ms = -1;
+  };
+  struct Edges {
+    uint32_t task;
+    bool all_resolved;
+    std::vector<uint32_t> deps;
+  };
   std::string Name(uint32_t ix) const { return ix < names_.size() ? names_[ix] : "?"; }
   std::vector<std::string> names_;
-  std::vector<std::pair<uint32_t, std::vector<uint32_t>>> deps_;  // plan order
-  std::vector<int64_t> completed_at_;
+  std::vector<Edges> deps_;  // plan order
+  std::vector<Satisfied> satisfied_at_;
   std::vector<Start> started_at_;
   CheckResult r_;
 };

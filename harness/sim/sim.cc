@@ -502,23 +502,24 @@ class Simulation {
 
   // The client's calls on an acknowledged task that drive the queue's rules: the same
   // create again (OK), a create with one field changed (ALREADY_EXISTS), cancel, rerun.
+  // The run does not end while any of them is still to come (later_calls_).
   void LaterCalls(const PlannedTask& t, std::shared_ptr<const TaskDefinition> def) {
     const int client = t.client;
     if (t.recreate_after_ms >= 0) {
       std::string field;
       auto changed =
           std::make_shared<const TaskDefinition>(ChangedDefinition(*def, t.ordinal, &field));
+      later_calls_++;
       After(t.recreate_after_ms, [this, def, changed, client] {
         SubmitCreate(def, client, 0, [this, changed, client](bool) {
-          SubmitCreate(changed, client, 0, [](bool) {});
+          SubmitCreate(changed, client, 0, [this](bool) { later_calls_--; });
         });
       });
     }
-    if (t.cancel_after_ms >= 0) {
-      After(t.cancel_after_ms, [this, def, client] { SubmitTaskCall("cancel", def->task_id, client, 0); });
-    }
-    if (t.rerun_after_ms >= 0) {
-      After(t.rerun_after_ms, [this, def, client] { SubmitTaskCall("rerun", def->task_id, client, 0); });
+    for (auto [f, after_ms] : {std::pair{"cancel", t.cancel_after_ms}, {"rerun", t.rerun_after_ms}}) {
+      if (after_ms < 0) continue;
+      later_calls_++;
+      After(after_ms, [this, f, def, client] { SubmitTaskCall(f, def->task_id, client, 0); });
     }
   }
 
@@ -532,7 +533,9 @@ class Simulation {
       if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
         After(Backoff(attempt),
               [this, f, task, client, attempt] { SubmitTaskCall(f, task, client, attempt + 1); });
+        return;
       }
+      later_calls_--;
     });
   }
 
@@ -877,7 +880,9 @@ class Simulation {
 
   // ---------------------------------------------------------------- the end
   void CheckQuiescent() {
-    if (Now() < kEpochMs + last_event_ms_ || creates_in_flight_ > 0 || !target_.Up()) return;
+    if (Now() < kEpochMs + last_event_ms_ || creates_in_flight_ > 0 || later_calls_ > 0 ||
+        !target_.Up())
+      return;
     if (Now() < latest_deadline_ms_ + 2 * kTickMs) return;
     auto counts = target_.queue().CountByState();
     int busy = 0;
@@ -963,6 +968,7 @@ class Simulation {
   std::set<std::string> delivered_keys_;
   std::unordered_map<std::string, std::shared_ptr<const ParsedProgram>> programs_;
   int64_t creates_in_flight_ = 0;
+  int64_t later_calls_ = 0;  // re-creates, cancels and reruns still to be answered
   // The run ends no earlier than the latest deadline that falls before its hard end, so a
   // task blocked until its deadline is judged after it.
   int64_t hard_end_ms_ = INT64_MAX, latest_deadline_ms_ = 0;
