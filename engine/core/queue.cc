@@ -58,7 +58,9 @@ void QueueImpl::WriteRun(TaskIndex i, uint32_t run_id) {
 
 bool QueueImpl::DepSatisfied(const TaskEntry& dependent, TaskIndex dep) const {
   const TaskEntry& d = tasks_[dep];
-  return dependent.def->requires_ == Requires::kAllCompleted ? d.ever_completed : d.ever_resolved;
+  const bool all_completed =
+      dependent.def->requires_ == Requires::kAllCompleted || options_.bugs.requires_ignored;
+  return all_completed ? d.ever_completed : d.ever_resolved;
 }
 
 bool QueueImpl::AllDepsSatisfied(const TaskEntry& e) const {
@@ -113,7 +115,8 @@ void QueueImpl::ResolveRun(TaskIndex i, RunState outcome, ReasonResolved reason)
 
   bool retry = outcome == RunState::kException && IsRetryableReason(reason);
   if (bugs.retry_user_failures && outcome == RunState::kFailed) retry = true;
-  if (retry && e.retries_left > 0 && e.runs.size() < static_cast<size_t>(kMaxRunsPerTask)) {
+  const int floor = bugs.retries_off_by_one ? -1 : 0;
+  if (retry && e.retries_left > floor && e.runs.size() < static_cast<size_t>(kMaxRunsPerTask)) {
     e.retries_left -= 1;
     AddPendingRun(i, reason == ReasonResolved::kIntermittentTask ? ReasonCreated::kTaskRetry
                                                                  : ReasonCreated::kRetry);
@@ -204,9 +207,10 @@ void QueueImpl::BuildStatus(TaskIndex i, TaskStatus* out) const {
 
 namespace {
 // Names the first field where two definitions of the same task id differ.
-std::string_view FirstDifference(const TaskDefinition& a, const TaskDefinition& b) {
+std::string_view FirstDifference(const TaskDefinition& a, const TaskDefinition& b, bool lax) {
   if (a.task_group_id != b.task_group_id) return "taskGroupId";
   if (a.dependencies != b.dependencies) return "dependencies";
+  if (lax) return a.payload != b.payload ? "payload" : "";  // the lax-conflicts bug
   if (a.requires_ != b.requires_) return "requires";
   if (a.retries != b.retries) return "retries";
   if (a.created_ms != b.created_ms) return "created";
@@ -230,7 +234,7 @@ Status QueueImpl::CreateLocked(std::shared_ptr<TaskDefinition> def, bool check_c
   TaskIndex existing;
   if (Find(def->task_id, &existing)) {
     const TaskDefinition& old = *tasks_[existing].def;
-    std::string_view diff = FirstDifference(old, *def);
+    std::string_view diff = FirstDifference(old, *def, options_.bugs.lax_conflicts);
     if (!diff.empty()) {
       return Status::AlreadyExists("taskId: task '" + def->task_id +
                                    "' already exists with a different definition (first "
@@ -336,7 +340,7 @@ Status QueueImpl::ReclaimLocked(const RunRef& ref, TimeMs* taken_until) {
                                       std::string(ref.worker_group) + "/" +
                                       std::string(ref.worker_id));
   }
-  run.taken_until_ms = clock_->NowMs() + options_.claim_timeout_ms;
+  if (!options_.bugs.reclaim_keeps_lease) run.taken_until_ms = clock_->NowMs() + options_.claim_timeout_ms;
   leases_.push(TimedRef{run.taken_until_ms, i, run.run_id});
   WriteRun(i, run.run_id);
   if (taken_until) *taken_until = run.taken_until_ms;
@@ -364,7 +368,8 @@ Status QueueImpl::ReportLocked(const RunRef& ref, RunState outcome, ReasonResolv
     return Status::Ok();
   }
   // A repeat of a report that already took effect is answered OK and changes nothing.
-  if (run.state == outcome && run.reason_resolved == reason && SameWorker(run, ref)) {
+  if (run.state == outcome && run.reason_resolved == reason && SameWorker(run, ref) &&
+      !options_.bugs.report_not_idempotent) {
     BuildStatus(i, status);
     return Status::Ok();
   }
@@ -398,7 +403,7 @@ Status QueueImpl::CancelLocked(std::string_view task_id, TaskStatus* status) {
   TaskState s = e.state();
   if (s == TaskState::kPending || s == TaskState::kRunning) {
     ResolveRun(i, RunState::kException, ReasonResolved::kCanceled);
-  } else if (s == TaskState::kUnscheduled) {
+  } else if (s == TaskState::kUnscheduled && !options_.bugs.cancel_ignores_unscheduled) {
     AddExceptionRunUnscheduled(i, ReasonResolved::kCanceled);
   }  // resolved: nothing to do (idempotent)
   BuildStatus(i, status);

@@ -20,6 +20,7 @@ void QueueImpl::ProcessDueLocked(TickCounts* counts) {
       TaskEntry& e = tasks_[ref.task];
       TaskState s = e.state();
       if (IsResolved(s)) continue;
+      if (s == TaskState::kUnscheduled && options_.bugs.no_deadline_when_blocked) continue;
       if (s == TaskState::kUnscheduled) {
         AddExceptionRunUnscheduled(ref.task, ReasonResolved::kDeadlineExceeded);
       } else {

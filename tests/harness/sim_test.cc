@@ -259,6 +259,68 @@ INSTANTIATE_TEST_SUITE_P(Smoke, BugSwitchInSim,
                            return n;
                          });
 
+// The queue-rules scenario drives the paths of the queue's rules; each realistic bug in
+// them must fail it with the checker and the reason meant for it, and the same seed must
+// pass on the correct engine (so it is the bug that is caught, not the seed).
+std::string QueueRulesPath() {
+  return std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/queue-rules.yaml";
+}
+
+struct RuleBugCase {
+  const char* bug;
+  const char* checker;
+  const char* reason;  // a part of the first counterexample's explanation
+};
+
+class RuleBugInSim : public ::testing::TestWithParam<RuleBugCase> {};
+
+TEST_P(RuleBugInSim, CaughtWithItsReasonAndTheSeedPassesWithoutIt) {
+  const RuleBugCase& c = GetParam();
+  SimRun bad = Simulate(QueueRulesPath(), 11, c.bug);
+  const CheckResult* named = nullptr;
+  for (const auto& r : bad.results)
+    if (r.checker == c.checker) named = &r;
+  ASSERT_NE(named, nullptr);
+  ASSERT_EQ(named->valid, Validity::kInvalid) << c.bug << " was not caught by " << c.checker;
+  ASSERT_FALSE(named->counterexamples.empty());
+  EXPECT_NE(named->counterexamples[0].explanation.find(c.reason), std::string::npos)
+      << named->counterexamples[0].explanation;
+  EXPECT_FALSE(named->counterexamples[0].events.empty());
+  SimRun good = Simulate(QueueRulesPath(), 11);
+  EXPECT_EQ(Compose(good.results), Validity::kValid);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    QueueRules, RuleBugInSim,
+    ::testing::Values(
+        RuleBugCase{"reclaim-keeps-lease", "task-model", "which no fault touched"},
+        RuleBugCase{"retries-off-by-one", "task-model", "automatic retries; the definition allows"},
+        RuleBugCase{"lax-conflicts", "task-model", "differs from the stored one"},
+        RuleBugCase{"report-not-idempotent", "task-model",
+                    "the repeat of an acknowledged report"},
+        RuleBugCase{"cancel-ignores-unscheduled", "task-model", "after the task's cancel"},
+        RuleBugCase{"no-deadline-when-blocked", "deadline", "past its deadline"},
+        RuleBugCase{"requires-ignored", "liveness", "still unscheduled"},
+        RuleBugCase{"no-fencing", "task-model", "after completed"},
+        RuleBugCase{"blame-user-for-platform", "task-model", "no report of that run said so"},
+        RuleBugCase{"retry-user-failures", "task-model", "'retry' after failed"}),
+    [](const auto& info) {
+      std::string n = info.param.bug;
+      for (char& ch : n) ch = ch == '-' ? '_' : ch;
+      return n;
+    });
+
+TEST(QueueRules, ValidOnTheCorrectEngineForSeveralSeeds) {
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    SimRun r = Simulate(QueueRulesPath(), seed);
+    for (const auto& c : r.results) {
+      EXPECT_EQ(c.valid, Validity::kValid)
+          << "seed " << seed << ": " << c.checker
+          << (c.counterexamples.empty() ? "" : ": " + c.counterexamples[0].explanation);
+    }
+  }
+}
+
 class ScenarioErrors : public ::testing::Test {
  protected:
   engine::Status Load(const std::string& yaml) {

@@ -102,6 +102,87 @@ std::string LosePendingOnRestart(std::string_view bug) {
   return claims.size() == 1 ? "" : "a pending task vanished on restart";
 }
 
+std::string ReclaimKeepsLease(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  ClaimOne(t.q(), "w1");
+  for (int k = 0; k < 4; ++k) {  // a long program, reclaimed every half lease
+    t.clock().AdvanceMs(30'000);
+    (void)t.q().ReclaimTask(Ref(d.task_id, 0, "w1"), nullptr);
+  }
+  return t.Status(d.task_id).state == TaskState::kRunning ? "" : "a reclaimed lease expired";
+}
+
+std::string RetriesOffByOne(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  d.retries = 1;
+  (void)t.q().CreateTask(d);
+  for (uint32_t run = 0; run < 3; ++run) {
+    if (t.Status(d.task_id).state != TaskState::kPending) break;
+    ClaimOne(t.q(), "w1");
+    (void)t.q().ReportException(Ref(d.task_id, run, "w1"), ReasonResolved::kIntermittentTask);
+  }
+  return t.Status(d.task_id).runs.size() == 2 ? "" : "more runs than retries + 1";
+}
+
+std::string LaxConflicts(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  d.retries += 1;
+  return t.q().CreateTask(d).code() == StatusCode::kAlreadyExists
+             ? ""
+             : "a re-create with other retries was answered OK";
+}
+
+std::string ReportNotIdempotent(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  ClaimOne(t.q(), "w1");
+  (void)t.q().ReportCompleted(Ref(d.task_id, 0, "w1"));
+  return t.q().ReportCompleted(Ref(d.task_id, 0, "w1")).ok() ? "" : "a repeated report was refused";
+}
+
+std::string CancelIgnoresUnscheduled(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition up = MakeTask(1, kStartMs);
+  TaskDefinition down = MakeTask(2, kStartMs, {up.task_id});
+  (void)t.q().CreateTask(up);
+  (void)t.q().CreateTask(down);
+  (void)t.q().CancelTask(down.task_id);
+  return t.Status(down.task_id).state == TaskState::kException ? ""
+                                                               : "a canceled blocked task lived on";
+}
+
+std::string NoDeadlineWhenBlocked(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition up = MakeTask(1, kStartMs);
+  TaskDefinition down = MakeTask(2, kStartMs, {up.task_id});
+  (void)t.q().CreateTask(up);
+  (void)t.q().CreateTask(down);
+  t.clock().AdvanceMs(down.deadline_ms - kStartMs + 1);
+  (void)t.q().Tick();
+  return t.Status(down.task_id).state == TaskState::kException ? ""
+                                                               : "a blocked task outlived its deadline";
+}
+
+std::string RequiresIgnored(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition up = MakeTask(1, kStartMs);
+  TaskDefinition down = MakeTask(2, kStartMs, {up.task_id});
+  down.requires_ = Requires::kAllResolved;
+  (void)t.q().CreateTask(up);
+  (void)t.q().CreateTask(down);
+  ClaimOne(t.q(), "w1");
+  (void)t.q().ReportFailed(Ref(up.task_id, 0, "w1"));
+  return t.Status(down.task_id).state == TaskState::kPending
+             ? ""
+             : "an all-resolved dependent of a failed task never became pending";
+}
+
 struct Case {
   std::string_view bug;
   Scenario scenario;
@@ -122,7 +203,15 @@ INSTANTIATE_TEST_SUITE_P(Engine, BugSwitch,
                                            Case{"no-fencing", NoFencing},
                                            Case{"effect-key-per-run", EffectKeyPerRun},
                                            Case{"no-claim-expiry", NoClaimExpiry},
-                                           Case{"lose-pending-on-restart", LosePendingOnRestart}),
+                                           Case{"lose-pending-on-restart", LosePendingOnRestart},
+                                           Case{"reclaim-keeps-lease", ReclaimKeepsLease},
+                                           Case{"retries-off-by-one", RetriesOffByOne},
+                                           Case{"lax-conflicts", LaxConflicts},
+                                           Case{"report-not-idempotent", ReportNotIdempotent},
+                                           Case{"cancel-ignores-unscheduled",
+                                                CancelIgnoresUnscheduled},
+                                           Case{"no-deadline-when-blocked", NoDeadlineWhenBlocked},
+                                           Case{"requires-ignored", RequiresIgnored}),
                          [](const auto& info) {
                            std::string n(info.param.bug);
                            for (char& c : n) c = c == '-' ? '_' : c;
@@ -131,7 +220,7 @@ INSTANTIATE_TEST_SUITE_P(Engine, BugSwitch,
 
 TEST(BugSwitch, EverySwitchHasACase) {
   // Guards the list above against a switch added to bugs.h without a detector.
-  EXPECT_EQ(kBugSwitchNames.size(), 8u);
+  EXPECT_EQ(kBugSwitchNames.size(), 15u);
 }
 
 }  // namespace

@@ -29,15 +29,36 @@ struct BugSwitches {
   bool no_claim_expiry = false;
   // Recovery drops pending runs: tasks waiting for a worker vanish on restart.
   bool lose_pending_on_restart = false;
+  // reclaimTask answers OK but leaves the lease where it was: long programs expire.
+  bool reclaim_keeps_lease = false;
+  // One automatic retry more than the definition's retries (retriesLeft >= 0).
+  bool retries_off_by_one = false;
+  // createTask compares only taskGroupId, dependencies and payload: a re-create with
+  // another deadline, retries or priority is answered OK.
+  bool lax_conflicts = false;
+  // Repeating a report that already took effect is refused instead of answered OK.
+  bool report_not_idempotent = false;
+  // cancelTask on an unscheduled (blocked) task answers OK and changes nothing.
+  bool cancel_ignores_unscheduled = false;
+  // Deadlines pass over unscheduled (blocked) tasks: they stay unscheduled forever.
+  bool no_deadline_when_blocked = false;
+  // requires: all-resolved is treated as all-completed.
+  bool requires_ignored = false;
 
   bool any() const;
   // "none" or the names of the switches that are on, comma-separated.
   std::string ToString() const;
 };
 
-inline constexpr std::array<std::string_view, 8> kBugSwitchNames = {
-    "ack-before-commit", "random-task-ids",    "retry-user-failures", "blame-user-for-platform",
-    "no-fencing",        "effect-key-per-run", "no-claim-expiry",     "lose-pending-on-restart",
+inline constexpr std::array<std::string_view, 15> kBugSwitchNames = {
+    "ack-before-commit",     "random-task-ids",
+    "retry-user-failures",   "blame-user-for-platform",
+    "no-fencing",            "effect-key-per-run",
+    "no-claim-expiry",       "lose-pending-on-restart",
+    "reclaim-keeps-lease",   "retries-off-by-one",
+    "lax-conflicts",         "report-not-idempotent",
+    "cancel-ignores-unscheduled", "no-deadline-when-blocked",
+    "requires-ignored",
 };
 
 // Turns on the switch called `name`; INVALID_ARGUMENT naming the known switches otherwise.
