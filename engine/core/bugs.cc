@@ -5,13 +5,20 @@
 namespace ithappens::engine {
 namespace {
 bool* SwitchByIndex(BugSwitches* b, size_t i) {
-  bool* fields[] = {&b->ack_before_commit,   &b->random_task_ids,
-                    &b->retry_user_failures, &b->blame_user_for_platform,
-                    &b->no_fencing,          &b->effect_key_per_run,
-                    &b->no_claim_expiry,     &b->lose_pending_on_restart,
-                    &b->reclaim_keeps_lease, &b->retries_off_by_one,
-                    &b->lax_conflicts,       &b->report_not_idempotent,
-                    &b->cancel_ignores_unscheduled, &b->no_deadline_when_blocked,
+  bool* fields[] = {&b->ack_before_commit,
+                    &b->random_task_ids,
+                    &b->retry_user_failures,
+                    &b->blame_user_for_platform,
+                    &b->no_fencing,
+                    &b->effect_key_per_run,
+                    &b->no_claim_expiry,
+                    &b->lose_pending_on_restart,
+                    &b->reclaim_keeps_lease,
+                    &b->retries_off_by_one,
+                    &b->lax_conflicts,
+                    &b->report_not_idempotent,
+                    &b->cancel_ignores_unscheduled,
+                    &b->no_deadline_when_blocked,
                     &b->requires_ignored};
   static_assert(sizeof(fields) / sizeof(fields[0]) == kBugSwitchNames.size());
   return fields[i];

@@ -340,7 +340,8 @@ Status QueueImpl::ReclaimLocked(const RunRef& ref, TimeMs* taken_until) {
                                       std::string(ref.worker_group) + "/" +
                                       std::string(ref.worker_id));
   }
-  if (!options_.bugs.reclaim_keeps_lease) run.taken_until_ms = clock_->NowMs() + options_.claim_timeout_ms;
+  if (!options_.bugs.reclaim_keeps_lease)
+    run.taken_until_ms = clock_->NowMs() + options_.claim_timeout_ms;
   leases_.push(TimedRef{run.taken_until_ms, i, run.run_id});
   WriteRun(i, run.run_id);
   if (taken_until) *taken_until = run.taken_until_ms;

@@ -270,7 +270,8 @@ class SingleCompletion final : public Checker {
     }
     if (e.type == EventType::kFinal && !e.runs.empty()) {
       int completed = 0;
-      for (const RunFacts& r : e.runs) completed += r.state == "completed" && r.reason_created != "rerun";
+      for (const RunFacts& r : e.runs)
+        completed += r.state == "completed" && r.reason_created != "rerun";
       const int accepted = e.task_ix < accepted_.size() ? accepted_[e.task_ix].runs : 0;
       if (completed > 1 && accepted < 2) {
         Flag(&r_, e.task, {e.i}, std::to_string(completed) + " runs completed");

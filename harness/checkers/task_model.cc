@@ -135,9 +135,12 @@ class TaskModel final : public Checker {
 
   CheckResult Finish() override {
     r_.checker = name();
-    r_.counts = {{"tasks", tasks_modeled_},  {"creates", creates_},
-                 {"claims", runs_claimed_},  {"reports", reports_},
-                 {"finals", finals_},        {"conflicts_refused", conflicts_refused_},
+    r_.counts = {{"tasks", tasks_modeled_},
+                 {"creates", creates_},
+                 {"claims", runs_claimed_},
+                 {"reports", reports_},
+                 {"finals", finals_},
+                 {"conflicts_refused", conflicts_refused_},
                  {"late_refused", late_refused_}};
     return r_;
   }
@@ -236,8 +239,8 @@ class TaskModel final : public Checker {
   // A fault that can make worker w lose a lease between from_ms and to_ms: one aimed at
   // the worker (or all), or one that takes the engine's service down or moves its clock.
   const Window* Explains(std::string_view worker, int64_t from_ms, int64_t to_ms) const {
-    static const char* kWorkerKinds[] = {"worker-crash", "worker-pause",  "worker-leak",
-                                         "worker-oom",   "partition",     "response-loss",
+    static const char* kWorkerKinds[] = {"worker-crash", "worker-pause", "worker-leak",
+                                         "worker-oom",   "partition",    "response-loss",
                                          "flaky-network"};
     static const char* kEngineKinds[] = {"engine-crash", "fsync-error", "write-error",
                                          "clock-jump"};
@@ -309,8 +312,8 @@ class TaskModel final : public Checker {
     const bool stored_is_this =
         !t.maybe_absent && t.digests.size() == 1 && t.digests[0] == o.digest;
     if (e.type == EventType::kOk) {
-      if (!t.maybe_absent && std::find(t.digests.begin(), t.digests.end(), o.digest) ==
-                                 t.digests.end()) {
+      if (!t.maybe_absent &&
+          std::find(t.digests.begin(), t.digests.end(), o.digest) == t.digests.end()) {
         Flag(&r_, e.task, {o.i, e.i},
              "a create was answered OK although its definition (digest " + o.digest +
                  ") differs from the stored one (" + t.digests.front() +
@@ -322,8 +325,8 @@ class TaskModel final : public Checker {
       return;
     }
     if (e.type == EventType::kInfo) {
-      if (t.maybe_absent && std::find(t.digests.begin(), t.digests.end(), o.digest) ==
-                                t.digests.end())
+      if (t.maybe_absent &&
+          std::find(t.digests.begin(), t.digests.end(), o.digest) == t.digests.end())
         t.digests.push_back(o.digest);
       return;
     }
@@ -443,8 +446,8 @@ class TaskModel final : public Checker {
                " was acknowledged, but the run is held by " + ProcName(run.holder));
     } else if (run.ended_t < o.t) {
       Flag(&r_, e.task, {run.ended_i, e.i},
-           "a reclaim of " + which + " was acknowledged after the run had ended (" +
-               run.ended_why + ")");
+           "a reclaim of " + which + " was acknowledged after the run had ended (" + run.ended_why +
+               ")");
     } else if (const Report* done = OkBefore(run, o.t)) {
       Flag(&r_, e.task, {done->done_i, e.i},
            "a reclaim of " + which + " was acknowledged after the run was resolved as " +
@@ -638,8 +641,7 @@ class TaskModel final : public Checker {
           rk.resolved_ms < mine->lease_until_ms) {
         Flag(&r_, e.task, {mine->lease_i, e.i},
              which + "'s claim expired at " + std::to_string(rk.resolved_ms) +
-                 " ms, but its lease lasted until " + std::to_string(mine->lease_until_ms) +
-                 " ms");
+                 " ms, but its lease lasted until " + std::to_string(mine->lease_until_ms) + " ms");
         return false;
       }
       const std::string worker(rk.worker);
@@ -657,8 +659,7 @@ class TaskModel final : public Checker {
       for (const Report& r : mine->reports)
         if (r.outcome == o && r.status != kRefused) return true;
     }
-    Flag(&r_, e.task, {e.i},
-         which + " ended " + Name(o) + ", but no report of that run said so");
+    Flag(&r_, e.task, {e.i}, which + " ended " + Name(o) + ", but no report of that run said so");
     return false;
   }
 

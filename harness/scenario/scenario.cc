@@ -2,9 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "engine/core/cron.h"
 #include "engine/task.h"
@@ -173,8 +172,7 @@ class Loader {
     try {
       return LoadChecked();
     } catch (const YAML::Exception& e) {
-      return Status::InvalidArgument(file_ + ":" + std::to_string(e.mark.line + 1) + ": " +
-                                     e.msg);
+      return Status::InvalidArgument(file_ + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
     }
   }
 
@@ -189,18 +187,18 @@ class Loader {
     }
     Scenario s;
     s.file = file_;
-    ITHAPPENS_RETURN_IF_ERROR(
-        Keys(root, "",
-             {"name", "seed", "workers", "capacity", "clients", "poll_ms", "claim_timeout_ms",
-              "latency_ms", "request_timeout_ms", "heal_s", "herd_guard", "late_calls", "workload",
-              "faults"}));
+    ITHAPPENS_RETURN_IF_ERROR(Keys(root, "",
+                                   {"name", "seed", "workers", "capacity", "clients", "poll_ms",
+                                    "claim_timeout_ms", "latency_ms", "request_timeout_ms",
+                                    "heal_s", "herd_guard", "late_calls", "workload", "faults"}));
     if (!root["name"]) return Error(root, "name", "missing");
     if (!root["name"].IsScalar()) return Error(root["name"], "name", "must be a string");
     s.name = root["name"].as<std::string>();
     // The name becomes a directory under --out: a slug, never a path.
     const bool slug = !s.name.empty() && s.name.size() <= 64 && s.name[0] != '.' &&
-                      s.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                               "0123456789._-") == std::string::npos;
+                      s.name.find_first_not_of(
+                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789._-") == std::string::npos;
     if (!slug) {
       return Error(root["name"], "name",
                    "'" + s.name.substr(0, 64) +
@@ -232,12 +230,11 @@ class Loader {
     for (size_t i = 0; i < wl.size(); ++i) {
       std::string where = "workload[" + std::to_string(i) + "]";
       const YAML::Node& w = wl[i];
-      ITHAPPENS_RETURN_IF_ERROR(Keys(w, where,
-                                     {"kind", "tasks", "chains", "graphs", "width", "appointments",
-                                      "per_s", "length", "fail_root", "at_s", "every_s", "until_s",
-                                      "retries", "deadline_s", "program", "hooks", "schedule",
-                                      "malformed", "requires", "priority", "recreate_s",
-                                      "cancel_s", "rerun_s"}));
+      ITHAPPENS_RETURN_IF_ERROR(Keys(
+          w, where, {"kind",     "tasks",      "chains",     "graphs",   "width",    "appointments",
+                     "per_s",    "length",     "fail_root",  "at_s",     "every_s",  "until_s",
+                     "retries",  "deadline_s", "program",    "hooks",    "schedule", "malformed",
+                     "requires", "priority",   "recreate_s", "cancel_s", "rerun_s"}));
       WorkloadSpec spec;
       spec.line = w.Mark().line + 1;
       ITHAPPENS_RETURN_IF_ERROR(Name(w, "kind", where, &spec.kind));
@@ -316,8 +313,9 @@ class Loader {
       }
       if ((spec.kind == "hook" || spec.kind == "cron") &&
           (w["recreate_s"] || w["cancel_s"] || w["rerun_s"])) {
-        return Error(w, where, "recreate_s, cancel_s and rerun_s are for batch, chain, fanout "
-                               "and rate workloads");
+        return Error(w, where,
+                     "recreate_s, cancel_s and rerun_s are for batch, chain, fanout "
+                     "and rate workloads");
       }
       if (!w["program"] || !w["program"].IsSequence()) {
         return Error(w, where + ".program",

@@ -472,7 +472,8 @@ class Simulation {
     PlannedTask& t = plan_[chain[k]];
     t.def.created_ms = t.created_at_ms >= 0 ? kEpochMs + t.created_at_ms : Now();
     t.def.deadline_ms = t.def.created_ms + t.deadline_after_ms;
-    if (t.def.deadline_ms <= hard_end_ms_) latest_deadline_ms_ = std::max(latest_deadline_ms_, t.def.deadline_ms);
+    if (t.def.deadline_ms <= hard_end_ms_)
+      latest_deadline_ms_ = std::max(latest_deadline_ms_, t.def.deadline_ms);
     creates_in_flight_++;
     auto def = std::make_shared<const TaskDefinition>(t.def);
     SubmitCreate(def, t.client, 0, [this, chain, k, def](bool acknowledged) {
@@ -516,7 +517,8 @@ class Simulation {
         });
       });
     }
-    for (auto [f, after_ms] : {std::pair{"cancel", t.cancel_after_ms}, {"rerun", t.rerun_after_ms}}) {
+    for (auto [f, after_ms] :
+         {std::pair{"cancel", t.cancel_after_ms}, {"rerun", t.rerun_after_ms}}) {
       if (after_ms < 0) continue;
       later_calls_++;
       After(after_ms, [this, f, def, client] { SubmitTaskCall(f, def->task_id, client, 0); });

@@ -16,51 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-class HistoryBuilder {
- public:
-  HistoryBuilder& Add(std::string proc, EventType type, std::string f, std::string task,
-                      json value = json(), std::string error = "") {
-    const auto i = static_cast<int64_t>(events_.size());
-    events_.push_back(testing::MakeEvent(i, i * 1000, std::move(proc), type, std::move(f),
-                                         std::move(task), std::move(value), std::move(error)));
-    return *this;
-  }
-  HistoryBuilder& Plan(const std::string& t, const std::string& expect,
-                       json extra = json::object()) {
-    extra["expect"] = expect;
-    if (!extra.contains("deps")) extra["deps"] = json::array();
-    if (!extra.contains("effects")) extra["effects"] = json::array();
-    return Add("plan", EventType::kPlan, "task", t, extra);
-  }
-  HistoryBuilder& Created(const std::string& t, const std::string& id = "") {
-    Add("client-0", EventType::kInvoke, "create", t);
-    return Add("client-0", EventType::kOk, "create", t, {{"task_id", id.empty() ? t : id}});
-  }
-  // worker-0 claims run `run` of t (lease until lease_ms) and reports f for it.
-  HistoryBuilder& Ran(const std::string& t, int run, const std::string& f,
-                      int64_t lease_ms = 60'000) {
-    Add("worker-0", EventType::kInvoke, "claim", "", {{"n", 1}});
-    Add("worker-0", EventType::kOk, "claim", "",
-        {{"runs", {{{"task", t}, {"run", run}, {"taken_until_ms", lease_ms}}}}});
-    Add("worker-0", EventType::kInvoke, f, t, {{"run", run}});
-    return Add("worker-0", EventType::kOk, f, t, {{"run", run}});
-  }
-  HistoryBuilder& Final(const std::string& t, const std::string& state, json runs,
-                        json extra = json::object()) {
-    extra["state"] = state;
-    extra["runs"] = runs;
-    return Add("final", EventType::kFinal, "status", t, extra);
-  }
-  // Moves the last event to a time of its own.
-  HistoryBuilder& AtMs(int64_t ms) {
-    events_.back().t_ns = ms * 1'000'000;
-    return *this;
-  }
-  const std::vector<Event>& events() const { return events_; }
-
- private:
-  std::vector<Event> events_;
-};
+using testing::HistoryBuilder;
 
 json RunJson(const std::string& state, const std::string& created = "scheduled",
              const std::string& reason = "", int64_t started = 10, int64_t resolved = 20) {

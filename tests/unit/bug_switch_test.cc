@@ -165,8 +165,9 @@ std::string NoDeadlineWhenBlocked(std::string_view bug) {
   (void)t.q().CreateTask(down);
   t.clock().AdvanceMs(down.deadline_ms - kStartMs + 1);
   (void)t.q().Tick();
-  return t.Status(down.task_id).state == TaskState::kException ? ""
-                                                               : "a blocked task outlived its deadline";
+  return t.Status(down.task_id).state == TaskState::kException
+             ? ""
+             : "a blocked task outlived its deadline";
 }
 
 std::string RequiresIgnored(std::string_view bug) {
@@ -195,28 +196,24 @@ TEST_P(BugSwitch, DetectorQuietOnCorrectEngineAndFiresOnBug) {
   EXPECT_NE(GetParam().scenario(GetParam().bug), "") << GetParam().bug << " went unnoticed";
 }
 
-INSTANTIATE_TEST_SUITE_P(Engine, BugSwitch,
-                         ::testing::Values(Case{"ack-before-commit", AckBeforeCommit},
-                                           Case{"random-task-ids", RandomTaskIds},
-                                           Case{"retry-user-failures", RetryUserFailures},
-                                           Case{"blame-user-for-platform", BlameUserForPlatform},
-                                           Case{"no-fencing", NoFencing},
-                                           Case{"effect-key-per-run", EffectKeyPerRun},
-                                           Case{"no-claim-expiry", NoClaimExpiry},
-                                           Case{"lose-pending-on-restart", LosePendingOnRestart},
-                                           Case{"reclaim-keeps-lease", ReclaimKeepsLease},
-                                           Case{"retries-off-by-one", RetriesOffByOne},
-                                           Case{"lax-conflicts", LaxConflicts},
-                                           Case{"report-not-idempotent", ReportNotIdempotent},
-                                           Case{"cancel-ignores-unscheduled",
-                                                CancelIgnoresUnscheduled},
-                                           Case{"no-deadline-when-blocked", NoDeadlineWhenBlocked},
-                                           Case{"requires-ignored", RequiresIgnored}),
-                         [](const auto& info) {
-                           std::string n(info.param.bug);
-                           for (char& c : n) c = c == '-' ? '_' : c;
-                           return n;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Engine, BugSwitch,
+    ::testing::Values(
+        Case{"ack-before-commit", AckBeforeCommit}, Case{"random-task-ids", RandomTaskIds},
+        Case{"retry-user-failures", RetryUserFailures},
+        Case{"blame-user-for-platform", BlameUserForPlatform}, Case{"no-fencing", NoFencing},
+        Case{"effect-key-per-run", EffectKeyPerRun}, Case{"no-claim-expiry", NoClaimExpiry},
+        Case{"lose-pending-on-restart", LosePendingOnRestart},
+        Case{"reclaim-keeps-lease", ReclaimKeepsLease}, Case{"retries-off-by-one", RetriesOffByOne},
+        Case{"lax-conflicts", LaxConflicts}, Case{"report-not-idempotent", ReportNotIdempotent},
+        Case{"cancel-ignores-unscheduled", CancelIgnoresUnscheduled},
+        Case{"no-deadline-when-blocked", NoDeadlineWhenBlocked},
+        Case{"requires-ignored", RequiresIgnored}),
+    [](const auto& info) {
+      std::string n(info.param.bug);
+      for (char& c : n) c = c == '-' ? '_' : c;
+      return n;
+    });
 
 TEST(BugSwitch, EverySwitchHasACase) {
   // Guards the list above against a switch added to bugs.h without a detector.

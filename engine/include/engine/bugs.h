@@ -51,13 +51,20 @@ struct BugSwitches {
 };
 
 inline constexpr std::array<std::string_view, 15> kBugSwitchNames = {
-    "ack-before-commit",     "random-task-ids",
-    "retry-user-failures",   "blame-user-for-platform",
-    "no-fencing",            "effect-key-per-run",
-    "no-claim-expiry",       "lose-pending-on-restart",
-    "reclaim-keeps-lease",   "retries-off-by-one",
-    "lax-conflicts",         "report-not-idempotent",
-    "cancel-ignores-unscheduled", "no-deadline-when-blocked",
+    "ack-before-commit",
+    "random-task-ids",
+    "retry-user-failures",
+    "blame-user-for-platform",
+    "no-fencing",
+    "effect-key-per-run",
+    "no-claim-expiry",
+    "lose-pending-on-restart",
+    "reclaim-keeps-lease",
+    "retries-off-by-one",
+    "lax-conflicts",
+    "report-not-idempotent",
+    "cancel-ignores-unscheduled",
+    "no-deadline-when-blocked",
     "requires-ignored",
 };
 
