@@ -620,6 +620,117 @@ class HookFires final : public Checker {
   CheckResult r_;
 };
 
+// Every planned task is accounted for: created (acknowledged, or found at the end although
+// its answer was lost) and so judged by the others, or refused, counted by the refusal's
+// code. A refusal is the platform's to explain: one while an engine-wide fault was open
+// (a jumped clock, a failing disk, a crash) is counted as explained; any other refusal of
+// a create the scenario made valid is a violation (a task the user lost). With nothing
+// planned, or nothing created, there is nothing to judge: unknown, never valid.
+class PlannedTasks final : public Checker {
+ public:
+  std::string name() const override { return "planned-tasks"; }
+  void Observe(const EventView& e) override {
+    const int64_t now_ms = e.t_ns / 1'000'000;
+    if (e.type == EventType::kFault) return Fault(e, now_ms);
+    if (e.task_ix == kNoTask) return;
+    if (e.type == EventType::kPlan && e.f == "task") {
+      Task& t = Slot(tasks_, e.task_ix);
+      if (!t.planned) order_.push_back(e.task_ix);
+      t.planned = true;
+      Slot(names_, e.task_ix) = e.task;
+      return;
+    }
+    if (e.type == EventType::kFinal) {
+      Slot(tasks_, e.task_ix).exists = e.error.empty();
+      return;
+    }
+    if (e.f != "create") return;
+    Task& t = Slot(tasks_, e.task_ix);
+    if (e.type == EventType::kInvoke) t.submitted = true;
+    if (e.type == EventType::kOk) t.acknowledged = true;
+    if (e.type == EventType::kFail && !t.acknowledged) {
+      t.refusal = std::string(e.error);
+      t.refusal_i = e.i;
+      t.refusal_explained = EngineFaultOpen(now_ms);
+    }
+  }
+  CheckResult Finish() override {
+    r_.checker = name();
+    int64_t planned = 0, created = 0, by_hooks = 0, refused = 0, explained = 0, lost = 0;
+    json by_code = json::object();
+    for (uint32_t ix : order_) {
+      const Task& t = tasks_[ix];
+      ++planned;
+      if (!t.submitted) {  // a hook's fire: hook-fires judges whether it was owed
+        by_hooks += t.exists;
+        continue;
+      }
+      if (t.acknowledged || t.exists) {
+        ++created;
+        continue;
+      }
+      if (t.refusal.empty()) {
+        ++lost;  // every answer was lost, and the task is not there
+        continue;
+      }
+      ++refused;
+      const std::string code = t.refusal.substr(0, t.refusal.find(':'));
+      by_code[code] = by_code.value(code, 0) + 1;
+      if (t.refusal_explained) {
+        ++explained;
+      } else {
+        Flag(&r_, names_[ix], {t.refusal_i},
+             "the platform refused a create the scenario made valid, with no fault to explain "
+             "it: " +
+                 t.refusal);
+      }
+    }
+    r_.counts = {{"planned", planned},     {"created", created},
+                 {"created_by_hooks", by_hooks}, {"refused", refused},
+                 {"refused_explained", explained}, {"refused_by_code", by_code},
+                 {"never_answered", lost}};
+    if (r_.valid == Validity::kValid && planned == 0) {
+      r_.valid = Validity::kUnknown;
+      r_.error = "nothing to judge: the history plans no task";
+    } else if (r_.valid == Validity::kValid && created + by_hooks == 0) {
+      r_.valid = Validity::kUnknown;
+      r_.error = "nothing to judge: none of the " + std::to_string(planned) +
+                 " planned tasks was created (" + std::to_string(refused) + " refused, " +
+                 std::to_string(lost) + " never answered)";
+    }
+    return r_;
+  }
+
+ private:
+  struct Task {
+    bool planned = false, submitted = false, acknowledged = false, exists = false;
+    bool refusal_explained = false;
+    std::string refusal;  // the last refusal before any acknowledgement
+    int64_t refusal_i = -1;
+  };
+  void Fault(const EventView& e, int64_t now_ms) {
+    std::string_view kind;
+    bool start = false;
+    if (!ParseFaultEdge(e.f, &kind, &start)) return;
+    if (kind != "clock-jump" && kind != "fsync-error" && kind != "write-error" &&
+        kind != "engine-crash")
+      return;
+    // A refusal up to a request timeout after the window still belongs to it.
+    open_ += start ? 1 : -1;
+    if (!start) last_close_ms_ = now_ms;
+  }
+  bool EngineFaultOpen(int64_t now_ms) const {
+    return open_ > 0 || (last_close_ms_ >= 0 && now_ms - last_close_ms_ <= kAfterMs);
+  }
+  static constexpr int64_t kAfterMs = 10'000;
+  std::vector<Task> tasks_;
+  std::vector<std::string> names_;
+  std::vector<uint32_t> order_;
+  int open_ = 0;
+  int64_t last_close_ms_ = -1;
+  CheckResult r_;
+};
+
 }  // namespace
 
 std::vector<std::unique_ptr<Checker>> StandardCheckers() {
@@ -635,6 +746,7 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers() {
   v.push_back(std::make_unique<Liveness>());
   v.push_back(std::make_unique<HookFires>());
   v.push_back(MakeTaskModelChecker());
+  v.push_back(std::make_unique<PlannedTasks>());
   return v;
 }
 

@@ -45,7 +45,7 @@ void PrintResults(const std::vector<CheckResult>& results, std::ostream& os) {
            : r.valid == Validity::kInvalid ? "FAILED "
                                            : "UNKNOWN")
        << " " << r.checker << " " << r.counts.dump();
-    if (!r.error.empty()) os << " (checker error: " << r.error << ")";
+    if (!r.error.empty()) os << " (" << r.error << ")";
     os << "\n";
     for (const auto& c : r.counterexamples) {
       os << "          task " << c.task << ": " << c.explanation << " (events";
