@@ -60,8 +60,12 @@ json ToJson(const Report& r) {
   }
   json faults = json::array();
   for (const auto& f : r.faults) {
-    faults.push_back(
-        {{"kind", f.kind}, {"target", f.target}, {"start_s", f.start_s}, {"end_s", f.end_s}});
+    faults.push_back({{"kind", f.kind},
+                      {"target", f.target},
+                      {"start_s", f.start_s},
+                      {"end_s", f.end_s},
+                      {"tasks_in_flight", f.tasks_in_flight},
+                      {"requests", f.requests}});
   }
   return {{"scenario", r.scenario},
           {"file", r.file},
@@ -109,7 +113,9 @@ Report FromJson(const json& j) {
   }
   for (const auto& f : j.value("faults", json::array())) {
     r.faults.push_back(FaultWindow{f.at("kind").get<std::string>(), f.value("target", ""),
-                                   f.at("start_s").get<double>(), f.at("end_s").get<double>()});
+                                   f.at("start_s").get<double>(), f.at("end_s").get<double>(),
+                                   f.value("tasks_in_flight", int64_t{-1}),
+                                   f.value("requests", int64_t{-1})});
   }
   if (j.contains("states")) {
     r.states.t_s = j["states"].at("t_s").get<std::vector<double>>();
@@ -156,6 +162,15 @@ std::string RenderMarkdown(const Report& r) {
   if (!r.root_causes.empty()) {
     md << "\n\n## Root causes\n\n| task | tasks it kept from running |\n|---|---|\n";
     for (const auto& c : r.root_causes) md << "| " << c.task << " | " << c.blocked << " |\n";
+  }
+  if (!r.faults.empty()) {
+    md << "\n\n## Fault coverage\n\n| fault | target | window (s) | tasks in flight | requests "
+          "touched | |\n|---|---|---|---|---|---|\n";
+    for (const auto& f : r.faults) {
+      md << "| " << f.kind << " | " << f.target << " | " << f.start_s << "–" << f.end_s << " | "
+         << f.tasks_in_flight << " | " << f.requests << " | "
+         << (f.TouchedNothing() ? "**touched nothing: proves nothing**" : "") << " |\n";
+    }
   }
   md << "\nReproduce: `" << r.reproduce << "`\n";
   return md.str();
@@ -271,7 +286,12 @@ std::string RenderHtml(const Report& r) {
   h << "<h2>Faults</h2><ul>";
   for (const auto& f : r.faults) {
     h << "<li>" << Escape(f.kind) << (f.target.empty() ? "" : " " + Escape(f.target)) << ": "
-      << Fmt(f.start_s) << " s to " << Fmt(f.end_s) << " s</li>";
+      << Fmt(f.start_s) << " s to " << Fmt(f.end_s) << " s";
+    if (f.tasks_in_flight >= 0) {
+      h << ": " << f.tasks_in_flight << " tasks in flight, " << f.requests << " requests touched";
+      if (f.TouchedNothing()) h << " <b class=\"unknown\">touched nothing: proves nothing</b>";
+    }
+    h << "</li>";
   }
   h << "</ul><p>Reproduce: <code>" << Escape(r.reproduce) << "</code><br>history sha "
     << Escape(r.history_sha) << "</p></body></html>\n";

@@ -37,6 +37,9 @@ struct FaultWindow {
   std::string target;
   double start_s = 0;
   double end_s = 0;
+  int64_t tasks_in_flight = -1;  // -1: not measured
+  int64_t requests = -1;
+  bool TouchedNothing() const { return tasks_in_flight == 0 && requests == 0; }
 };
 
 // Tasks per state over time (seconds since the run began), sampled at `t_s`.

@@ -685,9 +685,12 @@ class PlannedTasks final : public Checker {
                  t.refusal);
       }
     }
-    r_.counts = {{"planned", planned},     {"created", created},
-                 {"created_by_hooks", by_hooks}, {"refused", refused},
-                 {"refused_explained", explained}, {"refused_by_code", by_code},
+    r_.counts = {{"planned", planned},
+                 {"created", created},
+                 {"created_by_hooks", by_hooks},
+                 {"refused", refused},
+                 {"refused_explained", explained},
+                 {"refused_by_code", by_code},
                  {"never_answered", lost}};
     if (r_.valid == Validity::kValid && planned == 0) {
       r_.valid = Validity::kUnknown;

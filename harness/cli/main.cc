@@ -55,6 +55,17 @@ void PrintResults(const std::vector<CheckResult>& results, std::ostream& os) {
   }
 }
 
+// Fault coverage: what each window met; a window that met nothing is said out loud.
+void PrintCoverage(const Timeline& timeline, std::ostream& os) {
+  for (const auto& f : timeline.faults) {
+    os << "  fault  " << f.kind << (f.target.empty() ? "" : " " + f.target) << " " << f.start_s
+       << "-" << f.end_s << " s: " << f.tasks_in_flight << " tasks in flight, " << f.requests
+       << " requests touched";
+    if (f.TouchedNothing()) os << "  WARNING: touched nothing, so it proves nothing";
+    os << "\n";
+  }
+}
+
 int ExitFor(Validity v) {
   return v == Validity::kValid ? kExitValid : v == Validity::kInvalid ? kExitInvalid : kExitHarness;
 }
@@ -140,7 +151,8 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t 
   for (const auto& c : roots)
     r.root_causes.push_back(reports::RootCause{c.task, c.blocked, c.examples});
   for (const auto& f : timeline.faults) {
-    r.faults.push_back(reports::FaultWindow{f.kind, f.target, f.start_s, f.end_s});
+    r.faults.push_back(
+        reports::FaultWindow{f.kind, f.target, f.start_s, f.end_s, f.tasks_in_flight, f.requests});
   }
   r.states.t_s = timeline.t_s;
   r.states.tasks = timeline.tasks;
@@ -226,6 +238,7 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
   std::cout << s.name << ": " << ToString(v) << " (" << sum->tasks << " tasks, " << sum->events
             << " events, " << sum->sim_ms / 1000 << " simulated s)\n";
   PrintResults(results, std::cout);
+  PrintCoverage(timeline, std::cout);
   for (const auto& r : roots) {
     std::cout << "  root cause " << r.task << " kept " << r.blocked << " task(s) from running\n";
   }

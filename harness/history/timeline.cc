@@ -19,8 +19,9 @@ struct Transition {
 bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::string* error) {
   std::unordered_map<std::string, uint32_t> ids;
   std::vector<Transition> moves;
-  std::map<std::pair<std::string, std::string>, double> open;  // (kind, target) -> start
-  std::unordered_map<std::string, int64_t> fired_at;           // hook task -> fire time
+  // (kind, target) -> the open span's index in out->faults (its end is set when it closes)
+  std::map<std::pair<std::string, std::string>, size_t> open;
+  std::unordered_map<std::string, int64_t> fired_at;  // hook task -> fire time
   int64_t t_max = 0;
   auto move = [&](std::string_view task, int64_t t, std::string_view state) {
     auto [it, fresh] = ids.emplace(std::string(task), static_cast<uint32_t>(ids.size()));
@@ -38,15 +39,28 @@ bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::str
           if (!ParseFaultEdge(e.f, &name, &start)) return;
           const std::string kind(name);
           if (start) {
-            open[{kind, target}] = t / 1000.0;
+            if (open.count({kind, target})) return;  // already open: one window
+            open[{kind, target}] = out->faults.size();
+            out->faults.push_back(FaultSpan{kind, target, t / 1000.0, -1});
           } else {
             auto it = open.find({kind, target});
             if (it != open.end()) {
-              out->faults.push_back(FaultSpan{kind, target, it->second, t / 1000.0});
+              out->faults[it->second].end_s = t / 1000.0;
               open.erase(it);
             }
           }
           return;
+        }
+        const bool work = (e.type == EventType::kInvoke && !e.task.empty()) ||
+                          (e.type == EventType::kOk && e.f == "claim" && !e.runs.empty()) ||
+                          e.type == EventType::kEffect;
+        if (work) {
+          for (const auto& [key, ix] : open) {
+            const std::string& target = key.second;
+            const bool sink = e.type == EventType::kEffect || e.f == "deliver";
+            if (target.empty() || target == "all" || target == e.proc || (target == "sink" && sink))
+              out->faults[ix].requests++;
+          }
         }
         if (e.type == EventType::kOk && e.f == "create") move(e.task, t, "pending");
         if (e.type == EventType::kOk && e.f == "claim") {
@@ -78,8 +92,19 @@ bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::str
   // same time keep the order they were seen in.
   std::stable_sort(moves.begin(), moves.end(),
                    [](const Transition& a, const Transition& b) { return a.t_ms < b.t_ms; });
-  for (const auto& [key, start] : open) {  // still open at the end
-    out->faults.push_back(FaultSpan{key.first, key.second, start, t_max / 1000.0});
+  for (const auto& [key, ix] : open) out->faults[ix].end_s = t_max / 1000.0;  // still open
+  // Each task is in flight from its first move (created, fired, claimed) until it first
+  // reaches a terminal state.
+  std::vector<int64_t> from(ids.size(), -1), until(ids.size(), -1);
+  for (const Transition& m : moves) {
+    if (from[m.task] < 0) from[m.task] = m.t_ms;
+    if (until[m.task] < 0 && IsTerminalState(m.state)) until[m.task] = m.t_ms;
+  }
+  for (FaultSpan& f : out->faults) {
+    const int64_t a = static_cast<int64_t>(f.start_s * 1000),
+                  b = static_cast<int64_t>(f.end_s * 1000);
+    for (size_t k = 0; k < from.size(); ++k)
+      f.tasks_in_flight += from[k] >= 0 && from[k] <= b && (until[k] < 0 || until[k] >= a);
   }
   std::vector<std::string> state(ids.size());
   std::map<std::string, int64_t> count;

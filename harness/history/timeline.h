@@ -11,11 +11,19 @@
 
 namespace ithappens::harness {
 
+// A fault window and what it met (fault coverage): the tasks in flight during it (created,
+// not yet resolved) and the requests carrying work (a call about a task, or a claim that
+// handed out runs) that the fault could touch: any for an engine-wide fault, the target's
+// own for one aimed at a process (deliveries for the sink). A window that met nothing
+// proves nothing: the report says so.
 struct FaultSpan {
   std::string kind;
   std::string target;
   double start_s = 0;
   double end_s = 0;
+  int64_t tasks_in_flight = 0;
+  int64_t requests = 0;
+  bool TouchedNothing() const { return tasks_in_flight == 0 && requests == 0; }
 };
 
 struct Timeline {
