@@ -156,6 +156,7 @@ class TaskModel final : public Checker {
     uint32_t holder = kNobody;
     int64_t claim_i = -1, claim_t = -1;
     int64_t lease_until_ms = kUnknownLease, lease_i = -1;
+    bool lease_uncertain = false;            // a reclaim's answer was lost after the last lease
     int64_t ended_t = kNever, ended_i = -1;  // by then the run had certainly ended
     const char* ended_why = "";
     std::vector<Report> reports;
@@ -206,6 +207,7 @@ class TaskModel final : public Checker {
 
   void Plan(const EventView& e) {
     if (e.f == "target" && e.claim_timeout_ms > 0) claim_timeout_ms_ = e.claim_timeout_ms;
+    if (e.f == "hook") hooks_ = true;
     if (e.f != "task" || e.task_ix == kNoTask) return;
     Task& t = TaskOf(e);
     if (!t.known) ++tasks_modeled_;
@@ -224,7 +226,10 @@ class TaskModel final : public Checker {
       return;
     }
     int64_t slack = 0;
-    if (kind == "clock-jump") slack = std::abs(std::max<int64_t>(e.duration_ms, 0));
+    if (kind == "clock-jump") {
+      slack = std::abs(std::max<int64_t>(e.duration_ms, 0));
+      clock_jumped_ = true;
+    }
     if (start) {
       open_windows_.emplace(std::string(kind) + "\n" + target, windows_.size());
       windows_.push_back(Window{std::string(kind), target, now - slack, kNever, e.i});
@@ -361,7 +366,10 @@ class TaskModel final : public Checker {
       Task& t = TaskAt(rf.task_ix);
       const std::string task(rf.task);
       if (!t.known) {
-        Flag(&r_, task, {e.i}, "handed out a task that nobody created and no plan names");
+        // A hook makes tasks on the platform's clock (a jumped clock fires at times no
+        // plan names): with hooks about, an unknown task may be one of theirs.
+        if (!hooks_)
+          Flag(&r_, task, {e.i}, "handed out a task that nobody created and no plan names");
         t.known = true;
       }
       Run* run = RunOf(t, rf.run);
@@ -406,7 +414,8 @@ class TaskModel final : public Checker {
                  int64_t now, const std::string& task) {
     if (rf.run < 1 || claim_timeout_ms_ <= 0 || rf.taken_until_ms < 0) return;
     const Run& prev = t.runs[static_cast<size_t>(rf.run - 1)];
-    if (prev.lease_until_ms == kUnknownLease) return;
+    if (prev.lease_until_ms == kUnknownLease || prev.lease_uncertain) return;
+    if (clock_jumped_) return;  // the platform's times are not in order any more
     for (const Report& rep : prev.reports)
       if (rep.invoke_t <= now) return;
     if (t.cancel_invoke_t <= now || t.rerun_invoke_t >= 0) return;
@@ -437,6 +446,8 @@ class TaskModel final : public Checker {
   void Reclaim(const EventView& e, const Task& t, Run& run, const Open& o) {
     if (e.type != EventType::kOk) {
       if (e.type == EventType::kFail) ++late_refused_;
+      // It may have moved the lease: no rule counts on the lease until the next answer.
+      if (e.type == EventType::kInfo) run.lease_uncertain = true;
       return;
     }
     const std::string which = "run " + std::to_string(o.run);
@@ -456,9 +467,11 @@ class TaskModel final : public Checker {
       Flag(&r_, e.task, {t.cancel_ok_i, e.i},
            "a reclaim of " + which + " was acknowledged after the task's cancel was");
     }
-    if (e.taken_until_ms > run.lease_until_ms) {
+    // The latest acknowledged lease is the lease (a clock that jumped back can shorten it).
+    if (e.taken_until_ms >= 0) {
       run.lease_until_ms = e.taken_until_ms;
       run.lease_i = e.i;
+      run.lease_uncertain = false;
     }
   }
 
@@ -637,8 +650,8 @@ class TaskModel final : public Checker {
       return false;
     }
     if (o == kClaimExpired) {
-      if (mine != nullptr && mine->lease_until_ms != kUnknownLease &&
-          rk.resolved_ms < mine->lease_until_ms) {
+      if (mine != nullptr && mine->lease_until_ms != kUnknownLease && !mine->lease_uncertain &&
+          !clock_jumped_ && rk.resolved_ms < mine->lease_until_ms) {
         Flag(&r_, e.task, {mine->lease_i, e.i},
              which + "'s claim expired at " + std::to_string(rk.resolved_ms) +
                  " ms, but its lease lasted until " + std::to_string(mine->lease_until_ms) + " ms");
@@ -673,6 +686,9 @@ class TaskModel final : public Checker {
   std::vector<Window> windows_;
   std::multimap<std::string, size_t> open_windows_;
   int64_t claim_timeout_ms_ = 0;
+  bool hooks_ = false;  // the plan has hooks
+  // The platform's clock was moved: from then on its times are compared with nothing.
+  bool clock_jumped_ = false;
   int64_t tasks_modeled_ = 0, creates_ = 0, runs_claimed_ = 0, reports_ = 0, finals_ = 0;
   int64_t conflicts_refused_ = 0, late_refused_ = 0;
   CheckResult r_;

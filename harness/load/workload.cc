@@ -60,21 +60,33 @@ std::shared_ptr<const engine::Result<worker::Program>> ProgramCache::For(
 
 namespace {
 
-// The outcome a correct platform must reach for a program with `retries` (ground truth).
+// The outcome a correct platform must reach for a program with `retries` (ground truth),
+// and in *effects every notification a run of it may deliver (a later run gets past an
+// intermittent step: a rerun, for one).
 std::string Expect(const engine::Result<worker::Program>& p, int retries,
                    std::vector<PlannedEffect>* effects) {
   if (!p.ok()) return "exception";
+  std::string outcome;
+  int64_t allocated_mb = 0;
   for (size_t k = 0; k < p->steps.size(); ++k) {
     const auto& st = p->steps[k];
     using K = worker::Step::Kind;
+    // Past its own memory budget the program fails: user code (DESIGN.md, attribution).
+    if (st.kind == K::kAlloc) allocated_mb += st.value;
+    if (p->memory_limit_mb > 0 && allocated_mb > p->memory_limit_mb) {
+      return outcome.empty() ? "failed" : outcome;
+    }
     if (st.kind == K::kEffect) {
       effects->push_back(PlannedEffect{static_cast<int64_t>(k), st.channel, st.to});
     }
-    if (st.kind == K::kExit) return st.value == 0 ? "completed" : "failed";
-    if (st.kind == K::kCrash) return "failed";
-    if (st.kind == K::kFailIfAttemptBelow && st.value - 1 > retries) return "exception";
+    if (st.kind == K::kExit) {
+      return !outcome.empty() ? outcome : st.value == 0 ? "completed" : "failed";
+    }
+    if (st.kind == K::kCrash) return outcome.empty() ? "failed" : outcome;
+    if (st.kind == K::kFailIfAttemptBelow && st.value - 1 > retries && outcome.empty())
+      outcome = "exception";
   }
-  return "completed";
+  return outcome.empty() ? "completed" : outcome;
 }
 
 }  // namespace
@@ -105,6 +117,8 @@ std::string PlannedTask::PlanJson() const {
     out.append(",\"root\":");
     AppendJsonString(&out, root);
   }
+  out.append(",\"runs_as\":");
+  AppendJsonString(&out, runs_as.empty() ? expect : runs_as);
   out.push_back('}');
   return out;
 }
@@ -154,6 +168,7 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
       p.def.task_id = engine::DeterministicTaskId(h.def.hook_id, abs, h.def.key);
       p.client = h.client;
       p.expect = expect;
+      p.runs_as = expect;
       p.effects = effects;
       p.program = program;
       p.deadline_after_ms = spec.deadline_ms;
@@ -278,6 +293,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         t.program = (k == 0 && spec.fail_root) ? failing_root.For(ordinal, t.def.payload)
                                                : programs.For(ordinal, t.def.payload);
         t.expect = Expect(*t.program, spec.retries, &t.effects);
+        t.runs_as = t.expect;
         std::vector<size_t> deps;
         if (spec.kind == "fanout" && k == length - 1) {
           deps.assign(chain.begin() + 1, chain.end());  // the join waits for every child
@@ -307,7 +323,8 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
           t.root = dep.expect == "blocked" ? dep.root : dep.def.task_id;
           break;
         }
-        if (t.expect == "blocked") t.effects.clear();
+        // A blocked task delivers nothing, unless a rerun makes it run anyway.
+        if (t.expect == "blocked" && t.rerun_after_ms < 0) t.effects.clear();
         chain.push_back(out.tasks.size());
         out.tasks.push_back(std::move(t));
       }

@@ -27,6 +27,7 @@ struct PlannedTask {
   engine::TaskDefinition def;          // created/deadline are stamped when it is submitted
   int client = 0;                      // which client submits it
   std::string expect;                  // completed | failed | exception | blocked
+  std::string runs_as;                 // what the program itself ends as when it runs
   std::string root;                    // blocked: the root cause
   std::vector<PlannedEffect> effects;  // what it may deliver
   int64_t deadline_after_ms = 0;       // deadline = created + this
@@ -37,7 +38,8 @@ struct PlannedTask {
   // The payload, parsed once by the planner (shared by tasks with the same program).
   std::shared_ptr<const engine::Result<worker::Program>> program;
   // The `plan` event's value as JSON text (written without building a JSON object):
-  // {deps, effects [{channel, step, to}], expect, program, requires, retries, root?}.
+  // {deps, effects [{channel, step, to}], expect, program, requires, retries, root?,
+  // runs_as}.
   std::string PlanJson() const;
 };
 

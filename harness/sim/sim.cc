@@ -451,12 +451,24 @@ class Simulation {
       Emit("plan", EventType::kPlan, "task", t.def.task_id, t.PlanJson());
       programs_.emplace(t.def.task_id, t.program);
     }
+    hook_creating_.assign(workload_.hooks.size(), false);
+    hook_remove_waiting_.assign(workload_.hooks.size(), false);
     for (size_t h = 0; h < workload_.hooks.size(); ++h) {
       const PlannedHook& hook = workload_.hooks[h];
       Emit("plan", EventType::kPlan, "hook", "", hook.PlanValue(plan_).dump());
       auto def = std::make_shared<const engine::HookDefinition>(hook.def);
-      At(kEpochMs + hook.at_ms, [this, h, def] { SubmitHook(h, def, "create-hook", 0); });
-      At(kEpochMs + hook.until_ms, [this, h, def] { SubmitHook(h, def, "remove-hook", 0); });
+      At(kEpochMs + hook.at_ms, [this, h, def] {
+        hook_creating_[h] = true;
+        SubmitHook(h, def, "create-hook", 0);
+      });
+      At(kEpochMs + hook.until_ms, [this, h, def] {
+        // A client removes its hook once it is done creating it, never before.
+        if (hook_creating_[h]) {
+          hook_remove_waiting_[h] = true;
+        } else {
+          SubmitHook(h, def, "remove-hook", 0);
+        }
+      });
     }
     WorkloadGenerator generator(workload_);
     while (auto sub = generator.Next()) {
@@ -550,9 +562,16 @@ class Simulation {
     op.f = f;
     op.hook = def;
     Call(std::move(op), [this, h, def, f, attempt](const Completion& c) {
-      if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
+      const bool creating = std::string_view(f) == "create-hook";
+      // The creation gives up at the hook's removal time: no hook is made after it.
+      const bool late = creating && Now() >= kEpochMs + workload_.hooks[h].until_ms;
+      if (Transient(c.status) && attempt + 1 < kMaxAttempts && !late) {
         After(Backoff(attempt), [this, h, def, f, attempt] { SubmitHook(h, def, f, attempt + 1); });
+        return;
       }
+      if (!creating) return;
+      hook_creating_[h] = false;
+      if (hook_remove_waiting_[h]) SubmitHook(h, def, "remove-hook", 0);
     });
   }
 
@@ -971,6 +990,7 @@ class Simulation {
   std::unordered_map<std::string, std::shared_ptr<const ParsedProgram>> programs_;
   int64_t creates_in_flight_ = 0;
   int64_t later_calls_ = 0;  // re-creates, cancels and reruns still to be answered
+  std::vector<bool> hook_creating_, hook_remove_waiting_;  // per planned hook
   // The run ends no earlier than the latest deadline that falls before its hard end, so a
   // task blocked until its deadline is judged after it.
   int64_t hard_end_ms_ = INT64_MAX, latest_deadline_ms_ = 0;

@@ -299,7 +299,7 @@ INSTANTIATE_TEST_SUITE_P(
         RuleBugCase{"report-not-idempotent", "task-model", "the repeat of an acknowledged report"},
         RuleBugCase{"cancel-ignores-unscheduled", "task-model", "after the task's cancel"},
         RuleBugCase{"no-deadline-when-blocked", "deadline", "past its deadline"},
-        RuleBugCase{"requires-ignored", "liveness", "still unscheduled"},
+        RuleBugCase{"requires-ignored", "liveness", "under requires all-resolved"},
         RuleBugCase{"no-fencing", "task-model", "after completed"},
         RuleBugCase{"blame-user-for-platform", "task-model", "no report of that run said so"},
         RuleBugCase{"retry-user-failures", "task-model", "'retry' after failed"}),

@@ -112,6 +112,7 @@ nlohmann::json PlanOracle(const PlannedTask& t) {
                           {"requires", engine::ToString(t.def.requires_)},
                           {"retries", t.def.retries}};
   if (!t.root.empty()) value["root"] = t.root;
+  value["runs_as"] = t.runs_as.empty() ? t.expect : t.runs_as;
   return value;
 }
 
