@@ -19,7 +19,8 @@ bool* SwitchByIndex(BugSwitches* b, size_t i) {
                     &b->report_not_idempotent,
                     &b->cancel_ignores_unscheduled,
                     &b->no_deadline_when_blocked,
-                    &b->requires_ignored};
+                    &b->requires_ignored,
+                    &b->claim_lowest_first};
   static_assert(sizeof(fields) / sizeof(fields[0]) == kBugSwitchNames.size());
   return fields[i];
 }

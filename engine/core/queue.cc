@@ -287,7 +287,8 @@ Status QueueImpl::ClaimLocked(std::string_view group, std::string_view id, int n
   WorkerPtr worker = InternWorker(group, id);
   const TimeMs now = clock_->NowMs();
   int claimed = 0;
-  for (auto& heap : pending_) {
+  for (int level = 0; level < kPriorityLevels; ++level) {
+    auto& heap = pending_[options_.bugs.claim_lowest_first ? kPriorityLevels - 1 - level : level];
     while (claimed < n && !heap.empty()) {
       TimedRef ref = heap.top();
       heap.pop();

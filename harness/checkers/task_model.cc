@@ -37,6 +37,7 @@
 
 #include "harness/checker.h"
 #include "harness/checkers/checker_util.h"
+#include "harness/checkers/claim_order.h"
 
 namespace ithappens::harness {
 namespace {
@@ -108,6 +109,19 @@ constexpr int64_t kNever = INT64_MAX;
 constexpr int64_t kUnknownLease = INT64_MIN;
 constexpr size_t kMaxRunsPerTask = 50;  // a run id past this is not kept
 constexpr int64_t kInFlightMs = 1'000;  // how long before a run began a fault still counts
+// How late the platform may resolve an expired lease or a passed deadline: its reaper runs
+// at least this often while it is up and its disk and clock are sound.
+constexpr int64_t kReaperSlackMs = 2'000;
+
+// Taskcluster's priority levels in the order the queue serves them ("normal", the legacy
+// name, after "lowest", as the reference engine keeps it); -1 for an unknown name.
+int PriorityLevel(std::string_view p) {
+  static constexpr std::string_view kLevels[] = {"highest", "very-high", "high",   "medium",
+                                                 "low",     "very-low",  "lowest", "normal"};
+  for (int k = 0; k < 8; ++k)
+    if (kLevels[k] == p) return k;
+  return -1;
+}
 
 class TaskModel final : public Checker {
  public:
@@ -168,6 +182,7 @@ class TaskModel final : public Checker {
     int64_t run, t, i;
     std::string digest;  // create
     int64_t retries;     // create
+    int priority;        // create
     size_t report;       // report-*: index into the run's reports
   };
   struct Task {
@@ -180,6 +195,11 @@ class TaskModel final : public Checker {
     int64_t cancel_invoke_t = kNever, cancel_ok_t = kNever, cancel_ok_i = -1;
     int64_t cancel_ok_invoke_t = kNever;  // the invoke time of the acknowledged cancel
     int64_t rerun_invoke_t = -1;          // the latest rerun sent
+    // For claim order: the stored definition's priority level, the first create sent and
+    // the first acknowledged, and whether the plan gives it no dependencies.
+    int priority = -1;
+    int64_t first_create_t = kNever, acked_t = kNever;
+    bool no_deps = false;
   };
   struct Window {
     std::string kind, target;
@@ -213,6 +233,7 @@ class TaskModel final : public Checker {
     if (!t.known) ++tasks_modeled_;
     t.known = true;
     t.plan_retries = e.retries;
+    t.no_deps = e.deps.empty();
   }
 
   // Fault windows, for explaining expired leases. A fault event that is not one edge of a
@@ -259,11 +280,25 @@ class TaskModel final : public Checker {
     return nullptr;
   }
 
+  // A fault that stops the platform's own clockwork (down, failing its disk, clock moved)
+  // between from_ms and to_ms.
+  const Window* EngineDisturbed(int64_t from_ms, int64_t to_ms) const {
+    for (const Window& w : windows_) {
+      if (w.start_ms > to_ms || w.end_ms < from_ms) continue;
+      if (w.kind == "engine-crash" || w.kind == "fsync-error" || w.kind == "write-error" ||
+          w.kind == "clock-jump")
+        return &w;
+    }
+    return nullptr;
+  }
+
   void Invoke(const EventView& e, int64_t now) {
     Task& t = TaskOf(e);
     if (!t.known && e.f == "create") ++tasks_modeled_;
     if (e.f == "create") t.known = true;
-    Open o{Proc(e.proc), std::string(e.f), e.run, now, e.i, std::string(e.digest), e.retries, 0};
+    Open o{Proc(e.proc), std::string(e.f),          e.run, now, e.i, std::string(e.digest),
+           e.retries,    PriorityLevel(e.priority), 0};
+    if (e.f == "create") t.first_create_t = std::min(t.first_create_t, now);
     if (e.f.rfind("report-", 0) == 0) {
       if (Run* run = RunOf(t, e.run)) {
         o.report = run->reports.size();
@@ -327,6 +362,8 @@ class TaskModel final : public Checker {
       t.maybe_absent = false;
       t.digests = {o.digest};
       t.retries = o.retries;
+      t.priority = o.priority;
+      t.acked_t = std::min(t.acked_t, e.t_ns / 1'000'000);
       return;
     }
     if (e.type == EventType::kInfo) {
@@ -389,6 +426,7 @@ class TaskModel final : public Checker {
       if (rf.taken_until_ms >= 0) {
         run->lease_until_ms = rf.taken_until_ms;
         run->lease_i = e.i;
+        LeaseLength(task, "claim", rf.taken_until_ms, claim.t, now, {claim.i, e.i});
       }
       for (int64_t p = 0; p < rf.run; ++p) {
         Run& before = t.runs[static_cast<size_t>(p)];
@@ -399,12 +437,57 @@ class TaskModel final : public Checker {
         }
       }
       LeaseRule(e, t, rf, claim.t, now, task);
+      OrderRule(e, t, rf, claim.t, task);
       if (t.cancel_ok_t < claim.t && t.rerun_invoke_t < t.cancel_ok_invoke_t) {
         Flag(&r_, task, {t.cancel_ok_i, e.i},
              "handed out run " + std::to_string(rf.run) +
                  " after the task's cancel was acknowledged (and nobody reran it)");
       }
     }
+    // The claim, for judging the order of later ones: the worst-ranked task it handed out.
+    checkers::ClaimOrder::Claim record{claim.t, now, e.i, checkers::ClaimOrder::kNoRank, ""};
+    for (const RunFacts& rf : e.runs) {
+      if (rf.task_ix == kNoTask || rf.task_ix >= tasks_.size()) continue;
+      const Task& x = tasks_[rf.task_ix];
+      if (x.priority < 0 || x.first_create_t == kNever) continue;
+      const int64_t rank = checkers::ClaimOrder::Rank(x.priority, x.first_create_t);
+      if (rank > record.worst_rank) {
+        record.worst_rank = rank;
+        record.worst_task = std::string(rf.task);
+      }
+    }
+    order_.Add(std::move(record));
+  }
+
+  // The first run of a task with no dependencies was pending from its acknowledgement: a
+  // claim answered in between that handed out a worse-ranked task broke the queue's order.
+  void OrderRule(const EventView& e, const Task& y, const RunFacts& rf, int64_t claim_t,
+                 const std::string& task) {
+    if (rf.run != 0 || !y.no_deps || y.priority < 0 || y.acked_t == kNever || clock_jumped_) return;
+    const int64_t rank = checkers::ClaimOrder::Rank(y.priority, y.acked_t);
+    const checkers::ClaimOrder::Claim* c = order_.Overtaken(rank, y.acked_t, claim_t);
+    if (c == nullptr) return;
+    Flag(&r_, task, {c->event, e.i},
+         "waited, pending since " + std::to_string(y.acked_t) + " ms, while a claim answered at " +
+             std::to_string(c->ok_ms) + " ms handed out " + c->worst_task +
+             ", which ranks below it (the queue serves the highest priority first, then the "
+             "oldest)");
+  }
+
+  // A lease lasts the claim timeout from when the platform answered: taken_until falls
+  // between the call's invoke and its answer, plus the timeout (on a clock that never
+  // jumped, the platform's times are the harness's).
+  void LeaseLength(const std::string& task, const char* call, int64_t taken_until_ms,
+                   int64_t invoke_ms, int64_t answer_ms, std::vector<int64_t> events) {
+    if (claim_timeout_ms_ <= 0 || clock_jumped_) return;
+    if (taken_until_ms >= invoke_ms + claim_timeout_ms_ &&
+        taken_until_ms <= answer_ms + claim_timeout_ms_)
+      return;
+    Flag(&r_, task, std::move(events),
+         std::string("a ") + call + " answered between " + std::to_string(invoke_ms) + " and " +
+             std::to_string(answer_ms) + " ms leased the run until " +
+             std::to_string(taken_until_ms) + " ms; the claim timeout is " +
+             std::to_string(claim_timeout_ms_) + " ms");
   }
 
   // A new run is made only when the previous one ended: by a report, a cancel, or its
@@ -469,6 +552,8 @@ class TaskModel final : public Checker {
     }
     // The latest acknowledged lease is the lease (a clock that jumped back can shorten it).
     if (e.taken_until_ms >= 0) {
+      LeaseLength(std::string(e.task), "reclaim", e.taken_until_ms, o.t, e.t_ns / 1'000'000,
+                  {o.i, e.i});
       run.lease_until_ms = e.taken_until_ms;
       run.lease_i = e.i;
       run.lease_uncertain = false;
@@ -643,6 +728,14 @@ class TaskModel final : public Checker {
       return false;
     }
     if (o == kDeadlineExceeded) {
+      if (e.has_deadline && rk.resolved_ms > e.deadline_ms + kReaperSlackMs && !clock_jumped_ &&
+          EngineDisturbed(e.deadline_ms, rk.resolved_ms) == nullptr) {
+        Flag(&r_, e.task, {e.i},
+             which + " ended " + Name(o) + " at " + std::to_string(rk.resolved_ms) +
+                 " ms, more than " + std::to_string(kReaperSlackMs) + " ms after the deadline at " +
+                 std::to_string(e.deadline_ms) + " ms, with the platform up and sound all along");
+        return false;
+      }
       if (!e.has_deadline || rk.resolved_ms >= e.deadline_ms) return true;
       Flag(&r_, e.task, {e.i},
            which + " ended " + Name(o) + " at " + std::to_string(rk.resolved_ms) +
@@ -655,6 +748,16 @@ class TaskModel final : public Checker {
         Flag(&r_, e.task, {mine->lease_i, e.i},
              which + "'s claim expired at " + std::to_string(rk.resolved_ms) +
                  " ms, but its lease lasted until " + std::to_string(mine->lease_until_ms) + " ms");
+        return false;
+      }
+      if (mine != nullptr && mine->lease_until_ms != kUnknownLease && !mine->lease_uncertain &&
+          !clock_jumped_ && rk.resolved_ms > mine->lease_until_ms + kReaperSlackMs &&
+          EngineDisturbed(mine->lease_until_ms, rk.resolved_ms) == nullptr) {
+        Flag(&r_, e.task, {mine->lease_i, e.i},
+             which + "'s claim expired at " + std::to_string(rk.resolved_ms) + " ms, more than " +
+                 std::to_string(kReaperSlackMs) + " ms after its lease ended (" +
+                 std::to_string(mine->lease_until_ms) +
+                 " ms), with the platform up and sound all along");
         return false;
       }
       const std::string worker(rk.worker);
@@ -685,6 +788,7 @@ class TaskModel final : public Checker {
   std::map<uint32_t, OpenClaim> open_claims_;
   std::vector<Window> windows_;
   std::multimap<std::string, size_t> open_windows_;
+  checkers::ClaimOrder order_;
   int64_t claim_timeout_ms_ = 0;
   bool hooks_ = false;  // the plan has hooks
   // The platform's clock was moved: from then on its times are compared with nothing.

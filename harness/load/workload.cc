@@ -186,6 +186,34 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
 engine::TaskDefinition ChangedDefinition(const engine::TaskDefinition& def, int64_t which,
                                          std::string* field) {
   engine::TaskDefinition d = def;
+  switch (which % 10) {
+    case 5:
+      d.requires_ = d.requires_ == engine::Requires::kAllCompleted
+                        ? engine::Requires::kAllResolved
+                        : engine::Requires::kAllCompleted;
+      *field = "requires";
+      return d;
+    case 6:
+      d.task_group_id = engine::DeterministicTaskId("changed-group", which, "group");
+      *field = "taskGroupId";
+      return d;
+    case 7:
+      d.expires_ms = (d.expires_ms == 0 ? d.deadline_ms + engine::kDefaultExpiresAfterDeadlineMs
+                                        : d.expires_ms) +
+                     1000;
+      *field = "expires";
+      return d;
+    case 8:
+      d.routes.push_back("notify.email.changed-" + std::to_string(which) + ".on-failed");
+      *field = "routes";
+      return d;
+    case 9:
+      d.metadata.name += " (changed)";
+      *field = "metadata";
+      return d;
+    default:
+      break;
+  }
   switch (which % 5) {
     case 0:
       d.deadline_ms += 1000;

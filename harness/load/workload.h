@@ -44,7 +44,8 @@ struct PlannedTask {
 };
 
 // The definition a re-create sends to prove the platform compares definitions: def with
-// one field changed (which % 5: deadline, retries, payload, priority, dependencies), and
+// one field changed (which % 10: deadline, retries, payload, priority, dependencies,
+// requires, taskGroupId, expires, routes, metadata), and
 // that field's Taskcluster name in *field.
 engine::TaskDefinition ChangedDefinition(const engine::TaskDefinition& def, int64_t which,
                                          std::string* field);

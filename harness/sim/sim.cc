@@ -289,7 +289,8 @@ class Simulation {
     if (op.f == "create") {
       // What the checkers need of the definition: its digest (a re-create with another
       // definition must be refused) and its retries.
-      return "{\"digest\":\"" + DefinitionDigest(*op.def) +
+      return "{\"digest\":\"" + DefinitionDigest(*op.def) + "\",\"priority\":\"" +
+             std::string(engine::ToString(op.def->priority)) +
              "\",\"retries\":" + std::to_string(op.def->retries) + "}";
     }
     if (op.f == "cancel" || op.f == "rerun") return "";

@@ -293,13 +293,14 @@ TEST_P(RuleBugInSim, CaughtWithItsReasonAndTheSeedPassesWithoutIt) {
 INSTANTIATE_TEST_SUITE_P(
     QueueRules, RuleBugInSim,
     ::testing::Values(
-        RuleBugCase{"reclaim-keeps-lease", "task-model", "which no fault touched"},
+        RuleBugCase{"reclaim-keeps-lease", "task-model", "a reclaim answered between"},
         RuleBugCase{"retries-off-by-one", "task-model", "automatic retries; the definition allows"},
         RuleBugCase{"lax-conflicts", "task-model", "differs from the stored one"},
         RuleBugCase{"report-not-idempotent", "task-model", "the repeat of an acknowledged report"},
         RuleBugCase{"cancel-ignores-unscheduled", "task-model", "after the task's cancel"},
         RuleBugCase{"no-deadline-when-blocked", "deadline", "past its deadline"},
         RuleBugCase{"requires-ignored", "liveness", "under requires all-resolved"},
+        RuleBugCase{"claim-lowest-first", "task-model", "which ranks below it"},
         RuleBugCase{"no-fencing", "task-model", "after completed"},
         RuleBugCase{"blame-user-for-platform", "task-model", "no report of that run said so"},
         RuleBugCase{"retry-user-failures", "task-model", "'retry' after failed"}),

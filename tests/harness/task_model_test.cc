@@ -17,8 +17,11 @@ using T = EventType;
 // At() moves it; leases and final times are on the same clock.
 class Story {
  public:
-  Story() {
-    Add("plan", T::kPlan, "target", "", {{"claim_timeout_ms", 1000}});
+  // With a claim timeout the lease rules judge too (leases must then be what the platform
+  // would hand out: the answer's time plus the timeout).
+  explicit Story(int64_t claim_timeout_ms = 0) {
+    if (claim_timeout_ms > 0)
+      Add("plan", T::kPlan, "target", "", {{"claim_timeout_ms", claim_timeout_ms}});
     h_.Plan("A", "completed", {{"retries", 2}});
   }
   // One event, at as many ms as events came before it.
@@ -167,21 +170,18 @@ TEST(TaskModel, RunHandedOutTwice) {
 }
 
 TEST(TaskModel, NewRunWhileTheLeaseLived) {
-  // Claim timeout 1000 ms: run 0 leased until 1000 ms, run 1 claimed at 1100 - 1000 = 100.
-  Story bad;
-  bad.Create("d1").Claim("worker-0", 0, 1000).Claim("worker-1", 1, 1100);
+  // Claim timeout 1000 ms. Events are at their index in ms: the plans are events 0-1, the
+  // create 2-3, so the first claim is answered at 5 ms and leases until 1005 ms.
+  Story bad(1000);
+  bad.Create("d1").Claim("worker-0", 0, 1005).Claim("worker-1", 1, 1007);
   ExpectFlagged(bad, "while run 0's lease");
-  Story good;  // claimed at 1500 - 1000 = 500 ms... after a reclaim to 400: the lease was over
-  good.Create("d1")
-      .Claim("worker-0", 0, 300)
-      .Reclaim("worker-0", 0, 400)
-      .Claim("worker-1", 1, 1500);
+  Story good(1000);  // run 1 is claimed at 2001 ms, after the reclaimed lease (1007 ms) ended
+  good.Create("d1").Claim("worker-0", 0, 1005).Reclaim("worker-0", 0, 1007);
+  good.Claim("worker-1", 1, 3001).At(2001);
   ExpectValid(good);
-  Story reported;  // the holder reported: the run may have ended before its lease
-  reported.Create("d1")
-      .Claim("worker-0", 0, 1000)
-      .Intermittent("worker-0", 0)
-      .Claim("worker-1", 1, 1100);
+  Story reported(1000);  // the holder reported: the run may have ended before its lease
+  reported.Create("d1").Claim("worker-0", 0, 1005).Intermittent("worker-0", 0);
+  reported.Claim("worker-1", 1, 1009);
   ExpectValid(reported);
 }
 
@@ -361,6 +361,76 @@ TEST(TaskModel, ACanceledTaskIsResolved) {
   Story bad;
   bad.Create("d1").Client("cancel").Final("unscheduled", json::array());
   ExpectFlagged(bad, "the cancel was acknowledged, but the task is still unscheduled");
+}
+
+TEST(TaskModel, ALeaseLastsTheClaimTimeout) {
+  // Claim timeout 1000 ms; the claim is sent at 4 ms and answered at 5 ms.
+  Story good(1000);
+  good.Create("d1").Claim("worker-0", 0, 1005);
+  ExpectValid(good);
+  Story long_lease(1000);
+  long_lease.Create("d1").Claim("worker-0", 0, 5000);
+  ExpectFlagged(long_lease, "leased the run until 5000 ms; the claim timeout is 1000 ms");
+  Story short_reclaim(1000);  // a reclaim answered at 7 ms that did not extend the lease
+  short_reclaim.Create("d1").Claim("worker-0", 0, 1005).Reclaim("worker-0", 0, 1005);
+  ExpectFlagged(short_reclaim, "a reclaim answered between 6 and 7 ms");
+}
+
+TEST(TaskModel, LeasesAndDeadlinesEndOnTime) {
+  Story late_expiry;  // the lease ended at 1003 ms; the run expired at 9000 ms, nothing down
+  late_expiry.Create("d1").Claim("worker-0", 0, 1003).Fault("worker-crash", "worker-0", true);
+  late_expiry.Claim("worker-1", 1, 10'000).Call("worker-1", "report-completed", 1);
+  late_expiry.Final("completed",
+                    {RunOf("exception", "scheduled", "claim-expired", 3, 9000),
+                     RunOf("completed", "retry", "completed", 9000, 9100, "worker-1")});
+  ExpectFlagged(late_expiry, "more than 2000 ms after its lease ended");
+  Story late_deadline;
+  late_deadline.Create("d1").Final(
+      "exception", {RunOf("exception", "exception", "deadline-exceeded", 0, 9000)}, 600);
+  ExpectFlagged(late_deadline, "more than 2000 ms after the deadline");
+  Story excused;  // the engine was down when the deadline passed
+  excused.Create("d1").Fault("engine-crash", "", true).Fault("engine-crash", "", false).At(8000);
+  excused.Final("exception", {RunOf("exception", "exception", "deadline-exceeded", 0, 9000)}, 600);
+  ExpectValid(excused);
+}
+
+// Two tasks without dependencies, "H" (high) and "L" (low), both acknowledged before any
+// claim; a claim hands out one, a later claim the other.
+std::vector<Event> TwoPriorities(const std::string& first) {
+  HistoryBuilder h;
+  int64_t ms = 0;
+  auto add = [&](std::string proc, T type, std::string f, std::string task, json v) {
+    h.Add(std::move(proc), type, std::move(f), std::move(task), std::move(v));
+    h.AtMs(ms++);
+  };
+  add("plan", T::kPlan, "target", "", {{"claim_timeout_ms", 1000}});
+  for (const char* t : {"H", "L"})
+    add("plan", T::kPlan, "task", t,
+        {{"expect", "completed"}, {"deps", json::array()}, {"effects", json::array()}});
+  for (auto [t, p] : {std::pair{"H", "high"}, {"L", "low"}}) {
+    add("client-0", T::kInvoke, "create", t, {{"digest", t}, {"priority", p}, {"retries", 1}});
+    add("client-0", T::kOk, "create", t, {{"task_id", t}});
+  }
+  const std::string second = first == "H" ? "L" : "H";
+  for (const std::string& t : {first, second}) {
+    add("worker-0", T::kInvoke, "claim", "", {{"n", 1}});
+    add("worker-0", T::kOk, "claim", "", {{"runs", {{{"task", t}, {"run", 0}}}}});
+  }
+  return h.events();
+}
+
+TEST(TaskModel, TheHighestPriorityIsServedFirst) {
+  auto model = [](const std::vector<Event>& events) {
+    for (auto& r : CheckEvents(events))
+      if (r.checker == "task-model") return r;
+    throw std::runtime_error("no task-model");
+  };
+  EXPECT_EQ(model(TwoPriorities("H")).valid, Validity::kValid);
+  CheckResult r = model(TwoPriorities("L"));
+  ASSERT_EQ(r.valid, Validity::kInvalid);
+  EXPECT_NE(r.counterexamples[0].explanation.find("handed out L, which ranks below it"),
+            std::string::npos)
+      << r.counterexamples[0].explanation;
 }
 
 }  // namespace

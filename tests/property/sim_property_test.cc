@@ -322,8 +322,11 @@ TEST(SimProperty, LaxConflictsIsFoundAndShrunk) {
 TEST(SimProperty, RetriesOffByOneIsFoundAndShrunk) {
   ExpectFoundAndShrunk("retries-off-by-one", {"automatic retries; the definition allows"});
 }
+TEST(SimProperty, ClaimLowestFirstIsFoundAndShrunk) {
+  ExpectFoundAndShrunk("claim-lowest-first", {"which ranks below it"});
+}
 TEST(SimProperty, ReclaimKeepsLeaseIsFoundAndShrunk) {
-  ExpectFoundAndShrunk("reclaim-keeps-lease", {"claim-expired"});
+  ExpectFoundAndShrunk("reclaim-keeps-lease", {"claim-expired", "a reclaim answered between"});
 }
 
 }  // namespace

@@ -184,6 +184,17 @@ std::string RequiresIgnored(std::string_view bug) {
              : "an all-resolved dependent of a failed task never became pending";
 }
 
+std::string ClaimLowestFirst(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition low = MakeTask(1, kStartMs), high = MakeTask(2, kStartMs);
+  low.priority = Priority::kLow;
+  high.priority = Priority::kHigh;
+  (void)t.q().CreateTask(low);
+  (void)t.q().CreateTask(high);
+  return ClaimOne(t.q(), "w1").task->task_id == high.task_id ? ""
+                                                             : "a lower priority was served first";
+}
+
 struct Case {
   std::string_view bug;
   Scenario scenario;
@@ -217,7 +228,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(BugSwitch, EverySwitchHasACase) {
   // Guards the list above against a switch added to bugs.h without a detector.
-  EXPECT_EQ(kBugSwitchNames.size(), 15u);
+  EXPECT_EQ(kBugSwitchNames.size(), 16u);
 }
 
 }  // namespace

@@ -44,13 +44,15 @@ struct BugSwitches {
   bool no_deadline_when_blocked = false;
   // requires: all-resolved is treated as all-completed.
   bool requires_ignored = false;
+  // claimWork serves the lowest priority first.
+  bool claim_lowest_first = false;
 
   bool any() const;
   // "none" or the names of the switches that are on, comma-separated.
   std::string ToString() const;
 };
 
-inline constexpr std::array<std::string_view, 15> kBugSwitchNames = {
+inline constexpr std::array<std::string_view, 16> kBugSwitchNames = {
     "ack-before-commit",
     "random-task-ids",
     "retry-user-failures",
@@ -66,6 +68,7 @@ inline constexpr std::array<std::string_view, 15> kBugSwitchNames = {
     "cancel-ignores-unscheduled",
     "no-deadline-when-blocked",
     "requires-ignored",
+    "claim-lowest-first",
 };
 
 // Turns on the switch called `name`; INVALID_ARGUMENT naming the known switches otherwise.
