@@ -285,15 +285,20 @@ void ExpectFoundAndShrunk(const char* bug, const std::vector<std::string>& reaso
   // The last failing case RapidCheck ran is the minimal one (shrinking keeps only cases
   // that fail, and stops when no smaller one does).
   auto minimal = std::make_shared<std::pair<GenCase, std::string>>();
-  bool holds = rc::check(std::string("no violation with ") + bug, [=] {
-    GenCase c = *GenCases(fault_kind, min_duration_s);
-    std::string v = Violation(c, bug);
-    if (NothingToJudge(v)) RC_DISCARD("nothing to judge");
-    if (!v.empty()) {
-      *minimal = {c, v};
-      RC_FAIL(v);
-    }
-  });
+  // Up to three searches of 100 cases each: a bug that needs contention (claim order) is
+  // found in most, and the test must not depend on the luck of one.
+  bool holds = true;
+  for (int round = 0; round < 3 && holds; ++round) {
+    holds = rc::check(std::string("no violation with ") + bug, [=] {
+      GenCase c = *GenCases(fault_kind, min_duration_s);
+      std::string v = Violation(c, bug);
+      if (NothingToJudge(v)) RC_DISCARD("nothing to judge");
+      if (!v.empty()) {
+        *minimal = {c, v};
+        RC_FAIL(v);
+      }
+    });
+  }
   std::cerr.rdbuf(saved);
   ASSERT_FALSE(holds) << bug << ": RapidCheck found no failing schedule";
   std::string out = log.str();
