@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace ithappens::reports {
@@ -41,12 +42,64 @@ std::string Fmt(double v) {
 
 }  // namespace
 
+namespace {
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// The attribution matrix as a Markdown or HTML table.
+std::string AttributionTable(const Report& r, bool html) {
+  std::set<std::string> columns;
+  for (const auto& [truth, row] : r.attribution)
+    for (const auto& [outcome, n] : row) columns.insert(outcome);
+  std::ostringstream t;
+  if (html) {
+    t << "<table><tr><th>planned \\ ended</th>";
+    for (const auto& c : columns) t << "<th>" << Escape(c) << "</th>";
+    t << "</tr>";
+  } else {
+    t << "| planned \\ ended |";
+    for (const auto& c : columns) t << " " << c << " |";
+    t << "\n|---|";
+    for (size_t k = 0; k < columns.size(); ++k) t << "---|";
+    t << "\n";
+  }
+  for (const auto& [truth, row] : r.attribution) {
+    t << (html ? "<tr><th>" + Escape(truth) + "</th>" : "| " + truth + " |");
+    for (const auto& c : columns) {
+      auto it = row.find(c);
+      const int64_t n = it == row.end() ? 0 : it->second;
+      t << (html ? "<td>" : " ") << n << (html ? "</td>" : " |");
+    }
+    t << (html ? "</tr>" : "\n");
+  }
+  if (html) t << "</table>";
+  return t.str();
+}
+}  // namespace
+
 json ToJson(const Report& r) {
   json props = json::array();
   for (const auto& p : r.properties) {
     json ces = json::array();
     for (const auto& c : p.counterexamples) {
-      ces.push_back({{"task", c.task}, {"events", c.events}, {"explanation", c.explanation}});
+      json rows = json::array();
+      for (const auto& row : c.timeline) {
+        rows.push_back({{"i", row.i},
+                        {"t_s", row.t_s},
+                        {"proc", row.proc},
+                        {"type", row.type},
+                        {"f", row.f},
+                        {"detail", row.detail}});
+      }
+      ces.push_back({{"task", c.task},
+                     {"events", c.events},
+                     {"explanation", c.explanation},
+                     {"t_s", c.t_s},
+                     {"faults_open", c.faults_open},
+                     {"timeline", rows}});
     }
     props.push_back({{"checker", p.name},
                      {"valid", p.verdict},
@@ -79,6 +132,7 @@ json ToJson(const Report& r) {
           {"root_causes", roots},
           {"faults", faults},
           {"states", {{"t_s", r.states.t_s}, {"tasks", r.states.tasks}}},
+          {"attribution", r.attribution},
           {"history_sha", r.history_sha},
           {"reproduce", r.reproduce}};
 }
@@ -100,9 +154,18 @@ Report FromJson(const json& j) {
                   {},
                   p.value("error", "")};
     for (const auto& c : p.value("counterexamples", json::array())) {
-      prop.counterexamples.push_back(Counterexample{c.at("task").get<std::string>(),
-                                                    c.at("events").get<std::vector<int64_t>>(),
-                                                    c.at("explanation").get<std::string>()});
+      Counterexample ce{c.at("task").get<std::string>(),
+                        c.at("events").get<std::vector<int64_t>>(),
+                        c.at("explanation").get<std::string>(),
+                        c.value("t_s", -1.0),
+                        c.value("faults_open", std::vector<std::string>{}),
+                        {}};
+      for (const auto& row : c.value("timeline", json::array())) {
+        ce.timeline.push_back(TimelineRow{row.at("i").get<int64_t>(), row.at("t_s").get<double>(),
+                                          row.value("proc", ""), row.value("type", ""),
+                                          row.value("f", ""), row.value("detail", "")});
+      }
+      prop.counterexamples.push_back(std::move(ce));
     }
     r.properties.push_back(std::move(prop));
   }
@@ -117,6 +180,7 @@ Report FromJson(const json& j) {
                                    f.value("tasks_in_flight", int64_t{-1}),
                                    f.value("requests", int64_t{-1})});
   }
+  r.attribution = j.value("attribution", decltype(r.attribution){});
   if (j.contains("states")) {
     r.states.t_s = j["states"].at("t_s").get<std::vector<double>>();
     r.states.tasks = j["states"].at("tasks").get<std::map<std::string, std::vector<int64_t>>>();
@@ -157,7 +221,20 @@ std::string RenderMarkdown(const Report& r) {
   for (const auto& p : r.properties) {
     for (const auto& c : p.counterexamples) {
       md << "\n- **" << p.name << "** task `" << c.task << "`: " << c.explanation;
+      if (c.t_s >= 0) md << " — at " << c.t_s << " s";
+      if (!c.faults_open.empty()) {
+        md << ", faults open then:";
+        for (const auto& f : c.faults_open) md << " " << f << ";";
+      }
+      if (!c.events.empty()) {
+        md << " (history.jsonl lines";
+        for (int64_t i : c.events) md << " " << i + 1;
+        md << ")";
+      }
     }
+  }
+  if (!r.attribution.empty()) {
+    md << "\n\n## Attribution (planned outcome x actual outcome)\n\n" << AttributionTable(r, false);
   }
   if (!r.root_causes.empty()) {
     md << "\n\n## Root causes\n\n| task | tasks it kept from running |\n|---|---|\n";
@@ -267,14 +344,36 @@ std::string RenderHtml(const Report& r) {
     for (const auto& p : r.properties) {
       for (const auto& c : p.counterexamples) {
         h << "<li><b>" << Escape(p.name) << "</b> task <code>" << Escape(c.task)
-          << "</code>: " << Escape(c.explanation) << " (history events";
-        for (int64_t i : c.events) h << " " << i;
-        h << ")</li>";
+          << "</code>: " << Escape(c.explanation);
+        if (c.t_s >= 0) h << " &mdash; at " << Fmt(c.t_s) << " s";
+        h << "; faults open then: "
+          << (c.faults_open.empty() ? std::string("none") : Escape(Join(c.faults_open)));
+        h << " (history.jsonl lines";
+        for (int64_t i : c.events) h << " " << i + 1;
+        h << ")";
+        if (!c.timeline.empty()) {
+          h << "<details><summary>the task's events in order</summary><table><tr><th>line</th>"
+               "<th>s</th><th>process</th><th>type</th><th>call</th><th>detail</th></tr>";
+          for (const auto& row : c.timeline) {
+            const bool named = std::find(c.events.begin(), c.events.end(), row.i) != c.events.end();
+            h << "<tr" << (named ? " style=\"background:#fde0e0\"" : "") << "><td>" << row.i + 1
+              << "</td><td>" << Fmt(row.t_s) << "</td><td>" << Escape(row.proc) << "</td><td>"
+              << Escape(row.type) << "</td><td>" << Escape(row.f) << "</td><td><code>"
+              << Escape(row.detail) << "</code></td></tr>";
+          }
+          h << "</table></details>";
+        }
+        h << "</li>";
       }
       if (!p.error.empty())
         h << "<li><b>" << Escape(p.name) << "</b> could not judge: " << Escape(p.error) << "</li>";
     }
     h << "</ul>";
+  }
+  if (!r.attribution.empty()) {
+    h << "<h2>Attribution</h2><p>Rows: what the plan says each task must end as (the "
+         "ground truth). Columns: how it ended.</p>"
+      << AttributionTable(r, true);
   }
   if (!r.root_causes.empty()) {
     h << "<h2>Root causes</h2><table><tr><th>task</th><th>tasks it kept from running</th></tr>";

@@ -12,10 +12,21 @@
 
 namespace ithappens::reports {
 
+// One event of a counterexample's task, in history order; `i` is line i + 1 of
+// history.jsonl.
+struct TimelineRow {
+  int64_t i = 0;
+  double t_s = 0;
+  std::string proc, type, f, detail;
+};
+
 struct Counterexample {
   std::string task;
   std::vector<int64_t> events;
   std::string explanation;
+  double t_s = -1;                       // when it happened (its last event), scenario s
+  std::vector<std::string> faults_open;  // the fault windows open then ("kind target")
+  std::vector<TimelineRow> timeline;     // the task's own events
 };
 
 struct Property {
@@ -57,6 +68,8 @@ struct Report {
   std::vector<RootCause> root_causes;
   std::vector<FaultWindow> faults;
   StateSeries states;
+  // Ground truth (what the plan says a task must end as) x outcome (how it ended): counts.
+  std::map<std::string, std::map<std::string, int64_t>> attribution;
 };
 
 nlohmann::json ToJson(const Report& r);

@@ -327,6 +327,10 @@ class Attribution final : public Checker {
     if (e.task_ix >= plan_.size() || !plan_[e.task_ix].planned) return;
     const Plan& p = plan_[e.task_ix];
     ++judged_;
+    const std::string ended = e.state == "unscheduled" && !e.blocked_by.empty()
+                                  ? "blocked"
+                                  : std::string(e.state.empty() ? "unknown" : e.state);
+    matrix_[p.expect][ended]++;
     for (size_t k = 0; k < e.runs.size(); ++k) {
       const RunFacts& run = e.runs[k];
       if (run.state == "failed" && p.runs_as != "failed") {
@@ -361,8 +365,10 @@ class Attribution final : public Checker {
   }
   CheckResult Finish() override {
     r_.checker = name();
-    r_.counts = {
-        {"judged", judged_}, {"faults", faults_}, {"failed_although_succeeding", misattributed_}};
+    r_.counts = {{"judged", judged_},
+                 {"faults", faults_},
+                 {"failed_although_succeeding", misattributed_},
+                 {"matrix", matrix_}};
     return r_;
   }
 
@@ -374,6 +380,7 @@ class Attribution final : public Checker {
     int64_t i = 0;
   };
   std::vector<Plan> plan_;
+  std::map<std::string, std::map<std::string, int64_t>> matrix_;  // planned -> ended -> n
   int64_t faults_ = 0, judged_ = 0, misattributed_ = 0;
   CheckResult r_;
 };

@@ -141,11 +141,43 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t 
               {"requests", sum.requests},
               {"engine_crashes", sum.engine_crashes},
               {"engine_restarts", sum.engine_restarts}};
+  // Each counterexample with its context: when (its last event), the fault windows open
+  // then, and its task's own events in order.
+  std::vector<std::string> tasks;
+  std::vector<int64_t> events;
+  for (const auto& c : results) {
+    for (const auto& ce : c.counterexamples) {
+      if (!ce.task.empty()) tasks.push_back(ce.task);
+      events.insert(events.end(), ce.events.begin(), ce.events.end());
+    }
+  }
+  std::map<std::string, std::vector<TaskEvent>> task_events;
+  std::map<int64_t, double> event_t_s;
+  std::string error;
+  if (!tasks.empty() || !events.empty()) {
+    if (!CollectTaskEvents((dir / "history.jsonl").string(), tasks, events, 40, &task_events,
+                           &event_t_s, &error))
+      return false;
+  }
   for (const auto& c : results) {
     reports::Property p{c.checker, std::string(ToString(c.valid)), c.counts, {}, c.error};
     for (const auto& ce : c.counterexamples) {
-      p.counterexamples.push_back(reports::Counterexample{ce.task, ce.events, ce.explanation});
+      reports::Counterexample out{ce.task, ce.events, ce.explanation, -1, {}, {}};
+      for (int64_t i : ce.events) {
+        auto it = event_t_s.find(i);
+        if (it != event_t_s.end()) out.t_s = std::max(out.t_s, it->second);
+      }
+      for (const auto& f : timeline.faults) {
+        if (out.t_s >= f.start_s && out.t_s <= f.end_s)
+          out.faults_open.push_back(f.kind + (f.target.empty() ? "" : " " + f.target));
+      }
+      for (const TaskEvent& te : task_events[ce.task])
+        out.timeline.push_back(
+            reports::TimelineRow{te.i, te.t_s, te.proc, te.type, te.f, te.detail});
+      p.counterexamples.push_back(std::move(out));
     }
+    if (c.checker == "attribution" && c.counts.contains("matrix"))
+      r.attribution = c.counts["matrix"].get<decltype(r.attribution)>();
     r.properties.push_back(std::move(p));
   }
   for (const auto& c : roots)

@@ -1,6 +1,7 @@
 #include "harness/history/timeline.h"
 
 #include <algorithm>
+#include <set>
 #include <unordered_map>
 
 #include "harness/history/history.h"
@@ -127,6 +128,50 @@ bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::str
   }
   for (auto& [s, series] : out->tasks) series.resize(out->t_s.size(), 0);
   return true;
+}
+
+bool CollectTaskEvents(const std::string& path, const std::vector<std::string>& tasks,
+                       const std::vector<int64_t>& events, size_t max_per_task,
+                       std::map<std::string, std::vector<TaskEvent>>* by_task,
+                       std::map<int64_t, double>* event_t_s, std::string* error) {
+  std::map<std::string, std::vector<TaskEvent>>& out = *by_task;
+  std::map<std::string, size_t> seen;  // events of the task so far, kept or not
+  for (const auto& t : tasks) out[t];
+  std::set<int64_t> wanted(events.begin(), events.end());
+  const size_t head = max_per_task / 2;
+  auto keep = [&](const std::string& task, const EventView& e, std::string detail) {
+    auto it = out.find(task);
+    if (it == out.end()) return;
+    const size_t n = seen[task]++;
+    if (detail.size() > 300) detail = detail.substr(0, 300) + "...";
+    TaskEvent te{e.i,
+                 e.t_ns / 1e9,
+                 std::string(e.proc),
+                 std::string(ToString(e.type)),
+                 std::string(e.f),
+                 std::move(detail)};
+    std::vector<TaskEvent>& v = it->second;
+    if (n < max_per_task) {
+      v.push_back(std::move(te));
+    } else {  // keep the first half and a sliding tail
+      v.erase(v.begin() + static_cast<ptrdiff_t>(head));
+      v.push_back(std::move(te));
+    }
+  };
+  return ReadEvents(
+      path,
+      [&](const EventView& e) {
+        if (wanted.count(e.i)) (*event_t_s)[e.i] = e.t_ns / 1e9;
+        std::string detail = e.error.empty() ? std::string(e.value_json) : std::string(e.error);
+        if (!e.task.empty()) keep(std::string(e.task), e, detail);
+        if (e.type == EventType::kOk && e.f == "claim") {
+          for (const RunFacts& r : e.runs) {
+            if (out.count(std::string(r.task)))
+              keep(std::string(r.task), e, "run " + std::to_string(r.run) + " of it");
+          }
+        }
+      },
+      error);
 }
 
 }  // namespace ithappens::harness

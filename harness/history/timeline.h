@@ -35,4 +35,21 @@ struct Timeline {
 // False (with *error naming the line) on a malformed history.
 bool BuildTimeline(const std::string& history_path, int samples, Timeline* out, std::string* error);
 
+// One event of a task's own story (a counterexample's timeline, as Jepsen's for
+// operations). `i` is the event's number: line i + 1 of history.jsonl.
+struct TaskEvent {
+  int64_t i = 0;
+  double t_s = 0;
+  std::string proc, type, f, detail;  // detail: the value, or the error
+};
+
+// For the report's counterexamples: the events of each of `tasks` in history order (at
+// most max_per_task each, the first ones and the last ones), and the time of each event
+// number in `events`. Claims count as a task's events when they hand it out. False (with
+// *error) on a malformed history.
+bool CollectTaskEvents(const std::string& history_path, const std::vector<std::string>& tasks,
+                       const std::vector<int64_t>& events, size_t max_per_task,
+                       std::map<std::string, std::vector<TaskEvent>>* by_task,
+                       std::map<int64_t, double>* event_t_s, std::string* error);
+
 }  // namespace ithappens::harness

@@ -72,6 +72,63 @@ TEST(Cli, HtmlReportPlotsStatesAndFaultsAndRerendersFromReportJson) {
   EXPECT_NE(bad.text.find("report.json: cannot read"), std::string::npos) << bad.text;
 }
 
+// A counterexample says why: when (scenario seconds), which faults were open, its task's
+// own events in order (the ones it names among them), and the history lines; the report
+// has the attribution matrix; all of it survives `ithappens report`.
+TEST(Cli, ACounterexampleComesWithItsTimeFaultsAndTaskEvents) {
+  testing::TempDir out;
+  std::string file = std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/queue-rules.yaml";
+  Output o = Ithappens("run " + file + " --out " + out.path().string() +
+                       " --engine-bug claim-lowest-first");
+  ASSERT_EQ(o.code, 1) << o.text;
+  auto dir = out.path() / "queue-rules";
+  auto report = nlohmann::json::parse(std::ifstream(dir / "report.json"));
+  const nlohmann::json* ce = nullptr;
+  for (const auto& p : report["properties"])
+    if (p["checker"] == "task-model" && !p["counterexamples"].empty())
+      ce = &p["counterexamples"][0];
+  ASSERT_NE(ce, nullptr);
+  EXPECT_GT((*ce)["t_s"].get<double>(), 0);
+  ASSERT_FALSE((*ce)["timeline"].empty());
+  std::set<int64_t> rows;
+  for (const auto& row : (*ce)["timeline"]) rows.insert(row["i"].get<int64_t>());
+  EXPECT_TRUE(rows.count((*ce)["events"].back().get<int64_t>()))
+      << "the violating event is among the task's own events";
+  EXPECT_TRUE((*ce)["faults_open"].is_array());
+  EXPECT_EQ(report["attribution"]["completed"]["completed"].is_number(), true);
+  std::string md = Slurp(dir / "summary.md");
+  EXPECT_NE(md.find("## Attribution"), std::string::npos);
+  EXPECT_NE(md.find("history.jsonl lines"), std::string::npos);
+  std::string html = Slurp(dir / "report.html");
+  EXPECT_NE(html.find("the task's events in order"), std::string::npos);
+  std::filesystem::remove(dir / "report.html");
+  ASSERT_EQ(Ithappens("report " + dir.string()).code, 0);
+  EXPECT_EQ(Slurp(dir / "report.html"), html);
+}
+
+// Nothing to judge is never valid: an empty history is unknown, exit 3, with the reason.
+TEST(Cli, AnEmptyHistoryIsUnknownNotValid) {
+  testing::TempDir out;
+  std::ofstream(out.path() / "empty.jsonl");
+  Output o = Ithappens("check " + (out.path() / "empty.jsonl").string());
+  EXPECT_EQ(o.code, 3) << o.text;
+  EXPECT_NE(o.text.find("unknown"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("nothing to judge"), std::string::npos) << o.text;
+}
+
+// A fault window that met no task and no request is said to prove nothing.
+TEST(Cli, AFaultThatTouchedNothingIsFlagged) {
+  testing::TempDir out;
+  std::ofstream(out.path() / "idle.yaml")
+      << "name: idle\nworkload:\n  - kind: batch\n    tasks: 2\n    program: [{exit: 0}]\n"
+         "faults:\n  - {kind: fsync-error, at_s: 600, duration_s: 3600}\n";
+  Output o =
+      Ithappens("run " + (out.path() / "idle.yaml").string() + " --out " + out.path().string());
+  EXPECT_EQ(o.code, 0) << o.text;
+  EXPECT_NE(o.text.find("touched nothing"), std::string::npos) << o.text;
+  EXPECT_NE(Slurp(out.path() / "idle" / "summary.md").find("touched nothing"), std::string::npos);
+}
+
 TEST(Cli, TheReportNamesEachRootCauseOnce) {
   testing::TempDir out;
   std::string file = std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/invoice-workflow.yaml";

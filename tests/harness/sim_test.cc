@@ -334,6 +334,43 @@ class ScenarioErrors : public ::testing::Test {
   testing::TempDir dir_;
 };
 
+// A program is checked when the scenario loads: a step typo or a channel typo is a
+// scenario error with the step's line, unless the workload says it is malformed on purpose;
+// a payload over the engine's limit is refused up front with the bound.
+TEST_F(ScenarioErrors, ProgramsAreCheckedWhenTheScenarioLoads) {
+  const std::string head = "name: x\nworkload:\n  - kind: batch\n    program:\n";
+  Expect(Load(head + "      - exit: 0\n      - sleep: 100\n"),
+         "s.yaml:6: workload[0].program[1]: unknown step 'sleep'");
+  Expect(Load(head + "      - effect: {channel: pager, to: x}\n"),
+         "s.yaml:5: workload[0].program[0].effect.channel: 'pager' is not one of email, sms, call");
+  EXPECT_TRUE(Load("name: x\nworkload:\n  - kind: batch\n    malformed: true\n    program:\n"
+                   "      - sleep: 100\n")
+                  .ok());
+  Expect(Load(head + "      - effect: {channel: sms, to: " + std::string(70'000, 'a') + "}\n"),
+         "over the engine's payload limit of 65536");
+  // Strings are escaped as JSON: a quote in a recipient is data, not a broken payload.
+  EXPECT_TRUE(Load(head + "      - effect: {channel: sms, to: 'a\"b'}\n").ok());
+}
+
+TEST_F(ScenarioErrors, NamesKindsAndChoicesAreChecked) {
+  const std::string ok_workload = "workload:\n  - kind: batch\n    program:\n      - exit: 0\n";
+  Expect(Load("name: ../../elsewhere\n" + ok_workload), "name: '../../elsewhere' is not a slug");
+  Expect(Load("name: {a: 1}\n" + ok_workload), "name: must be a string");
+  Expect(Load("name: x\nworkload:\n  - kind: [batch]\n    program: [{exit: 0}]\n"),
+         "workload[0].kind: must be a name");
+  Expect(
+      Load("name: x\nworkload:\n  - kind: batch\n    requires: some\n    program: [{exit: 0}]\n"),
+      "workload[0].requires: 'some' is not one of all-completed, all-resolved");
+  Expect(
+      Load("name: x\nworkload:\n  - kind: batch\n    priority: urgent\n    program: [{exit: 0}]\n"),
+      "workload[0].priority: 'urgent' is not one of");
+  Expect(Load("name: x\nlate_calls: maybe\n" + ok_workload),
+         "late_calls: 'maybe' is not true or false");
+  Expect(Load("name: x\nworkload:\n  - kind: cron\n    every_s: 60\n    until_s: 120\n"
+              "    cancel_s: 1\n    program: [{exit: 0}]\n"),
+         "recreate_s, cancel_s and rerun_s are for batch");
+}
+
 TEST_F(ScenarioErrors, NameFileLineAndField) {
   const std::string ok_workload = "workload:\n  - kind: batch\n    program:\n      - exit: 0\n";
   EXPECT_TRUE(Load("name: x\n" + ok_workload).ok());
