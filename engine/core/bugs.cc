@@ -20,7 +20,8 @@ bool* SwitchByIndex(BugSwitches* b, size_t i) {
                     &b->cancel_ignores_unscheduled,
                     &b->no_deadline_when_blocked,
                     &b->requires_ignored,
-                    &b->claim_lowest_first};
+                    &b->claim_lowest_first,
+                    &b->retries_reset_on_restart};
   static_assert(sizeof(fields) / sizeof(fields[0]) == kBugSwitchNames.size());
   return fields[i];
 }

@@ -45,7 +45,7 @@ class Loader final : public StoreVisitor {
     }
     e->runs.push_back(run);
     if (run.worker) e->runs.back().worker = q_->InternWorker(run.worker->group, run.worker->id);
-    e->retries_left = retries_left;
+    e->retries_left = q_->options_.bugs.retries_reset_on_restart ? e->def->retries : retries_left;
     return Status::Ok();
   }
 

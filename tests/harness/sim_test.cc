@@ -301,6 +301,8 @@ INSTANTIATE_TEST_SUITE_P(
         RuleBugCase{"no-deadline-when-blocked", "deadline", "past its deadline"},
         RuleBugCase{"requires-ignored", "liveness", "under requires all-resolved"},
         RuleBugCase{"claim-lowest-first", "task-model", "which ranks below it"},
+        RuleBugCase{"retries-reset-on-restart", "task-model",
+                    "automatic retries; the definition allows"},
         RuleBugCase{"no-fencing", "task-model", "after completed"},
         RuleBugCase{"blame-user-for-platform", "task-model", "no report of that run said so"},
         RuleBugCase{"retry-user-failures", "task-model", "'retry' after failed"}),

@@ -195,6 +195,19 @@ std::string ClaimLowestFirst(std::string_view bug) {
                                                              : "a lower priority was served first";
 }
 
+std::string RetriesResetOnRestart(std::string_view bug) {
+  TestQueue t(StoreKind::kSqlite, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  d.retries = 1;
+  (void)t.q().CreateTask(d);
+  ClaimOne(t.q(), "w1");
+  (void)t.q().ReportException(Ref(d.task_id, 0, "w1"), ReasonResolved::kIntermittentTask);
+  t.CrashAndReopen();  // the one retry is used: run 1 is the last
+  ClaimOne(t.q(), "w1");
+  (void)t.q().ReportException(Ref(d.task_id, 1, "w1"), ReasonResolved::kIntermittentTask);
+  return t.Status(d.task_id).runs.size() == 2 ? "" : "a restart gave back the used retries";
+}
+
 struct Case {
   std::string_view bug;
   Scenario scenario;
@@ -228,7 +241,7 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(BugSwitch, EverySwitchHasACase) {
   // Guards the list above against a switch added to bugs.h without a detector.
-  EXPECT_EQ(kBugSwitchNames.size(), 16u);
+  EXPECT_EQ(kBugSwitchNames.size(), 17u);
 }
 
 }  // namespace

@@ -46,13 +46,15 @@ struct BugSwitches {
   bool requires_ignored = false;
   // claimWork serves the lowest priority first.
   bool claim_lowest_first = false;
+  // Recovery forgets the retries a task used: after a restart it has all of them again.
+  bool retries_reset_on_restart = false;
 
   bool any() const;
   // "none" or the names of the switches that are on, comma-separated.
   std::string ToString() const;
 };
 
-inline constexpr std::array<std::string_view, 16> kBugSwitchNames = {
+inline constexpr std::array<std::string_view, 17> kBugSwitchNames = {
     "ack-before-commit",
     "random-task-ids",
     "retry-user-failures",
@@ -69,6 +71,7 @@ inline constexpr std::array<std::string_view, 16> kBugSwitchNames = {
     "no-deadline-when-blocked",
     "requires-ignored",
     "claim-lowest-first",
+    "retries-reset-on-restart",
 };
 
 // Turns on the switch called `name`; INVALID_ARGUMENT naming the known switches otherwise.
