@@ -29,6 +29,8 @@
 // {runs [{task, run, taken_until_ms}]}; reclaim ok {run, taken_until_ms}; report-* invoke
 // and answers {run, reason?}; cancel, rerun; fault events; final {state, deadline_ms, runs}.
 #include <algorithm>
+#include <cstdio>
+#include <functional>
 #include <climits>
 #include <map>
 #include <memory>
@@ -104,6 +106,32 @@ bool Retryable(Outcome o) {
 
 enum CallStatus : uint8_t { kOpen, kAcked, kUnknown, kRefused };
 
+// The calls on a task, as small codes (an invoke and its answer have the same).
+uint8_t CallOf(std::string_view f) {
+  static constexpr std::string_view kCalls[] = {
+      "create", "reclaim", "report-completed", "report-failed", "report-exception", "cancel",
+      "rerun"};
+  for (uint8_t k = 0; k < 7; ++k)
+    if (kCalls[k] == f) return k;
+  return 255;
+}
+
+// A definition digest (16 hex digits); another text is hashed.
+uint64_t Digest(std::string_view hex) {
+  uint64_t v = 0;
+  for (char c : hex) {
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0 || hex.size() > 16) return std::hash<std::string_view>()(hex);
+    v = v * 16 + static_cast<uint64_t>(d);
+  }
+  return v;
+}
+std::string Hex(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
 constexpr uint32_t kNobody = UINT32_MAX;
 constexpr int64_t kNever = INT64_MAX;
 constexpr int64_t kUnknownLease = INT64_MIN;
@@ -178,9 +206,9 @@ class TaskModel final : public Checker {
   // An invoke waiting for its answer.
   struct Open {
     uint32_t proc;
-    std::string f;
+    uint8_t f;  // CallOf(f)
     int64_t run, t, i;
-    std::string digest;  // create
+    uint64_t digest;     // create
     int64_t retries;     // create
     int priority;        // create
     size_t report;       // report-*: index into the run's reports
@@ -188,7 +216,7 @@ class TaskModel final : public Checker {
   struct Task {
     bool known = false;
     bool maybe_absent = true;          // no create of it was acknowledged yet
-    std::vector<std::string> digests;  // the definitions it may have been stored with
+    std::vector<uint64_t> digests;  // the definitions it may have been stored with
     int64_t retries = -1, plan_retries = -1;
     std::vector<Run> runs;
     std::vector<Open> open;
@@ -213,13 +241,14 @@ class TaskModel final : public Checker {
     if (t.runs.size() <= static_cast<size_t>(run)) t.runs.resize(static_cast<size_t>(run) + 1);
     return &t.runs[static_cast<size_t>(run)];
   }
+  // Processes are few (clients, workers): a scan without allocation, the last hit first.
   uint32_t Proc(std::string_view p) {
-    auto it = procs_.find(std::string(p));
-    if (it != procs_.end()) return it->second;
-    const uint32_t ix = static_cast<uint32_t>(proc_names_.size());
+    if (last_proc_ < proc_names_.size() && proc_names_[last_proc_] == p) return last_proc_;
+    for (uint32_t k = 0; k < proc_names_.size(); ++k) {
+      if (proc_names_[k] == p) return last_proc_ = k;
+    }
     proc_names_.emplace_back(p);
-    procs_.emplace(std::string(p), ix);
-    return ix;
+    return last_proc_ = static_cast<uint32_t>(proc_names_.size() - 1);
   }
   std::string ProcName(uint32_t ix) const {
     return ix < proc_names_.size() ? proc_names_[ix] : "nobody";
@@ -296,7 +325,7 @@ class TaskModel final : public Checker {
     Task& t = TaskOf(e);
     if (!t.known && e.f == "create") ++tasks_modeled_;
     if (e.f == "create") t.known = true;
-    Open o{Proc(e.proc), std::string(e.f),          e.run, now, e.i, std::string(e.digest),
+    Open o{Proc(e.proc), CallOf(e.f), e.run, now, e.i, Digest(e.digest),
            e.retries,    PriorityLevel(e.priority), 0};
     if (e.f == "create") t.first_create_t = std::min(t.first_create_t, now);
     if (e.f.rfind("report-", 0) == 0) {
@@ -315,7 +344,7 @@ class TaskModel final : public Checker {
     const uint32_t proc = Proc(e.proc);
     for (size_t k = 0; k < t.open.size(); ++k) {
       const Open& o = t.open[k];
-      if (o.proc != proc || o.f != e.f || (e.run >= 0 && o.run != e.run)) continue;
+      if (o.proc != proc || o.f != CallOf(e.f) || (e.run >= 0 && o.run != e.run)) continue;
       *out = std::move(t.open[k]);
       t.open.erase(t.open.begin() + static_cast<ptrdiff_t>(k));
       return true;
@@ -355,8 +384,8 @@ class TaskModel final : public Checker {
       if (!t.maybe_absent &&
           std::find(t.digests.begin(), t.digests.end(), o.digest) == t.digests.end()) {
         Flag(&r_, e.task, {o.i, e.i},
-             "a create was answered OK although its definition (digest " + o.digest +
-                 ") differs from the stored one (" + t.digests.front() +
+             "a create was answered OK although its definition (digest " + Hex(o.digest) +
+                 ") differs from the stored one (" + Hex(t.digests.front()) +
                  "): a changed re-create must be refused with ALREADY_EXISTS");
       }
       t.maybe_absent = false;
@@ -783,8 +812,8 @@ class TaskModel final : public Checker {
     int64_t n, t, i;
   };
   std::vector<Task> tasks_;
-  std::map<std::string, uint32_t> procs_;
   std::vector<std::string> proc_names_;
+  uint32_t last_proc_ = 0;
   std::map<uint32_t, OpenClaim> open_claims_;
   std::vector<Window> windows_;
   std::multimap<std::string, size_t> open_windows_;
