@@ -29,9 +29,9 @@
 // {runs [{task, run, taken_until_ms}]}; reclaim ok {run, taken_until_ms}; report-* invoke
 // and answers {run, reason?}; cancel, rerun; fault events; final {state, deadline_ms, runs}.
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <functional>
-#include <climits>
 #include <map>
 #include <memory>
 #include <string>
@@ -109,8 +109,8 @@ enum CallStatus : uint8_t { kOpen, kAcked, kUnknown, kRefused };
 // The calls on a task, as small codes (an invoke and its answer have the same).
 uint8_t CallOf(std::string_view f) {
   static constexpr std::string_view kCalls[] = {
-      "create", "reclaim", "report-completed", "report-failed", "report-exception", "cancel",
-      "rerun"};
+      "create", "reclaim", "report-completed", "report-failed", "report-exception",
+      "cancel", "rerun"};
   for (uint8_t k = 0; k < 7; ++k)
     if (kCalls[k] == f) return k;
   return 255;
@@ -208,21 +208,22 @@ class TaskModel final : public Checker {
     uint32_t proc;
     uint8_t f;  // CallOf(f)
     int64_t run, t, i;
-    uint64_t digest;     // create
-    int64_t retries;     // create
-    int priority;        // create
-    size_t report;       // report-*: index into the run's reports
+    uint64_t digest;  // create
+    int64_t retries;  // create
+    int priority;     // create
+    size_t report;    // report-*: index into the run's reports
   };
   struct Task {
     bool known = false;
-    bool maybe_absent = true;          // no create of it was acknowledged yet
+    bool maybe_absent = true;       // no create of it was acknowledged yet
     std::vector<uint64_t> digests;  // the definitions it may have been stored with
     int64_t retries = -1, plan_retries = -1;
     std::vector<Run> runs;
     std::vector<Open> open;
     int64_t cancel_invoke_t = kNever, cancel_ok_t = kNever, cancel_ok_i = -1;
-    int64_t cancel_ok_invoke_t = kNever;  // the invoke time of the acknowledged cancel
-    int64_t rerun_invoke_t = -1;          // the latest rerun sent
+    int64_t cancel_ok_invoke_t = kNever;           // the invoke time of the acknowledged cancel
+    int64_t rerun_invoke_t = -1;                   // the latest rerun sent
+    int64_t rerun_ok_t = kNever, rerun_ok_i = -1;  // the first rerun acknowledged
     // For claim order: the stored definition's priority level, the first create sent and
     // the first acknowledged, and whether the plan gives it no dependencies.
     int priority = -1;
@@ -325,8 +326,15 @@ class TaskModel final : public Checker {
     Task& t = TaskOf(e);
     if (!t.known && e.f == "create") ++tasks_modeled_;
     if (e.f == "create") t.known = true;
-    Open o{Proc(e.proc), CallOf(e.f), e.run, now, e.i, Digest(e.digest),
-           e.retries,    PriorityLevel(e.priority), 0};
+    Open o{Proc(e.proc),
+           CallOf(e.f),
+           e.run,
+           now,
+           e.i,
+           Digest(e.digest),
+           e.retries,
+           PriorityLevel(e.priority),
+           0};
     if (e.f == "create") t.first_create_t = std::min(t.first_create_t, now);
     if (e.f.rfind("report-", 0) == 0) {
       if (Run* run = RunOf(t, e.run)) {
@@ -365,7 +373,13 @@ class TaskModel final : public Checker {
       }
       return;
     }
-    if (e.f == "rerun") return;
+    if (e.f == "rerun") {
+      if (e.type == EventType::kOk && t.rerun_ok_t == kNever) {
+        t.rerun_ok_t = now;
+        t.rerun_ok_i = e.i;
+      }
+      return;
+    }
     Run* run = RunOf(t, o.run);
     if (run == nullptr) return;
     if (e.f == "reclaim") return Reclaim(e, t, *run, o);
@@ -705,6 +719,16 @@ class TaskModel final : public Checker {
       Flag(&r_, e.task, {t.runs[k].claim_i, e.i},
            "run " + std::to_string(k) + " was handed out, but the final status has " +
                std::to_string(runs.size()) + " runs");
+      return;
+    }
+    // Only a task that has runs can be rerun: one whose first run was made only later
+    // (by a cancel or its deadline while unscheduled), or never, was unscheduled then.
+    const bool first_run_later = runs.empty() || (runs[0].reason_created == "exception" &&
+                                                  t.rerun_ok_t < runs[0].resolved_ms);
+    if (t.rerun_ok_t != kNever && first_run_later && !clock_jumped_) {
+      Flag(&r_, e.task, {t.rerun_ok_i, e.i},
+           "a rerun was acknowledged while the task was unscheduled (it had no run yet): only "
+           "a resolved task can be rerun");
       return;
     }
     if (t.cancel_ok_t != kNever && t.rerun_invoke_t < t.cancel_ok_invoke_t &&

@@ -473,6 +473,13 @@ class Simulation {
     }
     WorkloadGenerator generator(workload_);
     while (auto sub = generator.Next()) {
+      // The clients' later calls (re-create, cancel, rerun) belong to the workload: the
+      // heal phase starts after them.
+      for (size_t k : sub->tasks) {
+        const PlannedTask& t = plan_[k];
+        const int64_t later = std::max({t.recreate_after_ms, t.cancel_after_ms, t.rerun_after_ms});
+        if (later >= 0) last_event_ms_ = std::max(last_event_ms_, sub->at_ms + later);
+      }
       At(kEpochMs + sub->at_ms, [this, chain = sub->tasks] { SubmitChain(chain, 0); });
     }
     last_event_ms_ = std::max(last_event_ms_, workload_.last_ms);
@@ -622,6 +629,7 @@ class Simulation {
         // workers do; work brings it back to poll_ms.
         wk.idle_backoff = c.claimed.empty() ? std::min(wk.idle_backoff * 2, 10) : 1;
         for (const auto& [task, run] : c.claimed) StartTask(w, task, run);
+        if (s_.late_calls && !c.claimed.empty()) Impostor(w, c.claimed.front());
       });
     }
     WorkerAt(w, Now() + s_.poll_ms * wk.idle_backoff, [this, w] { Poll(w); });
@@ -769,6 +777,25 @@ class Simulation {
         });
       }
       RunEnded(r->w, epoch);
+    });
+  }
+
+  // With late calls, another worker (an impostor: a misconfigured twin, a confused
+  // operator's script) reclaims and fails a run it does not hold, 100 ms after the holder
+  // got it. Both must be refused (fencing by worker): if either is accepted, the holder's
+  // own calls are refused and the task ends on someone else's word.
+  void Impostor(int holder, const std::pair<std::string, uint32_t>& claimed) {
+    if (workers_.size() < 2) return;
+    const int w = (holder + 1) % static_cast<int>(workers_.size());
+    After(100, [this, w, task = claimed.first, run = claimed.second] {
+      for (const char* f : {"reclaim", "report-failed"}) {
+        Operation op;
+        op.proc = workers_[w].name;
+        op.f = f;
+        op.task = task;
+        op.run = run;
+        Call(std::move(op), [](const Completion&) {});
+      }
     });
   }
 

@@ -303,7 +303,7 @@ INSTANTIATE_TEST_SUITE_P(
         RuleBugCase{"claim-lowest-first", "task-model", "which ranks below it"},
         RuleBugCase{"retries-reset-on-restart", "task-model",
                     "automatic retries; the definition allows"},
-        RuleBugCase{"no-fencing", "task-model", "the run was no longer the reporter's"},
+        RuleBugCase{"no-fencing", "task-model", "but the run is held by"},
         RuleBugCase{"blame-user-for-platform", "task-model", "no report of that run said so"},
         RuleBugCase{"retry-user-failures", "task-model", "'retry' after failed"}),
     [](const auto& info) {
