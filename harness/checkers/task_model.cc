@@ -183,7 +183,8 @@ class TaskModel final : public Checker {
                  {"reports", reports_},
                  {"finals", finals_},
                  {"conflicts_refused", conflicts_refused_},
-                 {"late_refused", late_refused_}};
+                 {"late_refused", late_refused_},
+                 {"bound_probes", probes_}};
     return r_;
   }
 
@@ -208,10 +209,12 @@ class TaskModel final : public Checker {
     uint32_t proc;
     uint8_t f;  // CallOf(f)
     int64_t run, t, i;
-    uint64_t digest;  // create
-    int64_t retries;  // create
-    int priority;     // create
-    size_t report;    // report-*: index into the run's reports
+    uint64_t digest;    // create
+    int64_t retries;    // create
+    int priority;       // create
+    size_t report;      // report-*: index into the run's reports
+    int8_t probe = 0;   // create: a bound probe (must be 1 accepted, -1 refused), or 0
+    std::string bound;  // create: the bound a probe probes
   };
   struct Task {
     bool known = false;
@@ -335,6 +338,10 @@ class TaskModel final : public Checker {
            e.retries,
            PriorityLevel(e.priority),
            0};
+    if (!e.probe.empty()) {
+      o.probe = e.probe == "accept" ? 1 : e.probe == "refuse" ? -1 : 0;
+      o.bound = std::string(e.bound);
+    }
     if (e.f == "create") t.first_create_t = std::min(t.first_create_t, now);
     if (e.f.rfind("report-", 0) == 0) {
       if (Run* run = RunOf(t, e.run)) {
@@ -392,6 +399,17 @@ class TaskModel final : public Checker {
 
   void Create(const EventView& e, Task& t, const Open& o) {
     ++creates_;
+    if (o.probe != 0) ++probes_;
+    if (o.probe < 0 && e.type == EventType::kOk) {
+      Flag(&r_, e.task, {o.i, e.i},
+           "a create past a bound was acknowledged (" + o.bound +
+               "): it must be refused with INVALID_ARGUMENT naming the field");
+    }
+    if (o.probe > 0 && e.type == EventType::kFail && !clock_jumped_ &&
+        EngineDisturbed(o.t, e.t_ns / 1'000'000) == nullptr) {
+      Flag(&r_, e.task, {o.i, e.i},
+           "a create at a bound was refused (" + o.bound + "): " + std::string(e.error));
+    }
     const bool stored_is_this =
         !t.maybe_absent && t.digests.size() == 1 && t.digests[0] == o.digest;
     if (e.type == EventType::kOk) {
@@ -847,7 +865,7 @@ class TaskModel final : public Checker {
   // The platform's clock was moved: from then on its times are compared with nothing.
   bool clock_jumped_ = false;
   int64_t tasks_modeled_ = 0, creates_ = 0, runs_claimed_ = 0, reports_ = 0, finals_ = 0;
-  int64_t conflicts_refused_ = 0, late_refused_ = 0;
+  int64_t conflicts_refused_ = 0, late_refused_ = 0, probes_ = 0;
   CheckResult r_;
 };
 

@@ -30,7 +30,7 @@ void EventView::Reset() {
   proc = f = task = error = value_json = {};
   task_ix = recipient_ix = kNoTask;
   expect = root = task_id = state = blocked_by = key = channel = to = target = hook = {};
-  digest = reason = requires_ = runs_as = priority = {};
+  digest = reason = requires_ = runs_as = priority = probe = bound = {};
   run = step = deadline_ms = duration_ms = n = -1;
   retries = taken_until_ms = claim_timeout_ms = -1;
   has_deadline = delivered = false;
@@ -408,6 +408,8 @@ class Decoder {
       if (Is(k, "requires")) return Field("", k, &v->requires_);
       if (Is(k, "runs_as")) return Field("", k, &v->runs_as);
       if (Is(k, "priority")) return Field("", k, &v->priority);
+      if (Is(k, "probe")) return Field("", k, &v->probe);
+      if (Is(k, "bound")) return Field("", k, &v->bound);
       if (Is(k, "retries")) return Field("", k, &v->retries);
       if (Is(k, "taken_until_ms")) return Field("", k, &v->taken_until_ms);
       if (Is(k, "claim_timeout_ms")) return Field("", k, &v->claim_timeout_ms);

@@ -244,6 +244,98 @@ engine::TaskDefinition ChangedDefinition(const engine::TaskDefinition& def, int6
   return d;
 }
 
+std::vector<BoundProbe> BoundProbes(const std::string& scenario, int64_t now_ms) {
+  using engine::TaskDefinition;
+  std::vector<BoundProbe> out;
+  int64_t n = 0;
+  auto base = [&] {
+    TaskDefinition d;
+    d.task_id = engine::DeterministicTaskId(scenario + "/probe", n++, "probe");
+    d.retries = 0;
+    d.created_ms = now_ms;
+    d.deadline_ms = now_ms + 3'600'000;
+    d.payload = R"([{"exit":0}])";
+    d.metadata.name = scenario + "/probe";
+    return d;
+  };
+  auto add = [&](TaskDefinition d, bool accept, std::string bound) {
+    out.push_back(BoundProbe{std::move(d), accept, std::move(bound)});
+  };
+  std::vector<std::string> pool;
+  for (size_t k = 0; k <= engine::kMaxDependencies; ++k) {
+    TaskDefinition d = base();
+    pool.push_back(d.task_id);
+    add(std::move(d), true, "dependencies pool");
+  }
+  for (int r : {engine::kMaxRetries, engine::kMaxRetries + 1}) {
+    TaskDefinition d = base();
+    d.retries = r;
+    add(std::move(d), r <= engine::kMaxRetries, "retries " + std::to_string(r));
+  }
+  for (int64_t after :
+       {engine::kMaxDeadlineAfterCreatedMs, engine::kMaxDeadlineAfterCreatedMs + 1, int64_t{0}}) {
+    TaskDefinition d = base();
+    d.deadline_ms = d.created_ms + after;
+    add(std::move(d), after > 0 && after <= engine::kMaxDeadlineAfterCreatedMs,
+        "deadline created+" + std::to_string(after) + " ms");
+  }
+  for (size_t size : {engine::kMaxPayloadBytes, engine::kMaxPayloadBytes + 1}) {
+    TaskDefinition d = base();
+    d.payload.append(size - d.payload.size(), ' ');  // JSON allows the spaces
+    add(std::move(d), size <= engine::kMaxPayloadBytes,
+        "payload " + std::to_string(size) + " bytes");
+  }
+  for (size_t deps : {engine::kMaxDependencies, engine::kMaxDependencies + 1}) {
+    TaskDefinition d = base();
+    d.dependencies.assign(pool.begin(), pool.begin() + static_cast<ptrdiff_t>(deps));
+    add(std::move(d), deps <= engine::kMaxDependencies, "dependencies " + std::to_string(deps));
+  }
+  {
+    TaskDefinition d = base();
+    d.dependencies = {engine::DeterministicTaskId(scenario + "/probe", -1, "nobody")};
+    add(std::move(d), false, "dependencies: a task that does not exist");
+    TaskDefinition self = base();
+    self.dependencies = {self.task_id};
+    add(std::move(self), false, "dependencies: itself");
+    TaskDefinition twice = base();
+    twice.dependencies = {pool[0], pool[0]};
+    add(std::move(twice), false, "dependencies: one listed twice");
+    TaskDefinition bad_id = base();
+    bad_id.task_id = "not-a-slug!";
+    add(std::move(bad_id), false, "taskId: not a slug");
+  }
+  for (int64_t skew_min : {-14, -16, 16}) {
+    TaskDefinition d = base();
+    d.created_ms = now_ms + skew_min * 60'000;
+    d.deadline_ms = d.created_ms + 3'600'000;
+    add(std::move(d), std::abs(skew_min) < 15,
+        "created " + std::to_string(skew_min) + " min from now");
+  }
+  for (int64_t before : {int64_t{0}, int64_t{1}}) {
+    TaskDefinition d = base();
+    d.expires_ms = d.deadline_ms - before;
+    add(std::move(d), before == 0, "expires deadline-" + std::to_string(before) + " ms");
+  }
+  for (size_t routes : {engine::kMaxRoutes, engine::kMaxRoutes + 1}) {
+    TaskDefinition d = base();
+    for (size_t k = 0; k < routes; ++k) d.routes.push_back("route." + std::to_string(k));
+    add(std::move(d), routes <= engine::kMaxRoutes, "routes " + std::to_string(routes));
+  }
+  for (size_t len : {engine::kMaxRouteLength, engine::kMaxRouteLength + 1, size_t{0}}) {
+    TaskDefinition d = base();
+    d.routes = {std::string(len, 'r')};
+    add(std::move(d), len > 0 && len <= engine::kMaxRouteLength,
+        "a route of " + std::to_string(len) + " characters");
+  }
+  for (size_t len : {engine::kMaxMetadataNameLength, engine::kMaxMetadataNameLength + 1}) {
+    TaskDefinition d = base();
+    d.metadata.name = std::string(len, 'n');
+    add(std::move(d), len <= engine::kMaxMetadataNameLength,
+        "metadata.name of " + std::to_string(len) + " characters");
+  }
+  return out;
+}
+
 std::string DefinitionDigest(const engine::TaskDefinition& def) {
   // FNV-1a over the fields, each with its length, in the engine's comparison order.
   uint64_t h = 1469598103934665603ULL;

@@ -50,6 +50,18 @@ struct PlannedTask {
 engine::TaskDefinition ChangedDefinition(const engine::TaskDefinition& def, int64_t which,
                                          std::string* field);
 
+// Creates at and just past each bound of a task definition (retries, deadline, payload,
+// dependencies, created window, expires, routes, metadata, ids): a correct platform
+// accepts the first and refuses the second. `pool` tasks come first (the dependencies of
+// the dependency probes); every accepted one runs [{"exit":0}]. Built at now_ms (the
+// created window is relative to it).
+struct BoundProbe {
+  engine::TaskDefinition def;
+  bool accept = true;
+  std::string bound;  // "retries 49", "dependencies 101", ...
+};
+std::vector<BoundProbe> BoundProbes(const std::string& scenario, int64_t now_ms);
+
 // A digest of everything a create compares (after the engine's normalisation: an empty
 // task group is the task's id, expires 0 is deadline + 1 year): equal definitions, equal
 // digests. 16 hex digits; what the history's create events carry.

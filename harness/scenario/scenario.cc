@@ -187,10 +187,11 @@ class Loader {
     }
     Scenario s;
     s.file = file_;
-    ITHAPPENS_RETURN_IF_ERROR(Keys(root, "",
-                                   {"name", "seed", "workers", "capacity", "clients", "poll_ms",
-                                    "claim_timeout_ms", "latency_ms", "request_timeout_ms",
-                                    "heal_s", "herd_guard", "late_calls", "workload", "faults"}));
+    ITHAPPENS_RETURN_IF_ERROR(
+        Keys(root, "",
+             {"name", "seed", "workers", "capacity", "clients", "poll_ms", "claim_timeout_ms",
+              "latency_ms", "request_timeout_ms", "heal_s", "herd_guard", "late_calls",
+              "bound_probes", "workload", "faults"}));
     if (!root["name"]) return Error(root, "name", "missing");
     if (!root["name"].IsScalar()) return Error(root["name"], "name", "must be a string");
     s.name = root["name"].as<std::string>();
@@ -205,6 +206,7 @@ class Loader {
                        "' is not a slug (1..64 of A-Z a-z 0-9 . _ -, not starting with '.')");
     }
     ITHAPPENS_RETURN_IF_ERROR(Bool(root, "late_calls", "", &s.late_calls));
+    ITHAPPENS_RETURN_IF_ERROR(Bool(root, "bound_probes", "", &s.bound_probes));
     ITHAPPENS_RETURN_IF_ERROR(Int<uint64_t>(root, "seed", "", 0, UINT64_MAX, &s.seed));
     ITHAPPENS_RETURN_IF_ERROR(Int(root, "workers", "", 1, 1000, &s.workers));
     ITHAPPENS_RETURN_IF_ERROR(Int(root, "capacity", "", 1, 1000, &s.capacity));

@@ -63,6 +63,9 @@ struct Scenario {
   // answered OK: reports are idempotent) and followed by a reclaim of the ended run (it
   // must be refused); a worker whose reclaim was refused still reports (refused: fencing).
   bool late_calls = false;
+  // At 1 s a client probes every bound of a task definition: a create at the bound (must
+  // be accepted) and one just past it (must be refused). See BoundProbes().
+  bool bound_probes = false;
   std::vector<WorkloadSpec> workload;
   std::vector<FaultSpec> faults;
 };

@@ -289,9 +289,16 @@ class Simulation {
     if (op.f == "create") {
       // What the checkers need of the definition: its digest (a re-create with another
       // definition must be refused) and its retries.
-      return "{\"digest\":\"" + DefinitionDigest(*op.def) + "\",\"priority\":\"" +
-             std::string(engine::ToString(op.def->priority)) +
-             "\",\"retries\":" + std::to_string(op.def->retries) + "}";
+      std::string v = "{\"digest\":\"" + DefinitionDigest(*op.def) + "\",\"priority\":\"" +
+                      std::string(engine::ToString(op.def->priority)) +
+                      "\",\"retries\":" + std::to_string(op.def->retries);
+      if (!op.probe.empty()) {
+        v.append(",\"probe\":");
+        AppendJsonString(&v, op.probe);
+        v.append(",\"bound\":");
+        AppendJsonString(&v, op.bound);
+      }
+      return v + "}";
     }
     if (op.f == "cancel" || op.f == "rerun") return "";
     if (op.hook) return HookJson(*op.hook);
@@ -471,6 +478,13 @@ class Simulation {
         }
       });
     }
+    if (s_.bound_probes) {
+      creates_in_flight_++;
+      At(kEpochMs + kProbeAtMs, [this] {
+        probes_ = BoundProbes(s_.name, Now());
+        SubmitProbe(0);
+      });
+    }
     WorkloadGenerator generator(workload_);
     while (auto sub = generator.Next()) {
       // The clients' later calls (re-create, cancel, rerun) belong to the workload: the
@@ -503,22 +517,39 @@ class Simulation {
     });
   }
 
-  // Sends a create, retrying it while the outcome is unknown; then(acknowledged).
+  // Sends a create, retrying it while the outcome is unknown; then(acknowledged). A probe
+  // (BoundProbes) names what it probes in the history.
   void SubmitCreate(std::shared_ptr<const TaskDefinition> def, int client, int attempt,
-                    std::function<void(bool)> then) {
+                    std::function<void(bool)> then, const BoundProbe* probe = nullptr) {
     Operation op;
     op.proc = "client-" + std::to_string(client);
     op.f = "create";
     op.task = def->task_id;
     op.def = def;
-    Call(std::move(op), [this, def, client, attempt, then](const Completion& c) {
+    if (probe != nullptr) {
+      op.probe = probe->accept ? "accept" : "refuse";
+      op.bound = probe->bound;
+    }
+    Call(std::move(op), [this, def, client, attempt, then, probe](const Completion& c) {
       if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
-        After(Backoff(attempt),
-              [this, def, client, attempt, then] { SubmitCreate(def, client, attempt + 1, then); });
+        After(Backoff(attempt), [this, def, client, attempt, then, probe] {
+          SubmitCreate(def, client, attempt + 1, then, probe);
+        });
         return;
       }
       then(c.type == EventType::kOk);
     });
+  }
+
+  // The bound probes, one after the other, from client 0.
+  void SubmitProbe(size_t k) {
+    if (k == probes_.size()) {
+      creates_in_flight_--;
+      return;
+    }
+    auto def = std::make_shared<const TaskDefinition>(probes_[k].def);
+    SubmitCreate(
+        def, 0, 0, [this, k](bool) { SubmitProbe(k + 1); }, &probes_[k]);
   }
 
   // The client's calls on an acknowledged task that drive the queue's rules: the same
@@ -974,15 +1005,18 @@ class Simulation {
   }
 
   void FinalReads() {
-    for (const PlannedTask& t : plan_) {
+    std::vector<const std::string*> ids;
+    for (const PlannedTask& t : plan_) ids.push_back(&t.def.task_id);
+    for (const BoundProbe& p : probes_) ids.push_back(&p.def.task_id);
+    for (const std::string* id : ids) {
       TaskStatus s;
-      Status st = target_.queue().GetStatus(t.def.task_id, &s);
+      Status st = target_.queue().GetStatus(*id, &s);
       if (!st.ok()) {
-        Emit("final", EventType::kFinal, "status", t.def.task_id, "",
+        Emit("final", EventType::kFinal, "status", *id, "",
              st.code() == StatusCode::kNotFound ? "not found" : st.ToString());
         continue;
       }
-      Emit("final", EventType::kFinal, "status", t.def.task_id, FinalJson(s));
+      Emit("final", EventType::kFinal, "status", *id, FinalJson(s));
     }
   }
 
@@ -1018,6 +1052,8 @@ class Simulation {
   std::unordered_map<std::string, std::shared_ptr<const ParsedProgram>> programs_;
   int64_t creates_in_flight_ = 0;
   int64_t later_calls_ = 0;  // re-creates, cancels and reruns still to be answered
+  static constexpr int64_t kProbeAtMs = 1'000;
+  std::vector<BoundProbe> probes_;  // the bound probes (bound_probes), made at kProbeAtMs
   std::vector<bool> hook_creating_, hook_remove_waiting_;  // per planned hook
   // The run ends no earlier than the latest deadline that falls before its hard end, so a
   // task blocked until its deadline is judged after it.

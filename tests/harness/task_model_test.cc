@@ -419,6 +419,31 @@ std::vector<Event> TwoPriorities(const std::string& first) {
   return h.events();
 }
 
+// A bound probe: a create at a bound must be accepted, one past it refused.
+TEST(TaskModel, BoundProbesAreAnsweredAsTheBoundsSay) {
+  auto probe = [](const char* kind, T answer, const std::string& error = "") {
+    HistoryBuilder h;
+    h.Add("client-0", T::kInvoke, "create", "P",
+          {{"digest", "d1"}, {"retries", 50}, {"probe", kind}, {"bound", "retries 50"}});
+    h.Add("client-0", answer, "create", "P", answer == T::kOk ? json{{"task_id", "P"}} : json(),
+          error);
+    for (auto& r : CheckEvents(h.events()))
+      if (r.checker == "task-model") return r;
+    throw std::runtime_error("no task-model");
+  };
+  EXPECT_EQ(probe("refuse", T::kFail, "INVALID_ARGUMENT: retries: 50 is outside 0..49").valid,
+            Validity::kValid);
+  CheckResult accepted = probe("refuse", T::kOk);
+  ASSERT_EQ(accepted.valid, Validity::kInvalid);
+  EXPECT_NE(accepted.counterexamples[0].explanation.find("past a bound was acknowledged"),
+            std::string::npos);
+  EXPECT_EQ(probe("accept", T::kOk).valid, Validity::kValid);
+  CheckResult refused = probe("accept", T::kFail, "INVALID_ARGUMENT: retries");
+  ASSERT_EQ(refused.valid, Validity::kInvalid);
+  EXPECT_NE(refused.counterexamples[0].explanation.find("at a bound was refused (retries 50)"),
+            std::string::npos);
+}
+
 TEST(TaskModel, TheHighestPriorityIsServedFirst) {
   auto model = [](const std::vector<Event>& events) {
     for (auto& r : CheckEvents(events))

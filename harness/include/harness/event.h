@@ -88,7 +88,7 @@ struct EventView {
 
   // The value's fields (DESIGN.md "History"; which events carry which: checkers.cc).
   std::string_view expect, root, task_id, state, blocked_by, key, channel, to, target, hook;
-  std::string_view digest, reason, requires_, runs_as, priority;  // create: the definition's digest; report-
+  std::string_view digest, reason, requires_, runs_as, priority, probe, bound;  // create: the definition's digest; report-
                                                // exception: the reason; plan: requires
   int64_t run = -1, step = -1, deadline_ms = -1, duration_ms = -1, n = -1;
   int64_t retries = -1, taken_until_ms = -1, claim_timeout_ms = -1;

@@ -59,6 +59,9 @@ struct Operation {
   uint32_t run = 0;                                               // reclaim, report-*: the run
   int n = 0;                                                      // claim: at most this many runs
   engine::ReasonResolved reason = engine::ReasonResolved::kNone;  // report-exception
+  // create: a probe of a bound, "accept" or "refuse" (what a correct platform must answer),
+  // and the bound it probes ("retries 50"); empty for an ordinary create.
+  std::string probe, bound;
 };
 
 // The answer to one Operation, as the caller saw it.
