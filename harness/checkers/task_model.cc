@@ -464,9 +464,9 @@ class TaskModel final : public Checker {
       Task& t = TaskAt(rf.task_ix);
       const std::string task(rf.task);
       if (!t.known) {
-        // A hook makes tasks on the platform's clock (a jumped clock fires at times no
-        // plan names): with hooks about, an unknown task may be one of theirs.
-        if (!hooks_)
+        // A hook makes tasks on the platform's clock: once that clock jumped, it fires at
+        // times no plan names, so an unknown task may be one of theirs.
+        if (!hooks_ || !clock_jumped_)
           Flag(&r_, task, {e.i}, "handed out a task that nobody created and no plan names");
         t.known = true;
       }
