@@ -751,12 +751,7 @@ class Simulation {
   void ScheduleReclaim(const Held& r) {
     WorkerAt(r->w, Now() + s_.claim_timeout_ms / 2, [this, r] {
       if (r->phase != RunPhase::kRunning) return;
-      Operation op;
-      op.proc = workers_[r->w].name;
-      op.f = "reclaim";
-      op.task = r->task;
-      op.run = r->run;
-      Call(std::move(op), [this, r](const Completion& c) {
+      Call(RunCall(r->w, "reclaim", r->task, r->run), [this, r](const Completion& c) {
         if (c.status.code() == StatusCode::kFailedPrecondition ||
             c.status.code() == StatusCode::kNotFound) {
           // The run was taken from us: stop working on it, report nothing.
@@ -784,31 +779,38 @@ class Simulation {
     });
   }
 
+  // A call of worker w about one run of a task (reclaim, report-*).
+  Operation RunCall(int w, const char* f, const std::string& task, uint32_t run,
+                    engine::ReasonResolved reason = engine::ReasonResolved::kNone) const {
+    Operation op;
+    op.proc = workers_[w].name;
+    op.f = f;
+    op.task = task;
+    op.run = run;
+    op.reason = reason;
+    return op;
+  }
+
   // Sends a report, retrying it while the outcome is unknown; frees the worker's slot.
   void SendReport(const Held& r, const char* f, engine::ReasonResolved reason, int attempt) {
     const uint64_t epoch = workers_[r->w].epoch;
-    Operation op;
-    op.proc = workers_[r->w].name;
-    op.f = f;
-    op.task = r->task;
-    op.run = r->run;
-    op.reason = reason;
-    Call(std::move(op), [this, r, f, reason, attempt, epoch](const Completion& c) {
-      if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
-        WorkerAt(r->w, Now() + Backoff(attempt),
-                 [this, r, f, reason, attempt] { SendReport(r, f, reason, attempt + 1); });
-        return;
-      }
-      if (s_.late_calls && c.type == EventType::kOk) {
-        // A second later: the same report again (OK: reports are idempotent) and a
-        // reclaim of the run it ended (refused).
-        WorkerAt(r->w, Now() + kLateCallMs, [this, r, f, reason] {
-          LateCall(r, f, reason);
-          LateCall(r, "reclaim", reason);
-        });
-      }
-      RunEnded(r->w, epoch);
-    });
+    Call(RunCall(r->w, f, r->task, r->run, reason),
+         [this, r, f, reason, attempt, epoch](const Completion& c) {
+           if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
+             WorkerAt(r->w, Now() + Backoff(attempt),
+                      [this, r, f, reason, attempt] { SendReport(r, f, reason, attempt + 1); });
+             return;
+           }
+           if (s_.late_calls && c.type == EventType::kOk) {
+             // A second later: the same report again (OK: reports are idempotent) and a
+             // reclaim of the run it ended (refused).
+             WorkerAt(r->w, Now() + kLateCallMs, [this, r, f, reason] {
+               LateCall(r, f, reason);
+               LateCall(r, "reclaim", reason);
+             });
+           }
+           RunEnded(r->w, epoch);
+         });
   }
 
   // With late calls, another worker (an impostor: a misconfigured twin, a confused
@@ -819,27 +821,15 @@ class Simulation {
     if (workers_.size() < 2) return;
     const int w = (holder + 1) % static_cast<int>(workers_.size());
     After(100, [this, w, task = claimed.first, run = claimed.second] {
-      for (const char* f : {"reclaim", "report-failed"}) {
-        Operation op;
-        op.proc = workers_[w].name;
-        op.f = f;
-        op.task = task;
-        op.run = run;
-        Call(std::move(op), [](const Completion&) {});
-      }
+      for (const char* f : {"reclaim", "report-failed"})
+        Call(RunCall(w, f, task, run), [](const Completion&) {});
     });
   }
 
   // One call of worker r->w about run r, sent once, whatever it is answered.
   static constexpr int64_t kLateCallMs = 1'000;
   void LateCall(const Held& r, const char* f, engine::ReasonResolved reason) {
-    Operation op;
-    op.proc = workers_[r->w].name;
-    op.f = f;
-    op.task = r->task;
-    op.run = r->run;
-    op.reason = reason;
-    Call(std::move(op), [](const Completion&) {});
+    Call(RunCall(r->w, f, r->task, r->run, reason), [](const Completion&) {});
   }
 
   // A run of worker w (in the given epoch) is over: free its slot. A worker that leaks
