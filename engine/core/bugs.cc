@@ -21,7 +21,10 @@ bool* SwitchByIndex(BugSwitches* b, size_t i) {
                     &b->no_deadline_when_blocked,
                     &b->requires_ignored,
                     &b->claim_lowest_first,
-                    &b->retries_reset_on_restart};
+                    &b->retries_reset_on_restart,
+                    &b->reclaim_ignores_worker,
+                    &b->rerun_unscheduled,
+                    &b->late_expiry};
   static_assert(sizeof(fields) / sizeof(fields[0]) == kBugSwitchNames.size());
   return fields[i];
 }

@@ -336,7 +336,8 @@ Status QueueImpl::ReclaimLocked(const RunRef& ref, TimeMs* taken_until) {
   }
   Run& run = e.runs[ref.run_id];
   bool current = ref.run_id + 1 == e.runs.size() && run.state == RunState::kRunning;
-  if (!current || (!SameWorker(run, ref) && !options_.bugs.no_fencing)) {
+  const bool any_worker = options_.bugs.no_fencing || options_.bugs.reclaim_ignores_worker;
+  if (!current || (!SameWorker(run, ref) && !any_worker)) {
     return Status::FailedPrecondition("reclaimTask: " + Describe(ref, run) + ", not running for " +
                                       std::string(ref.worker_group) + "/" +
                                       std::string(ref.worker_id));
@@ -417,7 +418,7 @@ Status QueueImpl::RerunLocked(std::string_view task_id, TaskStatus* status) {
   ITHAPPENS_RETURN_IF_ERROR(FindOrNotFound(task_id, &i));
   TaskEntry& e = tasks_[i];
   TaskState s = e.state();
-  if (s == TaskState::kUnscheduled) {
+  if (s == TaskState::kUnscheduled && !options_.bugs.rerun_unscheduled) {
     return Status::FailedPrecondition("rerunTask: task '" + std::string(task_id) +
                                       "' is unscheduled; only a resolved task can be rerun");
   }

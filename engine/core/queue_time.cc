@@ -11,7 +11,8 @@ void QueueImpl::ProcessDueLocked(TickCounts* counts) {
   const TimeMs now = clock_->NowMs();
   const bool reap = !options_.bugs.no_claim_expiry;
   while (true) {
-    bool lease_due = reap && !leases_.empty() && leases_.top().at_ms <= now;
+    const TimeMs lag_ms = options_.bugs.late_expiry ? 30'000 : 0;
+    bool lease_due = reap && !leases_.empty() && leases_.top().at_ms + lag_ms <= now;
     bool deadline_due = !deadlines_.empty() && deadlines_.top().at_ms <= now;
     if (!lease_due && !deadline_due) return;
     if (deadline_due && (!lease_due || deadlines_.top().at_ms <= leases_.top().at_ms)) {

@@ -252,7 +252,8 @@ INSTANTIATE_TEST_SUITE_P(Smoke, BugSwitchInSim,
                                            BugCase{"no-fencing", "single-completion"},
                                            BugCase{"effect-key-per-run", "no-duplicate-effects"},
                                            BugCase{"no-claim-expiry", "liveness"},
-                                           BugCase{"lose-pending-on-restart", "liveness"}),
+                                           BugCase{"lose-pending-on-restart", "liveness"},
+                                           BugCase{"late-expiry", "task-model"}),
                          [](const auto& info) {
                            std::string n = info.param.bug;
                            for (char& ch : n) ch = ch == '-' ? '_' : ch;
@@ -303,6 +304,8 @@ INSTANTIATE_TEST_SUITE_P(
         RuleBugCase{"claim-lowest-first", "task-model", "which ranks below it"},
         RuleBugCase{"retries-reset-on-restart", "task-model",
                     "automatic retries; the definition allows"},
+        RuleBugCase{"reclaim-ignores-worker", "task-model", "but the run is held by"},
+        RuleBugCase{"rerun-unscheduled", "task-model", "while the task was unscheduled"},
         RuleBugCase{"no-fencing", "task-model", "but the run is held by"},
         RuleBugCase{"blame-user-for-platform", "task-model", "no report of that run said so"},
         RuleBugCase{"retry-user-failures", "task-model", "'retry' after failed"}),

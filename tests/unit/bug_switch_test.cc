@@ -208,6 +208,36 @@ std::string RetriesResetOnRestart(std::string_view bug) {
   return t.Status(d.task_id).runs.size() == 2 ? "" : "a restart gave back the used retries";
 }
 
+std::string ReclaimIgnoresWorker(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  ClaimOne(t.q(), "w1");
+  return t.q().ReclaimTask(Ref(d.task_id, 0, "w2"), nullptr).ok()
+             ? "a worker that does not hold the run reclaimed it"
+             : "";
+}
+
+std::string RerunUnscheduled(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition up = MakeTask(1, kStartMs);
+  TaskDefinition down = MakeTask(2, kStartMs, {up.task_id});
+  (void)t.q().CreateTask(up);
+  (void)t.q().CreateTask(down);
+  return t.q().RerunTask(down.task_id).ok() ? "an unscheduled task was rerun" : "";
+}
+
+std::string LateExpiry(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  (void)t.q().CreateTask(d);
+  ClaimOne(t.q(), "w1");
+  t.clock().AdvanceMs(60'000 + 1'000);  // the lease ended a second ago
+  (void)t.q().Tick();
+  return t.Status(d.task_id).runs[0].state == RunState::kException ? ""
+                                                                   : "an expired lease lived on";
+}
+
 struct Case {
   std::string_view bug;
   Scenario scenario;
@@ -220,28 +250,43 @@ TEST_P(BugSwitch, DetectorQuietOnCorrectEngineAndFiresOnBug) {
   EXPECT_NE(GetParam().scenario(GetParam().bug), "") << GetParam().bug << " went unnoticed";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Engine, BugSwitch,
-    ::testing::Values(
-        Case{"ack-before-commit", AckBeforeCommit}, Case{"random-task-ids", RandomTaskIds},
-        Case{"retry-user-failures", RetryUserFailures},
-        Case{"blame-user-for-platform", BlameUserForPlatform}, Case{"no-fencing", NoFencing},
-        Case{"effect-key-per-run", EffectKeyPerRun}, Case{"no-claim-expiry", NoClaimExpiry},
-        Case{"lose-pending-on-restart", LosePendingOnRestart},
-        Case{"reclaim-keeps-lease", ReclaimKeepsLease}, Case{"retries-off-by-one", RetriesOffByOne},
-        Case{"lax-conflicts", LaxConflicts}, Case{"report-not-idempotent", ReportNotIdempotent},
-        Case{"cancel-ignores-unscheduled", CancelIgnoresUnscheduled},
-        Case{"no-deadline-when-blocked", NoDeadlineWhenBlocked},
-        Case{"requires-ignored", RequiresIgnored}),
-    [](const auto& info) {
-      std::string n(info.param.bug);
-      for (char& c : n) c = c == '-' ? '_' : c;
-      return n;
-    });
+const Case kCases[] = {
+    {"ack-before-commit", AckBeforeCommit},
+    {"random-task-ids", RandomTaskIds},
+    {"retry-user-failures", RetryUserFailures},
+    {"blame-user-for-platform", BlameUserForPlatform},
+    {"no-fencing", NoFencing},
+    {"effect-key-per-run", EffectKeyPerRun},
+    {"no-claim-expiry", NoClaimExpiry},
+    {"lose-pending-on-restart", LosePendingOnRestart},
+    {"reclaim-keeps-lease", ReclaimKeepsLease},
+    {"retries-off-by-one", RetriesOffByOne},
+    {"lax-conflicts", LaxConflicts},
+    {"report-not-idempotent", ReportNotIdempotent},
+    {"cancel-ignores-unscheduled", CancelIgnoresUnscheduled},
+    {"no-deadline-when-blocked", NoDeadlineWhenBlocked},
+    {"requires-ignored", RequiresIgnored},
+    {"claim-lowest-first", ClaimLowestFirst},
+    {"retries-reset-on-restart", RetriesResetOnRestart},
+    {"reclaim-ignores-worker", ReclaimIgnoresWorker},
+    {"rerun-unscheduled", RerunUnscheduled},
+    {"late-expiry", LateExpiry},
+};
+
+INSTANTIATE_TEST_SUITE_P(Engine, BugSwitch, ::testing::ValuesIn(kCases), [](const auto& info) {
+  std::string n(info.param.bug);
+  for (char& c : n) c = c == '-' ? '_' : c;
+  return n;
+});
 
 TEST(BugSwitch, EverySwitchHasACase) {
   // Guards the list above against a switch added to bugs.h without a detector.
-  EXPECT_EQ(kBugSwitchNames.size(), 17u);
+  for (std::string_view name : kBugSwitchNames) {
+    bool found = false;
+    for (const Case& c : kCases) found |= c.bug == name;
+    EXPECT_TRUE(found) << name << " has no detector";
+  }
+  EXPECT_EQ(std::size(kCases), kBugSwitchNames.size());
 }
 
 }  // namespace

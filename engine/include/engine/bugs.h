@@ -48,13 +48,19 @@ struct BugSwitches {
   bool claim_lowest_first = false;
   // Recovery forgets the retries a task used: after a restart it has all of them again.
   bool retries_reset_on_restart = false;
+  // reclaimTask checks that the run is current and running, not who holds it.
+  bool reclaim_ignores_worker = false;
+  // rerunTask on an unscheduled task answers OK (it must be FAILED_PRECONDITION).
+  bool rerun_unscheduled = false;
+  // The claim-expiry reaper runs 30 s behind: expired leases resolve late.
+  bool late_expiry = false;
 
   bool any() const;
   // "none" or the names of the switches that are on, comma-separated.
   std::string ToString() const;
 };
 
-inline constexpr std::array<std::string_view, 17> kBugSwitchNames = {
+inline constexpr std::array<std::string_view, 20> kBugSwitchNames = {
     "ack-before-commit",
     "random-task-ids",
     "retry-user-failures",
@@ -72,6 +78,9 @@ inline constexpr std::array<std::string_view, 17> kBugSwitchNames = {
     "requires-ignored",
     "claim-lowest-first",
     "retries-reset-on-restart",
+    "reclaim-ignores-worker",
+    "rerun-unscheduled",
+    "late-expiry",
 };
 
 // Turns on the switch called `name`; INVALID_ARGUMENT naming the known switches otherwise.
