@@ -7,11 +7,15 @@
 //
 // The rules, each flagged with the events that show it:
 //   create   an OK to a definition other than the stored one; an identical re-create
-//            refused (creates are idempotent however late they come)
+//            refused (creates are idempotent however late they come); a bound probe
+//            answered against its bound (at the bound: accepted; past it: refused)
 //   claim    more runs than asked for; a task nobody created; a run handed out twice; a
 //            new run while the previous run's lease still lived (no report, no cancel);
-//            a task whose cancel was acknowledged and which nobody reran
-//   reclaim  acknowledged for a run the worker does not hold, or that had ended
+//            a task whose cancel was acknowledged and which nobody reran; a lease other
+//            than the claim timeout; a worse-ranked task handed out while a better one
+//            was certainly pending (priority, then age: claim_order.h)
+//   reclaim  acknowledged for a run the worker does not hold, or that had ended; a lease
+//            other than the claim timeout
 //   report   acknowledged from a worker that does not hold the run; for a run that had
 //            ended (a later run existed, or a cancel was acknowledged) unless it repeats a
 //            report sent before; a second, different outcome for one run; the repeat of an
@@ -21,13 +25,17 @@
 //            for); no more automatic retries than the definition allows; a retryable
 //            exception with retries left is followed by its retry; every outcome has its
 //            cause (a report of that run, a cancel, the deadline, an expired lease that a
-//            fault explains); every acknowledged report took effect; a canceled task is
-//            resolved; every run handed out is in the final status, with its worker.
+//            fault explains), on time (not before the lease or deadline, nor more than
+//            kReaperSlackMs after it with the platform sound); every acknowledged report
+//            took effect; a canceled task is resolved; no rerun acknowledged while the
+//            task had no run; every run handed out is in the final status, with its worker.
+// After a clock jump no rule compares the platform's times (they are out of order).
 //
 // The events it reads (harness/event.h): plan f "target" {claim_timeout_ms} and f "task"
-// {retries}; create invoke {digest, retries} and its answer; claim invoke {n} and ok
-// {runs [{task, run, taken_until_ms}]}; reclaim ok {run, taken_until_ms}; report-* invoke
-// and answers {run, reason?}; cancel, rerun; fault events; final {state, deadline_ms, runs}.
+// {retries, deps}; create invoke {digest, retries, priority, probe?, bound?} and its
+// answer; claim invoke {n} and ok {runs [{task, run, taken_until_ms}]}; reclaim ok {run,
+// taken_until_ms}; report-* invoke and answers {run, reason?}; cancel, rerun; fault events;
+// final {state, deadline_ms, runs}.
 #include <algorithm>
 #include <climits>
 #include <cstdio>
