@@ -648,13 +648,10 @@ class HookFires final : public Checker {
   // Windows in which the engine could not be relied on to fire: down, failing its disk, or
   // running on a jumped clock (until it has caught up again).
   void Disturb(const EventView& e, int64_t now_ms) {
-    static const std::set<std::string> kinds = {"engine-crash", "fsync-error", "write-error",
-                                                "clock-jump"};
     std::string_view name;
     bool start = false;
-    if (!ParseFaultEdge(e.f, &name, &start)) return;
+    if (!ParseFaultEdge(e.f, &name, &start) || !IsEngineWideFault(name)) return;
     const std::string kind(name);
-    if (!kinds.count(kind)) return;
     if (kind == "clock-jump") {
       clock_jumped_ = true;
       jump_offset_ms_ = start ? std::max<int64_t>(e.duration_ms, 0) : 0;
@@ -786,10 +783,7 @@ class PlannedTasks final : public Checker {
   void Fault(const EventView& e, int64_t now_ms) {
     std::string_view kind;
     bool start = false;
-    if (!ParseFaultEdge(e.f, &kind, &start)) return;
-    if (kind != "clock-jump" && kind != "fsync-error" && kind != "write-error" &&
-        kind != "engine-crash")
-      return;
+    if (!ParseFaultEdge(e.f, &kind, &start) || !IsEngineWideFault(kind)) return;
     // A refusal up to a request timeout after the window still belongs to it.
     open_ += start ? 1 : -1;
     if (!start) last_close_ms_ = now_ms;

@@ -309,12 +309,9 @@ class TaskModel final : public Checker {
     static const char* kWorkerKinds[] = {"worker-crash", "worker-pause", "worker-leak",
                                          "worker-oom",   "partition",    "response-loss",
                                          "flaky-network"};
-    static const char* kEngineKinds[] = {"engine-crash", "fsync-error", "write-error",
-                                         "clock-jump"};
     for (const Window& w : windows_) {
       if (w.start_ms > to_ms || w.end_ms < from_ms) continue;
-      for (const char* k : kEngineKinds)
-        if (w.kind == k) return &w;
+      if (IsEngineWideFault(w.kind)) return &w;
       for (const char* k : kWorkerKinds)
         if (w.kind == k && (w.target == worker || w.target == "all")) return &w;
     }
@@ -326,9 +323,7 @@ class TaskModel final : public Checker {
   const Window* EngineDisturbed(int64_t from_ms, int64_t to_ms) const {
     for (const Window& w : windows_) {
       if (w.start_ms > to_ms || w.end_ms < from_ms) continue;
-      if (w.kind == "engine-crash" || w.kind == "fsync-error" || w.kind == "write-error" ||
-          w.kind == "clock-jump")
-        return &w;
+      if (IsEngineWideFault(w.kind)) return &w;
     }
     return nullptr;
   }

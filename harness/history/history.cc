@@ -36,6 +36,11 @@ bool ParseFaultEdge(std::string_view f, std::string_view* kind, bool* start) {
   return false;
 }
 
+bool IsEngineWideFault(std::string_view kind) {
+  return kind == "engine-crash" || kind == "fsync-error" || kind == "write-error" ||
+         kind == "clock-jump";
+}
+
 bool IsTerminalState(std::string_view state) {
   return state == "completed" || state == "failed" || state == "exception";
 }

@@ -36,6 +36,9 @@ bool Parse(std::string_view s, EventType* out);
 std::string FaultEdgeName(std::string_view kind, bool start);
 // The kind and edge of a fault event's f; false if f names neither edge.
 bool ParseFaultEdge(std::string_view f, std::string_view* kind, bool* start);
+// A fault kind that disturbs the engine itself, whoever calls it: it is down (engine-crash),
+// its disk fails (fsync-error, write-error: it restarts), or its clock moved (clock-jump).
+bool IsEngineWideFault(std::string_view kind);
 // The states a task ends in: completed, failed, exception.
 bool IsTerminalState(std::string_view state);
 
@@ -88,8 +91,9 @@ struct EventView {
 
   // The value's fields (DESIGN.md "History"; which events carry which: checkers.cc).
   std::string_view expect, root, task_id, state, blocked_by, key, channel, to, target, hook;
-  std::string_view digest, reason, requires_, runs_as, priority, probe, bound;  // create: the definition's digest; report-
-                                               // exception: the reason; plan: requires
+  std::string_view digest, reason, requires_, runs_as, priority, probe,
+      bound;  // create: the definition's digest; report-
+              // exception: the reason; plan: requires
   int64_t run = -1, step = -1, deadline_ms = -1, duration_ms = -1, n = -1;
   int64_t retries = -1, taken_until_ms = -1, claim_timeout_ms = -1;
   bool has_deadline = false, delivered = false;
