@@ -27,6 +27,7 @@
 #include "engine/core/hash.h"
 #include "harness/checker.h"
 #include "harness/history/timeline.h"
+#include "harness/load/workload.h"
 #include "harness/scenario/scenario.h"
 #include "harness/sim/sim.h"
 #include "reports/report.h"
@@ -64,6 +65,19 @@ void PrintCoverage(const Timeline& timeline, std::ostream& os) {
     if (f.TouchedNothing()) os << "  WARNING: touched nothing, so it proves nothing";
     os << "\n";
   }
+}
+
+// The output directory, or false after saying why: the environment's fault (a read-only
+// or missing --out), exit 3, never an exception out of main.
+bool MakeDirectory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    std::cerr << "ithappens: cannot create the output directory " << dir.string() << ": "
+              << (ec ? ec.message() : "not a directory") << " (check --out)\n";
+    return false;
+  }
+  return true;
 }
 
 int ExitFor(Validity v) {
@@ -226,9 +240,13 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
     return kExitUsage;
   }
   const Scenario& s = scenario.value();
+  if (auto st = CheckRunSize(s, load); !st.ok()) {
+    std::cerr << "ithappens: " << st.message() << "\n";
+    return kExitUsage;
+  }
   uint64_t seed = seed_flag.value_or(s.seed);
   std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
-  std::filesystem::create_directories(dir / "logs");
+  if (!MakeDirectory(dir / "logs")) return kExitHarness;
   SimOptions o{&s, seed, load, bugs, (dir / "history.jsonl").string(), ProgressPrinter(s.name)};
   auto sum = RunSimulation(o);
   if (!sum.ok()) {
@@ -310,9 +328,15 @@ int Bench(const std::string& file, const std::vector<double>& loads,
     return kExitUsage;
   }
   const Scenario& s = scenario.value();
+  for (double load : loads) {
+    if (auto st = CheckRunSize(s, load); !st.ok()) {
+      std::cerr << "ithappens: " << st.message() << "\n";
+      return kExitUsage;
+    }
+  }
   const uint64_t seed = seed_flag.value_or(s.seed);
   const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
-  std::filesystem::create_directories(dir);
+  if (!MakeDirectory(dir)) return kExitHarness;
   nlohmann::json rows = nlohmann::json::array();
   int worst = kExitValid;
   using Clock = std::chrono::steady_clock;
@@ -370,7 +394,7 @@ int Bench(const std::string& file, const std::vector<double>& loads,
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   CLI::App app{"ithappens: make the hardly-ever happen, and check what the platform did"};
   app.require_subcommand(1);
 
@@ -497,4 +521,19 @@ int main(int argc, char** argv) {
     worst = std::max(worst, rc);
   }
   return worst;
+}
+
+// Nothing escapes as an abort: input errors are answered inside Main with exit 2; what
+// reaches here is the environment's or ours (out of memory, a full disk, a bug), exit 3
+// with the cause.
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::cerr << "ithappens: out of memory (the harness failed, not the target); lower the "
+                 "scenario's size or --load\n";
+  } catch (const std::exception& e) {
+    std::cerr << "ithappens: the harness failed (not the target): " << e.what() << "\n";
+  }
+  return kExitHarness;
 }

@@ -466,4 +466,85 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
   return out;
 }
 
+RunSize SizeOfRun(const Scenario& s, double load) {
+  RunSize size;
+  int64_t last_ms = LastFaultEndMs(s.faults);
+  for (const WorkloadSpec& spec : s.workload) {
+    const double base = spec.kind == "rate"
+                            ? spec.per_s * static_cast<double>(spec.until_ms - spec.at_ms) / 1000.0
+                            : spec.tasks;
+    double n = std::max(1.0, std::floor(base * load + 0.5));
+    double per_unit = spec.kind == "chain" ? spec.length : 1;
+    if (spec.kind == "fanout") {
+      const double width = std::clamp<double>(std::round(spec.length * load), 1,
+                                              static_cast<double>(engine::kMaxDependencies));
+      n = std::max(1.0, std::round(spec.tasks * load * spec.length / width));
+      per_unit = width + 2;
+    }
+    if (spec.kind == "hook") {
+      // Every candidate fire is a planned task: the fires in (at, until] and the next one.
+      double fires = 1;
+      if (auto cron = engine::CronSchedule::Parse(spec.schedule); cron.ok()) {
+        for (int64_t t = cron->NextAfter(spec.at_ms); t >= 0 && t <= spec.until_ms;
+             t = cron->NextAfter(t)) {
+          if (++fires > kMaxFiresPerHook + 1) break;
+        }
+      }
+      per_unit = fires;
+    }
+    const double tasks = n * per_unit;
+    size.tasks += tasks;
+    double creates = spec.kind == "hook" ? 0 : tasks;
+    if (spec.kind == "cron") creates *= std::floor((spec.until_ms - spec.at_ms) / spec.every_ms) + 1;
+    if (spec.recreate_after_ms >= 0) creates += 2 * tasks;  // identical, then changed
+    size.creates += creates;
+    int64_t effect_steps = 0;
+    if (!spec.malformed) {
+      std::string program = spec.program;
+      for (size_t p; (p = program.find("{i}")) != std::string::npos;) program.replace(p, 3, "0");
+      if (auto parsed = worker::ParsePayload(program); parsed.ok()) {
+        for (const auto& st : parsed->steps) effect_steps += st.kind == worker::Step::Kind::kEffect;
+      }
+    }
+    size.effects += tasks * static_cast<double>(effect_steps);
+    const int64_t later =
+        std::max({spec.recreate_after_ms, spec.cancel_after_ms, spec.rerun_after_ms, int64_t{0}});
+    last_ms = std::max({last_ms, spec.at_ms + later, spec.until_ms + later});
+  }
+  size.horizon_s = static_cast<double>(last_ms + s.heal_ms) / 1000.0;
+  size.polls = s.workers * std::ceil(static_cast<double>(last_ms + s.heal_ms) / s.poll_ms);
+  return size;
+}
+
+engine::Status CheckRunSize(const Scenario& s, double load) {
+  const RunSize size = SizeOfRun(s, load);
+  char load_text[32];
+  std::snprintf(load_text, sizeof load_text, "%g", load);
+  auto refuse = [&](const char* what, double total, double bound, const std::string& lower) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "%s: at --load %sx the run %s %.0f, over the bound of %.0f per run "
+                  "(docs/scenarios.md, \"Bounds\"): lower %s",
+                  s.file.c_str(), load_text, what, total, bound, lower.c_str());
+    return engine::Status::InvalidArgument(buf);
+  };
+  if (size.tasks > kMaxRunTasks)
+    return refuse("plans tasks:", size.tasks, kMaxRunTasks,
+                  "tasks, chains, graphs, hooks, per_s x (until_s - at_s), or --load");
+  if (size.creates > kMaxRunCreates)
+    return refuse("sends creates:", size.creates, kMaxRunCreates,
+                  "the tasks, a cron filler's (until_s - at_s) / every_s, or --load");
+  if (size.effects > kMaxRunEffects)
+    return refuse("may deliver effects:", size.effects, kMaxRunEffects,
+                  "the tasks, the effect steps per program, or --load");
+  if (size.polls > kMaxRunPolls) {
+    char what[128];
+    std::snprintf(what, sizeof what, "makes worker polls (%d workers over %.0f s every %lld ms):",
+                  s.workers, size.horizon_s, static_cast<long long>(s.poll_ms));
+    return refuse(what, size.polls, kMaxRunPolls,
+                  "workers, the last at_s/until_s/fault, heal_s, or raise poll_ms");
+  }
+  return engine::Status::Ok();
+}
+
 }  // namespace ithappens::harness

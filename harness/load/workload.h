@@ -107,6 +107,31 @@ class ProgramCache {
   bool same_ = false, substitute_ = false;
 };
 
+// The size of a whole run, computed from the scenario and the load without planning it
+// (a 10^12-task scenario is refused in microseconds, not after it ran out of memory).
+// Every figure is an upper bound of what the run makes.
+struct RunSize {
+  double tasks = 0;    // planned tasks (hook fires included), x load
+  double creates = 0;  // create calls the clients send (cron fillers re-submit), x load
+  double effects = 0;  // notifications the programs may deliver
+  double polls = 0;    // worker claim calls: workers x the simulated horizon / poll_ms
+  double horizon_s = 0;
+};
+RunSize SizeOfRun(const Scenario& scenario, double load);
+
+// The bounds on a whole run (docs/scenarios.md, "Bounds"): each field of a scenario is
+// bounded, and so is their product. The figures keep a run inside a 24 GiB machine and a
+// history inside a few GB.
+inline constexpr double kMaxRunTasks = 2'000'000;
+inline constexpr double kMaxRunCreates = 10'000'000;
+inline constexpr double kMaxRunEffects = 10'000'000;
+inline constexpr double kMaxRunPolls = 100'000'000;
+
+// OK, or InvalidArgument naming the file, the figure, its computed total, the bound and
+// what to lower ("smoke.yaml: at --load 10x the run plans 20000000 tasks (workload[0]:
+// 20000000), over the bound of 2000000 per run: lower tasks or --load").
+engine::Status CheckRunSize(const Scenario& scenario, double load);
+
 // Plans scenario.workload scaled by load (task counts, chains, hooks and arrival rates
 // grow). Times are relative to the run's start, epoch_ms in absolute time: cron schedules
 // and hook task ids depend on the absolute fire time.

@@ -183,6 +183,44 @@ TEST(Cli, BadInputExitsTwoNamingTheProblem) {
   EXPECT_NE(o.text.find("bad.jsonl:1: missing field 't_ns'"), std::string::npos) << o.text;
 }
 
+// The environment's faults are exit 3 with the cause, never an abort (exit 134): an --out
+// that cannot be created (under a file, under /proc).
+TEST(Cli, AnUnwritableOutIsExitThreeWithTheCause) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "file") << "x";
+  Output o = Ithappens("run " + Smoke() + " --out " + (dir.path() / "file" / "out").string());
+  EXPECT_EQ(o.code, 3) << o.text;
+  EXPECT_NE(o.text.find("cannot create the output directory"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("Not a directory"), std::string::npos) << o.text;
+  o = Ithappens("bench " + Smoke() + " --loads 1 --out /proc/ithappens-nope");
+  EXPECT_EQ(o.code, 3) << o.text;
+  EXPECT_NE(o.text.find("/proc/ithappens-nope"), std::string::npos) << o.text;
+}
+
+// Each field is bounded, and so is the whole run: a scenario that fits at 1x is refused at
+// 10x before anything is planned, with the computed total and the bound (exit 2, at once:
+// the run would otherwise go on until bad_alloc).
+TEST(Cli, ARunOverTheWholeRunBoundIsRefusedUpFrontWithItsTotal) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "big.yaml")
+      << "name: big\nworkload:\n  - kind: batch\n    tasks: 1000000\n    program: [{exit: 0}]\n";
+  Output o = Ithappens("run " + (dir.path() / "big.yaml").string() + " --load 10x --out " +
+                       dir.path().string());
+  EXPECT_EQ(o.code, 2) << o.text;
+  EXPECT_NE(o.text.find("big.yaml: at --load 10x the run plans tasks: 10000000, over the bound "
+                        "of 2000000"),
+            std::string::npos)
+      << o.text;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "big")) << "refused before anything ran";
+  std::ofstream(dir.path() / "rate.yaml") << "name: rate\nworkload:\n  - kind: rate\n"
+                                             "    per_s: 1000000\n    until_s: 2592000\n"
+                                             "    program: [{exit: 0}]\n";
+  o = Ithappens("bench " + (dir.path() / "rate.yaml").string() + " --loads 1 --out " +
+                dir.path().string());
+  EXPECT_EQ(o.code, 2) << o.text;
+  EXPECT_NE(o.text.find("plans tasks: 2592000000000"), std::string::npos) << o.text;
+}
+
 // `ithappens bench` runs the scenario at each load and writes what it measured; the
 // figures themselves are never asserted (the machine is shared), only their shape.
 TEST(Cli, BenchRunsEachLoadAndWritesTheTable) {

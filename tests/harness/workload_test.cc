@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 
 namespace ithappens::harness {
 namespace {
@@ -205,6 +206,86 @@ TEST(Workload, CronFillerResubmitsTheSameTaskWithAFixedCreatedTime) {
   EXPECT_EQ(subs[0].tasks, subs[3].tasks) << "the same task every time";
   EXPECT_EQ(subs[3].at_ms, 900'000);
   EXPECT_EQ(w.tasks[0].created_at_ms, 0) << "identical definitions: creates are idempotent";
+}
+
+// The size the run bound judges is what the planner makes: for every scenario in
+// scenarios/ and at three loads, SizeOfRun's tasks, creates and effects equal the plan's.
+TEST(RunSize, EqualsThePlanOfEveryScenarioAtEveryLoad) {
+  int judged = 0;
+  for (const auto& f : std::filesystem::directory_iterator(ITHAPPENS_SOURCE_DIR "/scenarios")) {
+    auto s = LoadScenario(f.path().string());
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    for (double load : {1.0, 5.0, 50.0}) {
+      const Workload w = PlanWorkload(*s, load);
+      double creates = 0, effects = 0;
+      for (const Submission& sub : w.submissions) creates += static_cast<double>(sub.tasks.size());
+      for (const PlannedTask& t : w.tasks) {
+        if (t.recreate_after_ms >= 0) creates += 2;
+        effects += static_cast<double>(t.effects.size());
+      }
+      const RunSize size = SizeOfRun(*s, load);
+      EXPECT_EQ(size.tasks, static_cast<double>(w.tasks.size())) << f.path() << " " << load;
+      EXPECT_EQ(size.creates, creates) << f.path() << " " << load;
+      EXPECT_GE(size.effects, effects) << f.path() << " " << load;
+      EXPECT_GT(size.polls, 0) << f.path();
+      EXPECT_TRUE(CheckRunSize(*s, load).ok()) << f.path() << " at " << load << "x: every "
+                                               << "shipped scenario fits the bound at 50x";
+      ++judged;
+    }
+  }
+  EXPECT_GE(judged, 18);
+}
+
+// Each product of bounded fields is refused up front with its computed total.
+TEST(RunSize, EachTotalOverItsBoundIsRefusedWithTheTotal) {
+  WorkloadSpec b;
+  b.kind = "batch";
+  b.tasks = 1'000'000;
+  b.program = R"([{"exit":0}])";
+  Scenario s = With(b);
+  s.file = "big.yaml";
+  EXPECT_TRUE(CheckRunSize(s, 1.0).ok());
+  auto st = CheckRunSize(s, 10.0);
+  EXPECT_NE(st.message().find("big.yaml: at --load 10x the run plans tasks: 10000000, over the "
+                              "bound of 2000000"),
+            std::string::npos)
+      << st.message();
+
+  WorkloadSpec r;
+  r.kind = "rate";
+  r.per_s = 1'000'000;
+  r.until_ms = 30LL * 86'400 * 1000;
+  r.program = R"([{"exit":0}])";
+  st = CheckRunSize(With(r), 1.0);
+  EXPECT_NE(st.message().find("plans tasks: 2592000000000"), std::string::npos) << st.message();
+
+  WorkloadSpec c;  // 1000 appointments re-submitted every second for a day
+  c.kind = "cron";
+  c.tasks = 1000;
+  c.every_ms = 1000;
+  c.until_ms = 86'400'000;
+  c.program = R"([{"exit":0}])";
+  st = CheckRunSize(With(c), 1.0);
+  EXPECT_NE(st.message().find("sends creates: 86401000,"), std::string::npos) << st.message();
+
+  WorkloadSpec e = b;  // 10^6 tasks, 20 notifications each
+  std::string program = "[";
+  for (int k = 0; k < 20; ++k) program += R"({"effect":{"channel":"sms","to":"p"}},)";
+  e.program = program + R"({"exit":0}])";
+  st = CheckRunSize(With(e), 1.0);
+  EXPECT_NE(st.message().find("may deliver effects: 20000000,"), std::string::npos)
+      << st.message();
+
+  WorkloadSpec late = b;  // few tasks, but 1000 workers polling for 30 days
+  late.tasks = 1;
+  late.at_ms = 30LL * 86'400 * 1000;
+  Scenario idle = With(late);
+  idle.workers = 1000;
+  st = CheckRunSize(idle, 1.0);
+  EXPECT_NE(st.message().find("makes worker polls (1000 workers over 2592600 s every 100 ms): "
+                              "25926000000,"),
+            std::string::npos)
+      << st.message();
 }
 
 }  // namespace
