@@ -4,11 +4,12 @@
 #include <thread>
 
 #include "engine/client/convert.h"
+#include "engine/wire_size.h"
 
 namespace ithappens::rpc {
 
 namespace {
-constexpr int kMaxMessageBytes = 8 * 1024 * 1024;
+constexpr int kMaxMessageBytes = static_cast<int>(engine::kMaxMessageBytes);
 
 v1::RunRef ToProtoRef(const engine::RunRef& r) {
   v1::RunRef out;

@@ -287,13 +287,25 @@ Status QueueImpl::ClaimLocked(std::string_view group, std::string_view id, int n
   WorkerPtr worker = InternWorker(group, id);
   const TimeMs now = clock_->NowMs();
   int claimed = 0;
-  for (int level = 0; level < kPriorityLevels; ++level) {
+  size_t bytes = 0;
+  bool full = false;
+  for (int level = 0; level < kPriorityLevels && !full; ++level) {
     auto& heap = pending_[options_.bugs.claim_lowest_first ? kPriorityLevels - 1 - level : level];
     while (claimed < n && !heap.empty()) {
       TimedRef ref = heap.top();
-      heap.pop();
       TaskEntry& e = tasks_[ref.task];
-      if (ref.run_id + 1 != e.runs.size() || e.runs.back().state != RunState::kPending) continue;
+      if (ref.run_id + 1 != e.runs.size() || e.runs.back().state != RunState::kPending) {
+        heap.pop();
+        continue;
+      }
+      // The answer is capped before the claim is made: what does not fit stays pending.
+      const size_t size = ClaimWireSizeBound(*e.def);
+      if (claimed > 0 && bytes + size > options_.response_budget_bytes) {
+        full = true;
+        break;
+      }
+      bytes += size;
+      heap.pop();
       Run& run = e.runs.back();
       run.state = RunState::kRunning;
       run.worker = worker;
@@ -497,8 +509,14 @@ Status QueueImpl::ListGroupLocked(std::string_view group, std::string_view conti
                                      "' was not issued for this group");
     }
   }
+  size_t bytes = 0;
   while (next != UINT32_MAX && page->tasks.size() < static_cast<size_t>(limit)) {
-    BuildStatus(next, &page->tasks.emplace_back());
+    TaskStatus status;
+    BuildStatus(next, &status);
+    const size_t size = StatusWireSizeBound(status);
+    if (!page->tasks.empty() && bytes + size > options_.response_budget_bytes) break;
+    bytes += size;
+    page->tasks.push_back(std::move(status));
     next = tasks_[next].next_in_group;
   }
   if (next != UINT32_MAX) page->continuation = std::to_string(next);

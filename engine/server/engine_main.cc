@@ -88,8 +88,9 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(8 * 1024 * 1024);
-  builder.SetMaxSendMessageSize(8 * 1024 * 1024);
+  // The queue caps its answers to fit this (engine/wire_size.h).
+  builder.SetMaxReceiveMessageSize(static_cast<int>(engine::kMaxMessageBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(engine::kMaxMessageBytes));
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {

@@ -1,6 +1,7 @@
 #include "engine/server/queue_service.h"
 
 #include "engine/client/convert.h"
+#include "engine/wire_size.h"
 
 namespace ithappens::server {
 
@@ -15,11 +16,28 @@ RunRef Ref(const v1::RunRef& r) {
   return RunRef{r.task_id(), r.run_id(), r.worker_group(), r.worker_id()};
 }
 
-void AddItem(const engine::Status& st, const engine::TaskStatus* status, v1::BatchResponse* resp) {
+// One item of a batch answer. Its status goes in while the answer stays within the budget
+// (1000 statuses of up to 50 runs do not fit 8 MiB); past it the item keeps its code and
+// says where to read the status, so a committed item is never answered with an error.
+void AddItem(const engine::Status& st, const engine::TaskStatus* status, v1::BatchResponse* resp,
+             size_t* budget) {
   auto* item = resp->add_results();
   item->set_code(static_cast<int>(st.code()));
-  item->set_message(st.message());
-  if (st.ok() && status) ToProto(*status, item->mutable_status());
+  item->set_message(st.message().substr(0, 1024));
+  if (st.ok() && status) {
+    const size_t size = engine::StatusWireSizeBound(*status);
+    if (size <= *budget) {
+      *budget -= size;
+      ToProto(*status, item->mutable_status());
+    } else {
+      item->set_message("status left out: the answer is capped at " +
+                        std::to_string(engine::kResponseBudgetBytes) +
+                        " bytes; read it with Status");
+    }
+  }
+  // The item's own bytes: code, message and envelope.
+  const size_t own = 32 + item->message().size();
+  *budget = *budget > own ? *budget - own : 0;
 }
 
 }  // namespace
@@ -66,11 +84,12 @@ grpc::Status QueueService::CreateTasks(grpc::ServerContext*, const v1::CreateTas
   std::vector<engine::TaskStatus> statuses;
   engine::Status commit = queue_->CreateTasks(std::move(defs), &results, &statuses);
   if (!commit.ok()) log_->error("CreateTasks: {}", commit.ToString());
+  size_t budget = engine::kResponseBudgetBytes;
   for (int i = 0, k = 0; i < req->tasks_size(); ++i) {
     if (!conversion[i].ok()) {
-      AddItem(conversion[i], nullptr, resp);
+      AddItem(conversion[i], nullptr, resp, &budget);
     } else {
-      AddItem(results[k], &statuses[k], resp);
+      AddItem(results[k], &statuses[k], resp, &budget);
       ++k;
     }
   }
@@ -144,7 +163,8 @@ grpc::Status QueueService::ReportCompletedBatch(grpc::ServerContext*,
   if (commit.code() == engine::StatusCode::kResourceExhausted)
     return Answer("ReportCompletedBatch", commit);
   if (!commit.ok()) log_->error("ReportCompletedBatch: {}", commit.ToString());
-  for (const auto& r : results) AddItem(r, nullptr, resp);
+  size_t budget = engine::kResponseBudgetBytes;
+  for (const auto& r : results) AddItem(r, nullptr, resp, &budget);
   return grpc::Status::OK;
 }
 

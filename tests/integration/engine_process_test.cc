@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "tests/integration/cluster.h"
@@ -166,7 +167,7 @@ std::vector<v1::Delivery> CallThenCrashThenRetry(const std::vector<std::string>&
   EXPECT_TRUE(client.CreateTask(d).ok());
   auto sink = c.Sink();
   std::vector<v1::Delivery> deliveries;
-  for (int i = 0; i < 400 && deliveries.empty(); ++i) {
+  for (int i = 0; i < 2400 && deliveries.empty(); ++i) {
     EXPECT_TRUE(sink.ListDeliveries(&deliveries).ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
@@ -182,7 +183,7 @@ std::vector<v1::Delivery> CallThenCrashThenRetry(const std::vector<std::string>&
   if (!retried[0].runs.empty()) {
     EXPECT_EQ(retried[0].runs[0].reason_resolved, ReasonResolved::kClaimExpired);
   }
-  for (int i = 0; i < 400 && deliveries.size() < 2; ++i) {
+  for (int i = 0; i < 2400 && deliveries.size() < 2; ++i) {
     EXPECT_TRUE(sink.ListDeliveries(&deliveries).ok());
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
@@ -245,22 +246,51 @@ TEST(EngineProcess, TwentyEngineKillsLoseNoAcknowledgedTask) {
   std::mutex mu;
   std::vector<std::string> acked;
   std::thread writer([&] {
-    auto client = c.Client();
+    // A fresh channel after a failure: gRPC's reconnect backoff (1 s and growing) would
+    // otherwise set the pace, not the engine.
+    // One attempt each (an unacknowledged create is simply not counted), on the port that
+    // every restart keeps.
+    rpc::RetryPolicy once;
+    once.max_attempts = 1;
+    once.attempt_deadline_ms = 2000;
+    const std::string address = c.engine_address();
+    auto connect = [&] {
+      return std::make_unique<rpc::QueueClient>(rpc::Connect(address), once);
+    };
+    auto client = connect();
     for (uint32_t n = 1; !stop; ++n) {
       TaskDefinition d = Task(n, R"([{"exit":0}])");
-      if (client.CreateTask(d).ok()) {
+      if (client->CreateTask(d).ok()) {
         std::lock_guard<std::mutex> lock(mu);
         acked.push_back(d.task_id);
+      } else {
+        client = connect();
       }
     }
   });
+  // Each kill comes after the writer's next acknowledgement, however slow the machine:
+  // progress is awaited, never assumed within a time (the test's own timeout bounds it).
+  auto await_progress = [&] {
+    size_t before;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      before = acked.size();
+    }
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (acked.size() > before) return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
   for (int i = 0; i < 20; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    await_progress();
     c.KillEngine(SIGKILL);
     c.StartEngine({}, port);
     ASSERT_EQ(c.engine_port(), port);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  await_progress();
   stop = true;
   writer.join();
   auto client = c.Client();
@@ -392,6 +422,133 @@ TEST_F(EngineErrors, LimitsAreResourceExhausted) {
   EXPECT_EQ(StatusCodeName(st.code()), "RESOURCE_EXHAUSTED") << st.ToString();
   std::vector<rpc::ClaimedTask> claims;
   ExpectError(client.ClaimWork("g", "w", 1001, &claims), StatusCode::kInvalidArgument, "1..1000");
+}
+
+// A task as large as the engine accepts: a 64 KiB payload, 64 routes of 249 bytes, the
+// longest metadata, 100 dependencies.
+TaskDefinition Largest(uint32_t n, const std::vector<std::string>& deps) {
+  TaskDefinition d = Task(n, std::string(engine::kMaxPayloadBytes, ' '), deps);
+  d.payload[0] = '[';
+  d.payload.back() = ']';
+  for (size_t r = 0; r < engine::kMaxRoutes; ++r) {
+    std::string route = "route." + std::to_string(r) + ".";
+    d.routes.push_back(route + std::string(engine::kMaxRouteLength - route.size(), 'r'));
+  }
+  d.metadata.name = std::string(engine::kMaxMetadataNameLength, 'n');
+  d.metadata.description = std::string(engine::kMaxMetadataDescriptionLength, 'd');
+  d.metadata.owner = std::string(engine::kMaxMetadataOwnerLength, 'o');
+  d.metadata.source = std::string(engine::kMaxMetadataSourceLength, 's');
+  return d;
+}
+
+// Claims until nothing is pending; every claim of a call is delivered (none lost to an
+// answer over the message cap). Returns the claims per call.
+std::vector<size_t> ClaimAll(rpc::QueueClient& client, int n, std::set<std::string>* claimed) {
+  std::vector<size_t> per_call;
+  for (;;) {
+    std::vector<rpc::ClaimedTask> claims;
+    Status st = client.ClaimWork("g", "big", n, &claims);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    if (!st.ok() || claims.empty()) return per_call;
+    per_call.push_back(claims.size());
+    for (const auto& c : claims) EXPECT_TRUE(claimed->insert(c.task.task_id).second);
+  }
+}
+
+// The server's own limit, not the client's: 200 tasks of 60 KB fit a create of 100 at a
+// time, but not one answer. ClaimWork(200) hands out what fits 8 MiB and leaves the rest
+// pending: every task ends up claimed exactly once, and nothing is `running` that its
+// worker did not receive.
+TEST_F(EngineErrors, ClaimWorkAnswersFitTheMessageCapAndLeaveTheRestPending) {
+  auto client = Client();
+  std::vector<std::string> ids;
+  for (int batch = 0; batch < 2; ++batch) {
+    std::vector<TaskDefinition> defs;
+    for (uint32_t i = 0; i < 100; ++i) {
+      TaskDefinition d = Task(400'000 + batch * 100 + i, std::string(60'000, ' '));
+      d.payload[0] = '[';
+      d.payload.back() = ']';
+      d.task_group_id = TaskId(400'000);
+      d.priority = engine::Priority::kHighest;  // ahead of other tests' pending tasks
+      ids.push_back(d.task_id);
+      defs.push_back(std::move(d));
+    }
+    std::vector<Status> results;
+    ASSERT_TRUE(client.CreateTasks(defs, &results).ok());
+    for (const auto& r : results) ASSERT_TRUE(r.ok()) << r.ToString();
+  }
+  std::vector<rpc::ClaimedTask> first;
+  ASSERT_TRUE(client.ClaimWork("g", "big", 200, &first).ok());
+  ASSERT_GT(first.size(), 100u) << "8 MiB holds well over 100 of them";
+  ASSERT_LT(first.size(), 200u) << "but not all 200";
+  // What the engine holds as running is exactly what this call delivered.
+  std::set<std::string> delivered;
+  for (const auto& c : first) delivered.insert(c.task.task_id);
+  size_t running = 0, pending = 0;
+  for (const auto& id : ids) {
+    engine::TaskStatus s;
+    ASSERT_TRUE(client.GetStatus(id, &s).ok());
+    if (s.state == TaskState::kRunning) {
+      ++running;
+      EXPECT_TRUE(delivered.count(id)) << id << " is running for a worker that never got it";
+    }
+    pending += s.state == TaskState::kPending;
+  }
+  EXPECT_EQ(running, first.size());
+  EXPECT_EQ(pending, 200 - first.size()) << "the rest stay pending";
+  std::set<std::string> claimed = delivered;
+  ClaimAll(client, 200, &claimed);
+  for (const auto& id : ids) EXPECT_TRUE(claimed.count(id)) << id << " was never handed out";
+}
+
+// The largest definitions the engine accepts (~117 KB each): claims of 1000 come in
+// answers that fit, and a page of the group, too.
+TEST_F(EngineErrors, TheLargestTasksAreClaimedAndListedInAnswersThatFit) {
+  auto client = Client();
+  std::vector<std::string> deps;
+  for (uint32_t i = 0; i < engine::kMaxDependencies; ++i) {
+    TaskDefinition d = Task(500'000 + i, "[]");
+    d.task_group_id = TaskId(500'000);
+    ASSERT_TRUE(client.CreateTask(d).ok());
+    deps.push_back(d.task_id);
+  }
+  // Depending on tasks that never complete: the large ones stay unscheduled until the
+  // small ones are claimed and completed below; no other test's claim takes them first.
+  std::set<std::string> small;
+  ClaimAll(client, 1000, &small);
+  const int kLarge = 150;
+  for (uint32_t i = 0; i < kLarge; i += 50) {
+    std::vector<TaskDefinition> defs;
+    for (uint32_t k = i; k < i + 50; ++k) {
+      defs.push_back(Largest(510'000 + k, deps));
+      defs.back().task_group_id = TaskId(510'000);
+      defs.back().priority = engine::Priority::kHighest;
+    }
+    std::vector<Status> results;
+    ASSERT_TRUE(client.CreateTasks(defs, &results).ok());
+    for (const auto& r : results) ASSERT_TRUE(r.ok()) << r.ToString();
+  }
+  std::vector<std::string> group;
+  std::string next;
+  size_t pages = 0;
+  do {
+    std::vector<engine::TaskStatus> page;
+    ASSERT_TRUE(client.ListTaskGroup(TaskId(510'000), next, 1000, &page, &next).ok());
+    for (const auto& t : page) group.push_back(t.task_id);
+    ++pages;
+  } while (!next.empty());
+  EXPECT_EQ(group.size(), static_cast<size_t>(kLarge));
+  for (const auto& id : small) {
+    engine::TaskStatus s;
+    ASSERT_TRUE(client.GetStatus(id, &s).ok());
+    ASSERT_FALSE(s.runs.empty());
+    ASSERT_TRUE(client.ReportCompleted(RunRef{id, s.runs.back().run_id, "g", "big"}).ok());
+  }
+  std::set<std::string> claimed;
+  auto per_call = ClaimAll(client, 1000, &claimed);
+  for (const auto& id : group) EXPECT_TRUE(claimed.count(id)) << id << " was never handed out";
+  ASSERT_GE(per_call.size(), 3u) << "150 x 117 KB is more than two answers of 8 MiB";
+  for (size_t n : per_call) EXPECT_LE(n * 117'000, engine::kMaxMessageBytes);
 }
 
 // Sends one libfiu remote-control command to the running engine; returns libfiu's answer.

@@ -22,6 +22,7 @@
 #include "engine/status.h"
 #include "engine/store.h"
 #include "engine/task.h"
+#include "engine/wire_size.h"
 
 namespace ithappens::engine {
 
@@ -30,6 +31,11 @@ struct QueueOptions {
   BugSwitches bugs;
   // Seed for the random-task-ids bug (the only randomness in the engine).
   uint64_t bug_seed = 1;
+  // The bytes an answer that grows may fill (engine/wire_size.h): a claim batch stops
+  // before a claim that would not fit (so nothing is handed out that cannot be sent), a
+  // page of a task group ends early with a continuation token. At least one item always
+  // goes out (every item is far below the cap).
+  size_t response_budget_bytes = kResponseBudgetBytes;
 };
 
 struct TickCounts {
@@ -66,12 +72,14 @@ class Queue {
                      std::vector<TaskStatus>* statuses = nullptr);
   Status GetStatus(std::string_view task_id, TaskStatus* status);
   Result<TaskDefinitionPtr> GetTask(std::string_view task_id);
-  // Tasks of a group in creation order, limit 1..kMaxListLimit per page.
+  // Tasks of a group in creation order, limit 1..kMaxListLimit per page; a page also ends
+  // where the next status would not fit response_budget_bytes.
   Result<ListGroupPage> ListTaskGroup(std::string_view task_group_id, std::string_view continuation,
                                       int limit);
 
   // Hands out up to n (1..kMaxClaimBatch) pending tasks, highest priority first, then
-  // oldest first, each with a lease of claim_timeout_ms. Appends to *claims.
+  // oldest first, each with a lease of claim_timeout_ms. Appends to *claims. Fewer than n
+  // when the answer would not fit response_budget_bytes: the rest stay pending.
   Status ClaimWork(std::string_view worker_group, std::string_view worker_id, int n,
                    std::vector<Claim>* claims);
   // Extends the lease of a running run held by this worker.
