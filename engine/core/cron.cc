@@ -1,4 +1,4 @@
-#include "engine/core/cron.h"
+#include "engine/cron.h"
 
 #include <charconv>
 #include <chrono>

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <charconv>
 
-#include "engine/core/hash.h"
+#include "engine/hash.h"
 #include "engine/core/queue_impl.h"
 #include "engine/core/validate.h"
 

@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/core/cron.h"
+#include "engine/cron.h"
 #include "engine/core/task_id_index.h"
 #include "engine/queue.h"
 

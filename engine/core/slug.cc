@@ -2,7 +2,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/core/hash.h"
+#include "engine/hash.h"
 #include "engine/task.h"
 
 namespace ithappens::engine {

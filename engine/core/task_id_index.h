@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/core/hash.h"
+#include "engine/hash.h"
 
 namespace ithappens::engine {
 

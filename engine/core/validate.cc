@@ -3,7 +3,7 @@
 #include <set>
 #include <string>
 
-#include "engine/core/cron.h"
+#include "engine/cron.h"
 
 namespace ithappens::engine {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/worker/payload.h"
+#include "engine/payload.h"
 
 #include <nlohmann/json.hpp>
 
@@ -95,6 +95,50 @@ engine::Result<Program> ParsePayload(std::string_view text) {
     ITHAPPENS_RETURN_IF_ERROR(ParseStep((*steps)[i], i, &p.steps.emplace_back()));
   }
   return p;
+}
+
+std::optional<Ending> RunProgram(const Program& program, uint32_t run_id, StepHost& host) {
+  using K = Step::Kind;
+  using engine::ReasonResolved;
+  using engine::RunState;
+  int64_t allocated_mb = 0;
+  for (size_t i = 0; i < program.steps.size(); ++i) {
+    const Step& s = program.steps[i];
+    switch (s.kind) {
+      case K::kSleep:
+      case K::kCpu:
+        if (!host.Wait(s)) return std::nullopt;
+        break;
+      case K::kAlloc:
+        allocated_mb += s.value;
+        if (program.memory_limit_mb > 0 && allocated_mb > program.memory_limit_mb) {
+          return Ending{RunState::kFailed, ReasonResolved::kFailed,
+                        "user program exceeded its memory budget of " +
+                            std::to_string(program.memory_limit_mb) + " MiB",
+                        i};
+        }
+        if (!host.Allocate(s)) return std::nullopt;
+        break;
+      case K::kEffect:
+        if (!host.Effect(i, s)) return std::nullopt;
+        break;
+      case K::kExit:
+        if (s.value == 0) return Ending{RunState::kCompleted, ReasonResolved::kCompleted, "", i};
+        return Ending{RunState::kFailed, ReasonResolved::kFailed, "exit " + std::to_string(s.value),
+                      i};
+      case K::kCrash:
+        return Ending{RunState::kFailed, ReasonResolved::kFailed,
+                      "user program died of signal " + std::to_string(s.value), i};
+      case K::kFailIfAttemptBelow:
+        if (static_cast<int64_t>(run_id) + 1 < s.value) {
+          return Ending{RunState::kException, ReasonResolved::kIntermittentTask,
+                        "attempt " + std::to_string(run_id + 1) + " < " + std::to_string(s.value),
+                        i};
+        }
+        break;
+    }
+  }
+  return Ending{RunState::kCompleted, ReasonResolved::kCompleted, "", program.steps.size()};
 }
 
 }  // namespace ithappens::worker

@@ -22,7 +22,7 @@
 #include "engine/bugs.h"
 #include "engine/client/queue_client.h"
 #include "engine/server/daemon.h"
-#include "engine/worker/payload.h"
+#include "engine/payload.h"
 
 using namespace ithappens;
 using engine::ReasonResolved;
@@ -181,68 +181,55 @@ class Worker {
              program.status().message());
       return;
     }
-    std::vector<std::unique_ptr<char[]>> memory;
-    int64_t allocated_mb = 0;
-    for (size_t i = 0; i < program->steps.size(); ++i) {
-      const Step& s = program->steps[i];
-      switch (s.kind) {
-        case Step::Kind::kSleep:
-          if (!SleepMs(s.value)) return Shutdown(ref);
-          break;
-        case Step::Kind::kCpu: {
-          auto end = Clock::now() + std::chrono::milliseconds(s.value);
-          volatile uint64_t x = 0;
-          while (Clock::now() < end) {
-            if (stop_) return Shutdown(ref);
-            for (int k = 0; k < 10000; ++k) x = x + k;
-          }
-          break;
-        }
-        case Step::Kind::kAlloc:
-          allocated_mb += s.value;
-          if (program->memory_limit_mb > 0 && allocated_mb > program->memory_limit_mb) {
-            return Report(ref, engine::RunState::kFailed, ReasonResolved::kFailed,
-                          "user program exceeded its memory budget of " +
-                              std::to_string(program->memory_limit_mb) + " MiB");
-          }
-          memory.push_back(std::make_unique<char[]>(static_cast<size_t>(s.value) << 20));
-          std::memset(memory.back().get(), 1, static_cast<size_t>(s.value) << 20);
-          break;
-        case Step::Kind::kEffect: {
-          v1::DeliverRequest req;
-          req.set_idempotency_key(
-              engine::EffectKey(id, claim.run_id, static_cast<int>(i), c_.bugs));
-          req.set_channel(s.channel);
-          req.set_recipient(s.to);
-          req.set_task_id(id);
-          req.set_run_id(claim.run_id);
-          bool delivered = false;
-          engine::Status st = sink_.Deliver(req, &delivered);
-          if (!st.ok()) {
-            return Report(ref, engine::RunState::kException, ReasonResolved::kIntermittentTask,
-                          "effect sink unavailable: " + st.ToString());
-          }
-          break;
-        }
-        case Step::Kind::kExit:
-          if (s.value == 0)
-            return Report(ref, engine::RunState::kCompleted, ReasonResolved::kCompleted, "");
-          return Report(ref, engine::RunState::kFailed, ReasonResolved::kFailed,
-                        "exit " + std::to_string(s.value));
-        case Step::Kind::kCrash:
-          return Report(ref, engine::RunState::kFailed, ReasonResolved::kFailed,
-                        "user program died of signal " + std::to_string(s.value));
-        case Step::Kind::kFailIfAttemptBelow:
-          if (static_cast<int64_t>(claim.run_id) + 1 < s.value) {
-            return Report(
-                ref, engine::RunState::kException, ReasonResolved::kIntermittentTask,
-                "attempt " + std::to_string(claim.run_id + 1) + " < " + std::to_string(s.value));
-          }
-          break;
-      }
+    RunHost host(this, claim);
+    std::optional<worker::Ending> ending = worker::RunProgram(*program, claim.run_id, host);
+    if (!ending) {
+      if (host.sink_error.empty()) return Shutdown(ref);
+      return Report(ref, engine::RunState::kException, ReasonResolved::kIntermittentTask,
+                    "effect sink unavailable: " + host.sink_error);
     }
-    Report(ref, engine::RunState::kCompleted, ReasonResolved::kCompleted, "");
+    Report(ref, ending->state, ending->reason, ending->why);
   }
+
+  // The worker's side of each step: real sleeps, real spinning, real memory, real calls.
+  class RunHost final : public worker::StepHost {
+   public:
+    RunHost(Worker* w, const rpc::ClaimedTask& claim) : w_(w), claim_(claim) {}
+    bool Wait(const Step& s) override {
+      if (s.kind == Step::Kind::kSleep) return w_->SleepMs(s.value);
+      auto end = Clock::now() + std::chrono::milliseconds(s.value);
+      volatile uint64_t x = 0;
+      while (Clock::now() < end) {
+        if (w_->stop_) return false;
+        for (int k = 0; k < 10000; ++k) x = x + k;
+      }
+      return true;
+    }
+    bool Allocate(const Step& s) override {
+      memory_.push_back(std::make_unique<char[]>(static_cast<size_t>(s.value) << 20));
+      std::memset(memory_.back().get(), 1, static_cast<size_t>(s.value) << 20);
+      return true;
+    }
+    bool Effect(size_t i, const Step& s) override {
+      const std::string& id = claim_.task.task_id;
+      v1::DeliverRequest req;
+      req.set_idempotency_key(engine::EffectKey(id, claim_.run_id, static_cast<int>(i), w_->c_.bugs));
+      req.set_channel(s.channel);
+      req.set_recipient(s.to);
+      req.set_task_id(id);
+      req.set_run_id(claim_.run_id);
+      bool delivered = false;
+      engine::Status st = w_->sink_.Deliver(req, &delivered);
+      if (!st.ok()) sink_error = st.ToString();
+      return st.ok();
+    }
+    std::string sink_error;  // why the run stopped at an effect ("": it did not)
+
+   private:
+    Worker* w_;
+    const rpc::ClaimedTask& claim_;
+    std::vector<std::unique_ptr<char[]>> memory_;
+  };
 
   void Shutdown(const RunRef& ref) {
     Report(ref, engine::RunState::kException, ReasonResolved::kWorkerShutdown, "worker stopping");

@@ -24,7 +24,7 @@
 #include <sstream>
 
 #include "engine/bugs.h"
-#include "engine/core/hash.h"
+#include "engine/hash.h"
 #include "harness/checker.h"
 #include "harness/history/timeline.h"
 #include "harness/load/workload.h"

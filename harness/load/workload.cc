@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/core/cron.h"
-#include "engine/worker/payload.h"
+#include "engine/cron.h"
+#include "engine/payload.h"
 #include "harness/history/history.h"
 
 namespace ithappens::harness {

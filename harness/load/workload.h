@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "engine/task.h"
-#include "engine/worker/payload.h"
+#include "engine/payload.h"
 #include "harness/parts.h"
 #include "harness/scenario/scenario.h"
 
@@ -93,7 +93,7 @@ struct Workload {
 // The parsed programs of one workload's tasks: the payload text with "{i}" expanded to the
 // task's ordinal. Parsed once when that is exactly the same as parsing each task's text
 // (no escapes, "{i}" only inside effects' `to`; equal texts share one parse), else parsed
-// per task. The worker's parser is the judge either way (engine/worker/payload.h).
+// per task. The worker's parser is the judge either way (engine/include/engine/payload.h).
 class ProgramCache {
  public:
   explicit ProgramCache(std::string program);

@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "engine/core/cron.h"
+#include "engine/cron.h"
 #include "engine/task.h"
-#include "engine/worker/payload.h"
+#include "engine/payload.h"
 
 namespace ithappens::harness {
 
@@ -321,7 +321,7 @@ class Loader {
       }
       if (!w["program"] || !w["program"].IsSequence()) {
         return Error(w, where + ".program",
-                     "missing: a list of steps (see engine/worker/payload.h)");
+                     "missing: a list of steps (see engine/include/engine/payload.h)");
       }
       ITHAPPENS_RETURN_IF_ERROR(Program(w, where, &spec));
       s.workload.push_back(spec);

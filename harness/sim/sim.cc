@@ -8,11 +8,11 @@
 #include <set>
 #include <unordered_map>
 
-#include "engine/core/hash.h"
+#include "engine/hash.h"
 #include "engine/fault_points.h"
 #include "engine/memory_store.h"
 #include "engine/queue.h"
-#include "engine/worker/payload.h"
+#include "engine/payload.h"
 #include "harness/history/history.h"
 #include "harness/load/workload.h"
 #include "harness/parts.h"
@@ -677,41 +677,36 @@ class Simulation {
     }
     // Keep the lease alive while the program runs.
     ScheduleReclaim(r);
-    int64_t offset = 0, allocated = 0;
-    using K = worker::Step::Kind;
-    for (size_t k = 0; k < program->steps.size(); ++k) {
-      const worker::Step& st = program->steps[k];
-      switch (st.kind) {
-        case K::kSleep:
-        case K::kCpu:
-          offset += st.value;
-          break;
-        case K::kAlloc:
-          allocated += st.value;
-          if (program->memory_limit_mb > 0 && allocated > program->memory_limit_mb) {
-            return Report(r, "report-failed", engine::ReasonResolved::kFailed, offset);
-          }
-          break;
-        case K::kEffect:
-          // If the sink is down when the step runs, the worker gives up on this run with
-          // intermittent-task (a downstream outage: the platform retries it).
-          WorkerAt(w, Now() + offset, [this, r, parsed, k] { Deliver(r, (*parsed)->steps[k], k); });
-          break;
-        case K::kExit:
-          return Report(
-              r, st.value == 0 ? "report-completed" : "report-failed",
-              st.value == 0 ? engine::ReasonResolved::kCompleted : engine::ReasonResolved::kFailed,
-              offset);
-        case K::kCrash:
-          return Report(r, "report-failed", engine::ReasonResolved::kFailed, offset);
-        case K::kFailIfAttemptBelow:
-          if (static_cast<int64_t>(run) + 1 < st.value) {
-            return Report(r, "report-exception", engine::ReasonResolved::kIntermittentTask, offset);
-          }
-          break;
+    // The program's meaning is the worker's (worker::RunProgram); here its steps take
+    // virtual time and its effects are delivered at theirs.
+    struct Host final : worker::StepHost {
+      Simulation* sim;
+      const Held& r;
+      const std::shared_ptr<const ParsedProgram>& parsed;
+      int64_t offset = 0;
+      Host(Simulation* s, const Held& held, const std::shared_ptr<const ParsedProgram>& p)
+          : sim(s), r(held), parsed(p) {}
+      bool Wait(const worker::Step& st) override {
+        offset += st.value;
+        return true;
       }
-    }
-    Report(r, "report-completed", engine::ReasonResolved::kCompleted, offset);
+      bool Allocate(const worker::Step&) override { return true; }
+      bool Effect(size_t k, const worker::Step&) override {
+        // If the sink is down when the step runs, the worker gives up on this run with
+        // intermittent-task (a downstream outage: the platform retries it).
+        sim->WorkerAt(r->w, sim->Now() + offset,
+                      [s = sim, r = r, parsed = parsed, k] { s->Deliver(r, (*parsed)->steps[k], k); });
+        return true;
+      }
+    } host(this, r, parsed);
+    const std::optional<worker::Ending> end = worker::RunProgram(*program, run, host);
+    using engine::RunState;
+    const RunState state = end ? end->state : RunState::kCompleted;
+    Report(r,
+           state == RunState::kCompleted ? "report-completed"
+           : state == RunState::kFailed  ? "report-failed"
+                                         : "report-exception",
+           end ? end->reason : engine::ReasonResolved::kCompleted, host.offset);
   }
 
   // Step k of run r, an effect, reaches the sink (or the sink is down).

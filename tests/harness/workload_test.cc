@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 namespace ithappens::harness {
 namespace {
@@ -286,6 +287,74 @@ TEST(RunSize, EachTotalOverItsBoundIsRefusedWithTheTotal) {
                               "25926000000,"),
             std::string::npos)
       << st.message();
+}
+
+// The planner's expected outcome is its own small function (a second opinion), and it
+// must agree with the one interpreter the worker and the simulator share: for every
+// program of up to four steps from an alphabet that reaches every ending, with and without
+// a memory budget, and 0, 1 or 3 retries, the planned outcome is what running the program
+// run after run with worker::RunProgram gives; and the planned effects are exactly the
+// ones some run (a retry or a rerun) can reach.
+TEST(Workload, PlannedOutcomeAgreesWithTheSharedInterpreter) {
+  struct AllOk final : worker::StepHost {
+    std::set<size_t> effects;
+    bool Wait(const worker::Step&) override { return true; }
+    bool Allocate(const worker::Step&) override { return true; }
+    bool Effect(size_t k, const worker::Step&) override {
+      effects.insert(k);
+      return true;
+    }
+  };
+  const std::vector<std::string> alphabet = {
+      R"({"sleep_ms":10})", R"({"alloc_mb":10})",         R"({"effect":{"channel":"sms","to":"p"}})",
+      R"({"exit":0})",      R"({"exit":2})",              R"({"crash":9})",
+      R"({"fail_if_attempt_below":2})", R"({"fail_if_attempt_below":3})",
+      R"({"fail_if_attempt_below":5})"};
+  int judged = 0;
+  std::vector<size_t> digits;
+  for (size_t length = 1; length <= 4; ++length) {
+    digits.assign(length, 0);
+    for (;;) {
+      std::string steps;
+      for (size_t k = 0; k < length; ++k) steps += (k ? "," : "") + alphabet[digits[k]];
+      for (const std::string& text :
+           {"[" + steps + "]", R"({"memory_limit_mb":15,"steps":[)" + steps + "]}"}) {
+        auto program = worker::ParsePayload(text);
+        ASSERT_TRUE(program.ok()) << text;
+        for (int retries : {0, 1, 3}) {
+          WorkloadSpec b;
+          b.kind = "batch";
+          b.tasks = 1;
+          b.retries = retries;
+          b.program = text;
+          const PlannedTask t = PlanWorkload(With(b), 1.0).tasks.at(0);
+          std::string outcome;
+          AllOk host;
+          std::set<size_t> reachable;
+          for (uint32_t run = 0; run < engine::kMaxRunsPerTask; ++run) {
+            AllOk this_run;
+            auto end = worker::RunProgram(*program, run, this_run);
+            ASSERT_TRUE(end.has_value());
+            reachable.insert(this_run.effects.begin(), this_run.effects.end());
+            if (!outcome.empty()) continue;
+            if (end->state == engine::RunState::kCompleted) outcome = "completed";
+            if (end->state == engine::RunState::kFailed) outcome = "failed";
+            if (end->state == engine::RunState::kException && run == static_cast<uint32_t>(retries))
+              outcome = "exception";
+          }
+          EXPECT_EQ(t.expect, outcome) << text << " retries " << retries;
+          std::set<size_t> planned;
+          for (const PlannedEffect& e : t.effects) planned.insert(static_cast<size_t>(e.step));
+          EXPECT_EQ(planned, reachable) << text;
+          ++judged;
+        }
+      }
+      size_t k = 0;
+      while (k < length && ++digits[k] == alphabet.size()) digits[k++] = 0;
+      if (k == length) break;
+    }
+  }
+  EXPECT_GT(judged, 40'000);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Proves the cron parser fires at the right minutes (UTC), follows Vixie cron's day rule,
 // and names the field and its range when an expression is wrong.
-#include "engine/core/cron.h"
+#include "engine/cron.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Proves the worker's payload parser accepts every step of DESIGN.md's program format and
 // refuses malformed programs with a message naming the step, the field and the bound.
-#include "engine/worker/payload.h"
+#include "engine/payload.h"
 
 #include <gtest/gtest.h>
 

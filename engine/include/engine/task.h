@@ -194,7 +194,7 @@ struct RunRef {
 // fires twice for the same time creates nothing twice.
 struct HookDefinition {
   std::string hook_id;
-  std::string schedule;          // 5-field cron, UTC (see engine/core/cron.h)
+  std::string schedule;          // 5-field cron, UTC (see engine/cron.h)
   std::string key;               // mixed into the task id (e.g. one hook per patient)
   TaskDefinition task_template;  // task_id ignored; times are offsets from the fire time:
                                  // deadline_ms/expires_ms relative, created_ms unused
