@@ -19,7 +19,7 @@
 #include "engine/status.h"
 #include "engine/task.h"
 #include "harness/event.h"
-#include "harness/scenario/scenario.h"
+#include "harness/faults/faults.h"
 
 namespace ithappens::harness {
 
