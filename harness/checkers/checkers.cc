@@ -138,7 +138,7 @@ class NoDuplicateEffects final : public Checker {
         herd_max_ = e.value().at("max").get<int64_t>();
       }
     }
-    if (e.type == EventType::kFault && e.f.rfind("clock-jump", 0) == 0) clock_jumped_ = true;
+    if (e.type == EventType::kFault && IsFaultOf(e.f, FaultKindId::kClockJump)) clock_jumped_ = true;
     if (e.type != EventType::kEffect || !e.delivered || e.task_ix == kNoTask) return;
     ++delivered_;
     Steps& steps = Slot(per_step_, e.task_ix);
@@ -391,7 +391,7 @@ class DependencyOrder final : public Checker {
  public:
   std::string name() const override { return "dependency-order"; }
   void Observe(const EventView& e) override {
-    if (e.type == EventType::kFault && e.f.rfind("clock-jump", 0) == 0) clock_jumped_ = true;
+    if (e.type == EventType::kFault && IsFaultOf(e.f, FaultKindId::kClockJump)) clock_jumped_ = true;
     if (e.task_ix == kNoTask) return;
     if (e.type == EventType::kPlan && e.f == "task") {
       Slot(names_, e.task_ix) = e.task;
@@ -652,7 +652,8 @@ class HookFires final : public Checker {
     bool start = false;
     if (!ParseFaultEdge(e.f, &name, &start) || !IsEngineWideFault(name)) return;
     const std::string kind(name);
-    if (kind == "clock-jump") {
+    const bool jump = ParseFaultKind(name) == FaultKindId::kClockJump;
+    if (jump) {
       clock_jumped_ = true;
       jump_offset_ms_ = start ? std::max<int64_t>(e.duration_ms, 0) : 0;
     }
@@ -662,7 +663,7 @@ class HookFires final : public Checker {
       auto it = open_.find(kind);
       if (it == open_.end()) return;
       int64_t end = now_ms;
-      if (kind == "clock-jump" && e.duration_ms > 0) end += e.duration_ms;
+      if (jump && e.duration_ms > 0) end += e.duration_ms;
       spans_.push_back({it->second, end});
       open_.erase(it);
     }

@@ -244,6 +244,7 @@ class TaskModel final : public Checker {
   struct Window {
     std::string kind, target;
     int64_t start_ms, end_ms, i;
+    std::optional<FaultKindId> id;  // nullopt: a kind this harness does not know
   };
 
   Task& TaskOf(const EventView& e) { return TaskAt(e.task_ix); }
@@ -284,17 +285,18 @@ class TaskModel final : public Checker {
     bool start = false;
     const std::string target(e.target);
     if (!ParseFaultEdge(e.f, &kind, &start)) {
-      windows_.push_back(Window{std::string(e.f), target, now, now, e.i});
+      windows_.push_back(Window{std::string(e.f), target, now, now, e.i, ParseFaultKind(e.f)});
       return;
     }
     int64_t slack = 0;
-    if (kind == "clock-jump") {
+    const std::optional<FaultKindId> id = ParseFaultKind(kind);
+    if (id == FaultKindId::kClockJump) {
       slack = std::abs(std::max<int64_t>(e.duration_ms, 0));
       clock_jumped_ = true;
     }
     if (start) {
       open_windows_.emplace(std::string(kind) + "\n" + target, windows_.size());
-      windows_.push_back(Window{std::string(kind), target, now - slack, kNever, e.i});
+      windows_.push_back(Window{std::string(kind), target, now - slack, kNever, e.i, id});
       return;
     }
     auto it = open_windows_.find(std::string(kind) + "\n" + target);
@@ -306,14 +308,10 @@ class TaskModel final : public Checker {
   // A fault that can make worker w lose a lease between from_ms and to_ms: one aimed at
   // the worker (or all), or one that takes the engine's service down or moves its clock.
   const Window* Explains(std::string_view worker, int64_t from_ms, int64_t to_ms) const {
-    static const char* kWorkerKinds[] = {"worker-crash", "worker-pause", "worker-leak",
-                                         "worker-oom",   "partition",    "response-loss",
-                                         "flaky-network"};
     for (const Window& w : windows_) {
-      if (w.start_ms > to_ms || w.end_ms < from_ms) continue;
-      if (IsEngineWideFault(w.kind)) return &w;
-      for (const char* k : kWorkerKinds)
-        if (w.kind == k && (w.target == worker || w.target == "all")) return &w;
+      if (w.start_ms > to_ms || w.end_ms < from_ms || !w.id) continue;
+      if (IsEngineWide(*w.id)) return &w;
+      if (IsWorkerFault(*w.id) && (w.target == worker || w.target == "all")) return &w;
     }
     return nullptr;
   }
@@ -323,7 +321,7 @@ class TaskModel final : public Checker {
   const Window* EngineDisturbed(int64_t from_ms, int64_t to_ms) const {
     for (const Window& w : windows_) {
       if (w.start_ms > to_ms || w.end_ms < from_ms) continue;
-      if (IsEngineWideFault(w.kind)) return &w;
+      if (w.id && IsEngineWide(*w.id)) return &w;
     }
     return nullptr;
   }

@@ -7,43 +7,48 @@ namespace ithappens::harness {
 
 const std::vector<FaultKind>& FaultCatalogue() {
   using T = FaultTarget;
-  static const std::vector<FaultKind> kinds = {
-      {"worker-crash", "the worker process dies for duration, losing its tasks in hand",
+  using K = FaultKindId;
+  static const std::vector<FaultKind> kinds = [] {
+    std::vector<FaultKind> out = {
+      {K::kWorkerCrash, "the worker process dies for duration, losing its tasks in hand",
        T::kWorker},
-      {"worker-pause", "the worker freezes for duration (SIGSTOP), then resumes late", T::kWorker},
-      {"partition", "the worker (or all workers) cannot reach the engine for duration",
+      {K::kWorkerPause, "the worker freezes for duration (SIGSTOP), then resumes late", T::kWorker},
+      {K::kPartition, "the worker (or all workers) cannot reach the engine for duration",
        T::kWorkerOrAll},
-      {"engine-crash", "the engine loses power: unsynced writes are gone; restarts after duration",
+      {K::kEngineCrash, "the engine loses power: unsynced writes are gone; restarts after duration",
        T::kNone},
-      {"response-loss",
+      {K::kResponseLoss,
        "requests reach the engine and apply, but every answer to target (client-N, worker-N or "
        "all) is lost: the caller records info and retries",
        T::kProcOrAll},
-      {"fsync-error",
+      {K::kFsyncError,
        "store fsyncs fail for duration (engine/store/fsync); probability: the chance for each "
        "(default 1)",
        T::kNone, 1.0},
-      {"write-error",
+      {K::kWriteError,
        "store writes fail for duration (engine/store/write); probability: the chance for each "
        "(default 1)",
        T::kNone, 1.0},
-      {"worker-leak",
+      {K::kWorkerLeak,
        "the worker leaks memory for duration: OOM-killed every 5 task runs, restarted 5 s later "
        "by its supervisor",
        T::kWorker},
-      {"clock-jump",
+      {K::kClockJump,
        "the engine's clock runs duration ahead (leases expire early), then jumps back", T::kNone},
-      {"sink-outage", "the notification provider is down (its leak ran out of memory) for duration",
+      {K::kSinkOutage, "the notification provider is down (its leak ran out of memory) for duration",
        T::kNone},
-      {"sink-leak",
+      {K::kSinkLeak,
        "the notification provider leaks memory for duration: every 20th delivery it dies after "
        "sending, before answering, and is restarted 10 s later",
        T::kNone},
-      {"flaky-network",
+      {K::kFlakyNetwork,
        "target's (client-N, worker-N or all) messages are dropped with probability (default "
        "0.3) and delayed up to 200 ms for duration",
        T::kProcOrAll, 0.3},
-  };
+    };
+    for (FaultKind& k : out) k.name = Name(k.id);
+    return out;
+  }();
   return kinds;
 }
 

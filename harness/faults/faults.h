@@ -11,10 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "harness/fault_kind.h"
+
+#include "harness/fault_kind.h"
+
 namespace ithappens::harness {
 
 struct FaultSpec {
-  std::string kind;    // a name in FaultCatalogue()
+  FaultKindId kind = FaultKindId::kWorkerCrash;  // a scheduled kind (FaultCatalogue())
   std::string target;  // see FaultTarget: worker-N, client-N, all, or nothing
   int64_t at_ms = 0;
   int64_t duration_ms = 0;
@@ -33,13 +37,14 @@ enum class FaultTarget {
 };
 
 struct FaultKind {
-  std::string_view name;
+  FaultKindId id;
   std::string_view meaning;
   FaultTarget target = FaultTarget::kNone;
   double default_probability = 0;  // 0: the kind takes no probability
+  std::string_view name = {};      // Name(id), the one table's
 };
 
-// Every fault kind, in the order `ithappens list` shows them.
+// Every kind a scenario may schedule, indexed by FaultKindId (`ithappens list` order).
 const std::vector<FaultKind>& FaultCatalogue();
 // The kind of that name, or nullptr.
 const FaultKind* FindFaultKind(std::string_view name);

@@ -37,8 +37,15 @@ bool ParseFaultEdge(std::string_view f, std::string_view* kind, bool* start) {
 }
 
 bool IsEngineWideFault(std::string_view kind) {
-  return kind == "engine-crash" || kind == "fsync-error" || kind == "write-error" ||
-         kind == "clock-jump";
+  const std::optional<FaultKindId> id = ParseFaultKind(kind);
+  return id && IsEngineWide(*id);
+}
+
+bool IsFaultOf(std::string_view f, FaultKindId kind) {
+  std::string_view name;
+  bool start = false;
+  if (!ParseFaultEdge(f, &name, &start)) name = f;
+  return ParseFaultKind(name) == kind;
 }
 
 bool IsTerminalState(std::string_view state) {

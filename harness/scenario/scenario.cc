@@ -335,12 +335,14 @@ class Loader {
           Keys(f, where, {"kind", "target", "at_s", "duration_s", "probability"}));
       FaultSpec spec;
       spec.line = f.Mark().line + 1;
-      ITHAPPENS_RETURN_IF_ERROR(Name(f, "kind", where, &spec.kind));
-      const FaultKind* kind = FindFaultKind(spec.kind);
+      std::string kind_name;
+      ITHAPPENS_RETURN_IF_ERROR(Name(f, "kind", where, &kind_name));
+      const FaultKind* kind = FindFaultKind(kind_name);
       if (kind == nullptr) {
         return Error(f["kind"] ? f["kind"] : f, where + ".kind",
-                     "'" + spec.kind + "' is not a fault kind (see `ithappens list`)");
+                     "'" + kind_name + "' is not a fault kind (see `ithappens list`)");
       }
+      spec.kind = kind->id;
       ITHAPPENS_RETURN_IF_ERROR(Name(f, "target", where, &spec.target));
       if (std::string why = CheckFaultTarget(*kind, spec.target, s.workers, s.clients);
           !why.empty()) {

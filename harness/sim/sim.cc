@@ -137,7 +137,7 @@ class Simulation {
     clock_.SetMs(kEpochMs);
     bool disk_faults = false;
     for (const auto& f : s_.faults)
-      disk_faults |= f.kind == "fsync-error" || f.kind == "write-error";
+      disk_faults |= f.kind == FaultKindId::kFsyncError || f.kind == FaultKindId::kWriteError;
     if (disk_faults) {
       g_disk_rng = &disk_rng_;
       engine::InitFaultPoints();
@@ -736,7 +736,7 @@ class Simulation {
       // The leak runs out: the sink dies after it delivered, before it answered. The
       // worker cannot know the message went out; the retry must not send it again (the
       // idempotency key is per task and step).
-      Emit("nemesis", EventType::kFault, "sink-oom", "", "{\"target\":\"sink\"}");
+      Emit("nemesis", EventType::kFault, Name(FaultKindId::kSinkOom), "", "{\"target\":\"sink\"}");
       sink_oom_until_ = Now() + kSinkRestartMs;
       return give_up("effect sink died before answering (out of memory)");
     }
@@ -838,7 +838,7 @@ class Simulation {
     wk.running--;
     if (!wk.leaking || ++wk.leaked_runs < kTasksPerOom) return;
     wk.leaked_runs = 0;
-    Emit("nemesis", EventType::kFault, "worker-oom", "", "{\"target\":\"" + wk.name + "\"}");
+    Emit("nemesis", EventType::kFault, Name(FaultKindId::kWorkerOom), "", "{\"target\":\"" + wk.name + "\"}");
     Kill(wk);
     At(Now() + kOomRestartMs, [this, w] {
       SimWorker& again = workers_[w];
@@ -878,7 +878,7 @@ class Simulation {
   void Fault(const FaultSpec& f, bool start) {
     json v = f.target.empty() ? json::object() : json{{"target", f.target}};
     v["duration_ms"] = f.duration_ms;
-    Emit("nemesis", EventType::kFault, FaultEdgeName(f.kind, start), "", v.dump());
+    Emit("nemesis", EventType::kFault, FaultEdgeName(Name(f.kind), start), "", v.dump());
     if (start) {
       nemesis_.Start(f);
     } else {
@@ -895,48 +895,48 @@ class Simulation {
 
    private:
     void Apply(const FaultSpec& f, bool start) {
-      if (f.kind == "worker-crash") {
+      if (f.kind == FaultKindId::kWorkerCrash) {
         SimWorker& wk = sim_->workers_[sim_->WorkerIndex(f.target)];
         if (start) {
           sim_->Kill(wk);
         } else {
           sim_->Revive(wk);
         }
-      } else if (f.kind == "worker-leak") {
+      } else if (f.kind == FaultKindId::kWorkerLeak) {
         SimWorker& wk = sim_->workers_[sim_->WorkerIndex(f.target)];
         wk.leaking = start;
         wk.leaked_runs = 0;
-      } else if (f.kind == "worker-pause") {
+      } else if (f.kind == FaultKindId::kWorkerPause) {
         if (start)
           sim_->workers_[sim_->WorkerIndex(f.target)].paused_until = sim_->Now() + f.duration_ms;
-      } else if (f.kind == "partition") {
+      } else if (f.kind == FaultKindId::kPartition) {
         sim_->partitioned_.Apply(f.target, start);
-      } else if (f.kind == "engine-crash") {
+      } else if (f.kind == FaultKindId::kEngineCrash) {
         if (start && sim_->target_.Up()) {
           sim_->target_.Kill();
           sim_->summary_.engine_crashes++;
         } else if (!start && !sim_->target_.Up()) {
           (void)sim_->target_.Start();
         }
-      } else if (f.kind == "response-loss") {
+      } else if (f.kind == FaultKindId::kResponseLoss) {
         sim_->response_loss_.Apply(f.target, start);
-      } else if (f.kind == "flaky-network") {
+      } else if (f.kind == FaultKindId::kFlakyNetwork) {
         sim_->flaky_.Apply(f.target, start);
         if (start) {
           sim_->flaky_ppm_[f.target] = Ppm(f.probability);
         } else {
           sim_->flaky_ppm_.erase(f.target);
         }
-      } else if (f.kind == "clock-jump") {
+      } else if (f.kind == FaultKindId::kClockJump) {
         sim_->target_.clock().offset_ms = start ? f.duration_ms : 0;
-      } else if (f.kind == "sink-outage") {
+      } else if (f.kind == FaultKindId::kSinkOutage) {
         sim_->sink_down_ = start;
-      } else if (f.kind == "sink-leak") {
+      } else if (f.kind == FaultKindId::kSinkLeak) {
         sim_->sink_leaking_ = start;
         sim_->sink_leaked_deliveries_ = 0;
-      } else if (f.kind == "fsync-error") {
+      } else if (f.kind == FaultKindId::kFsyncError) {
         g_fsync_fail_ppm = start ? Ppm(f.probability) : 0;
-      } else if (f.kind == "write-error") {
+      } else if (f.kind == FaultKindId::kWriteError) {
         g_write_fail_ppm = start ? Ppm(f.probability) : 0;
       }
     }

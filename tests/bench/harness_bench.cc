@@ -29,10 +29,10 @@ Scenario Make(int64_t tasks, bool faults) {
   w.program = R"([{"sleep_ms":1000},{"effect":{"channel":"sms","to":"user-{i}"}},{"exit":0}])";
   s.workload.push_back(w);
   if (faults) {
-    s.faults.push_back({"worker-crash", "worker-0", 5'000, 60'000, 0});
-    s.faults.push_back({"partition", "worker-1", 10'000, 60'000, 0});
-    s.faults.push_back({"engine-crash", "", 20'000, 5'000, 0});
-    s.faults.push_back({"response-loss", "all", 1'000, 2'000, 0});
+    s.faults.push_back({FaultKindId::kWorkerCrash, "worker-0", 5'000, 60'000, 0});
+    s.faults.push_back({FaultKindId::kPartition, "worker-1", 10'000, 60'000, 0});
+    s.faults.push_back({FaultKindId::kEngineCrash, "", 20'000, 5'000, 0});
+    s.faults.push_back({FaultKindId::kResponseLoss, "all", 1'000, 2'000, 0});
   }
   return s;
 }

@@ -23,6 +23,26 @@ TEST(Faults, CatalogueNamesAreUniqueAndExplained) {
   EXPECT_EQ(FindFaultKind("worker-crash")->default_probability, 0.0) << "takes no probability";
 }
 
+// One table of names: the catalogue is indexed by the enum, every name parses back to its
+// kind, and the kinds the harness only observes (an OOM kill) cannot be scheduled.
+TEST(Faults, KindsAreAnEnumWithOneTableOfNames) {
+  ASSERT_EQ(FaultCatalogue().size(), kScheduledFaultKinds);
+  for (size_t k = 0; k < kScheduledFaultKinds; ++k) {
+    EXPECT_EQ(static_cast<size_t>(FaultCatalogue()[k].id), k);
+    EXPECT_EQ(FaultCatalogue()[k].name, Name(FaultCatalogue()[k].id));
+  }
+  for (size_t k = 0; k < kFaultKindCount; ++k) {
+    const auto id = static_cast<FaultKindId>(k);
+    EXPECT_EQ(ParseFaultKind(Name(id)), id);
+  }
+  EXPECT_EQ(ParseFaultKind("meteor"), std::nullopt);
+  EXPECT_EQ(FindFaultKind("worker-oom"), nullptr) << "observed, never scheduled";
+  EXPECT_TRUE(IsEngineWide(FaultKindId::kClockJump));
+  EXPECT_FALSE(IsEngineWide(FaultKindId::kPartition));
+  EXPECT_TRUE(IsWorkerFault(FaultKindId::kWorkerOom));
+  EXPECT_FALSE(IsWorkerFault(FaultKindId::kSinkOutage));
+}
+
 TEST(Faults, TargetsAreCheckedAgainstTheScenario) {
   const FaultKind& crash = *FindFaultKind("worker-crash");
   const FaultKind& partition = *FindFaultKind("partition");

@@ -187,7 +187,7 @@ Scenario ToScenario(const GenCase& c) {
   }
   for (const auto& f : c.faults) {
     FaultSpec spec;
-    spec.kind = FaultName(f.kind);
+    spec.kind = FaultCatalogue()[f.kind].id;
     const bool all = f.target >= c.workers;
     switch (FaultCatalogue()[f.kind].target) {
       case FaultTarget::kNone:

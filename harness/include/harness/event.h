@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "harness/fault_kind.h"
+
 namespace ithappens::harness {
 
 enum class EventType { kInvoke, kOk, kFail, kInfo, kFault, kEffect, kPlan, kFinal };
@@ -39,6 +41,8 @@ bool ParseFaultEdge(std::string_view f, std::string_view* kind, bool* start);
 // A fault kind that disturbs the engine itself, whoever calls it: it is down (engine-crash),
 // its disk fails (fsync-error, write-error: it restarts), or its clock moved (clock-jump).
 bool IsEngineWideFault(std::string_view kind);
+// True when f (a fault event's f: "clock-jump-start", "worker-oom") is of that kind.
+bool IsFaultOf(std::string_view f, FaultKindId kind);
 // The states a task ends in: completed, failed, exception.
 bool IsTerminalState(std::string_view state);
 
