@@ -1,0 +1,88 @@
+// The simulated network between the callers (clients, workers) and the engine, and the
+// simulator's Client (harness/parts.h) that carries operations over it to the engine
+// core in the same process.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/queue.h"
+#include "harness/parts.h"
+#include "harness/sim/timers.h"
+#include "harness/sim/world.h"
+#include "harness/targets/in_process_engine.h"
+
+namespace ithappens::harness {
+
+// The links a network fault applies to: named procs, or all.
+struct TargetSet {
+  std::set<std::string> procs;
+  bool all = false;
+  bool Has(const std::string& proc) const { return all || procs.count(proc) > 0; }
+  void Apply(const std::string& target, bool start);
+};
+
+// Each caller's link to the engine: one hop each way of the base latency; the nemesis
+// switches partitions (workers only), lost answers and flaky links.
+class SimNetwork {
+ public:
+  SimNetwork(int64_t latency_ms, uint64_t seed) : latency_ms_(latency_ms), rng_(seed) {}
+  bool Reachable(const std::string& proc) const;
+  bool ResponseLost(const std::string& proc) const { return response_loss_.Has(proc); }
+  // One hop: the base latency, plus up to 200 ms on a flaky link.
+  int64_t HopMs(const std::string& proc);
+  // A message on a flaky link is dropped with the link's chance.
+  bool Dropped(const std::string& proc);
+
+  void Partition(const std::string& target, bool start) { partitioned_.Apply(target, start); }
+  void LoseResponses(const std::string& target, bool start) { response_loss_.Apply(target, start); }
+  void Flaky(const std::string& target, bool start, double probability);
+
+ private:
+  bool IsFlaky(const std::string& proc) const { return flaky_.Has(proc); }
+  int64_t latency_ms_;
+  Rng rng_;
+  TargetSet partitioned_, response_loss_, flaky_;
+  std::map<std::string, int64_t> flaky_ppm_;  // target -> drop chance, while it lasts
+};
+
+// UNAVAILABLE and lost messages are `info` (the outcome is unknown; a lost message is
+// noticed when the request times out); other errors are `fail`. after_engine_call runs
+// after each request the engine applied (a failed commit restarts it).
+class SimClient final : public Client {
+ public:
+  SimClient(TimerLoop& loop, SimNetwork& net, InProcessEngine& engine, int64_t request_timeout_ms,
+            std::function<void()> after_engine_call)
+      : loop_(loop),
+        net_(net),
+        engine_(engine),
+        request_timeout_ms_(request_timeout_ms),
+        after_engine_call_(std::move(after_engine_call)) {}
+  void Invoke(const Operation& op, Done done) override;
+
+ private:
+  struct InFlight {
+    SimClient* client;
+    Operation op;
+    Done done;
+    int64_t timeout_at;
+    Completion answer;
+    bool dropped = false;
+  };
+  // The caller hears nothing and gives up when its request times out: info.
+  static void Lost(std::shared_ptr<InFlight> call, const char* why);
+  // What the engine answers, before the network has its say.
+  Completion Apply(engine::Queue& q, const Operation& op);
+
+  TimerLoop& loop_;
+  SimNetwork& net_;
+  InProcessEngine& engine_;
+  int64_t request_timeout_ms_;
+  std::function<void()> after_engine_call_;
+  std::vector<engine::Claim> claims_;  // reused: no allocation per poll
+};
+
+}  // namespace ithappens::harness

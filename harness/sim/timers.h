@@ -1,0 +1,56 @@
+// The simulator's timer loop: virtual time and the timers set on it. Timers run in (at,
+// seq) order: seq is the order they were set, so timers of equal time keep their order
+// and a seed gives one history. The heap holds small records; the callbacks wait in slots
+// (a timer costs no allocation of its own, harness/sim/callback.h).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <vector>
+
+#include "engine/clock.h"
+#include "harness/sim/callback.h"
+
+namespace ithappens::harness {
+
+class TimerLoop {
+ public:
+  explicit TimerLoop(int64_t start_ms) { clock_.SetMs(start_ms); }
+  int64_t Now() const { return clock_.NowMs(); }
+  const engine::ManualClock& clock() const { return clock_; }
+
+  // fn at t (never before now).
+  void At(int64_t t, Callback fn);
+  void After(int64_t d, Callback fn) { At(Now() + d, std::move(fn)); }
+  // fn every period, until the loop is stopped.
+  template <typename F>
+  void Every(int64_t period, F fn) {
+    After(period, [this, period, fn = std::move(fn)]() mutable {
+      fn();
+      if (!stopped_) Every(period, std::move(fn));
+    });
+  }
+
+  // Runs the timers in order until none is left, Stop() was called, or the next one is
+  // after end_ms; progress() after every kProgressEvery timers.
+  void Run(int64_t end_ms, int64_t progress_every, const std::function<void()>& progress);
+  void Stop() { stopped_ = true; }
+  bool stopped() const { return stopped_; }
+
+ private:
+  struct Timer {
+    int64_t at;
+    uint64_t seq;
+    uint32_t slot;
+    bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+  };
+  engine::ManualClock clock_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  std::vector<Callback> slots_;
+  std::vector<uint32_t> free_slots_;
+  uint64_t seq_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace ithappens::harness

@@ -1,0 +1,151 @@
+// The simulator's parts stand alone (harness/sim/*.h): each is assembled here without the
+// driver, as real mode will assemble its own. The timer loop keeps the order timers were
+// set in; the client over the simulated network applies a request whose answer is lost
+// and answers `info` at the caller's timeout; a partition keeps the request from the
+// engine; the disk's failure points fail the engine's commits while armed and are off
+// again once it is gone (on every path); the nemesis switches the sink.
+#include <gtest/gtest.h>
+
+#define FIU_ENABLE 1
+#include <fiu-control.h>
+#include <fiu.h>
+
+#include "engine/fault_points.h"
+#include "harness/sim/disk.h"
+#include "harness/sim/nemesis.h"
+#include "harness/sim/network.h"
+#include "harness/sim/sink.h"
+#include "harness/sim/timers.h"
+#include "tests/testing/engine_fixtures.h"
+
+namespace ithappens::harness {
+namespace {
+
+TEST(SimParts, TimerLoopRunsEqualTimesInTheOrderTheyWereSetAndStops) {
+  TimerLoop loop(1'000);
+  std::string order;
+  loop.At(1'005, [&] { order += "b"; });
+  loop.At(1'005, [&] { order += "c"; });
+  loop.At(1'001, [&] { order += "a"; });
+  loop.At(500, [&] { order += "0"; });  // never before now
+  loop.Every(10, [&] {
+    order += ".";
+    if (loop.Now() >= 1'030) loop.Stop();
+  });
+  loop.Run(INT64_MAX, 1 << 20, [] {});
+  EXPECT_EQ(order, "0abc...");
+  EXPECT_EQ(loop.Now(), 1'030);
+  EXPECT_TRUE(loop.stopped());
+}
+
+struct Rig {
+  TimerLoop loop{kEpochMs};
+  SimNetwork net{1, 7};
+  engine::QueueOptions options;
+  InProcessEngine engine{&loop.clock(), options};
+  int engine_calls = 0;
+  SimClient client{loop, net, engine, 5'000, [this] { ++engine_calls; }};
+  Rig() { EXPECT_TRUE(engine.Start().ok()); }
+  Completion Call(Operation op) {
+    Completion got;
+    int answers = 0;
+    client.Invoke(op, [&](Completion c) {
+      got = std::move(c);
+      ++answers;
+    });
+    loop.Run(INT64_MAX, 1 << 20, [] {});
+    EXPECT_EQ(answers, 1);
+    return got;
+  }
+  Operation Create(uint32_t n) {
+    Operation op;
+    op.proc = "client-0";
+    op.f = "create";
+    op.def = std::make_shared<const engine::TaskDefinition>(testing::MakeTask(n, loop.Now()));
+    op.task = op.def->task_id;
+    return op;
+  }
+};
+
+TEST(SimParts, ClientOverTheNetworkAnswersOkAndLostAnswersAreInfoAfterTheTimeout) {
+  Rig r;
+  Completion ok = r.Call(r.Create(1));
+  EXPECT_EQ(ok.type, EventType::kOk) << ok.status.ToString();
+  EXPECT_EQ(r.loop.Now(), kEpochMs + 2) << "one hop each way";
+  r.net.LoseResponses("client-0", true);
+  const int64_t sent = r.loop.Now();
+  Completion lost = r.Call(r.Create(2));
+  EXPECT_EQ(lost.type, EventType::kInfo);
+  EXPECT_EQ(r.loop.Now(), sent + 5'000) << "the caller gives up at its timeout";
+  engine::TaskStatus s;
+  EXPECT_TRUE(r.engine.queue().GetStatus(testing::TaskId(2), &s).ok())
+      << "the request was applied; only its answer was lost";
+  EXPECT_EQ(r.engine_calls, 2);
+}
+
+TEST(SimParts, APartitionedWorkersRequestNeverReachesTheEngine) {
+  Rig r;
+  ASSERT_EQ(r.Call(r.Create(1)).type, EventType::kOk);
+  r.net.Partition("worker-0", true);
+  Operation claim;
+  claim.proc = "worker-0";
+  claim.f = "claim";
+  claim.n = 10;
+  EXPECT_EQ(r.Call(claim).type, EventType::kInfo);
+  EXPECT_EQ(r.engine_calls, 1) << "only the create reached the engine";
+  r.net.Partition("worker-0", false);
+  Completion c = r.Call(claim);
+  EXPECT_EQ(c.type, EventType::kOk);
+  EXPECT_EQ(c.claimed.size(), 1u);
+}
+
+TEST(SimParts, DiskFaultsFailCommitsWhileArmedAndAreOffOnceTheDiskIsGone) {
+  Rig r;
+  {
+    SimDisk disk(3);
+    disk.Arm();
+    disk.SetFsyncFailPpm(kMillion);
+    EXPECT_EQ(r.Call(r.Create(1)).type, EventType::kInfo) << "UNAVAILABLE: a failed fsync";
+    EXPECT_TRUE(r.engine.queue().NeedsRecovery());
+    // Leaves the scope armed, as an early return would.
+  }
+  Completion after = r.Call(r.Create(2));
+  EXPECT_EQ(after.type, EventType::kOk) << after.status.ToString();
+  EXPECT_EQ(fiu_fail(engine::kFaultStoreFsync), 0) << "the failure point is off again";
+}
+
+TEST(SimParts, NemesisSwitchesTheSinkAndTheEngine) {
+  Rig r;
+  SimSink sink;
+  SimDisk disk(1);
+  struct NoDriver final : Driver {
+    void Call(Operation, Done) override {}
+    void Emit(std::string_view, EventType, std::string_view, std::string_view, std::string_view,
+              std::string_view) override {}
+    int64_t Backoff(int) override { return 0; }
+    std::shared_ptr<const ParsedProgram> ProgramOf(const std::string&) override { return {}; }
+  } driver;
+  Scenario scenario;
+  engine::BugSwitches bugs;
+  SimWorkers workers(r.loop, driver, sink, scenario, bugs);  // never started: no worker runs
+  int64_t crashes = 0;
+  SimNemesis nemesis({r.loop, workers, r.net, r.engine, sink, disk, crashes});
+  FaultSpec outage;
+  outage.kind = FaultKindId::kSinkOutage;
+  nemesis.Start(outage);
+  EXPECT_TRUE(sink.Down(r.loop.Now()));
+  nemesis.Stop(outage);
+  EXPECT_FALSE(sink.Down(r.loop.Now()));
+  FaultSpec crash;
+  crash.kind = FaultKindId::kEngineCrash;
+  nemesis.Start(crash);
+  EXPECT_FALSE(r.engine.Up());
+  EXPECT_EQ(crashes, 1);
+  nemesis.Stop(crash);
+  EXPECT_TRUE(r.engine.Up());
+  EXPECT_TRUE(sink.Deliver("k/1"));
+  EXPECT_FALSE(sink.Deliver("k/1")) << "a key is delivered once";
+}
+
+}  // namespace
+}  // namespace ithappens::harness
