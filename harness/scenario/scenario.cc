@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -36,15 +37,25 @@ class Loader {
   explicit Loader(std::string file) : file_(std::move(file)) {}
 
   Status Error(const YAML::Node& n, const std::string& field, const std::string& why) const {
-    int line = n.IsDefined() ? n.Mark().line + 1 : 0;
+    int line = n.IsDefined() ? std::max(n.Mark().line + 1, 1) : 1;
     return Status::InvalidArgument(file_ + ":" + std::to_string(line) + ": " + field + ": " + why);
   }
 
   Status Keys(const YAML::Node& map, const std::string& where,
               std::set<std::string> allowed) const {
-    if (!map.IsMap()) return Error(map, where, "must be a mapping");
+    if (!map.IsMap()) {
+      return Error(map, where.empty() ? "scenario" : where,
+                   map.IsNull() ? "empty: a scenario is a mapping with name, workload and faults"
+                                : "must be a mapping");
+    }
+    std::set<std::string> seen;
     for (auto it = map.begin(); it != map.end(); ++it) {
       std::string k = it->first.as<std::string>();
+      // YAML keeps one of two equal keys silently: here a repeated key is an error.
+      if (!seen.insert(k).second) {
+        return Error(it->first, where.empty() ? k : where + "." + k,
+                     "given twice (one would silently win)");
+      }
       if (!allowed.count(k)) {
         std::string known;
         for (const auto& a : allowed) known += (known.empty() ? "" : ", ") + a;

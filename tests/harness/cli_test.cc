@@ -197,6 +197,25 @@ TEST(Cli, AnUnwritableOutIsExitThreeWithTheCause) {
   EXPECT_NE(o.text.find("/proc/ithappens-nope"), std::string::npos) << o.text;
 }
 
+// Out of memory is the environment's (or our) failure, exit 3 with the cause, never an
+// abort: a run within the bounds, under an address-space limit too small for it.
+TEST(Cli, OutOfMemoryIsExitThreeWithTheCause) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() / "big.yaml")
+      << "name: big\nworkload:\n  - kind: batch\n    tasks: 1000000\n    program: [{exit: 0}]\n";
+  const std::string cmd = "ulimit -v 400000 && exec " + std::string(ITHAPPENS_BIN_DIR) +
+                          "/ithappens run " + (dir.path() / "big.yaml").string() + " --out " +
+                          dir.path().string() + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string text;
+  std::array<char, 4096> buf;
+  while (size_t n = fread(buf.data(), 1, buf.size(), p)) text.append(buf.data(), n);
+  const int status = pclose(p);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal: " << text;
+  EXPECT_EQ(WEXITSTATUS(status), 3) << text;
+  EXPECT_NE(text.find("out of memory"), std::string::npos) << text;
+}
+
 // Each field is bounded, and so is the whole run: a scenario that fits at 1x is refused at
 // 10x before anything is planned, with the computed total and the bound (exit 2, at once:
 // the run would otherwise go on until bad_alloc).

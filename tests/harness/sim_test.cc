@@ -359,6 +359,12 @@ TEST_F(ScenarioErrors, ProgramsAreCheckedWhenTheScenarioLoads) {
 
 TEST_F(ScenarioErrors, NamesKindsAndChoicesAreChecked) {
   const std::string ok_workload = "workload:\n  - kind: batch\n    program:\n      - exit: 0\n";
+  Expect(Load(""), "s.yaml:1: scenario: empty: a scenario is a mapping");
+  Expect(Load("[1, 2]\n"), "s.yaml:1: scenario: must be a mapping");
+  Expect(Load("name: x\nname: y\n" + ok_workload), "s.yaml:2: name: given twice");
+  Expect(Load("name: x\nworkload:\n  - kind: batch\n    tasks: 2\n    tasks: 3\n"
+              "    program: [{exit: 0}]\n"),
+         "s.yaml:5: workload[0].tasks: given twice");
   Expect(Load("name: ../../elsewhere\n" + ok_workload), "name: '../../elsewhere' is not a slug");
   Expect(Load("name: {a: 1}\n" + ok_workload), "name: must be a string");
   Expect(Load("name: x\nworkload:\n  - kind: [batch]\n    program: [{exit: 0}]\n"),
