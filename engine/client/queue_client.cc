@@ -219,12 +219,16 @@ Status SinkClient::Deliver(const v1::DeliverRequest& request, bool* delivered) {
 }
 
 Status SinkClient::ListDeliveries(std::vector<v1::Delivery>* out) {
-  v1::Empty req;
-  v1::ListDeliveriesResponse resp;
-  auto st =
-      retrier_.Run([&](grpc::ClientContext* c) { return stub_->ListDeliveries(c, req, &resp); });
-  if (!st.ok()) return FromGrpc(st);
-  out->assign(resp.deliveries().begin(), resp.deliveries().end());
+  out->clear();
+  v1::ListDeliveriesRequest req;
+  do {  // page by page: each answer fits one message
+    v1::ListDeliveriesResponse resp;
+    auto st =
+        retrier_.Run([&](grpc::ClientContext* c) { return stub_->ListDeliveries(c, req, &resp); });
+    if (!st.ok()) return FromGrpc(st);
+    out->insert(out->end(), resp.deliveries().begin(), resp.deliveries().end());
+    req.set_from(resp.next());
+  } while (req.from() != 0);
   return Status::Ok();
 }
 

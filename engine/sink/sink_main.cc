@@ -16,12 +16,16 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/clock.h"
+#include "engine/wire_size.h"
 #include "engine/proto/queue.grpc.pb.h"
 #include "engine/server/daemon.h"
 
 using namespace ithappens;
 
 namespace {
+
+// A recipient is an address or a number; this bounds what one delivery may hold.
+constexpr size_t kMaxRecipientBytes = 4096;
 
 class SinkService final : public v1::EffectSink::Service {
  public:
@@ -43,8 +47,15 @@ class SinkService final : public v1::EffectSink::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "channel: '" + ch.substr(0, 32) + "' is not one of email, sms, call");
     }
-    if (req->recipient().empty()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "recipient: must not be empty");
+    if (req->recipient().empty() || req->recipient().size() > kMaxRecipientBytes) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "recipient: " + std::to_string(req->recipient().size()) +
+                              " bytes; the length must be 1.." + std::to_string(kMaxRecipientBytes));
+    }
+    if (req->task_id().size() > 128) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "task_id: " + std::to_string(req->task_id().size()) +
+                              " bytes; at most 128");
     }
     daemon::Leak(leak_bytes_);
     if (limit_bytes_ > 0 && daemon::RssBytes() > limit_bytes_) {
@@ -74,10 +85,18 @@ class SinkService final : public v1::EffectSink::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ListDeliveries(grpc::ServerContext*, const v1::Empty*,
+  // One page, as much as fits the answer's budget (at least one delivery).
+  grpc::Status ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* req,
                               v1::ListDeliveriesResponse* resp) override {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& d : deliveries_) *resp->add_deliveries() = d;
+    size_t bytes = 0, k = req->from();
+    for (; k < deliveries_.size(); ++k) {
+      const size_t size = deliveries_[k].ByteSizeLong() + 8;  // with its tag and length
+      if (resp->deliveries_size() > 0 && bytes + size > engine::kResponseBudgetBytes) break;
+      bytes += size;
+      *resp->add_deliveries() = deliveries_[k];
+    }
+    resp->set_next(k < deliveries_.size() ? k : 0);
     return grpc::Status::OK;
   }
 
@@ -130,6 +149,8 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(engine::kMaxMessageBytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(engine::kMaxMessageBytes));
   builder.RegisterService(&service);
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {

@@ -577,6 +577,39 @@ TEST_F(EngineErrors, DiskFaultIsUnavailableAndTheRetryLands) {
   EXPECT_EQ(s.runs.size(), 1u);
 }
 
+// The sink's list of deliveries grows with the run: it comes in pages that each fit one
+// message, and the client joins them (12 MB of deliveries, more than one 8 MiB answer).
+TEST(EngineProcess, SinkListsDeliveriesInPagesThatFit) {
+  Cluster c;
+  c.StartSink();
+  auto sink = c.Sink();
+  const std::string to(4096, 'r');
+  for (int i = 0; i < 3000; ++i) {
+    v1::DeliverRequest req;
+    req.set_idempotency_key("task-" + std::to_string(i) + "/0");
+    req.set_channel("sms");
+    req.set_recipient(to);
+    req.set_task_id("task-" + std::to_string(i));
+    bool delivered = false;
+    ASSERT_TRUE(sink.Deliver(req, &delivered).ok());
+    ASSERT_TRUE(delivered);
+  }
+  std::vector<v1::Delivery> all;
+  ASSERT_TRUE(sink.ListDeliveries(&all).ok());
+  ASSERT_EQ(all.size(), 3000u);
+  for (int i = 0; i < 3000; ++i) EXPECT_EQ(all[i].task_id(), "task-" + std::to_string(i));
+  v1::DeliverRequest big;
+  big.set_idempotency_key("k/0");
+  big.set_channel("sms");
+  big.set_recipient(std::string(4097, 'r'));
+  bool delivered = false;
+  Status st = sink.Deliver(big, &delivered);
+  EXPECT_EQ(StatusCodeName(st.code()), "INVALID_ARGUMENT");
+  EXPECT_NE(st.message().find("recipient: 4097 bytes; the length must be 1..4096"),
+            std::string::npos)
+      << st.message();
+}
+
 TEST_F(EngineErrors, SinkRejectsBadChannel) {
   Cluster c;
   c.StartSink();
