@@ -130,12 +130,13 @@ TEST(EngineProcess, MixedWorkloadResolvesAndEveryEffectIsDeliveredOnce) {
 
 TEST(EngineProcess, KilledWorkersTaskExpiresAndCompletesOnAnotherWorker) {
   Cluster c;
-  c.StartEngine({"--claim-timeout-ms", "1000"});
+  // A lease of 3 s: a loaded machine may stall the worker's reclaims for a second
+  // without the lease running out before the kill (the test's subject).
+  c.StartEngine({"--claim-timeout-ms", "3000"});
   c.StartSink();
   ChildProcess& doomed = c.StartWorker("doomed", {"--capacity", "1"});
   auto client = c.Client();
-  TaskDefinition d = Task(1, R"([{"sleep_ms":60000}])");
-  d.payload = R"([{"sleep_ms":1500},{"exit":0}])";
+  TaskDefinition d = Task(1, R"([{"sleep_ms":4000},{"exit":0}])");
   ASSERT_TRUE(client.CreateTask(d).ok());
   auto running = AwaitTasks(
       client, {d.task_id}, [](const auto& s) { return s.state == TaskState::kRunning; }, 20'000);
@@ -157,7 +158,7 @@ TEST(EngineProcess, KilledWorkersTaskExpiresAndCompletesOnAnotherWorker) {
 // the two delivery attempts the sink saw. worker_flags go to both workers.
 std::vector<v1::Delivery> CallThenCrashThenRetry(const std::vector<std::string>& worker_flags) {
   Cluster c;
-  c.StartEngine({"--claim-timeout-ms", "800"});
+  c.StartEngine({"--claim-timeout-ms", "3000"});  // outlasts a stalled reclaim
   c.StartSink();
   std::vector<std::string> flags = {"--capacity", "1"};
   flags.insert(flags.end(), worker_flags.begin(), worker_flags.end());
@@ -209,7 +210,7 @@ TEST(EngineProcess, EffectKeyPerRunBugCallsThePatientTwice) {
 
 TEST(EngineProcess, LeakingWorkerDiesAtItsLimitAndItsTaskIsRetriedElsewhere) {
   Cluster c;
-  c.StartEngine({"--claim-timeout-ms", "800"});
+  c.StartEngine({"--claim-timeout-ms", "3000"});  // outlasts a stalled reclaim
   c.StartSink();
   ChildProcess& leaky = c.StartWorker(
       "leaky", {"--capacity", "1", "--leak-mb-per-task", "40", "--memory-limit-mb", "100"});
