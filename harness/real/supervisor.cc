@@ -1,0 +1,230 @@
+#include "harness/real/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace ithappens::harness {
+
+using engine::Status;
+
+namespace {
+
+// The live process groups of this process, for the signal handler (async-signal-safe:
+// a fixed array of atomics, read with kill() only).
+constexpr size_t kMaxGroups = 4096;
+std::array<std::atomic<pid_t>, kMaxGroups> g_groups{};
+
+void Register(pid_t pgid) {
+  for (auto& g : g_groups) {
+    pid_t none = 0;
+    if (g.compare_exchange_strong(none, pgid)) return;
+  }
+}
+
+void Unregister(pid_t pgid) {
+  for (auto& g : g_groups) {
+    pid_t mine = pgid;
+    if (g.compare_exchange_strong(mine, 0)) return;
+  }
+}
+
+extern "C" void TearDownOnSignal(int sig) {
+  for (auto& g : g_groups) {
+    const pid_t pgid = g.load();
+    if (pgid > 0) kill(-pgid, SIGKILL);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+std::string LogTail(const std::filesystem::path& log) {
+  std::ifstream in(log);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (text.size() > 600) text = "..." + text.substr(text.size() - 600);
+  return text;
+}
+
+}  // namespace
+
+std::string ExitRecord::ToString() const {
+  return exited ? "exited " + std::to_string(code)
+                : "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
+}
+
+Supervisor::Supervisor(std::filesystem::path logs_dir) : logs_(std::move(logs_dir)) {}
+
+Supervisor::~Supervisor() { TearDown(); }
+
+std::filesystem::path Supervisor::LogPath(const std::string& name) const {
+  return logs_ / (name + ".log");
+}
+
+Status Supervisor::Start(const ProcessSpec& spec) {
+  if (spec.argv.empty()) return Status::InvalidArgument("argv: empty for " + spec.name);
+  auto it = procs_.find(spec.name);
+  if (it != procs_.end() && it->second.pid > 0) {
+    return Status::FailedPrecondition(spec.name + " is already running (pid " +
+                                      std::to_string(it->second.pid) + ")");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(logs_, ec);
+  if (ec) return Status::Unavailable("logs: cannot create " + logs_.string() + ": " + ec.message());
+  if (!spec.port_file.empty()) std::filesystem::remove(spec.port_file, ec);
+  const std::string log = LogPath(spec.name).string();
+  std::vector<std::string> argv = spec.argv;
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return Status::Unavailable(spec.name + ": fork: " + std::strerror(errno));
+  if (pid == 0) {
+    setpgid(0, 0);  // its own group: a signal to the group reaches all it started
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig : {SIGINT, SIGTERM, SIGPIPE}) signal(sig, SIG_DFL);
+    execv(args[0], args.data());
+    dprintf(2, "ithappens supervisor: cannot run %s: %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  setpgid(pid, pid);  // also here: no race with a signal sent right after fork
+  Register(pid);
+  Proc& p = procs_[spec.name];
+  p.spec = spec;
+  p.pid = pid;
+  p.port = -1;
+  if (spec.port_file.empty()) return Status::Ok();
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(spec.ready_timeout_ms);
+  while (std::chrono::steady_clock::now() < end) {
+    std::ifstream f(spec.port_file);
+    if (int port = 0; f >> port && port > 0) {
+      p.port = port;
+      return Status::Ok();
+    }
+    if (auto ended = Ended(spec.name)) {
+      return Status::Unavailable(spec.name + " " + ended->ToString() + " before it was ready; " +
+                                 log + " ends: " + LogTail(log));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  (void)Kill(spec.name, SIGKILL);
+  return Status::Unavailable(spec.name + " did not write its port file " + spec.port_file +
+                             " within " + std::to_string(spec.ready_timeout_ms) + " ms; " + log +
+                             " ends: " + LogTail(log));
+}
+
+Status Supervisor::Restart(const std::string& name) {
+  auto it = procs_.find(name);
+  if (it == procs_.end()) return Status::NotFound(name + " was never started");
+  const ProcessSpec spec = it->second.spec;
+  return Start(spec);
+}
+
+engine::Result<ExitRecord> Supervisor::Reap(Proc& p, bool block) {
+  int status = 0;
+  pid_t got;
+  do {
+    got = waitpid(p.pid, &status, block ? 0 : WNOHANG);
+  } while (got < 0 && errno == EINTR);
+  if (got == 0) return Status::Unavailable("still running");
+  ExitRecord r;
+  r.pid = p.pid;
+  if (got < 0) {
+    r.exited = true;
+    r.code = -1;
+  } else if (WIFEXITED(status)) {
+    r.exited = true;
+    r.code = WEXITSTATUS(status);
+  } else {
+    r.signal = WTERMSIG(status);
+  }
+  Unregister(p.pid);
+  p.pid = -1;
+  p.port = -1;
+  return r;
+}
+
+engine::Result<ExitRecord> Supervisor::Kill(const std::string& name, int sig) {
+  auto it = procs_.find(name);
+  if (it == procs_.end() || it->second.pid <= 0)
+    return Status::FailedPrecondition(name + " is not running");
+  Proc& p = it->second;
+  if (kill(-p.pid, sig) != 0 && errno != ESRCH)
+    return Status::Unavailable(name + ": kill: " + std::strerror(errno));
+  if (sig != SIGKILL) kill(-p.pid, SIGCONT);  // a paused process must run to handle it
+  return Reap(p, true);
+}
+
+Status Supervisor::Pause(const std::string& name) {
+  if (!Running(name)) return Status::FailedPrecondition(name + " is not running");
+  if (kill(-procs_[name].pid, SIGSTOP) != 0)
+    return Status::Unavailable(name + ": SIGSTOP: " + std::strerror(errno));
+  return Status::Ok();
+}
+
+Status Supervisor::Resume(const std::string& name) {
+  if (!Running(name)) return Status::FailedPrecondition(name + " is not running");
+  if (kill(-procs_[name].pid, SIGCONT) != 0)
+    return Status::Unavailable(name + ": SIGCONT: " + std::strerror(errno));
+  return Status::Ok();
+}
+
+std::optional<ExitRecord> Supervisor::Ended(const std::string& name) {
+  auto it = procs_.find(name);
+  if (it == procs_.end() || it->second.pid <= 0) return std::nullopt;
+  auto r = Reap(it->second, false);
+  if (!r.ok()) return std::nullopt;
+  return *r;
+}
+
+bool Supervisor::Running(const std::string& name) const {
+  auto it = procs_.find(name);
+  return it != procs_.end() && it->second.pid > 0;
+}
+
+pid_t Supervisor::Pid(const std::string& name) const {
+  auto it = procs_.find(name);
+  return it == procs_.end() ? -1 : it->second.pid;
+}
+
+int Supervisor::Port(const std::string& name) const {
+  auto it = procs_.find(name);
+  return it == procs_.end() ? -1 : it->second.port;
+}
+
+void Supervisor::TearDown() {
+  for (auto& [name, p] : procs_) {
+    if (p.pid <= 0) continue;
+    kill(-p.pid, SIGKILL);
+    (void)Reap(p, true);
+  }
+}
+
+void Supervisor::InstallSignalTeardown() {
+  struct sigaction sa {};
+  sa.sa_handler = TearDownOnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace ithappens::harness

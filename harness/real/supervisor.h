@@ -1,0 +1,80 @@
+// Real mode's supervisor (DESIGN.md, "Real mode, in detail"): starts each process of the
+// target in its own process group, its stdout and stderr appended to
+// OUT/<scenario>/logs/<name>.log; waits for it to be ready (its port file); kills
+// (SIGKILL), pauses (SIGSTOP), resumes (SIGCONT) and restarts it on the nemesis's schedule,
+// and records how each ended (the proof a fault event carries). Tearing down kills every
+// group and reaps it: on success, on failure (the destructor), and on SIGINT or SIGTERM to
+// the harness (InstallSignalTeardown). No process outlives a run.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace ithappens::harness {
+
+struct ProcessSpec {
+  std::string name;               // engine, sink, worker-0, ...: also the log's name
+  std::vector<std::string> argv;  // argv[0] is the binary's path
+  std::string port_file;          // written by the process when it listens ("": none)
+  int64_t ready_timeout_ms = 10'000;
+};
+
+// How a process ended: exited with a code, or killed by a signal.
+struct ExitRecord {
+  pid_t pid = -1;
+  bool exited = false;
+  int code = 0;    // exited: its exit code
+  int signal = 0;  // killed: the signal
+  std::string ToString() const;
+};
+
+class Supervisor {
+ public:
+  explicit Supervisor(std::filesystem::path logs_dir);
+  ~Supervisor();  // TearDown()
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Starts it (or again, after it ended, with the same spec when spec is omitted); waits
+  // for its port file. UNAVAILABLE, naming the log, when it exits or does not get ready.
+  engine::Status Start(const ProcessSpec& spec);
+  engine::Status Restart(const std::string& name);
+  // Sends sig to its process group and reaps it (SIGKILL, or SIGTERM for a graceful stop).
+  engine::Result<ExitRecord> Kill(const std::string& name, int sig);
+  engine::Status Pause(const std::string& name);   // SIGSTOP
+  engine::Status Resume(const std::string& name);  // SIGCONT
+  // Reaps it if it ended on its own (non-blocking): its record, or nullopt while alive.
+  std::optional<ExitRecord> Ended(const std::string& name);
+
+  bool Running(const std::string& name) const;
+  pid_t Pid(const std::string& name) const;  // -1 when not running
+  int Port(const std::string& name) const;   // from its port file; -1 when none
+  std::filesystem::path LogPath(const std::string& name) const;
+
+  // Kills and reaps every process still running, each group whole.
+  void TearDown();
+
+  // SIGINT and SIGTERM kill every live process group of every supervisor in this process,
+  // then end the process by the same signal (its default action).
+  static void InstallSignalTeardown();
+
+ private:
+  struct Proc {
+    ProcessSpec spec;
+    pid_t pid = -1;
+    int port = -1;
+  };
+  engine::Result<ExitRecord> Reap(Proc& p, bool block);
+  std::filesystem::path logs_;
+  std::map<std::string, Proc> procs_;
+};
+
+}  // namespace ithappens::harness
