@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   int64_t claim_timeout_ms = 20 * 60 * 1000, tick_ms = 100;
   std::vector<std::string> bugs;
   bool no_group_commit = false;
+  double time_scale = 1;
+  int64_t time_origin_ms = 0;
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free one)");
   app.add_option("--db", db, "SQLite database path (created if missing)")->required();
   app.add_option("--log", log_path, "log file (default: stderr)");
@@ -41,6 +43,12 @@ int main(int argc, char** argv) {
   app.add_option("--engine-bug", bugs, "turn on a deliberate bug switch (self-validation only)");
   app.add_option("--port-file", port_file, "write the port served on to this file");
   app.add_flag("--no-group-commit", no_group_commit, "one transaction and fsync per change");
+  app.add_option("--time-scale", time_scale,
+                 "K engine seconds per wall second (real mode's time scale), 1..100000")
+      ->check(CLI::Range(1.0, 100'000.0));
+  app.add_option("--time-origin-ms", time_origin_ms,
+                 "wall time the scaled clock counts from (the same for every process of a run; "
+                 "default: now)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -74,7 +82,8 @@ int main(int argc, char** argv) {
     log->error("cannot open store: {}", store.status().ToString());
     return 3;
   }
-  engine::RealClock clock;
+  if (time_origin_ms == 0) time_origin_ms = engine::RealClock().NowMs();
+  engine::ScaledClock clock(time_origin_ms, time_scale);
   auto queue = engine::Queue::Open(store.value().get(), &clock, options);
   if (!queue.ok()) {
     log->error("cannot recover queue: {}", queue.status().ToString());
@@ -85,6 +94,7 @@ int main(int argc, char** argv) {
   log->info("recovered {} tasks from {} (bugs: {})", tasks, db, options.bugs.ToString());
 
   server::QueueService service(queue.value().get(), db, log);
+  server::EngineControlService control(&clock, log);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
@@ -92,6 +102,7 @@ int main(int argc, char** argv) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(engine::kMaxMessageBytes));
   builder.SetMaxSendMessageSize(static_cast<int>(engine::kMaxMessageBytes));
   builder.RegisterService(&service);
+  builder.RegisterService(&control);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     log->error("cannot listen on {}", listen);

@@ -52,4 +52,23 @@ class QueueService final : public v1::Queue::Service {
   std::shared_ptr<spdlog::logger> log_;
 };
 
+// Real mode's control of the engine's clock (the clock-jump fault), logged.
+class EngineControlService final : public v1::EngineControl::Service {
+ public:
+  EngineControlService(engine::ScaledClock* clock, std::shared_ptr<spdlog::logger> log)
+      : clock_(clock), log_(std::move(log)) {}
+  grpc::Status SetClockOffset(grpc::ServerContext*, const v1::ClockOffset* req,
+                              v1::ClockOffset* previous) override {
+    previous->set_offset_ms(clock_->offset_ms());
+    clock_->SetOffsetMs(req->offset_ms());
+    log_->warn("clock offset {} ms -> {} ms (a clock jump)", previous->offset_ms(),
+               req->offset_ms());
+    return grpc::Status::OK;
+  }
+
+ private:
+  engine::ScaledClock* clock_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
 }  // namespace ithappens::server

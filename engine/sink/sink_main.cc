@@ -30,8 +30,9 @@ constexpr size_t kMaxRecipientBytes = 4096;
 class SinkService final : public v1::EffectSink::Service {
  public:
   SinkService(FILE* out, int64_t leak_bytes, int64_t memory_limit_bytes,
-              std::shared_ptr<spdlog::logger> log)
-      : out_(out),
+              std::shared_ptr<spdlog::logger> log, engine::TimeMs time_origin_ms, double time_scale)
+      : clock_(time_origin_ms, time_scale),
+        out_(out),
         leak_bytes_(leak_bytes),
         limit_bytes_(memory_limit_bytes),
         log_(std::move(log)) {}
@@ -109,11 +110,12 @@ class SinkService final : public v1::EffectSink::Service {
   }
 
  private:
+  engine::ScaledClock clock_;  // the run's time (real mode's time scale)
   FILE* out_;
   const int64_t leak_bytes_;
   const int64_t limit_bytes_;
   std::shared_ptr<spdlog::logger> log_;
-  engine::RealClock clock_;
+
   std::mutex mu_;
   std::map<std::string, int64_t> first_seen_;
   std::vector<v1::Delivery> deliveries_;
@@ -130,6 +132,12 @@ int main(int argc, char** argv) {
   app.add_option("--deliveries", deliveries, "JSONL file of every delivery attempt")->required();
   app.add_option("--log", log_path, "log file (default: stderr)");
   app.add_option("--port-file", port_file, "write the port served on to this file");
+  double time_scale = 1;
+  int64_t time_origin_ms = 0;
+  app.add_option("--time-scale", time_scale, "K run seconds per wall second, 1..100000")
+      ->check(CLI::Range(1.0, 100'000.0));
+  app.add_option("--time-origin-ms", time_origin_ms,
+                 "wall time the scaled clock counts from (the run's; default: now)");
   app.add_option("--leak-kb-per-request", leak_kb, "leak this much memory per Deliver")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   app.add_option("--memory-limit-mb", memory_limit_mb, "die (exit 137) past this RSS; 0 = none")
@@ -145,7 +153,9 @@ int main(int argc, char** argv) {
     log->error("--deliveries {}: cannot open for append", deliveries);
     return 3;
   }
-  SinkService service(out, leak_kb * 1024, memory_limit_mb * 1024 * 1024, log);
+  if (time_origin_ms == 0) time_origin_ms = engine::RealClock().NowMs();
+  SinkService service(out, leak_kb * 1024, memory_limit_mb * 1024 * 1024, log, time_origin_ms,
+                      time_scale);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);

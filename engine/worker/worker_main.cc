@@ -40,18 +40,15 @@ struct Config {
   int64_t poll_ms = 50, leak_mb_per_task = 0, memory_limit_mb = 0;
   uint64_t seed = 1;
   engine::BugSwitches bugs;
+  double time_scale = 1;       // K engine ms per wall ms (real mode's time scale)
+  int64_t time_origin_ms = 0;  // the run's origin of the scaled clock (0: now)
 };
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 class Worker {
  public:
   Worker(Config c, std::shared_ptr<spdlog::logger> log)
       : c_(std::move(c)),
+        clock_(c_.time_origin_ms, c_.time_scale),
         log_(std::move(log)),
         queue_(rpc::Connect(c_.engine), rpc::RetryPolicy{}, c_.seed),
         sink_(rpc::Connect(c_.sink), rpc::RetryPolicy{.max_attempts = 12}, c_.seed + 1) {}
@@ -88,7 +85,7 @@ class Worker {
     active_++;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      int64_t now = WallMs();
+      int64_t now = clock_.NowMs();
       leases_[{claim.task.task_id, claim.run_id}] =
           Lease{claim.taken_until_ms, std::max<int64_t>(claim.taken_until_ms - now, 1)};
     }
@@ -108,7 +105,7 @@ class Worker {
   void ReclaimLoop() {
     while (!reclaimer_stop_) {
       std::vector<std::pair<std::string, uint32_t>> due;
-      int64_t now = WallMs();
+      int64_t now = clock_.NowMs();
       {
         std::lock_guard<std::mutex> lock(mu_);
         for (const auto& [key, lease] : leases_) {
@@ -141,9 +138,10 @@ class Worker {
     }
   }
 
-  // Sleeps in slices so that a stop request is noticed; false if stopped.
+  // Sleeps ms of the run's (scaled) time in slices, so that a stop request is noticed;
+  // false if stopped.
   bool SleepMs(int64_t ms) {
-    auto end = Clock::now() + std::chrono::milliseconds(ms);
+    auto end = Clock::now() + std::chrono::milliseconds(clock_.WallMsFor(ms));
     while (Clock::now() < end) {
       if (stop_) return false;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now());
@@ -197,7 +195,7 @@ class Worker {
     RunHost(Worker* w, const rpc::ClaimedTask& claim) : w_(w), claim_(claim) {}
     bool Wait(const Step& s) override {
       if (s.kind == Step::Kind::kSleep) return w_->SleepMs(s.value);
-      auto end = Clock::now() + std::chrono::milliseconds(s.value);
+      auto end = Clock::now() + std::chrono::milliseconds(w_->clock_.WallMsFor(s.value));
       volatile uint64_t x = 0;
       while (Clock::now() < end) {
         if (w_->stop_) return false;
@@ -236,6 +234,7 @@ class Worker {
   }
 
   Config c_;
+  engine::ScaledClock clock_;  // the run's time: leases and program steps
   std::shared_ptr<spdlog::logger> log_;
   rpc::QueueClient queue_;
   rpc::SinkClient sink_;
@@ -269,6 +268,10 @@ int main(int argc, char** argv) {
   app.add_option("--engine-bug", bugs, "bug switches that reach the worker (effect-key-per-run)");
   app.add_option("--seed", c.seed, "seed of the retry jitter");
   app.add_option("--log", log_path, "log file (default: stderr)");
+  app.add_option("--time-scale", c.time_scale, "K run seconds per wall second, 1..100000")
+      ->check(CLI::Range(1.0, 100'000.0));
+  app.add_option("--time-origin-ms", c.time_origin_ms,
+                 "wall time the scaled clock counts from (the run's; default: now)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -280,6 +283,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (c.time_origin_ms == 0) c.time_origin_ms = engine::RealClock().NowMs();
   auto log = daemon::MakeLogger("worker-" + c.id, log_path);
   log->info("worker {}/{} capacity {} engine {} sink {}", c.group, c.id, c.capacity, c.engine,
             c.sink);

@@ -23,6 +23,27 @@ class RealClock final : public Clock {
   TimeMs NowMs() const override;
 };
 
+// Real time at a scale (real mode's --time-scale K): K engine ms per wall ms, counted from
+// origin_ms — a wall time every process of a run is given, so all of them agree and a
+// restarted process goes on where it was — plus an offset that may be switched at run
+// time, forward or backward (the clock-jump fault). Scale 1, offset 0: the wall clock.
+class ScaledClock final : public Clock {
+ public:
+  ScaledClock(TimeMs origin_ms, double scale) : origin_ms_(origin_ms), scale_(scale) {}
+  TimeMs NowMs() const override;
+  // The wall milliseconds that engine_ms of this clock take (at least 1 for a positive
+  // duration).
+  int64_t WallMsFor(int64_t engine_ms) const;
+  double scale() const { return scale_; }
+  void SetOffsetMs(TimeMs offset) { offset_ms_.store(offset, std::memory_order_relaxed); }
+  TimeMs offset_ms() const { return offset_ms_.load(std::memory_order_relaxed); }
+
+ private:
+  TimeMs origin_ms_;
+  double scale_;
+  std::atomic<TimeMs> offset_ms_{0};
+};
+
 // Time moves only when told. Thread-safe; may be moved backwards to model a clock jump.
 class ManualClock final : public Clock {
  public:
