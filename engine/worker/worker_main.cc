@@ -23,11 +23,13 @@
 #include "engine/client/queue_client.h"
 #include "engine/server/daemon.h"
 #include "engine/payload.h"
+#include "engine/worker/op_log.h"
 
 using namespace ithappens;
 using engine::ReasonResolved;
 using engine::RunRef;
 using worker::ParsePayload;
+using worker::OpLog;
 using worker::Step;
 
 namespace {
@@ -40,6 +42,7 @@ struct Config {
   int64_t poll_ms = 50, leak_mb_per_task = 0, memory_limit_mb = 0;
   uint64_t seed = 1;
   engine::BugSwitches bugs;
+  std::string history;         // the op log (real mode's history of this worker), "" none
   double time_scale = 1;       // K engine ms per wall ms (real mode's time scale)
   int64_t time_origin_ms = 0;  // the run's origin of the scaled clock (0: now)
 };
@@ -49,6 +52,7 @@ class Worker {
   Worker(Config c, std::shared_ptr<spdlog::logger> log)
       : c_(std::move(c)),
         clock_(c_.time_origin_ms, c_.time_scale),
+        ops_(c_.history, c_.id, &clock_, c_.time_origin_ms),
         log_(std::move(log)),
         queue_(rpc::Connect(c_.engine), rpc::RetryPolicy{}, c_.seed),
         sink_(rpc::Connect(c_.sink), rpc::RetryPolicy{.max_attempts = 12}, c_.seed + 1) {}
@@ -62,7 +66,16 @@ class Worker {
       int free_slots = c_.capacity - active_.load();
       if (free_slots > 0) {
         std::vector<rpc::ClaimedTask> claims;
+        const nlohmann::json asked = {{"n", free_slots}};
+        ops_.Invoke("claim", "", asked);
         engine::Status st = queue_.ClaimWork(c_.group, c_.id, free_slots, &claims);
+        nlohmann::json runs = nlohmann::json::array();
+        for (const auto& claim : claims) {
+          runs.push_back({{"task", claim.task.task_id},
+                          {"run", claim.run_id},
+                          {"taken_until_ms", claim.taken_until_ms - c_.time_origin_ms}});
+        }
+        ops_.Complete("claim", "", st, {{"runs", runs}}, asked);
         if (!st.ok()) log_->warn("claimWork: {}", st.ToString());
         for (auto& claim : claims) Start(std::move(claim));
       }
@@ -114,7 +127,11 @@ class Worker {
       }
       for (const auto& [task, run] : due) {
         int64_t until = 0;
+        const nlohmann::json which = {{"run", run}};
+        ops_.Invoke("reclaim", task, which);
         engine::Status st = queue_.ReclaimTask(RunRef{task, run, c_.group, c_.id}, &until);
+        ops_.Complete("reclaim", task, st,
+                      {{"run", run}, {"taken_until_ms", until - c_.time_origin_ms}}, which);
         std::lock_guard<std::mutex> lock(mu_);
         auto it = leases_.find({task, run});
         if (it == leases_.end()) continue;
@@ -153,6 +170,13 @@ class Worker {
   void Report(const RunRef& ref, engine::RunState outcome, ReasonResolved reason,
               const std::string& why) {
     engine::Status st;
+    const std::string task(ref.task_id);
+    nlohmann::json value = {{"run", ref.run_id}};
+    if (outcome == engine::RunState::kException) value["reason"] = engine::ToString(reason);
+    const char* f = outcome == engine::RunState::kCompleted ? "report-completed"
+                    : outcome == engine::RunState::kFailed  ? "report-failed"
+                                                            : "report-exception";
+    ops_.Invoke(f, task, value);
     if (outcome == engine::RunState::kCompleted) {
       st = queue_.ReportCompleted(ref);
     } else if (outcome == engine::RunState::kFailed) {
@@ -160,6 +184,7 @@ class Worker {
     } else {
       st = queue_.ReportException(ref, reason);
     }
+    ops_.Complete(f, task, st, value, value);
     std::string what(outcome == engine::RunState::kException ? engine::ToString(reason)
                                                              : engine::ToString(outcome));
     if (st.ok()) {
@@ -183,6 +208,7 @@ class Worker {
     std::optional<worker::Ending> ending = worker::RunProgram(*program, claim.run_id, host);
     if (!ending) {
       if (host.sink_error.empty()) return Shutdown(ref);
+      ops_.Event("fail", "deliver", id, "effect sink unavailable: " + host.sink_error);
       return Report(ref, engine::RunState::kException, ReasonResolved::kIntermittentTask,
                     "effect sink unavailable: " + host.sink_error);
     }
@@ -235,6 +261,7 @@ class Worker {
 
   Config c_;
   engine::ScaledClock clock_;  // the run's time: leases and program steps
+  OpLog ops_;                  // every call, for real mode's history
   std::shared_ptr<spdlog::logger> log_;
   rpc::QueueClient queue_;
   rpc::SinkClient sink_;
@@ -268,6 +295,8 @@ int main(int argc, char** argv) {
   app.add_option("--engine-bug", bugs, "bug switches that reach the worker (effect-key-per-run)");
   app.add_option("--seed", c.seed, "seed of the retry jitter");
   app.add_option("--log", log_path, "log file (default: stderr)");
+  app.add_option("--history", c.history,
+                 "append every call to this file in the history's format (real mode)");
   app.add_option("--time-scale", c.time_scale, "K run seconds per wall second, 1..100000")
       ->check(CLI::Range(1.0, 100'000.0));
   app.add_option("--time-origin-ms", c.time_origin_ms,
