@@ -1,6 +1,7 @@
 #include "engine/server/queue_service.h"
 
 #include "engine/client/convert.h"
+#include "engine/fault_points.h"
 #include "engine/wire_size.h"
 
 namespace ithappens::server {
@@ -227,6 +228,7 @@ grpc::Status QueueService::Health(grpc::ServerContext*, const v1::Empty*,
   resp->set_tasks(tasks);
   resp->set_store(store_name_);
   resp->set_engine_bugs(queue_->options().bugs.ToString());
+  resp->set_fault_point_fires(engine::FaultPointFireCount());
   return grpc::Status::OK;
 }
 

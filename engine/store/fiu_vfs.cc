@@ -139,6 +139,7 @@ int CurrentTimeInt64(sqlite3_vfs*, sqlite3_int64* out) {
 
 namespace {
 std::atomic<bool> g_fiu_initialized{false};
+std::atomic<int64_t> g_fault_fires{0};
 }  // namespace
 
 void InitFaultPoints() {
@@ -150,8 +151,12 @@ void InitFaultPoints() {
 }
 
 bool FaultPointFires(const char* name) {
-  return g_fiu_initialized.load(std::memory_order_acquire) && fiu_fail(name) != 0;
+  if (!g_fiu_initialized.load(std::memory_order_acquire) || fiu_fail(name) == 0) return false;
+  g_fault_fires.fetch_add(1, std::memory_order_relaxed);
+  return true;
 }
+
+int64_t FaultPointFireCount() { return g_fault_fires.load(std::memory_order_relaxed); }
 
 int RegisterFiuVfs() {
   static std::once_flag once;

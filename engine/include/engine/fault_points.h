@@ -5,6 +5,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <string_view>
 
 namespace ithappens::engine {
@@ -26,5 +27,8 @@ void InitFaultPoints();
 
 // True if fault point `name` fires now: InitFaultPoints() was called and libfiu says so.
 bool FaultPointFires(const char* name);
+// How many times a point fired in this process (the proof a disk fault happened; real
+// mode reads it from the engine's Health).
+int64_t FaultPointFireCount();
 
 }  // namespace ithappens::engine
