@@ -1,4 +1,4 @@
-#include "engine/client/convert.h"
+#include "engine/wire_convert.h"
 
 namespace ithappens::rpc {
 namespace {

@@ -1,9 +1,9 @@
-#include "engine/client/queue_client.h"
+#include "engine/queue_client.h"
 
 #include <algorithm>
 #include <thread>
 
-#include "engine/client/convert.h"
+#include "engine/wire_convert.h"
 #include "engine/wire_size.h"
 
 namespace ithappens::rpc {

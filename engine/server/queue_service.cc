@@ -1,6 +1,6 @@
 #include "engine/server/queue_service.h"
 
-#include "engine/client/convert.h"
+#include "engine/wire_convert.h"
 #include "engine/fault_points.h"
 #include "engine/wire_size.h"
 

@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "engine/bugs.h"
-#include "engine/client/queue_client.h"
+#include "engine/queue_client.h"
 #include "engine/server/daemon.h"
 #include "engine/payload.h"
 #include "engine/worker/op_log.h"

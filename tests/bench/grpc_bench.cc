@@ -11,7 +11,7 @@
 #include <fstream>
 #include <thread>
 
-#include "engine/client/queue_client.h"
+#include "engine/queue_client.h"
 
 namespace ithappens {
 namespace {

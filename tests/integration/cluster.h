@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/client/queue_client.h"
+#include "engine/queue_client.h"
 #include "tests/testing/engine_fixtures.h"
 
 namespace ithappens::testing {

@@ -7,7 +7,7 @@
 
 #include <set>
 
-#include "engine/client/convert.h"
+#include "engine/wire_convert.h"
 #include "engine/wire_size.h"
 #include "tests/testing/engine_fixtures.h"
 
