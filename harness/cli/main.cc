@@ -29,6 +29,7 @@
 #include "harness/history/timeline.h"
 #include "harness/load/workload.h"
 #include "harness/scenario/scenario.h"
+#include "harness/real/run.h"
 #include "harness/sim/sim.h"
 #include "reports/report.h"
 
@@ -137,14 +138,14 @@ class ProgressPrinter {
   Clock::time_point start_, last_;
 };
 
-bool WriteReports(const std::filesystem::path& dir, const Scenario& s, uint64_t seed, double load,
-                  const engine::BugSwitches& bugs, const SimSummary& sum,
+bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std::string& mode,
+                  uint64_t seed, double load, const engine::BugSwitches& bugs, const SimSummary& sum,
                   const std::vector<CheckResult>& results, const std::vector<RootCause>& roots,
                   const Timeline& timeline, const std::string& command) {
   reports::Report r;
   r.scenario = s.name;
   r.file = s.file;
-  r.mode = "sim";
+  r.mode = mode;
   r.seed = seed;
   r.load = load;
   r.engine_bugs = bugs.ToString();
@@ -231,6 +232,73 @@ int Rerender(const std::string& dir) {
   }
 }
 
+// The directory the ithappens binary is in: the engine's, worker's and sink's too.
+std::string BinDir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "." : exe.parent_path().string();
+}
+
+// `--mode real`: the scenario against the real processes, judged like a simulated run.
+int RunOneReal(const std::string& file, const std::string& out_root, double load,
+               const engine::BugSwitches& bugs, const std::vector<std::string>& bug_names,
+               double time_scale, const std::string& bug_args) {
+  auto scenario = LoadScenario(file);
+  if (!scenario.ok()) {
+    std::cerr << "ithappens: " << scenario.status().message() << "\n";
+    return kExitUsage;
+  }
+  const Scenario& s = scenario.value();
+  if (auto st = CheckRunSize(s, load); !st.ok()) {
+    std::cerr << "ithappens: " << st.message() << "\n";
+    return kExitUsage;
+  }
+  if (auto st = CheckRealScenario(s); !st.ok()) {
+    std::cerr << "ithappens: " << st.message() << "\n";
+    return kExitUsage;
+  }
+  const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
+  if (!MakeDirectory(dir / "logs")) return kExitHarness;
+  RealOptions o{&s, load, bugs, bug_names, dir.string(), BinDir(), time_scale};
+  auto real = RunReal(o);
+  if (!real.ok()) {
+    std::cerr << "ithappens: the harness failed (not the target): " << real.status().ToString()
+              << "\n";
+    return kExitHarness;
+  }
+  char scale[32];
+  std::snprintf(scale, sizeof scale, "%g", time_scale);
+  const std::string command = "ithappens run " + file + " --mode real --time-scale " + scale +
+                              " --load " + LoadText(load) + " --out " + out_root + bug_args;
+  const std::string history = (dir / "history.jsonl").string();
+  std::string error;
+  auto results = CheckHistoryFile(history, &error);
+  if (results.empty()) {
+    std::cerr << "ithappens: cannot read back the history: " << error << "\n";
+    return kExitHarness;
+  }
+  auto roots = RootCauses(history, &error);
+  Timeline timeline;
+  SimSummary sum;
+  sum.events = real->events;
+  sum.tasks = real->tasks;
+  sum.sim_ms = real->scenario_ms;
+  sum.requests = real->requests;
+  if (!BuildTimeline(history, 200, &timeline, &error) ||
+      !WriteReports(dir, s, "real", 0, load, bugs, sum, results, roots, timeline, command)) {
+    std::cerr << "ithappens: the harness failed writing the reports: " << error << "\n";
+    return kExitHarness;
+  }
+  const Validity v = Compose(results);
+  std::cout << s.name << ": " << ToString(v) << " (real, time scale " << scale << ", "
+            << real->tasks << " tasks, " << real->events << " events, "
+            << real->scenario_ms / 1000 << " run s in " << real->wall_ms / 1000 << " wall s)\n";
+  PrintResults(results, std::cout);
+  std::cout << "report: " << (dir / "report.html").string() << "\n";
+  if (v != Validity::kValid) std::cout << "reproduce: " << command << "\n";
+  return ExitFor(v);
+}
+
 int RunOne(const std::string& file, const std::string& out_root, std::optional<uint64_t> seed_flag,
            double load, const engine::BugSwitches& bugs, bool self_check,
            const std::string& bug_args) {
@@ -280,7 +348,8 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
   auto roots = RootCauses(o.history_path, &error);
   Timeline timeline;
   if (!BuildTimeline(o.history_path, 200, &timeline, &error) ||
-      !WriteReports(dir, s, seed, load, bugs, sum.value(), results, roots, timeline, command)) {
+      !WriteReports(dir, s, "sim", seed, load, bugs, sum.value(), results, roots, timeline,
+                    command)) {
     std::cerr << "ithappens: the harness failed writing the reports: " << error << "\n";
     return kExitHarness;
   }
@@ -405,7 +474,12 @@ int Main(int argc, char** argv) {
   std::vector<std::string> bug_names;
   bool self_check = false;
   run->add_option("scenarios", files, "scenario YAML files")->required()->check(CLI::ExistingFile);
-  run->add_option("--mode", mode, "sim (real mode: the gRPC target, coming next)");
+  double time_scale = 1;
+  run->add_option("--mode", mode,
+                  "sim, or real: the real engine, workers and sink (a first version: no faults, "
+                  "hooks or later calls yet)");
+  run->add_option("--time-scale", time_scale, "real mode: K scenario seconds per wall second")
+      ->check(CLI::Range(1.0, 100'000.0));
   run->add_option("--seed", seed, "overrides the scenario's seed");
   run->add_option("--load", load_text, "load multiplier, e.g. 5x");
   run->add_option("--out", out, "output root; a run writes OUT/<scenario>/");
@@ -495,10 +569,8 @@ int Main(int argc, char** argv) {
   }
 
   // run
-  if (mode != "sim") {
-    std::cerr << "ithappens: --mode " << mode
-              << ": only sim is implemented so far (real mode drives "
-              << "ithappens-engine over gRPC; it is the next step)\n";
+  if (mode != "sim" && mode != "real") {
+    std::cerr << "ithappens: --mode " << mode << ": not sim or real\n";
     return kExitUsage;
   }
   double load = 0;
@@ -517,7 +589,8 @@ int Main(int argc, char** argv) {
   }
   int worst = 0;
   for (const auto& f : files) {
-    int rc = RunOne(f, out, seed, load, bugs, self_check, bug_args);
+    int rc = mode == "real" ? RunOneReal(f, out, load, bugs, bug_names, time_scale, bug_args)
+                            : RunOne(f, out, seed, load, bugs, self_check, bug_args);
     worst = std::max(worst, rc);
   }
   return worst;

@@ -240,6 +240,39 @@ TEST(Cli, ARunOverTheWholeRunBoundIsRefusedUpFrontWithItsTotal) {
   EXPECT_NE(o.text.find("plans tasks: 2592000000000"), std::string::npos) << o.text;
 }
 
+// Real mode, first version: the real engine, workers and sink, judged by the same
+// checkers; a user failure retried by the engine is caught as in sim; what real mode does
+// not do yet is refused with exit 2; nothing is left running.
+TEST(Cli, RealModeRunsTheRealProcessesAndTheSameCheckersJudgeThem) {
+  testing::TempDir out;
+  const std::string scenario = std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/real-smoke.yaml";
+  Output o = Ithappens("run " + scenario + " --mode real --time-scale 20 --out " +
+                       out.path().string());
+  EXPECT_EQ(o.code, 0) << o.text;
+  EXPECT_NE(o.text.find("real-smoke: valid (real, time scale 20"), std::string::npos) << o.text;
+  for (const char* f : {"history.jsonl", "report.json", "logs/engine.log", "logs/worker-0.log",
+                        "logs/sink.log"}) {
+    EXPECT_TRUE(std::filesystem::exists(out.path() / "real-smoke" / f)) << f;
+  }
+  auto report = nlohmann::json::parse(std::ifstream(out.path() / "real-smoke" / "report.json"));
+  EXPECT_EQ(report["mode"], "real");
+  o = Ithappens("run " + scenario + " --mode real --time-scale 20 --engine-bug retry-user-failures" +
+                " --out " + out.path().string());
+  EXPECT_EQ(o.code, 1) << o.text;
+  EXPECT_NE(o.text.find("FAILED  attribution"), std::string::npos) << o.text;
+  o = Ithappens("run " + Smoke() + " --mode real --out " + out.path().string());
+  EXPECT_EQ(o.code, 2) << o.text;
+  EXPECT_NE(o.text.find("faults: not in real mode yet"), std::string::npos) << o.text;
+  // None of this run's processes is left (other tests may run engines meanwhile: ours are
+  // the ones whose command line names this run's directory).
+  for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(proc.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(cmdline.find(out.path().string() + "/real-smoke/real/"), std::string::npos)
+        << proc.path() << " outlived the run: " << cmdline;
+  }
+}
+
 // `ithappens bench` runs the scenario at each load and writes what it measured; the
 // figures themselves are never asserted (the machine is shared), only their shape.
 TEST(Cli, BenchRunsEachLoadAndWritesTheTable) {

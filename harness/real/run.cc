@@ -1,0 +1,301 @@
+#include "harness/real/run.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "engine/clock.h"
+#include "engine/hash.h"
+#include "engine/queue_client.h"
+#include "harness/history/history.h"
+#include "harness/load/workload.h"
+#include "harness/real/merge.h"
+#include "harness/real/proxy.h"
+#include "harness/real/supervisor.h"
+
+namespace ithappens::harness {
+
+using engine::Status;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The harness's own record of the run (plan, creates, final statuses, effects), in run
+// time since the origin. Thread-safe: every client thread records here.
+class Recorder {
+ public:
+  Recorder(const std::string& path, const engine::ScaledClock& clock, int64_t origin_ms)
+      : w_(path), clock_(clock), origin_ms_(origin_ms) {}
+  bool ok() const { return w_.ok(); }
+  void Emit(std::string_view proc, EventType type, std::string_view f, std::string_view task,
+            std::string_view value = "", std::string_view error = "") {
+    EmitAt((clock_.NowMs() - origin_ms_) * 1'000'000, proc, type, f, task, value, error);
+  }
+  void EmitAt(int64_t t_ns, std::string_view proc, EventType type, std::string_view f,
+              std::string_view task, std::string_view value = "", std::string_view error = "") {
+    std::lock_guard<std::mutex> lock(mu_);
+    w_.AppendRaw(t_ns, proc, type, f, task, value, error);
+  }
+
+ private:
+  std::mutex mu_;
+  HistoryWriter w_;
+  const engine::ScaledClock& clock_;
+  int64_t origin_ms_;
+};
+
+// The final event's value: the simulator's shape, times since the origin.
+std::string FinalJson(const engine::TaskStatus& s, int64_t origin_ms) {
+  json runs = json::array();
+  for (const auto& r : s.runs) {
+    runs.push_back({{"reason_created", engine::ToString(r.reason_created)},
+                    {"reason_resolved", engine::ToString(r.reason_resolved)},
+                    {"resolved_ms", r.resolved_ms ? r.resolved_ms - origin_ms : 0},
+                    {"started_ms", r.started_ms ? r.started_ms - origin_ms : 0},
+                    {"state", engine::ToString(r.state)},
+                    {"worker", r.worker ? r.worker->id : ""}});
+  }
+  json v = {{"deadline_ms", s.deadline_ms - origin_ms},
+            {"runs", runs},
+            {"state", engine::ToString(s.state)}};
+  if (s.blocked_by) v["blocked_by"] = *s.blocked_by;
+  return v.dump();
+}
+
+std::string CreateValue(const engine::TaskDefinition& d) {
+  return "{\"digest\":\"" + DefinitionDigest(d) + "\",\"priority\":\"" +
+         std::string(engine::ToString(d.priority)) + "\",\"retries\":" + std::to_string(d.retries) +
+         "}";
+}
+
+void SleepUntilWall(int64_t wall_ms) {
+  const int64_t now = engine::RealClock().NowMs();
+  if (wall_ms > now) std::this_thread::sleep_for(std::chrono::milliseconds(wall_ms - now));
+}
+
+}  // namespace
+
+Status CheckRealScenario(const Scenario& s) {
+  auto no = [&](const std::string& what) {
+    return Status::InvalidArgument(s.file + ": " + what +
+                                   ": not in real mode yet (issue 10; run it with --mode sim)");
+  };
+  if (!s.faults.empty()) return no("faults");
+  if (s.late_calls) return no("late_calls");
+  if (s.bound_probes) return no("bound_probes");
+  for (size_t w = 0; w < s.workload.size(); ++w) {
+    const WorkloadSpec& spec = s.workload[w];
+    const std::string where = "workload[" + std::to_string(w) + "]";
+    if (spec.kind == "hook") return no(where + ".kind hook");
+    if (spec.recreate_after_ms >= 0 || spec.cancel_after_ms >= 0 || spec.rerun_after_ms >= 0)
+      return no(where + " later calls (recreate_s, cancel_s, rerun_s)");
+  }
+  return Status::Ok();
+}
+
+engine::Result<RealSummary> RunReal(const RealOptions& o) {
+  const Scenario& s = *o.scenario;
+  ITHAPPENS_RETURN_IF_ERROR(CheckRealScenario(s));
+  const auto wall_start = std::chrono::steady_clock::now();
+  const fs::path run_dir(o.run_dir), real = run_dir / "real", logs = run_dir / "logs";
+  std::error_code ec;
+  fs::remove_all(real, ec);  // a previous run's database and records
+  fs::create_directories(real, ec);
+  fs::create_directories(logs, ec);
+  if (ec) return Status::Unavailable("cannot create " + real.string() + ": " + ec.message());
+
+  const int64_t origin = engine::RealClock().NowMs();
+  const engine::ScaledClock clock(origin, o.time_scale);
+  const std::string K = std::to_string(o.time_scale), T0 = std::to_string(origin);
+  auto wall_of = [&](int64_t run_ms) {  // the wall time a run time falls at
+    return origin + static_cast<int64_t>(static_cast<double>(run_ms) / o.time_scale);
+  };
+  Workload workload = PlanWorkload(s, o.load, origin);
+  RealSummary summary;
+  summary.tasks = static_cast<int64_t>(workload.tasks.size());
+
+  Supervisor::InstallSignalTeardown();
+  Supervisor sup(logs);
+  auto bin = [&](const char* name) { return (fs::path(o.bin_dir) / name).string(); };
+  ProcessSpec engine_spec{"engine",
+                          {bin("ithappens-engine"), "--listen", "127.0.0.1:0", "--db",
+                           (real / "queue.db").string(), "--port-file",
+                           (real / "engine.port").string(), "--claim-timeout-ms",
+                           std::to_string(s.claim_timeout_ms), "--tick-ms", "20",
+                           "--time-scale", K, "--time-origin-ms", T0},
+                          (real / "engine.port").string()};
+  for (const auto& b : o.bug_names) {
+    engine_spec.argv.push_back("--engine-bug");
+    engine_spec.argv.push_back(b);
+  }
+  ITHAPPENS_RETURN_IF_ERROR(sup.Start(engine_spec));
+  ProcessSpec sink_spec{"sink",
+                        {bin("ithappens-sink"), "--listen", "127.0.0.1:0", "--deliveries",
+                         (real / "deliveries.jsonl").string(), "--port-file",
+                         (real / "sink.port").string(), "--time-scale", K, "--time-origin-ms",
+                         T0},
+                        (real / "sink.port").string()};
+  ITHAPPENS_RETURN_IF_ERROR(sup.Start(sink_spec));
+  const int engine_port = sup.Port("engine"), sink_port = sup.Port("sink");
+
+  // A proxy on every link to the engine (the faults will switch them).
+  std::map<std::string, std::unique_ptr<FaultProxy>> proxies;
+  auto proxy = [&](const std::string& proc) -> engine::Result<int> {
+    auto p = std::make_unique<FaultProxy>(proc + "->engine", engine_port,
+                                          engine::StableHash(proc, 0),
+                                          logs / "proxy.log");
+    ITHAPPENS_RETURN_IF_ERROR(p->Start());
+    const int port = p->port();
+    proxies[proc] = std::move(p);
+    return port;
+  };
+  const int64_t poll_wall_ms = std::max<int64_t>(1, static_cast<int64_t>(s.poll_ms / o.time_scale));
+  std::vector<std::string> op_logs;
+  for (int w = 0; w < s.workers; ++w) {
+    const std::string name = "worker-" + std::to_string(w);
+    auto port = proxy(name);
+    if (!port.ok()) return port.status();
+    op_logs.push_back((real / (name + ".jsonl")).string());
+    ProcessSpec spec{name,
+                     {bin("ithappens-worker"), "--engine", "127.0.0.1:" + std::to_string(*port),
+                      "--sink", "127.0.0.1:" + std::to_string(sink_port), "--worker-id", name,
+                      "--capacity", std::to_string(s.capacity), "--poll-ms",
+                      std::to_string(poll_wall_ms), "--history", op_logs.back(), "--time-scale",
+                      K, "--time-origin-ms", T0, "--seed", std::to_string(w + 1)}};
+    for (const auto& b : o.bug_names) {
+      spec.argv.push_back("--engine-bug");
+      spec.argv.push_back(b);
+    }
+    ITHAPPENS_RETURN_IF_ERROR(sup.Start(spec));
+  }
+
+  const std::string own = (real / "harness.jsonl").string();
+  {
+    Recorder rec(own, clock, origin);
+    if (!rec.ok()) return Status::Unavailable(own + ": cannot write");
+    rec.EmitAt(0, "plan", EventType::kPlan, "target", "",
+               "{\"claim_timeout_ms\":" + std::to_string(s.claim_timeout_ms) + "}");
+    if (s.herd_window_ms > 0) {
+      rec.EmitAt(0, "plan", EventType::kPlan, "herd-guard", "",
+                 "{\"max\":" + std::to_string(s.herd_max) +
+                     ",\"window_ms\":" + std::to_string(s.herd_window_ms) + "}");
+    }
+    for (const PlannedTask& t : workload.tasks)
+      rec.EmitAt(0, "plan", EventType::kPlan, "task", t.def.task_id, t.PlanJson());
+
+    // The clients: each submits its chains in time order, a chain's tasks one after the
+    // other (each after the previous create was answered).
+    std::map<int, std::vector<const Submission*>> by_client;
+    for (const Submission& sub : workload.submissions)
+      by_client[workload.tasks[sub.tasks.front()].client].push_back(&sub);
+    std::atomic<int64_t> requests{0};
+    std::vector<std::thread> clients;
+    for (auto& [client, subs] : by_client) {
+      std::stable_sort(subs.begin(), subs.end(),
+                       [](const Submission* a, const Submission* b) { return a->at_ms < b->at_ms; });
+      const std::string proc = "client-" + std::to_string(client);
+      auto port = proxy(proc);
+      if (!port.ok()) return port.status();
+      clients.emplace_back([&, proc, port = *port, subs = subs] {
+        rpc::QueueClient q(rpc::Connect("127.0.0.1:" + std::to_string(port)), rpc::RetryPolicy{},
+                           static_cast<uint64_t>(port));
+        for (const Submission* sub : subs) {
+          SleepUntilWall(wall_of(sub->at_ms));
+          for (size_t k : sub->tasks) {
+            engine::TaskDefinition d = workload.tasks[k].def;
+            d.created_ms = workload.tasks[k].created_at_ms >= 0
+                               ? origin + workload.tasks[k].created_at_ms
+                               : clock.NowMs();
+            d.deadline_ms = d.created_ms + workload.tasks[k].deadline_after_ms;
+            rec.Emit(proc, EventType::kInvoke, "create", d.task_id, CreateValue(d));
+            requests++;
+            engine::TaskStatus st;
+            const Status r = q.CreateTask(d, &st);
+            if (r.ok()) {
+              rec.Emit(proc, EventType::kOk, "create", d.task_id,
+                       "{\"task_id\":" + json(st.task_id).dump() + "}");
+            } else {
+              const bool unknown = r.code() == engine::StatusCode::kUnavailable ||
+                                   r.code() == engine::StatusCode::kDeadlineExceeded;
+              rec.Emit(proc, unknown ? EventType::kInfo : EventType::kFail, "create", d.task_id,
+                       "", r.ToString());
+            }
+          }
+        }
+      });
+    }
+    for (auto& t : clients) t.join();
+    summary.requests = requests;
+
+    // Quiet: no planned task pending or running, past the latest deadline that falls
+    // before the hard end; or the hard end itself.
+    int64_t last_ms = workload.last_ms;
+    for (const Submission& sub : workload.submissions) last_ms = std::max(last_ms, sub.at_ms);
+    const int64_t hard_end = last_ms + s.heal_ms;
+    int64_t latest_deadline = 0;
+    rpc::QueueClient direct(rpc::Connect("127.0.0.1:" + std::to_string(engine_port)));
+    for (;;) {
+      const int64_t now = clock.NowMs() - origin;
+      if (now >= hard_end) break;
+      bool busy = false;
+      for (const PlannedTask& t : workload.tasks) {
+        engine::TaskStatus st;
+        if (!direct.GetStatus(t.def.task_id, &st).ok()) continue;
+        if (st.deadline_ms - origin <= hard_end)
+          latest_deadline = std::max(latest_deadline, st.deadline_ms - origin);
+        if (st.state == engine::TaskState::kPending || st.state == engine::TaskState::kRunning) {
+          busy = true;
+          break;
+        }
+      }
+      if (!busy && now >= latest_deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    for (int w = 0; w < s.workers; ++w) (void)sup.Kill("worker-" + std::to_string(w), SIGTERM);
+    for (const PlannedTask& t : workload.tasks) {
+      engine::TaskStatus st;
+      const Status r = direct.GetStatus(t.def.task_id, &st);
+      if (r.ok()) {
+        rec.Emit("final", EventType::kFinal, "status", t.def.task_id, FinalJson(st, origin));
+      } else {
+        rec.Emit("final", EventType::kFinal, "status", t.def.task_id, "",
+                 r.code() == engine::StatusCode::kNotFound ? "not found" : r.ToString());
+      }
+    }
+    summary.scenario_ms = clock.NowMs() - origin;
+    // The sink's deliveries are the effects, at the time the sink saw them.
+    rpc::SinkClient sink(rpc::Connect("127.0.0.1:" + std::to_string(sink_port)));
+    std::vector<v1::Delivery> deliveries;
+    ITHAPPENS_RETURN_IF_ERROR(sink.ListDeliveries(&deliveries));
+    for (const auto& d : deliveries) {
+      const std::string& key = d.idempotency_key();
+      const int64_t step = std::stoll(key.substr(key.rfind('/') + 1));
+      json v = {{"key", key}, {"step", step}, {"run", d.run_id()}, {"channel", d.channel()},
+                {"to", d.recipient()}, {"delivered", d.delivered()}};
+      rec.EmitAt((d.t_ms() - origin) * 1'000'000, "sink", EventType::kEffect, "deliver",
+                 d.task_id(), v.dump());
+    }
+  }
+  sup.TearDown();
+  for (auto& [name, p] : proxies) p->Stop();
+  std::vector<fs::path> sources = {own};
+  for (const auto& l : op_logs) sources.emplace_back(l);
+  const fs::path history = run_dir / "history.jsonl";
+  ITHAPPENS_RETURN_IF_ERROR(MergeHistories(sources, history));
+  std::string error;
+  int64_t events = 0;
+  ReadEvents(history.string(), [&](const EventView&) { ++events; }, &error);
+  summary.events = events;
+  summary.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - wall_start)
+                        .count();
+  return summary;
+}
+
+}  // namespace ithappens::harness

@@ -1,0 +1,44 @@
+// Real mode's driver (DESIGN.md, "Real mode, in detail"): the scenario against real
+// processes — ithappens-engine (SQLite), ithappens-sink and the scenario's workers, under
+// the supervisor, each worker's link to the engine through a fault proxy — on the run's
+// scaled clock. It writes the same history as the simulator (plan, the clients' creates,
+// the workers' calls from their op logs, the sink's deliveries as effects, final statuses),
+// merged into OUT/<scenario>/history.jsonl, for the same checkers.
+//
+// This first version refuses what it cannot do yet, with exit 2 and the reason: scenario
+// faults, hook workloads, and the clients' later calls (recreate_s, cancel_s, rerun_s),
+// bound probes and late calls.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/bugs.h"
+#include "engine/status.h"
+#include "harness/scenario/scenario.h"
+
+namespace ithappens::harness {
+
+struct RealOptions {
+  const Scenario* scenario = nullptr;
+  double load = 1;
+  engine::BugSwitches bugs;
+  std::vector<std::string> bug_names;  // passed to the engine and the workers
+  std::string run_dir;                 // OUT/<scenario>: history.jsonl, logs/, real/
+  std::string bin_dir;                 // where ithappens-engine, -worker, -sink are
+  double time_scale = 1;               // K scenario seconds per wall second
+};
+
+struct RealSummary {
+  int64_t events = 0;
+  int64_t tasks = 0;
+  int64_t scenario_ms = 0;  // run time from the origin to the end
+  int64_t wall_ms = 0;
+  int64_t requests = 0;
+};
+
+// InvalidArgument: what real mode does not do yet (exit 2); other errors: the harness's.
+engine::Status CheckRealScenario(const Scenario& s);
+engine::Result<RealSummary> RunReal(const RealOptions& options);
+
+}  // namespace ithappens::harness
