@@ -10,11 +10,13 @@
 #include <thread>
 
 #include "engine/clock.h"
+#include "engine/fault_points.h"
 #include "engine/hash.h"
 #include "engine/queue_client.h"
 #include "harness/history/history.h"
 #include "harness/load/workload.h"
 #include "harness/real/merge.h"
+#include "harness/real/fiu_control.h"
 #include "harness/real/proxy.h"
 #include "harness/real/supervisor.h"
 
@@ -86,7 +88,11 @@ Status CheckRealScenario(const Scenario& s) {
     return Status::InvalidArgument(s.file + ": " + what +
                                    ": not in real mode yet (issue 10; run it with --mode sim)");
   };
-  if (!s.faults.empty()) return no("faults");
+  for (size_t k = 0; k < s.faults.size(); ++k) {
+    const FaultKindId kind = s.faults[k].kind;
+    if (kind == FaultKindId::kWorkerLeak || kind == FaultKindId::kSinkLeak)
+      return no("faults[" + std::to_string(k) + "].kind " + std::string(Name(kind)));
+  }
   if (s.late_calls) return no("late_calls");
   if (s.bound_probes) return no("bound_probes");
   for (size_t w = 0; w < s.workload.size(); ++w) {
@@ -128,7 +134,8 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                            (real / "queue.db").string(), "--port-file",
                            (real / "engine.port").string(), "--claim-timeout-ms",
                            std::to_string(s.claim_timeout_ms), "--tick-ms", "20",
-                           "--time-scale", K, "--time-origin-ms", T0},
+                           "--time-scale", K, "--time-origin-ms", T0, "--fiu-fifo",
+                           (real / "fiu").string()},
                           (real / "engine.port").string()};
   for (const auto& b : o.bug_names) {
     engine_spec.argv.push_back("--engine-bug");
@@ -143,6 +150,8 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                         (real / "sink.port").string()};
   ITHAPPENS_RETURN_IF_ERROR(sup.Start(sink_spec));
   const int engine_port = sup.Port("engine"), sink_port = sup.Port("sink");
+  // A restart serves on the same port: the proxies and workers keep their addresses.
+  engine_spec.argv[2] = "127.0.0.1:" + std::to_string(engine_port);
 
   // A proxy on every link to the engine (the faults will switch them).
   std::map<std::string, std::unique_ptr<FaultProxy>> proxies;
@@ -176,6 +185,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
   }
 
   const std::string own = (real / "harness.jsonl").string();
+  std::atomic<int> nemesis_failures{0};
   {
     Recorder rec(own, clock, origin);
     if (!rec.ok()) return Status::Unavailable(own + ": cannot write");
@@ -189,20 +199,154 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     for (const PlannedTask& t : workload.tasks)
       rec.EmitAt(0, "plan", EventType::kPlan, "task", t.def.task_id, t.PlanJson());
 
-    // The clients: each submits its chains in time order, a chain's tasks one after the
-    // other (each after the previous create was answered).
+    // Every client's link gets its proxy before anything runs.
     std::map<int, std::vector<const Submission*>> by_client;
     for (const Submission& sub : workload.submissions)
       by_client[workload.tasks[sub.tasks.front()].client].push_back(&sub);
-    std::atomic<int64_t> requests{0};
-    std::vector<std::thread> clients;
+    std::map<int, int> client_ports;
     for (auto& [client, subs] : by_client) {
       std::stable_sort(subs.begin(), subs.end(),
                        [](const Submission* a, const Submission* b) { return a->at_ms < b->at_ms; });
-      const std::string proc = "client-" + std::to_string(client);
-      auto port = proxy(proc);
+      auto port = proxy("client-" + std::to_string(client));
       if (!port.ok()) return port.status();
-      clients.emplace_back([&, proc, port = *port, subs = subs] {
+      client_ports[client] = *port;
+    }
+
+    // The nemesis: each fault by its real mechanism, at its time, its event carrying the
+    // proof that it happened.
+    std::thread nemesis([&] {
+      std::map<size_t, FaultProxy::Counters> before;
+      std::map<size_t, int64_t> fires_before;
+      rpc::QueueClient direct_q(rpc::Connect("127.0.0.1:" + std::to_string(engine_port)));
+      auto fires = [&] {
+        v1::HealthResponse h;
+        return direct_q.Health(&h).ok() ? h.fault_point_fires() : -1;
+      };
+      auto targets = [&](const FaultSpec& f, bool workers_only) {
+        std::vector<FaultProxy*> out;
+        for (auto& [proc, p] : proxies) {
+          const bool worker = proc.rfind("worker-", 0) == 0;
+          if ((f.target == "all" && (worker || !workers_only)) || proc == f.target)
+            out.push_back(p.get());
+        }
+        return out;
+      };
+      auto sum = [](const std::vector<FaultProxy*>& ps) {
+        FaultProxy::Counters c;
+        for (FaultProxy* p : ps) {
+          const auto x = p->counters();
+          c.discarded_up += x.discarded_up;
+          c.discarded_down += x.discarded_down;
+          c.resets += x.resets;
+          c.bytes_up += x.bytes_up;
+          c.bytes_down += x.bytes_down;
+        }
+        return c;
+      };
+      // In time order (the schedule lists each fault's start then its stop; the simulator
+      // sets them as timers, here they are waited for one after the other).
+      std::vector<FaultEdge> edges = FaultSchedule(s.faults);
+      std::stable_sort(edges.begin(), edges.end(),
+                       [](const FaultEdge& a, const FaultEdge& b) { return a.at_ms < b.at_ms; });
+      for (const FaultEdge& edge : edges) {
+        const FaultSpec& f = s.faults[edge.fault];
+        SleepUntilWall(wall_of(edge.at_ms));
+        json proof = json::object();
+        Status st;
+        switch (f.kind) {
+          case FaultKindId::kWorkerCrash:
+          case FaultKindId::kEngineCrash: {
+            const std::string name = f.kind == FaultKindId::kEngineCrash ? "engine" : f.target;
+            if (edge.start) {
+              auto r = sup.Kill(name, SIGKILL);
+              st = r.status();
+              if (r.ok()) proof = {{"pid", r->pid}, {"ended", r->ToString()}};
+            } else {
+              st = name == "engine" ? sup.Start(engine_spec) : sup.Restart(name);
+              if (st.ok()) proof = {{"restarted", sup.Pid(name)}};
+            }
+            break;
+          }
+          case FaultKindId::kWorkerPause:
+          case FaultKindId::kSinkOutage: {
+            const std::string name = f.kind == FaultKindId::kSinkOutage ? "sink" : f.target;
+            st = edge.start ? sup.Pause(name) : sup.Resume(name);
+            proof = {{"pid", sup.Pid(name)}, {"signal", edge.start ? "SIGSTOP" : "SIGCONT"}};
+            break;
+          }
+          case FaultKindId::kPartition:
+          case FaultKindId::kResponseLoss:
+          case FaultKindId::kFlakyNetwork: {
+            const auto ps = targets(f, f.kind == FaultKindId::kPartition);
+            FaultProxy::Settings set;
+            if (edge.start) {
+              set.mode = f.kind == FaultKindId::kPartition      ? FaultProxy::Mode::kBlackhole
+                         : f.kind == FaultKindId::kResponseLoss ? FaultProxy::Mode::kLoseAnswers
+                                                                : FaultProxy::Mode::kPass;
+              if (f.kind == FaultKindId::kFlakyNetwork) {
+                set.drop = f.probability;
+                set.jitter_ms = std::max<int64_t>(1, static_cast<int64_t>(200 / o.time_scale));
+              }
+              before[edge.fault] = sum(ps);
+            }
+            for (FaultProxy* p : ps) p->Set(set);
+            if (!edge.start) {
+              const auto now = sum(ps), was = before[edge.fault];
+              proof = {{"links", ps.size()},
+                       {"discarded_up", now.discarded_up - was.discarded_up},
+                       {"discarded_down", now.discarded_down - was.discarded_down},
+                       {"resets", now.resets - was.resets}};
+            } else {
+              proof = {{"links", ps.size()}};
+            }
+            break;
+          }
+          case FaultKindId::kFsyncError:
+          case FaultKindId::kWriteError: {
+            FiuControl fiu((real / "fiu").string(), sup.Pid("engine"));
+            const char* point = f.kind == FaultKindId::kFsyncError ? engine::kFaultStoreFsync
+                                                                   : engine::kFaultStoreWrite;
+            if (edge.start) {
+              fires_before[edge.fault] = fires();
+              st = fiu.Enable(point, f.probability);
+            } else {
+              st = fiu.Disable(point);
+              proof = {{"fires", fires() - fires_before[edge.fault]}};
+            }
+            break;
+          }
+          case FaultKindId::kClockJump: {
+            auto control = v1::EngineControl::NewStub(
+                rpc::Connect("127.0.0.1:" + std::to_string(engine_port)));
+            v1::ClockOffset jump, previous;
+            jump.set_offset_ms(edge.start ? f.duration_ms : 0);
+            grpc::ClientContext ctx;
+            ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+            const auto g = control->SetClockOffset(&ctx, jump, &previous);
+            if (!g.ok()) st = Status::Unavailable("SetClockOffset: " + g.error_message());
+            proof = {{"offset_ms", jump.offset_ms()}, {"previous_ms", previous.offset_ms()}};
+            break;
+          }
+          default:
+            st = Status::InvalidArgument(std::string(Name(f.kind)) + ": not in real mode yet");
+        }
+        json v = f.target.empty() ? json::object() : json{{"target", f.target}};
+        v["duration_ms"] = f.duration_ms;
+        v["proof"] = proof;
+        rec.Emit("nemesis", EventType::kFault, FaultEdgeName(Name(f.kind), edge.start), "",
+                 v.dump(), st.ok() ? "" : "did not fire: " + st.ToString());
+        if (!st.ok()) nemesis_failures++;
+      }
+    });
+
+    // The clients: each submits its chains in time order, a chain's tasks one after the
+    // other (each after the previous create was answered).
+    std::atomic<int64_t> requests{0};
+    std::vector<std::thread> clients;
+    for (auto& [client, subs] : by_client) {
+      const std::string proc = "client-" + std::to_string(client);
+      const int port = client_ports[client];
+      clients.emplace_back([&, proc, port, subs = subs] {
         rpc::QueueClient q(rpc::Connect("127.0.0.1:" + std::to_string(port)), rpc::RetryPolicy{},
                            static_cast<uint64_t>(port));
         for (const Submission* sub : subs) {
@@ -231,11 +375,12 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       });
     }
     for (auto& t : clients) t.join();
+    nemesis.join();
     summary.requests = requests;
 
     // Quiet: no planned task pending or running, past the latest deadline that falls
     // before the hard end; or the hard end itself.
-    int64_t last_ms = workload.last_ms;
+    int64_t last_ms = std::max(workload.last_ms, LastFaultEndMs(s.faults));
     for (const Submission& sub : workload.submissions) last_ms = std::max(last_ms, sub.at_ms);
     const int64_t hard_end = last_ms + s.heal_ms;
     int64_t latest_deadline = 0;
@@ -243,10 +388,16 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     for (;;) {
       const int64_t now = clock.NowMs() - origin;
       if (now >= hard_end) break;
-      bool busy = false;
+      bool busy = now < last_ms;  // the workload and the faults are not over yet
       for (const PlannedTask& t : workload.tasks) {
+        if (busy) break;
         engine::TaskStatus st;
-        if (!direct.GetStatus(t.def.task_id, &st).ok()) continue;
+        const Status r = direct.GetStatus(t.def.task_id, &st);
+        if (r.code() == engine::StatusCode::kNotFound) continue;  // never created
+        if (!r.ok()) {
+          busy = true;  // the engine is not answering: not quiet
+          break;
+        }
         if (st.deadline_ms - origin <= hard_end)
           latest_deadline = std::max(latest_deadline, st.deadline_ms - origin);
         if (st.state == engine::TaskState::kPending || st.state == engine::TaskState::kRunning) {
@@ -292,6 +443,11 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
   int64_t events = 0;
   ReadEvents(history.string(), [&](const EventView&) { ++events; }, &error);
   summary.events = events;
+  if (nemesis_failures > 0) {
+    return Status::Unavailable(std::to_string(nemesis_failures.load()) +
+                               " scheduled fault edge(s) did not fire (see the fault events' "
+                               "errors in " + history.string() + ")");
+  }
   summary.wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - wall_start)
                         .count();

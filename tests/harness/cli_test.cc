@@ -240,9 +240,10 @@ TEST(Cli, ARunOverTheWholeRunBoundIsRefusedUpFrontWithItsTotal) {
   EXPECT_NE(o.text.find("plans tasks: 2592000000000"), std::string::npos) << o.text;
 }
 
-// Real mode, first version: the real engine, workers and sink, judged by the same
-// checkers; a user failure retried by the engine is caught as in sim; what real mode does
-// not do yet is refused with exit 2; nothing is left running.
+// Real mode, first version: the real engine, workers and sink under real faults (SIGKILL,
+// SIGSTOP, proxies, libfiu, the engine's clock), judged by the same checkers, every fault
+// event carrying its proof; a user failure retried by the engine is caught as in sim; what
+// real mode does not do yet is refused with exit 2; nothing is left running.
 TEST(Cli, RealModeRunsTheRealProcessesAndTheSameCheckersJudgeThem) {
   testing::TempDir out;
   const std::string scenario = std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/real-smoke.yaml";
@@ -256,13 +257,31 @@ TEST(Cli, RealModeRunsTheRealProcessesAndTheSameCheckersJudgeThem) {
   }
   auto report = nlohmann::json::parse(std::ifstream(out.path() / "real-smoke" / "report.json"));
   EXPECT_EQ(report["mode"], "real");
+  std::ifstream history(out.path() / "real-smoke" / "history.jsonl");
+  std::set<std::string> proven;
+  for (std::string line; std::getline(history, line);) {
+    auto e = nlohmann::json::parse(line);
+    if (e["type"] != "fault") continue;
+    EXPECT_FALSE(e.contains("error")) << line;
+    EXPECT_TRUE(e["value"].contains("proof")) << line;
+    proven.insert(e["f"].get<std::string>());
+  }
+  for (const char* kind : {"worker-crash", "partition", "worker-pause", "engine-crash",
+                           "response-loss", "fsync-error", "clock-jump"}) {
+    EXPECT_TRUE(proven.count(std::string(kind) + "-start") && proven.count(std::string(kind) + "-stop"))
+        << kind;
+  }
+  EXPECT_NE(Slurp(out.path() / "real-smoke" / "logs" / "engine.log").find("clock offset"),
+            std::string::npos)
+      << "the engine logged its clock jump";
   o = Ithappens("run " + scenario + " --mode real --time-scale 20 --engine-bug retry-user-failures" +
                 " --out " + out.path().string());
   EXPECT_EQ(o.code, 1) << o.text;
   EXPECT_NE(o.text.find("FAILED  attribution"), std::string::npos) << o.text;
   o = Ithappens("run " + Smoke() + " --mode real --out " + out.path().string());
   EXPECT_EQ(o.code, 2) << o.text;
-  EXPECT_NE(o.text.find("faults: not in real mode yet"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("faults[6].kind worker-leak: not in real mode yet"), std::string::npos)
+      << o.text;
   // None of this run's processes is left (other tests may run engines meanwhile: ours are
   // the ones whose command line names this run's directory).
   for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
