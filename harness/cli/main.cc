@@ -239,20 +239,28 @@ std::string BinDir() {
   return ec ? "." : exe.parent_path().string();
 }
 
+// The scenario of a run, or nullopt after saying why (exit 2): the file, then the size of
+// the whole run at this load.
+std::optional<Scenario> LoadForRun(const std::string& file, double load) {
+  auto scenario = LoadScenario(file);
+  if (!scenario.ok()) {
+    std::cerr << "ithappens: " << scenario.status().message() << "\n";
+    return std::nullopt;
+  }
+  if (auto st = CheckRunSize(*scenario, load); !st.ok()) {
+    std::cerr << "ithappens: " << st.message() << "\n";
+    return std::nullopt;
+  }
+  return std::move(scenario).value();
+}
+
 // `--mode real`: the scenario against the real processes, judged like a simulated run.
 int RunOneReal(const std::string& file, const std::string& out_root, double load,
                const engine::BugSwitches& bugs, const std::vector<std::string>& bug_names,
                double time_scale, const std::string& bug_args) {
-  auto scenario = LoadScenario(file);
-  if (!scenario.ok()) {
-    std::cerr << "ithappens: " << scenario.status().message() << "\n";
-    return kExitUsage;
-  }
-  const Scenario& s = scenario.value();
-  if (auto st = CheckRunSize(s, load); !st.ok()) {
-    std::cerr << "ithappens: " << st.message() << "\n";
-    return kExitUsage;
-  }
+  const std::optional<Scenario> scenario = LoadForRun(file, load);
+  if (!scenario) return kExitUsage;
+  const Scenario& s = *scenario;
   if (auto st = CheckRealScenario(s); !st.ok()) {
     std::cerr << "ithappens: " << st.message() << "\n";
     return kExitUsage;
@@ -302,16 +310,9 @@ int RunOneReal(const std::string& file, const std::string& out_root, double load
 int RunOne(const std::string& file, const std::string& out_root, std::optional<uint64_t> seed_flag,
            double load, const engine::BugSwitches& bugs, bool self_check,
            const std::string& bug_args) {
-  auto scenario = LoadScenario(file);
-  if (!scenario.ok()) {
-    std::cerr << "ithappens: " << scenario.status().message() << "\n";
-    return kExitUsage;
-  }
-  const Scenario& s = scenario.value();
-  if (auto st = CheckRunSize(s, load); !st.ok()) {
-    std::cerr << "ithappens: " << st.message() << "\n";
-    return kExitUsage;
-  }
+  const std::optional<Scenario> scenario = LoadForRun(file, load);
+  if (!scenario) return kExitUsage;
+  const Scenario& s = *scenario;
   uint64_t seed = seed_flag.value_or(s.seed);
   std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
   if (!MakeDirectory(dir / "logs")) return kExitHarness;
