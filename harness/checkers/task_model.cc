@@ -612,6 +612,11 @@ class TaskModel final : public Checker {
     } else if (t.cancel_ok_t < o.t && run.claim_t >= 0 && run.claim_t < t.cancel_ok_invoke_t) {
       Flag(&r_, e.task, {t.cancel_ok_i, e.i},
            "a reclaim of " + which + " was acknowledged after the task's cancel was");
+    } else if (LeaseRanOut(run, o.t)) {
+      Flag(&r_, e.task, {run.lease_i, e.i},
+           "a reclaim of " + which + " sent at " + std::to_string(o.t) +
+               " ms was acknowledged, but the run's lease had ended at " +
+               std::to_string(run.lease_until_ms) + " ms and nothing extended it (claim-expired)");
     }
     // The latest acknowledged lease is the lease (a clock that jumped back can shorten it).
     if (e.taken_until_ms >= 0) {
@@ -672,7 +677,25 @@ class TaskModel final : public Checker {
       Flag(&r_, e.task, {t.cancel_ok_i, e.i},
            "a report (" + what + ") for " + which +
                " was acknowledged after the task's cancel was (the cancel ended the run)");
+      return;
     }
+    if (LeaseRanOut(run, self.invoke_t) && !SentBefore(run, self.proc, self.outcome,
+                                                       run.lease_until_ms + kReaperSlackMs, &self)) {
+      Flag(&r_, e.task, {run.lease_i, e.i},
+           "a report (" + what + ") for " + which + " sent at " + std::to_string(self.invoke_t) +
+               " ms was acknowledged, but the run's lease had ended at " +
+               std::to_string(run.lease_until_ms) +
+               " ms and nothing extended it: the run had expired (claim-expired) and was no "
+               "longer the reporter's");
+    }
+  }
+
+  // The run's last known lease ended more than kReaperSlackMs before sent_ms: a platform
+  // that expires leases had resolved it (claim-expired) by then. Only when that lease is
+  // known for sure (no reclaim of unknown outcome since) and the clock never jumped.
+  bool LeaseRanOut(const Run& run, int64_t sent_ms) const {
+    return run.lease_until_ms != kUnknownLease && !run.lease_uncertain && !clock_jumped_ &&
+           sent_ms > run.lease_until_ms + kReaperSlackMs;
   }
 
   // ------------------------------------------------------------------ the final status

@@ -232,6 +232,41 @@ TEST(TaskModel, ReportAcknowledgedAfterTheRunEnded) {
   EXPECT_EQ(repeat.Check().counterexamples.size(), 0u);
 }
 
+// A lease that ran out ended the run, even when no next run shows it (retries 0, or the
+// retry not claimed yet): a report or reclaim sent more than the reaper's slack after it
+// must be refused. Not judged when a reclaim's answer was lost (the lease may have been
+// extended), nor for a repeat of a report first sent in time.
+TEST(TaskModel, ReportAcknowledgedAfterTheLeaseRanOut) {
+  // Sends f for run 0 at 5 s (the invoke and its answer).
+  auto late = [](Story& s, const std::string& f, T answer, json value) {
+    s.Add("worker-0", T::kInvoke, f, "A", {{"run", 0}});
+    s.At(5'000);
+    s.Add("worker-0", answer, f, "A", value);
+    s.At(5'001);
+  };
+  Story bad;
+  bad.Create("d1").Claim("worker-0", 0, 100);
+  late(bad, "report-completed", T::kOk, {{"run", 0}});
+  ExpectFlagged(bad, "the run's lease had ended at 100 ms and nothing extended it");
+  Story reclaim;
+  reclaim.Create("d1").Claim("worker-0", 0, 100);
+  late(reclaim, "reclaim", T::kOk, {{"run", 0}, {"taken_until_ms", 9'000}});
+  ExpectFlagged(reclaim, "a reclaim of run 0 sent at 5000 ms was acknowledged");
+  Story extended;  // the lease was extended in time: a report at 5 s is in its lease
+  extended.Create("d1").Claim("worker-0", 0, 100).Reclaim("worker-0", 0, 9'000);
+  late(extended, "report-completed", T::kOk, {{"run", 0}});
+  EXPECT_TRUE(extended.Check().counterexamples.empty());
+  Story unknown;  // a reclaim of unknown outcome may have extended it
+  unknown.Create("d1").Claim("worker-0", 0, 100).Reclaim("worker-0", 0, 0, T::kInfo);
+  late(unknown, "report-completed", T::kOk, {{"run", 0}});
+  EXPECT_TRUE(unknown.Check().counterexamples.empty());
+  Story repeat;  // first sent in time, its answer lost, repeated later: idempotent
+  repeat.Create("d1").Claim("worker-0", 0, 100);
+  repeat.Call("worker-0", "report-completed", 0, T::kInfo);
+  late(repeat, "report-completed", T::kOk, {{"run", 0}});
+  EXPECT_TRUE(repeat.Check().counterexamples.empty());
+}
+
 TEST(TaskModel, ReportAcknowledgedAfterACancel) {
   Story bad;
   bad.Create("d1").Claim("worker-0", 0, 1000).Client("cancel");

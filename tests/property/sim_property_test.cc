@@ -226,19 +226,23 @@ std::string Violation(const GenCase& c, std::string_view bug) {
   std::string error;
   auto results = CheckHistoryFile(o.history_path, &error);
   if (results.empty()) return "history: cannot be read: " + error;
+  // Every property that does not hold, each with its first counterexample: a bug often
+  // shows in several (a stale report accepted by no-fencing is a task-model violation and
+  // may also start a dependent early), and which one comes first is not the point.
+  std::string all;
   for (const auto& r : results) {
     if (r.valid != Validity::kValid) {
-      return r.checker + ": " +
+      all += (all.empty() ? "" : " | ") + r.checker + ": " +
              (r.counterexamples.empty() ? r.error : r.counterexamples[0].explanation);
     }
   }
-  return "";
+  return all;
 }
 
 // A case in which nothing was created (say, hooks only, with the engine down all along)
 // judges nothing: it is neither a pass nor a failure.
 bool NothingToJudge(const std::string& violation) {
-  return violation.rfind("planned-tasks: nothing to judge", 0) == 0;
+  return violation.find("planned-tasks: nothing to judge") != std::string::npos;
 }
 
 // The correct engine passes every checker on 100 random cases. The spread of what was
