@@ -14,12 +14,15 @@
 //            a task whose cancel was acknowledged and which nobody reran; a lease other
 //            than the claim timeout; a worse-ranked task handed out while a better one
 //            was certainly pending (priority, then age: claim_order.h)
-//   reclaim  acknowledged for a run the worker does not hold, or that had ended; a lease
-//            other than the claim timeout
+//   reclaim  acknowledged for a run the worker does not hold, or that had ended, or sent
+//            more than kReaperSlackMs after its known lease ran out; a lease other than
+//            the claim timeout
 //   report   acknowledged from a worker that does not hold the run; for a run that had
-//            ended (a later run existed, or a cancel was acknowledged) unless it repeats a
-//            report sent before; a second, different outcome for one run; the repeat of an
-//            acknowledged report refused (reports are idempotent)
+//            ended (a later run existed, or a cancel was acknowledged, or its known lease
+//            ran out more than kReaperSlackMs before it was sent, no reclaim of unknown
+//            outcome since) unless it repeats a report sent before; a second, different
+//            outcome for one run; the repeat of an acknowledged report refused (reports
+//            are idempotent)
 //   final    every run's creation has its cause (scheduled, retry after claim-expired or
 //            worker-shutdown, task-retry after intermittent-task, a rerun someone asked
 //            for); no more automatic retries than the definition allows; a retryable
