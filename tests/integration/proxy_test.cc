@@ -126,5 +126,17 @@ TEST_F(ProxyTest, ADownUpstreamIsARefusedConnection) {
   EXPECT_GE(proxy_->counters().upstream_refused, 1);
 }
 
+// The upstream is killed and restarted on the same port (an engine crash): callers
+// through the proxy get through again as soon as it is back.
+TEST_F(ProxyTest, CallersGetThroughAgainWhenTheUpstreamIsBack) {
+  auto client = Client();
+  ASSERT_TRUE(client.CreateTask(Task(1)).ok());
+  const int port = cluster_.engine_port();
+  cluster_.KillEngine(SIGKILL);
+  EXPECT_FALSE(client.CreateTask(Task(2)).ok());
+  cluster_.StartEngine({}, port);
+  EXPECT_TRUE(GetsThrough(client, 3)) << "refused " << proxy_->counters().upstream_refused;
+}
+
 }  // namespace
 }  // namespace ithappens::testing
