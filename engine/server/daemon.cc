@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -63,6 +64,23 @@ int64_t RssBytes() {
   std::fclose(f);
   return n == 2 ? static_cast<int64_t>(pages_resident) * sysconf(_SC_PAGESIZE) : 0;
 }
+
+namespace {
+std::atomic<bool> g_leak_switch{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+void OnLeakSignal(int sig) { g_leak_switch.store(sig == SIGUSR1); }
+}  // namespace
+
+void InstallLeakSwitch() {
+  struct sigaction sa {};
+  sa.sa_handler = OnLeakSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGUSR1, &sa, nullptr);
+  sigaction(SIGUSR2, &sa, nullptr);
+}
+
+bool LeakSwitchOn() { return g_leak_switch.load(); }
 
 void Leak(int64_t bytes) {
   static std::mutex mu;

@@ -25,6 +25,11 @@ int64_t RssBytes();
 // scenarios (worker and sink). Thread-safe.
 void Leak(int64_t bytes);
 
+// The leak switch of real mode's worker-leak and sink-leak faults: SIGUSR1 turns it on,
+// SIGUSR2 off (a handler storing to a lock-free atomic). Off until the first SIGUSR1.
+void InstallLeakSwitch();
+bool LeakSwitchOn();
+
 // Writes the port atomically (temp file + rename) so a reader never sees half a number.
 engine::Status WritePortFile(const std::string& path, int port);
 

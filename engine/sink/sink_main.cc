@@ -5,11 +5,18 @@
 //
 //   ithappens-sink --listen 127.0.0.1:0 --deliveries run/deliveries.jsonl [--log PATH]
 //                  [--port-file PATH] [--leak-kb-per-request N] [--memory-limit-mb N]
+//                  [--switched-leak-kb-per-request N]
+//
+// SIGUSR1 switches a further leak of --switched-leak-kb-per-request on, SIGUSR2 off (real
+// mode's sink-leak fault). Past the limit it dies after it recorded a delivery, before it
+// answered. On start it reads the deliveries file back: a restarted provider remembers
+// every idempotency key it saw.
 //
 // Each JSONL line: {"t_ms":…,"key":…,"channel":…,"to":…,"task":…,"run":…,"delivered":…}
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -29,13 +36,45 @@ constexpr size_t kMaxRecipientBytes = 4096;
 
 class SinkService final : public v1::EffectSink::Service {
  public:
-  SinkService(FILE* out, int64_t leak_bytes, int64_t memory_limit_bytes,
-              std::shared_ptr<spdlog::logger> log, engine::TimeMs time_origin_ms, double time_scale)
+  SinkService(FILE* out, int64_t leak_bytes, int64_t switched_leak_bytes,
+              int64_t memory_limit_bytes, std::shared_ptr<spdlog::logger> log,
+              engine::TimeMs time_origin_ms, double time_scale)
       : clock_(time_origin_ms, time_scale),
         out_(out),
         leak_bytes_(leak_bytes),
+        switched_leak_bytes_(switched_leak_bytes),
         limit_bytes_(memory_limit_bytes),
         log_(std::move(log)) {}
+
+  // A restarted provider remembers what it sent: the deliveries file is its idempotency
+  // store. A line cut short by a kill (the last one) is skipped.
+  engine::Status Load(const std::string& path) {
+    std::ifstream in(path);
+    std::string line;
+    int64_t n = 0, torn = 0;
+    while (std::getline(in, line)) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.contains("key")) {
+        ++torn;
+        continue;
+      }
+      v1::Delivery d;
+      d.set_t_ms(j.value("t_ms", int64_t{0}));
+      d.set_idempotency_key(j.value("key", ""));
+      d.set_channel(j.value("channel", ""));
+      d.set_recipient(j.value("to", ""));
+      d.set_task_id(j.value("task", ""));
+      d.set_run_id(j.value("run", 0u));
+      d.set_delivered(j.value("delivered", false));
+      first_seen_.emplace(d.idempotency_key(), d.t_ms());
+      deliveries_.push_back(std::move(d));
+      ++n;
+    }
+    if (n > 0 || torn > 0) log_->info("{}: {} deliveries remembered, {} torn lines", path, n, torn);
+    return torn > 1 ? engine::Status::Internal(path + ": " + std::to_string(torn) +
+                                               " lines are not deliveries")
+                    : engine::Status::Ok();
+  }
 
   grpc::Status Deliver(grpc::ServerContext*, const v1::DeliverRequest* req,
                        v1::DeliverResponse* resp) override {
@@ -58,12 +97,6 @@ class SinkService final : public v1::EffectSink::Service {
                           "task_id: " + std::to_string(req->task_id().size()) +
                               " bytes; at most 128");
     }
-    daemon::Leak(leak_bytes_);
-    if (limit_bytes_ > 0 && daemon::RssBytes() > limit_bytes_) {
-      log_->error("memory limit of {} bytes reached (rss {}): dying like an OOM kill", limit_bytes_,
-                  daemon::RssBytes());
-      std::_Exit(137);
-    }
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t now = clock_.NowMs();
     auto [it, fresh] = first_seen_.emplace(req->idempotency_key(), now);
@@ -81,6 +114,14 @@ class SinkService final : public v1::EffectSink::Service {
                            {"delivered", fresh}};
     std::fprintf(out_, "%s\n", line.dump().c_str());
     std::fflush(out_);
+    // The leak: a leaking provider dies after it sent the message, before it answered
+    // (the worker cannot know it went out; its retry must not send it again).
+    daemon::Leak(leak_bytes_ + (daemon::LeakSwitchOn() ? switched_leak_bytes_ : 0));
+    if (limit_bytes_ > 0 && daemon::RssBytes() > limit_bytes_) {
+      log_->error("memory limit of {} bytes reached (rss {}): dying like an OOM kill", limit_bytes_,
+                  daemon::RssBytes());
+      std::_Exit(137);
+    }
     resp->set_delivered(fresh);
     resp->set_first_seen_ms(it->second);
     return grpc::Status::OK;
@@ -113,6 +154,7 @@ class SinkService final : public v1::EffectSink::Service {
   engine::ScaledClock clock_;  // the run's time (real mode's time scale)
   FILE* out_;
   const int64_t leak_bytes_;
+  const int64_t switched_leak_bytes_;  // while SIGUSR1 switched the leak on
   const int64_t limit_bytes_;
   std::shared_ptr<spdlog::logger> log_;
 
@@ -125,9 +167,10 @@ class SinkService final : public v1::EffectSink::Service {
 
 int main(int argc, char** argv) {
   daemon::InstallTerminationHandler();
+  daemon::InstallLeakSwitch();
   CLI::App app{"ithappens effect sink: email / sms / call provider stand-in"};
   std::string listen = "127.0.0.1:7532", deliveries, log_path, port_file;
-  int64_t leak_kb = 0, memory_limit_mb = 0;
+  int64_t leak_kb = 0, memory_limit_mb = 0, switched_leak_kb = 4096;
   app.add_option("--listen", listen, "HOST:PORT (port 0 picks a free one)");
   app.add_option("--deliveries", deliveries, "JSONL file of every delivery attempt")->required();
   app.add_option("--log", log_path, "log file (default: stderr)");
@@ -139,6 +182,9 @@ int main(int argc, char** argv) {
   app.add_option("--time-origin-ms", time_origin_ms,
                  "wall time the scaled clock counts from (the run's; default: now)");
   app.add_option("--leak-kb-per-request", leak_kb, "leak this much memory per Deliver")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  app.add_option("--switched-leak-kb-per-request", switched_leak_kb,
+                 "leak per Deliver while SIGUSR1 switched the leak on (until SIGUSR2)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   app.add_option("--memory-limit-mb", memory_limit_mb, "die (exit 137) past this RSS; 0 = none")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
@@ -154,8 +200,12 @@ int main(int argc, char** argv) {
     return 3;
   }
   if (time_origin_ms == 0) time_origin_ms = engine::RealClock().NowMs();
-  SinkService service(out, leak_kb * 1024, memory_limit_mb * 1024 * 1024, log, time_origin_ms,
-                      time_scale);
+  SinkService service(out, leak_kb * 1024, switched_leak_kb * 1024, memory_limit_mb * 1024 * 1024,
+                      log, time_origin_ms, time_scale);
+  if (auto st = service.Load(deliveries); !st.ok()) {
+    log->error("--deliveries {}", st.ToString());
+    return 3;
+  }
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);

@@ -2,6 +2,7 @@
 //
 //   ithappens-worker --engine HOST:PORT --sink HOST:PORT --worker-id W [--worker-group G]
 //                    [--capacity N] [--poll-ms N] [--leak-mb-per-task N] [--memory-limit-mb N]
+//                    [--switched-leak-mb-per-task N]
 //                    [--engine-bug effect-key-per-run] [--seed N] [--log PATH]
 //
 // Attribution (DESIGN.md): exit != 0, a crash step and exceeding the program's own memory
@@ -9,6 +10,8 @@
 // malformed-payload; a downstream (sink) outage is exception intermittent-task (retried);
 // SIGTERM reports worker-shutdown for every running task (retried). A worker past
 // --memory-limit-mb dies like an OOM kill (exit 137, no reports): its claims expire.
+// SIGUSR1 switches a further leak of --switched-leak-mb-per-task on, SIGUSR2 off (real
+// mode's worker-leak fault, switched at run time).
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -40,6 +43,7 @@ struct Config {
   std::string engine, sink, group = "workers", id;
   int capacity = 4;
   int64_t poll_ms = 50, leak_mb_per_task = 0, memory_limit_mb = 0;
+  int64_t switched_leak_mb_per_task = 16;
   uint64_t seed = 1;
   engine::BugSwitches bugs;
   std::string history;         // the op log (real mode's history of this worker), "" none
@@ -109,6 +113,11 @@ class Worker {
         leases_.erase({claim.task.task_id, claim.run_id});
       }
       daemon::Leak(c_.leak_mb_per_task * 1024 * 1024);
+      if (daemon::LeakSwitchOn()) {
+        daemon::Leak(c_.switched_leak_mb_per_task * 1024 * 1024);
+        log_->warn("leaking: {} MiB after this task, rss {} bytes", c_.switched_leak_mb_per_task,
+                   daemon::RssBytes());
+      }
       finished_++;
       active_--;
     }).detach();
@@ -277,6 +286,7 @@ class Worker {
 
 int main(int argc, char** argv) {
   daemon::InstallTerminationHandler();
+  daemon::InstallLeakSwitch();
   CLI::App app{"ithappens worker: claims tasks and runs their payload programs"};
   Config c;
   std::string log_path;
@@ -289,6 +299,9 @@ int main(int argc, char** argv) {
   app.add_option("--poll-ms", c.poll_ms, "claim poll interval")
       ->check(CLI::Range(int64_t{1}, int64_t{60'000}));
   app.add_option("--leak-mb-per-task", c.leak_mb_per_task, "platform-level leak per task run")
+      ->check(CLI::Range(int64_t{0}, int64_t{4096}));
+  app.add_option("--switched-leak-mb-per-task", c.switched_leak_mb_per_task,
+                 "leak per task run while SIGUSR1 switched the leak on (until SIGUSR2)")
       ->check(CLI::Range(int64_t{0}, int64_t{4096}));
   app.add_option("--memory-limit-mb", c.memory_limit_mb, "die (exit 137) past this RSS; 0 = none")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));

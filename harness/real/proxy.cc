@@ -218,6 +218,7 @@ void FaultProxy::Loop() {
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         addr.sin_port = htons(static_cast<uint16_t>(upstream_port_.load()));
         if (up < 0 || connect(up, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+          note(std::string("upstream refused a connection: ") + std::strerror(errno));
           if (up >= 0) close(up);
           close(fd);
           count(&Counters::upstream_refused, 1);
@@ -233,6 +234,7 @@ void FaultProxy::Loop() {
         c->up = up;
         conns.push_back(std::move(c));
         count(&Counters::connections, 1);
+        note("a connection opened (" + std::to_string(conns.size()) + " open)");
       }
     }
     for (size_t k = 0; k < conns.size(); ++k) {
@@ -242,6 +244,8 @@ void FaultProxy::Loop() {
       auto take = [&](int from, bool upward) {
         const ssize_t n = read(from, buf.data(), buf.size());
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+          note(std::string(upward ? "the caller" : "the upstream") + " closed a connection" +
+               (n < 0 ? std::string(": ") + std::strerror(errno) : std::string()));
           c.dead = true;
           return;
         }

@@ -1,10 +1,13 @@
 #include "harness/real/run.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <map>
+#include <set>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -76,6 +79,21 @@ std::string CreateValue(const engine::TaskDefinition& d) {
          "}";
 }
 
+// The leaks of worker-leak and sink-leak, and the limits they run into (the process's own
+// RSS check, exit 137 like an OOM kill; issue 11 puts them under a memory cgroup). A
+// leaking worker dies at about its 5th task, the sink at about its 20th delivery, as in
+// the simulator; each is restarted by the supervisor after the simulator's delay.
+constexpr int64_t kWorkerLimitMb = 256, kWorkerLeakMb = 48;
+constexpr int64_t kSinkLimitMb = 256, kSinkLeakKb = 12 * 1024;
+constexpr int64_t kWorkerOomRestartMs = 5'000, kSinkOomRestartMs = 10'000;  // run time
+
+int64_t RssBytesOf(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/statm");
+  long pages_total = 0, pages_resident = 0;
+  if (!(f >> pages_total >> pages_resident)) return -1;
+  return static_cast<int64_t>(pages_resident) * sysconf(_SC_PAGESIZE);
+}
+
 void SleepUntilWall(int64_t wall_ms) {
   const int64_t now = engine::RealClock().NowMs();
   if (wall_ms > now) std::this_thread::sleep_for(std::chrono::milliseconds(wall_ms - now));
@@ -88,11 +106,6 @@ Status CheckRealScenario(const Scenario& s) {
     return Status::InvalidArgument(s.file + ": " + what +
                                    ": not in real mode yet (issue 10; run it with --mode sim)");
   };
-  for (size_t k = 0; k < s.faults.size(); ++k) {
-    const FaultKindId kind = s.faults[k].kind;
-    if (kind == FaultKindId::kWorkerLeak || kind == FaultKindId::kSinkLeak)
-      return no("faults[" + std::to_string(k) + "].kind " + std::string(Name(kind)));
-  }
   if (s.late_calls) return no("late_calls");
   if (s.bound_probes) return no("bound_probes");
   for (size_t w = 0; w < s.workload.size(); ++w) {
@@ -146,12 +159,15 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                         {bin("ithappens-sink"), "--listen", "127.0.0.1:0", "--deliveries",
                          (real / "deliveries.jsonl").string(), "--port-file",
                          (real / "sink.port").string(), "--time-scale", K, "--time-origin-ms",
-                         T0},
+                         T0, "--memory-limit-mb", std::to_string(kSinkLimitMb),
+                         "--switched-leak-kb-per-request", std::to_string(kSinkLeakKb)},
                         (real / "sink.port").string()};
   ITHAPPENS_RETURN_IF_ERROR(sup.Start(sink_spec));
   const int engine_port = sup.Port("engine"), sink_port = sup.Port("sink");
   // A restart serves on the same port: the proxies and workers keep their addresses.
   engine_spec.argv[2] = "127.0.0.1:" + std::to_string(engine_port);
+  sink_spec.argv[2] = "127.0.0.1:" + std::to_string(sink_port);
+  std::vector<std::string> names = {"engine", "sink"};
 
   // A proxy on every link to the engine (the faults will switch them).
   std::map<std::string, std::unique_ptr<FaultProxy>> proxies;
@@ -171,12 +187,16 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     auto port = proxy(name);
     if (!port.ok()) return port.status();
     op_logs.push_back((real / (name + ".jsonl")).string());
+    names.push_back(name);
     ProcessSpec spec{name,
                      {bin("ithappens-worker"), "--engine", "127.0.0.1:" + std::to_string(*port),
                       "--sink", "127.0.0.1:" + std::to_string(sink_port), "--worker-id", name,
                       "--capacity", std::to_string(s.capacity), "--poll-ms",
                       std::to_string(poll_wall_ms), "--history", op_logs.back(), "--time-scale",
-                      K, "--time-origin-ms", T0, "--seed", std::to_string(w + 1)}};
+                      K, "--time-origin-ms", T0, "--seed", std::to_string(w + 1),
+                      "--memory-limit-mb", std::to_string(kWorkerLimitMb),
+                      "--switched-leak-mb-per-task", std::to_string(kWorkerLeakMb)},
+                     ""};
     for (const auto& b : o.bug_names) {
       spec.argv.push_back("--engine-bug");
       spec.argv.push_back(b);
@@ -185,7 +205,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
   }
 
   const std::string own = (real / "harness.jsonl").string();
-  std::atomic<int> nemesis_failures{0};
+  std::atomic<int> nemesis_failures{0}, watcher_failures{0};
   {
     Recorder rec(own, clock, origin);
     if (!rec.ok()) return Status::Unavailable(own + ": cannot write");
@@ -212,9 +232,65 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       client_ports[client] = *port;
     }
 
+    // What the nemesis and the watcher share: processes that ended on their own and wait
+    // for their restart (wall ms), the processes whose leak is switched on, OOM kills.
+    std::mutex procs_mu;
+    std::map<std::string, int64_t> restart_due;
+    std::set<std::string> leaking;
+    std::map<std::string, int> ooms;
+    auto start_again = [&](const std::string& name) {  // under procs_mu
+      Status st = name == "engine" ? sup.Start(engine_spec)
+                  : name == "sink" ? sup.Start(sink_spec)
+                                   : sup.Restart(name);
+      if (st.ok() && leaking.count(name)) st = sup.Signal(name, SIGUSR1);
+      return st;
+    };
+
+    // The watcher: a process that ends on its own is seen within 50 ms, recorded (an exit
+    // 137 is an OOM kill: the platform's), and restarted by the supervisor after the
+    // simulator's delay.
+    std::atomic<bool> watching{true};
+    std::thread watcher([&] {
+      while (watching) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::lock_guard<std::mutex> lock(procs_mu);
+        for (const std::string& name : names) {
+          if (auto due = restart_due.find(name); due != restart_due.end()) {
+            if (engine::RealClock().NowMs() < due->second) continue;
+            restart_due.erase(due);
+            const Status st = start_again(name);
+            rec.Emit("supervisor", EventType::kInfo, "restart", "",
+                     json{{"target", name}, {"pid", sup.Pid(name)}}.dump(),
+                     st.ok() ? "" : st.ToString());
+            if (!st.ok()) watcher_failures++;
+            continue;
+          }
+          const std::optional<ExitRecord> ended = sup.Ended(name);
+          if (!ended) continue;
+          const bool oom = ended->exited && ended->code == 137;
+          const bool worker = name.rfind("worker-", 0) == 0;
+          json v = {{"target", name},
+                    {"proof", {{"pid", ended->pid}, {"ended", ended->ToString()}}}};
+          if (oom && (worker || name == "sink")) {
+            ooms[name]++;
+            rec.Emit("nemesis", EventType::kFault,
+                     Name(worker ? FaultKindId::kWorkerOom : FaultKindId::kSinkOom), "", v.dump());
+          } else {
+            // Not a fault of the schedule: the platform's process died on its own.
+            rec.Emit("supervisor", EventType::kInfo, "ended", "", v.dump(),
+                     name + " " + ended->ToString() + " on its own; see " +
+                         sup.LogPath(name).string());
+          }
+          const int64_t delay = !oom ? 0 : worker ? kWorkerOomRestartMs : kSinkOomRestartMs;
+          restart_due[name] = wall_of(clock.NowMs() - origin + delay);
+        }
+      }
+    });
+
     // The nemesis: each fault by its real mechanism, at its time, its event carrying the
     // proof that it happened.
     std::thread nemesis([&] {
+      std::map<size_t, int64_t> rss_before;
       std::map<size_t, FaultProxy::Counters> before;
       std::map<size_t, int64_t> fires_before;
       rpc::QueueClient direct_q(rpc::Connect("127.0.0.1:" + std::to_string(engine_port)));
@@ -253,16 +329,28 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
         SleepUntilWall(wall_of(edge.at_ms));
         json proof = json::object();
         Status st;
+        std::unique_lock<std::mutex> procs_lock(procs_mu);
+        // A process that died on its own (an OOM kill) and waits for its restart: a crash
+        // takes over its restart (at the window's end), a pause has nothing to stop.
+        auto already_down = [&](const std::string& name) {
+          if (!restart_due.count(name)) return false;
+          proof = {{"already_down", true}};
+          return true;
+        };
         switch (f.kind) {
           case FaultKindId::kWorkerCrash:
           case FaultKindId::kEngineCrash: {
             const std::string name = f.kind == FaultKindId::kEngineCrash ? "engine" : f.target;
             if (edge.start) {
+              if (already_down(name)) {
+                restart_due.erase(name);
+                break;
+              }
               auto r = sup.Kill(name, SIGKILL);
               st = r.status();
               if (r.ok()) proof = {{"pid", r->pid}, {"ended", r->ToString()}};
             } else {
-              st = name == "engine" ? sup.Start(engine_spec) : sup.Restart(name);
+              st = start_again(name);
               if (st.ok()) proof = {{"restarted", sup.Pid(name)}};
             }
             break;
@@ -270,8 +358,35 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
           case FaultKindId::kWorkerPause:
           case FaultKindId::kSinkOutage: {
             const std::string name = f.kind == FaultKindId::kSinkOutage ? "sink" : f.target;
+            if (already_down(name)) break;
+            if (!edge.start && !sup.Running(name)) {
+              proof = {{"was_down", true}};
+              break;
+            }
             st = edge.start ? sup.Pause(name) : sup.Resume(name);
             proof = {{"pid", sup.Pid(name)}, {"signal", edge.start ? "SIGSTOP" : "SIGCONT"}};
+            break;
+          }
+          case FaultKindId::kWorkerLeak:
+          case FaultKindId::kSinkLeak: {
+            const std::string name = f.kind == FaultKindId::kSinkLeak ? "sink" : f.target;
+            if (edge.start) {
+              leaking.insert(name);
+              ooms[name] = 0;
+              rss_before[edge.fault] = RssBytesOf(sup.Pid(name));
+              if (!already_down(name)) st = sup.Signal(name, SIGUSR1);
+              proof["pid"] = sup.Pid(name);
+              proof["signal"] = "SIGUSR1";
+              proof["rss_bytes"] = rss_before[edge.fault];
+            } else {
+              leaking.erase(name);
+              if (!already_down(name)) st = sup.Signal(name, SIGUSR2);
+              proof["pid"] = sup.Pid(name);
+              proof["signal"] = "SIGUSR2";
+              proof["rss_bytes_at_start"] = rss_before[edge.fault];
+              proof["rss_bytes"] = RssBytesOf(sup.Pid(name));
+              proof["oom_kills"] = ooms[name];
+            }
             break;
           }
           case FaultKindId::kPartition:
@@ -311,7 +426,16 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
               st = fiu.Enable(point, f.probability);
             } else {
               st = fiu.Disable(point);
-              proof = {{"fires", fires() - fires_before[edge.fault]}};
+              const int64_t fired = fires() - fires_before[edge.fault];
+              proof = {{"fires", fired}};
+              // Armed but never hit (no write in the window, or the probability drew no
+              // failure): the scenario asked for a fault that did not happen.
+              if (st.ok() && fired <= 0) {
+                st = Status::Unavailable(std::string(point) + " was armed for " +
+                                         std::to_string(f.duration_ms) +
+                                         " run ms and failed no call (fires " +
+                                         std::to_string(fired) + ")");
+              }
             }
             break;
           }
@@ -408,6 +532,8 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       if (!busy && now >= latest_deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    watching = false;
+    watcher.join();
     for (int w = 0; w < s.workers; ++w) (void)sup.Kill("worker-" + std::to_string(w), SIGTERM);
     for (const PlannedTask& t : workload.tasks) {
       engine::TaskStatus st;
@@ -443,6 +569,11 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
   int64_t events = 0;
   ReadEvents(history.string(), [&](const EventView&) { ++events; }, &error);
   summary.events = events;
+  if (watcher_failures > 0) {
+    return Status::Unavailable(std::to_string(watcher_failures.load()) +
+                               " restart(s) of a process that ended on its own failed (see the "
+                               "supervisor's info events in " + history.string() + ")");
+  }
   if (nemesis_failures > 0) {
     return Status::Unavailable(std::to_string(nemesis_failures.load()) +
                                " scheduled fault edge(s) did not fire (see the fault events' "

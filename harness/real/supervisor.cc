@@ -73,6 +73,7 @@ std::filesystem::path Supervisor::LogPath(const std::string& name) const {
 }
 
 Status Supervisor::Start(const ProcessSpec& spec) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   if (spec.argv.empty()) return Status::InvalidArgument("argv: empty for " + spec.name);
   auto it = procs_.find(spec.name);
   if (it != procs_.end() && it->second.pid > 0) {
@@ -133,6 +134,7 @@ Status Supervisor::Start(const ProcessSpec& spec) {
 }
 
 Status Supervisor::Restart(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   auto it = procs_.find(name);
   if (it == procs_.end()) return Status::NotFound(name + " was never started");
   const ProcessSpec spec = it->second.spec;
@@ -164,6 +166,7 @@ engine::Result<ExitRecord> Supervisor::Reap(Proc& p, bool block) {
 }
 
 engine::Result<ExitRecord> Supervisor::Kill(const std::string& name, int sig) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   auto it = procs_.find(name);
   if (it == procs_.end() || it->second.pid <= 0)
     return Status::FailedPrecondition(name + " is not running");
@@ -175,13 +178,23 @@ engine::Result<ExitRecord> Supervisor::Kill(const std::string& name, int sig) {
 }
 
 Status Supervisor::Pause(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   if (!Running(name)) return Status::FailedPrecondition(name + " is not running");
   if (kill(-procs_[name].pid, SIGSTOP) != 0)
     return Status::Unavailable(name + ": SIGSTOP: " + std::strerror(errno));
   return Status::Ok();
 }
 
+Status Supervisor::Signal(const std::string& name, int sig) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  if (!Running(name)) return Status::FailedPrecondition(name + " is not running");
+  if (kill(procs_[name].pid, sig) != 0)
+    return Status::Unavailable(name + ": " + strsignal(sig) + ": " + std::strerror(errno));
+  return Status::Ok();
+}
+
 Status Supervisor::Resume(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   if (!Running(name)) return Status::FailedPrecondition(name + " is not running");
   if (kill(-procs_[name].pid, SIGCONT) != 0)
     return Status::Unavailable(name + ": SIGCONT: " + std::strerror(errno));
@@ -189,6 +202,7 @@ Status Supervisor::Resume(const std::string& name) {
 }
 
 std::optional<ExitRecord> Supervisor::Ended(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   auto it = procs_.find(name);
   if (it == procs_.end() || it->second.pid <= 0) return std::nullopt;
   auto r = Reap(it->second, false);
@@ -197,21 +211,25 @@ std::optional<ExitRecord> Supervisor::Ended(const std::string& name) {
 }
 
 bool Supervisor::Running(const std::string& name) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   auto it = procs_.find(name);
   return it != procs_.end() && it->second.pid > 0;
 }
 
 pid_t Supervisor::Pid(const std::string& name) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   auto it = procs_.find(name);
   return it == procs_.end() ? -1 : it->second.pid;
 }
 
 int Supervisor::Port(const std::string& name) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   auto it = procs_.find(name);
   return it == procs_.end() ? -1 : it->second.port;
 }
 
 void Supervisor::TearDown() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
   for (auto& [name, p] : procs_) {
     if (p.pid <= 0) continue;
     kill(-p.pid, SIGKILL);

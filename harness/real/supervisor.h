@@ -4,7 +4,7 @@
 // (SIGKILL), pauses (SIGSTOP), resumes (SIGCONT) and restarts it on the nemesis's schedule,
 // and records how each ended (the proof a fault event carries). Tearing down kills every
 // group and reaps it: on success, on failure (the destructor), and on SIGINT or SIGTERM to
-// the harness (InstallSignalTeardown). No process outlives a run.
+// the harness (InstallSignalTeardown). No process outlives a run. Thread-safe.
 #pragma once
 
 #include <sys/types.h>
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,6 +52,9 @@ class Supervisor {
   engine::Result<ExitRecord> Kill(const std::string& name, int sig);
   engine::Status Pause(const std::string& name);   // SIGSTOP
   engine::Status Resume(const std::string& name);  // SIGCONT
+  // Sends sig to the process itself (not its group), which goes on running: the leak
+  // switch (SIGUSR1 on, SIGUSR2 off).
+  engine::Status Signal(const std::string& name, int sig);
   // Reaps it if it ended on its own (non-blocking): its record, or nullopt while alive.
   std::optional<ExitRecord> Ended(const std::string& name);
 
@@ -74,6 +78,9 @@ class Supervisor {
   };
   engine::Result<ExitRecord> Reap(Proc& p, bool block);
   std::filesystem::path logs_;
+  // Every public call holds it: the nemesis, the watcher of unexpected ends and the run's
+  // end share one supervisor. Recursive: Start and Kill call Ended and Reap.
+  mutable std::recursive_mutex mu_;
   std::map<std::string, Proc> procs_;
 };
 

@@ -138,5 +138,25 @@ TEST_F(ProxyTest, CallersGetThroughAgainWhenTheUpstreamIsBack) {
   EXPECT_TRUE(GetsThrough(client, 3)) << "refused " << proxy_->counters().upstream_refused;
 }
 
+// A caller that keeps calling while the engine is down keeps trying to connect: a
+// connection attempt at least every half second (our channels' longest backoff), not one
+// per DNS re-resolution (gRPC's resolver waited 5 s between answers: workers were cut off
+// for 10 s after every engine restart). Counted at the proxy, not timed.
+TEST_F(ProxyTest, ACallerKeepsTryingToConnectWhileTheUpstreamIsDown) {
+  auto client = Client();
+  ASSERT_TRUE(client.CreateTask(Task(1)).ok());
+  const int port = cluster_.engine_port();
+  cluster_.KillEngine(SIGKILL);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(2'500);
+  for (uint32_t n = 10; std::chrono::steady_clock::now() < until; ++n) {
+    EXPECT_FALSE(client.CreateTask(Task(n)).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(proxy_->counters().upstream_refused, 3)
+      << "connection attempts in 2.5 s of calling a stopped engine";
+  cluster_.StartEngine({}, port);
+  EXPECT_TRUE(GetsThrough(client, 3));
+}
+
 }  // namespace
 }  // namespace ithappens::testing
