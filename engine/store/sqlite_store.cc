@@ -301,10 +301,13 @@ Status SqliteStore::WaitDurable(uint64_t seq) {
       failed_from_ = first;
       failure_ = st.message();
       pending_.clear();  // submitted after a failure: failed too
-      if (fsync_failed) {
-        poisoned_ = true;
-        CloseDb();  // never retry an fsync; reopen in Recover
-      }
+      // Never go on with a connection that saw an I/O error: never retry an fsync, and
+      // after a failed write SQLite's view of its own files is not to be trusted (seen in
+      // real mode: a claim committed after a write error was missing from the reload).
+      // Recover reopens the database and reads back what is on disk.
+      (void)fsync_failed;
+      poisoned_ = true;
+      CloseDb();
     }
     cv_.notify_all();
   }

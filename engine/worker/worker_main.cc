@@ -44,6 +44,7 @@ struct Config {
   int capacity = 4;
   int64_t poll_ms = 50, leak_mb_per_task = 0, memory_limit_mb = 0;
   int64_t switched_leak_mb_per_task = 16;
+  int64_t attempt_deadline_ms = 5'000;  // each call's deadline (real mode scales it)
   uint64_t seed = 1;
   engine::BugSwitches bugs;
   std::string history;         // the op log (real mode's history of this worker), "" none
@@ -58,8 +59,11 @@ class Worker {
         clock_(c_.time_origin_ms, c_.time_scale),
         ops_(c_.history, c_.id, &clock_, c_.time_origin_ms),
         log_(std::move(log)),
-        queue_(rpc::Connect(c_.engine), rpc::RetryPolicy{}, c_.seed),
-        sink_(rpc::Connect(c_.sink), rpc::RetryPolicy{.max_attempts = 12}, c_.seed + 1) {}
+        queue_(rpc::Connect(c_.engine), rpc::RetryPolicy{.attempt_deadline_ms = c_.attempt_deadline_ms},
+               c_.seed),
+        sink_(rpc::Connect(c_.sink),
+              rpc::RetryPolicy{.max_attempts = 12, .attempt_deadline_ms = c_.attempt_deadline_ms},
+              c_.seed + 1) {}
 
   void Stop() { stop_ = true; }
 
@@ -305,6 +309,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{4096}));
   app.add_option("--memory-limit-mb", c.memory_limit_mb, "die (exit 137) past this RSS; 0 = none")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  app.add_option("--attempt-deadline-ms", c.attempt_deadline_ms,
+                 "deadline of each attempt of a call to the engine or the sink (wall ms)")
+      ->check(CLI::Range(int64_t{10}, int64_t{600'000}));
   app.add_option("--engine-bug", bugs, "bug switches that reach the worker (effect-key-per-run)");
   app.add_option("--seed", c.seed, "seed of the retry jitter");
   app.add_option("--log", log_path, "log file (default: stderr)");

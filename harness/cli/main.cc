@@ -257,7 +257,7 @@ std::optional<Scenario> LoadForRun(const std::string& file, double load) {
 // `--mode real`: the scenario against the real processes, judged like a simulated run.
 int RunOneReal(const std::string& file, const std::string& out_root, double load,
                const engine::BugSwitches& bugs, const std::vector<std::string>& bug_names,
-               double time_scale, const std::string& bug_args) {
+               std::optional<double> time_scale_flag, const std::string& bug_args) {
   const std::optional<Scenario> scenario = LoadForRun(file, load);
   if (!scenario) return kExitUsage;
   const Scenario& s = *scenario;
@@ -265,6 +265,9 @@ int RunOneReal(const std::string& file, const std::string& out_root, double load
     std::cerr << "ithappens: " << st.message() << "\n";
     return kExitUsage;
   }
+  // The flag, else the scenario's own (real.time_scale), else real time.
+  const double time_scale = time_scale_flag.value_or(
+      s.real_time_scale > 0 ? static_cast<double>(s.real_time_scale) : 1.0);
   const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
   if (!MakeDirectory(dir / "logs")) return kExitHarness;
   RealOptions o{&s, load, bugs, bug_names, dir.string(), BinDir(), time_scale};
@@ -475,11 +478,13 @@ int Main(int argc, char** argv) {
   std::vector<std::string> bug_names;
   bool self_check = false;
   run->add_option("scenarios", files, "scenario YAML files")->required()->check(CLI::ExistingFile);
-  double time_scale = 1;
+  std::optional<double> time_scale;
   run->add_option("--mode", mode,
-                  "sim, or real: the real engine, workers and sink (a first version: no faults, "
-                  "hooks or later calls yet)");
-  run->add_option("--time-scale", time_scale, "real mode: K scenario seconds per wall second")
+                  "sim, or real: the real engine, workers and sink as processes, each fault by "
+                  "its real mechanism (no hooks or later calls yet)");
+  run->add_option("--time-scale", time_scale,
+                  "real mode: K scenario seconds per wall second (default: the scenario's "
+                  "real.time_scale, else 1)")
       ->check(CLI::Range(1.0, 100'000.0));
   run->add_option("--seed", seed, "overrides the scenario's seed");
   run->add_option("--load", load_text, "load multiplier, e.g. 5x");

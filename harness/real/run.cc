@@ -86,6 +86,8 @@ std::string CreateValue(const engine::TaskDefinition& d) {
 constexpr int64_t kWorkerLimitMb = 256, kWorkerLeakMb = 48;
 constexpr int64_t kSinkLimitMb = 256, kSinkLeakKb = 12 * 1024;
 constexpr int64_t kWorkerOomRestartMs = 5'000, kSinkOomRestartMs = 10'000;  // run time
+constexpr int64_t kMinAttemptWallMs = 250;
+constexpr int64_t kFiuExtension = 4;  // an unhit fsync/write fault: armed up to 4x longer
 
 int64_t RssBytesOf(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/statm");
@@ -181,6 +183,10 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     return port;
   };
   const int64_t poll_wall_ms = std::max<int64_t>(1, static_cast<int64_t>(s.poll_ms / o.time_scale));
+  // Callers give up on an attempt after the scenario's request timeout, in run time (as in
+  // the simulator), but never sooner than a loaded 2-core machine answers.
+  const int64_t attempt_wall_ms = std::max<int64_t>(
+      kMinAttemptWallMs, static_cast<int64_t>(s.request_timeout_ms / o.time_scale));
   std::vector<std::string> op_logs;
   for (int w = 0; w < s.workers; ++w) {
     const std::string name = "worker-" + std::to_string(w);
@@ -195,7 +201,8 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                       std::to_string(poll_wall_ms), "--history", op_logs.back(), "--time-scale",
                       K, "--time-origin-ms", T0, "--seed", std::to_string(w + 1),
                       "--memory-limit-mb", std::to_string(kWorkerLimitMb),
-                      "--switched-leak-mb-per-task", std::to_string(kWorkerLeakMb)},
+                      "--switched-leak-mb-per-task", std::to_string(kWorkerLeakMb),
+                      "--attempt-deadline-ms", std::to_string(attempt_wall_ms)},
                      ""};
     for (const auto& b : o.bug_names) {
       spec.argv.push_back("--engine-bug");
@@ -326,6 +333,11 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                        [](const FaultEdge& a, const FaultEdge& b) { return a.at_ms < b.at_ms; });
       for (const FaultEdge& edge : edges) {
         const FaultSpec& f = s.faults[edge.fault];
+        const bool fiu_fault =
+            f.kind == FaultKindId::kFsyncError || f.kind == FaultKindId::kWriteError;
+        // Counted before the edge's time: the engine may be slow to answer under load, and
+        // the fault must start on time.
+        if (fiu_fault && edge.start) fires_before[edge.fault] = fires();
         SleepUntilWall(wall_of(edge.at_ms));
         json proof = json::object();
         Status st;
@@ -422,19 +434,30 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
             const char* point = f.kind == FaultKindId::kFsyncError ? engine::kFaultStoreFsync
                                                                    : engine::kFaultStoreWrite;
             if (edge.start) {
-              fires_before[edge.fault] = fires();
               st = fiu.Enable(point, f.probability);
             } else {
+              // Armed but not hit yet (the engine wrote nothing in the window: at a high
+              // time scale a window is a few wall milliseconds): it stays armed until the
+              // first failure, at most kFiuExtension times its length more; the history
+              // records when it really ended and by how much it was extended. Never hit:
+              // the scenario asked for a fault that did not happen, a harness fault.
+              int64_t fired = fires() - fires_before[edge.fault];
+              const int64_t scheduled_end = clock.NowMs() - origin;
+              const int64_t give_up = scheduled_end + kFiuExtension * f.duration_ms;
+              while (fired <= 0 && clock.NowMs() - origin < give_up) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                fired = fires() - fires_before[edge.fault];
+              }
               st = fiu.Disable(point);
-              const int64_t fired = fires() - fires_before[edge.fault];
               proof = {{"fires", fired}};
-              // Armed but never hit (no write in the window, or the probability drew no
-              // failure): the scenario asked for a fault that did not happen.
+              if (const int64_t extended = clock.NowMs() - origin - scheduled_end; fired > 0 &&
+                                                                                   extended > 0)
+                proof["extended_ms"] = extended;
               if (st.ok() && fired <= 0) {
-                st = Status::Unavailable(std::string(point) + " was armed for " +
-                                         std::to_string(f.duration_ms) +
-                                         " run ms and failed no call (fires " +
-                                         std::to_string(fired) + ")");
+                st = Status::Unavailable(
+                    std::string(point) + " was armed for " +
+                    std::to_string((1 + kFiuExtension) * f.duration_ms) +
+                    " run ms and failed no call (fires " + std::to_string(fired) + ")");
               }
             }
             break;
@@ -471,7 +494,8 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       const std::string proc = "client-" + std::to_string(client);
       const int port = client_ports[client];
       clients.emplace_back([&, proc, port, subs = subs] {
-        rpc::QueueClient q(rpc::Connect("127.0.0.1:" + std::to_string(port)), rpc::RetryPolicy{},
+        rpc::QueueClient q(rpc::Connect("127.0.0.1:" + std::to_string(port)),
+                           rpc::RetryPolicy{.attempt_deadline_ms = attempt_wall_ms},
                            static_cast<uint64_t>(port));
         for (const Submission* sub : subs) {
           SleepUntilWall(wall_of(sub->at_ms));

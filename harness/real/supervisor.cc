@@ -44,6 +44,14 @@ extern "C" void TearDownOnSignal(int sig) {
     const pid_t pgid = g.load();
     if (pgid > 0) kill(-pgid, SIGKILL);
   }
+  // Reaped before this process ends: a killed process holds its ports until it is gone.
+  // waitpid is async-signal-safe; another thread may reap one first (ECHILD).
+  for (auto& g : g_groups) {
+    const pid_t pgid = g.load();
+    if (pgid <= 0) continue;
+    while (waitpid(-pgid, nullptr, 0) > 0 || errno == EINTR) {
+    }
+  }
   signal(sig, SIG_DFL);
   raise(sig);
 }

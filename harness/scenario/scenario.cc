@@ -202,7 +202,7 @@ class Loader {
         Keys(root, "",
              {"name", "seed", "workers", "capacity", "clients", "poll_ms", "claim_timeout_ms",
               "latency_ms", "request_timeout_ms", "heal_s", "herd_guard", "late_calls",
-              "bound_probes", "workload", "faults"}));
+              "bound_probes", "real", "workload", "faults"}));
     if (!root["name"]) return Error(root, "name", "missing");
     if (!root["name"].IsScalar()) return Error(root["name"], "name", "must be a string");
     s.name = root["name"].as<std::string>();
@@ -236,6 +236,12 @@ class Loader {
       ITHAPPENS_RETURN_IF_ERROR(Int(g, "max", "herd_guard", 1, 1'000'000, &s.herd_max));
       if (s.herd_window_ms == 0) return Error(g, "herd_guard.window_s", "missing or zero");
       if (s.herd_max == 0) return Error(g, "herd_guard.max", "missing");
+    }
+    if (YAML::Node r = root["real"]) {
+      ITHAPPENS_RETURN_IF_ERROR(Keys(r, "real", {"time_scale"}));
+      if (!r["time_scale"]) return Error(r, "real.time_scale", "missing");
+      ITHAPPENS_RETURN_IF_ERROR(
+          Int<int64_t>(r, "time_scale", "real", 1, 100'000, &s.real_time_scale));
     }
     YAML::Node wl = root["workload"];
     if (!wl || !wl.IsSequence() || wl.size() == 0)

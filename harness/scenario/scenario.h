@@ -66,6 +66,9 @@ struct Scenario {
   // At 1 s a client probes every bound of a task definition: a create at the bound (must
   // be accepted) and one just past it (must be refused). See BoundProbes().
   bool bound_probes = false;
+  // `real: {time_scale: K}`: the scenario runs in real mode (the real-mode suite), at this
+  // time scale unless --time-scale says otherwise. 0: not in the real-mode suite.
+  int64_t real_time_scale = 0;
   std::vector<WorkloadSpec> workload;
   std::vector<FaultSpec> faults;
 };

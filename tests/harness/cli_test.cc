@@ -2,16 +2,29 @@
 // is violated (with the reproduce command), 2 for a bad scenario or flag (naming file,
 // line and field), and that `check` re-judges a recorded history the same way; a run
 // writes history.jsonl, report.json, junit.xml, summary.md and command.txt.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <chrono>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "harness/checker.h"
+#include "harness/fault_kind.h"
+#include "harness/scenario/scenario.h"
 #include "tests/testing/engine_fixtures.h"
 
 namespace ithappens::harness {
@@ -33,6 +46,44 @@ Output Ithappens(const std::string& args) {
 }
 
 std::string Smoke() { return std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/smoke.yaml"; }
+
+// The processes whose command line names dir: a real run's processes all do (their
+// database, logs and port files are under its run directory). Other tests may run engines
+// meanwhile; these are this test's.
+std::vector<std::string> ProcessesNaming(const std::filesystem::path& dir) {
+  std::vector<std::string> found;
+  for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(proc.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(dir.string() + "/") != std::string::npos &&
+        cmdline.find("/ithappens run ") == std::string::npos) {
+      found.push_back(proc.path().filename().string() + ": " + cmdline);
+    }
+  }
+  return found;
+}
+
+// The engine's port, from its port file in a real run's directory (-1: none).
+int EnginePort(const std::filesystem::path& run_dir) {
+  std::ifstream f(run_dir / "real" / "engine.port");
+  int port = -1;
+  f >> port;
+  return port;
+}
+
+// Whether something accepts connections on 127.0.0.1:port.
+bool PortAccepts(int port) {
+  if (port <= 0) return false;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return ok;
+}
 
 TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {
   testing::TempDir out;
@@ -278,17 +329,95 @@ TEST(Cli, RealModeRunsTheRealProcessesAndTheSameCheckersJudgeThem) {
                 " --out " + out.path().string());
   EXPECT_EQ(o.code, 1) << o.text;
   EXPECT_NE(o.text.find("FAILED  attribution"), std::string::npos) << o.text;
-  o = Ithappens("run " + Smoke() + " --mode real --out " + out.path().string());
+  // The violation's ending leaves nothing either.
+  EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+  EXPECT_FALSE(PortAccepts(EnginePort(out.path() / "real-smoke")));
+  o = Ithappens("run " + std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/reminder-hooks.yaml" +
+                " --mode real --out " + out.path().string());
   EXPECT_EQ(o.code, 2) << o.text;
-  EXPECT_NE(o.text.find("faults[6].kind worker-leak: not in real mode yet"), std::string::npos)
+  EXPECT_NE(o.text.find("workload[0].kind hook: not in real mode yet"), std::string::npos)
       << o.text;
-  // None of this run's processes is left (other tests may run engines meanwhile: ours are
-  // the ones whose command line names this run's directory).
-  for (const auto& proc : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream in(proc.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
-    EXPECT_EQ(cmdline.find(out.path().string() + "/real-smoke/real/"), std::string::npos)
-        << proc.path() << " outlived the run: " << cmdline;
+}
+
+// The CI smoke scenario runs in real mode at its own time scale (real.time_scale), and its
+// history holds a proven fault event for each edge of every kind it names, the leak's OOM
+// kill among them. A pass leaves no process and no listening port.
+TEST(Cli, RealSmokeProvesEveryFaultItNamesAndLeavesNothing) {
+  testing::TempDir out;
+  Output o = Ithappens("run " + Smoke() + " --mode real --out " + out.path().string());
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_NE(o.text.find("smoke: valid (real, time scale 10,"), std::string::npos) << o.text;
+  std::map<std::string, int> proven;
+  std::ifstream history(out.path() / "smoke" / "history.jsonl");
+  for (std::string line; std::getline(history, line);) {
+    auto e = nlohmann::json::parse(line);
+    if (e["type"] != "fault") continue;
+    EXPECT_FALSE(e.contains("error")) << line;
+    EXPECT_TRUE(e["value"].contains("proof")) << line;
+    proven[e["f"].get<std::string>()]++;
+  }
+  auto scenario = LoadScenario(Smoke());
+  ASSERT_TRUE(scenario.ok());
+  for (const FaultSpec& f : scenario->faults) {
+    EXPECT_EQ(proven[std::string(Name(f.kind)) + "-start"], 1) << Name(f.kind);
+    EXPECT_EQ(proven[std::string(Name(f.kind)) + "-stop"], 1) << Name(f.kind);
+  }
+  EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+  EXPECT_FALSE(PortAccepts(EnginePort(out.path() / "smoke")));
+}
+
+// A harness error (a scheduled fault that did not fire: fsyncs fail in a window where
+// nothing writes) is exit 3, names the fault, and leaves nothing behind.
+TEST(Cli, RealModeHarnessErrorIsExitThreeAndLeavesNothing) {
+  testing::TempDir out;
+  std::ofstream(out.path() / "idle.yaml")
+      << "name: idle\nworkers: 1\nheal_s: 5\nworkload:\n  - kind: batch\n    tasks: 2\n"
+         "    program: [{exit: 0}]\nfaults:\n  - {kind: fsync-error, at_s: 40, duration_s: 2}\n";
+  Output o = Ithappens("run " + (out.path() / "idle.yaml").string() +
+                       " --mode real --time-scale 20 --out " + out.path().string());
+  EXPECT_EQ(o.code, 3) << o.text;
+  EXPECT_NE(o.text.find("did not fire"), std::string::npos) << o.text;
+  EXPECT_NE(Slurp(out.path() / "idle" / "history.jsonl").find("engine/store/fsync was armed"),
+            std::string::npos);
+  EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+  EXPECT_FALSE(PortAccepts(EnginePort(out.path() / "idle")));
+}
+
+// SIGINT or SIGTERM to `ithappens` mid-run: it tears the run down and ends by that signal,
+// leaving no engine, worker or sink process and no listening port (its proxies are its
+// own threads).
+TEST(Cli, RealModeSigintAndSigtermMidRunLeaveNothing) {
+  for (int sig : {SIGINT, SIGTERM}) {
+    testing::TempDir out;
+    const std::string bin = std::string(ITHAPPENS_BIN_DIR) + "/ithappens";
+    const std::string log = (out.path() / "out.txt").string();
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      setpgid(0, 0);
+      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      execl(bin.c_str(), bin.c_str(), "run", Smoke().c_str(), "--mode", "real", "--out",
+            out.path().c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Mid-run: every worker has written its first call.
+    const auto started = out.path() / "smoke" / "real" / "worker-2.jsonl";
+    for (int i = 0; i < 600 && !(std::filesystem::exists(started) &&
+                                 std::filesystem::file_size(started) > 0);
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_TRUE(std::filesystem::exists(started)) << Slurp(log);
+    const int port = EnginePort(out.path() / "smoke");
+    ASSERT_TRUE(PortAccepts(port)) << "the engine serves mid-run";
+    ASSERT_EQ(kill(pid, sig), 0);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << status << " " << Slurp(log);
+    EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty()) << strsignal(sig);
+    EXPECT_FALSE(PortAccepts(port)) << strsignal(sig);
   }
 }
 
