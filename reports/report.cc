@@ -120,9 +120,22 @@ json ToJson(const Report& r) {
                       {"tasks_in_flight", f.tasks_in_flight},
                       {"requests", f.requests}});
   }
+  json ops = json::array();
+  for (const auto& o : r.ops) {
+    ops.push_back({{"op", o.op},
+                   {"calls", o.calls},
+                   {"per_s", o.per_s},
+                   {"p50_ms", o.p50_ms},
+                   {"p99_ms", o.p99_ms},
+                   {"per_s_t", o.per_s_t},
+                   {"p50_ms_t", o.p50_ms_t},
+                   {"p99_ms_t", o.p99_ms_t}});
+  }
+  json throughput = {{"time_scale", r.time_scale}, {"t_s", r.ops_t_s}, {"ops", ops}};
   return {{"scenario", r.scenario},
           {"file", r.file},
           {"mode", r.mode},
+          {"throughput", throughput},
           {"seed", r.seed},
           {"load", r.load},
           {"engine_bugs", r.engine_bugs},
@@ -185,6 +198,19 @@ Report FromJson(const json& j) {
     r.states.t_s = j["states"].at("t_s").get<std::vector<double>>();
     r.states.tasks = j["states"].at("tasks").get<std::map<std::string, std::vector<int64_t>>>();
   }
+  if (j.contains("throughput")) {
+    const json& t = j["throughput"];
+    r.time_scale = t.value("time_scale", 0.0);
+    r.ops_t_s = t.value("t_s", std::vector<double>{});
+    for (const auto& o : t.value("ops", json::array())) {
+      r.ops.push_back(OpStats{o.at("op").get<std::string>(), o.at("calls").get<int64_t>(),
+                              o.at("per_s").get<double>(), o.at("p50_ms").get<double>(),
+                              o.at("p99_ms").get<double>(),
+                              o.value("per_s_t", std::vector<double>{}),
+                              o.value("p50_ms_t", std::vector<double>{}),
+                              o.value("p99_ms_t", std::vector<double>{})});
+    }
+  }
   r.history_sha = j.value("history_sha", "");
   r.reproduce = j.value("reproduce", "");
   return r;
@@ -212,11 +238,20 @@ std::string RenderJunit(const Report& r) {
 
 std::string RenderMarkdown(const Report& r) {
   std::ostringstream md;
-  md << "# " << r.scenario << ": " << r.verdict << "\n\nseed " << r.seed << ", load " << r.load
-     << "x, engine bugs " << r.engine_bugs << ", counts `" << r.counts.dump() << "`\n\n"
+  md << "# " << r.scenario << ": " << r.verdict << "\n\n";
+  if (r.time_scale > 0) md << "real, time scale " << r.time_scale << "; ";
+  md << "seed " << r.seed << ", load " << r.load << "x, engine bugs " << r.engine_bugs
+     << ", counts `" << r.counts.dump() << "`\n\n"
      << "| property | verdict | counts |\n|---|---|---|\n";
   for (const auto& p : r.properties) {
     md << "| " << p.name << " | " << p.verdict << " | `" << p.counts.dump() << "` |\n";
+  }
+  if (!r.ops.empty()) {
+    md << "\n| operation | calls | per wall s | p50 wall ms | p99 wall ms |\n|---|---|---|---|---|\n";
+    for (const auto& o : r.ops) {
+      md << "| " << o.op << " | " << o.calls << " | " << Fmt(o.per_s) << " | " << Fmt(o.p50_ms)
+         << " | " << Fmt(o.p99_ms) << " |\n";
+    }
   }
   for (const auto& p : r.properties) {
     for (const auto& c : p.counterexamples) {
@@ -255,20 +290,32 @@ std::string RenderMarkdown(const Report& r) {
 
 namespace {
 
+// Lines over time (t in run seconds), with each fault window shaded and laned below.
+std::string SeriesSvg(const Report& r, const std::vector<double>& t,
+                      const std::map<std::string, std::vector<double>>& series,
+                      const std::string& unit);
+
 // Task states over time as stacked lines, with each fault window shaded.
 std::string StatesSvg(const Report& r) {
+  std::map<std::string, std::vector<double>> series;
+  for (const auto& [state, v] : r.states.tasks) series[state].assign(v.begin(), v.end());
+  return SeriesSvg(r, r.states.t_s, series, "");
+}
+
+std::string SeriesSvg(const Report& r, const std::vector<double>& t,
+                      const std::map<std::string, std::vector<double>>& series,
+                      const std::string& unit) {
   // The chart, then one labelled lane per fault window below the time axis.
   const double lane = 14;
   const double w = 900, left = 50, right = 150, top = 10, chart_bottom = 30;
   const double bottom = chart_bottom + lane * static_cast<double>(r.faults.size()) + 6;
   const double h = 230 + bottom;
-  const auto& t = r.states.t_s;
   if (t.size() < 2) return "<p>(no time series)</p>";
   double t_max = t.back();
   for (const auto& f : r.faults) t_max = std::max(t_max, f.end_s);
-  int64_t y_max = 1;
-  for (const auto& [state, v] : r.states.tasks) {
-    for (int64_t n : v) y_max = std::max(y_max, n);
+  double y_max = 1;
+  for (const auto& [state, v] : series) {
+    for (double n : v) y_max = std::max(y_max, n);
   }
   auto X = [&](double s) { return left + (w - left - right) * s / std::max(t_max, 1e-9); };
   auto Y = [&](double n) {
@@ -300,14 +347,16 @@ std::string StatesSvg(const Report& r) {
       << left << "\" y2=\"" << h - bottom << "\" stroke=\"#333\"/>";
   svg << "<text x=\"" << left << "\" y=\"" << h - bottom + 14 << "\">0 s</text><text x=\""
       << w - right - 40 << "\" y=\"" << h - bottom + 14 << "\">" << Fmt(t_max)
-      << " s</text><text x=\"4\" y=\"" << top + 10 << "\">" << y_max << "</text>";
+      << " s</text><text x=\"4\" y=\"" << top + 10 << "\">" << Fmt(y_max) << unit << "</text>";
   const std::map<std::string, const char*> colors = {
       {"pending", "#999"},   {"running", "#1f77b4"},   {"completed", "#2ca02c"},
       {"failed", "#d62728"}, {"exception", "#ff7f0e"}, {"unscheduled", "#9467bd"}};
+  const char* palette[] = {"#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd",
+                           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
   int legend = 0;
-  for (const auto& [state, v] : r.states.tasks) {
+  for (const auto& [state, v] : series) {
     auto c = colors.find(state);
-    const char* color = c == colors.end() ? "#000" : c->second;
+    const char* color = c == colors.end() ? palette[legend % 10] : c->second;
     svg << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"1.5\" points=\"";
     for (size_t i = 0; i < t.size() && i < v.size(); ++i)
       svg << Fmt(X(t[i])) << "," << Fmt(Y(v[i])) << " ";
@@ -316,6 +365,27 @@ std::string StatesSvg(const Report& r) {
   }
   svg << "</svg>";
   return svg.str();
+}
+
+// A real run's throughput and latency per operation: a table over the whole run, then
+// answers per wall second and p99 latency (wall ms) over run time, with the fault windows.
+std::string OpsHtml(const Report& r) {
+  if (r.ops.empty()) return "";
+  std::ostringstream h;
+  h << "<h2>Throughput and latency (real, time scale " << Fmt(r.time_scale)
+    << ")</h2><p>Calls answered (ok, refused, or unknown after a timeout), per wall second, "
+       "and their latency in wall milliseconds.</p><table><tr><th>operation</th><th>calls</th>"
+       "<th>per wall s</th><th>p50 ms</th><th>p99 ms</th></tr>";
+  std::map<std::string, std::vector<double>> rate, p99;
+  for (const auto& o : r.ops) {
+    h << "<tr><td>" << Escape(o.op) << "</td><td>" << o.calls << "</td><td>" << Fmt(o.per_s)
+      << "</td><td>" << Fmt(o.p50_ms) << "</td><td>" << Fmt(o.p99_ms) << "</td></tr>";
+    rate[o.op] = o.per_s_t;
+    p99[o.op] = o.p99_ms_t;
+  }
+  h << "</table><h3>Calls per wall second</h3>" << SeriesSvg(r, r.ops_t_s, rate, "/s")
+    << "<h3>p99 latency, wall ms</h3>" << SeriesSvg(r, r.ops_t_s, p99, " ms");
+  return h.str();
 }
 
 }  // namespace
@@ -330,9 +400,14 @@ std::string RenderHtml(const Report& r) {
        "style>"
     << "</head><body><h1>" << Escape(r.scenario) << ": <span class=\"" << Escape(r.verdict) << "\">"
     << Escape(r.verdict) << "</span></h1><p>mode " << Escape(r.mode) << ", seed " << r.seed
-    << ", load " << r.load << "x, engine bugs " << Escape(r.engine_bugs) << "<br>counts <code>"
+    << ", load " << r.load << "x, engine bugs " << Escape(r.engine_bugs)
+    << (r.time_scale > 0 ? "<br><b>real, time scale " + Fmt(r.time_scale) +
+                               "</b>: every time is run time; a wall second is " +
+                               Fmt(r.time_scale) + " run seconds"
+                         : std::string())
+    << "<br>counts <code>"
     << Escape(r.counts.dump()) << "</code></p><h2>Task states over time</h2>"
-    << "<p>Shaded: fault windows (hover for the fault).</p>" << StatesSvg(r)
+    << "<p>Shaded: fault windows (hover for the fault).</p>" << StatesSvg(r) << OpsHtml(r)
     << "<h2>Properties</h2><table><tr><th>property</th><th>verdict</th><th>counts</th></tr>";
   for (const auto& p : r.properties) {
     h << "<tr><td>" << Escape(p.name) << "</td><td class=\"" << Escape(p.verdict) << "\">"

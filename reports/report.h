@@ -59,8 +59,21 @@ struct StateSeries {
   std::map<std::string, std::vector<int64_t>> tasks;  // state -> count at each t_s
 };
 
+// A real run's calls of one operation (create, claim, report-completed, ...), in wall
+// units: answered calls, answers per wall second and latency quantiles over the run and
+// in each bucket of `Report::ops_t_s` (0 where a bucket had no answer).
+struct OpStats {
+  std::string op;
+  int64_t calls = 0;
+  double per_s = 0, p50_ms = 0, p99_ms = 0;
+  std::vector<double> per_s_t, p50_ms_t, p99_ms_t;
+};
+
 struct Report {
   std::string scenario, file, mode, engine_bugs, verdict, history_sha, reproduce;
+  double time_scale = 0;  // real mode's K run seconds per wall second; 0: simulated
+  std::vector<double> ops_t_s;  // bucket starts, run seconds (as every time in the report)
+  std::vector<OpStats> ops;     // real mode only
   uint64_t seed = 0;
   double load = 1;
   nlohmann::json counts = nlohmann::json::object();

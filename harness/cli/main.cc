@@ -141,7 +141,7 @@ class ProgressPrinter {
 bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std::string& mode,
                   uint64_t seed, double load, const engine::BugSwitches& bugs, const SimSummary& sum,
                   const std::vector<CheckResult>& results, const std::vector<RootCause>& roots,
-                  const Timeline& timeline, const std::string& command) {
+                  const Timeline& timeline, const std::string& command, double time_scale = 0) {
   reports::Report r;
   r.scenario = s.name;
   r.file = s.file;
@@ -203,6 +203,22 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std
   }
   r.states.t_s = timeline.t_s;
   r.states.tasks = timeline.tasks;
+  if (time_scale > 0) {
+    // A real run: its calls' throughput and latency, in wall units (run time / K).
+    Latency lat;
+    if (!BuildLatency((dir / "history.jsonl").string(), 40, &lat, &error)) return false;
+    r.time_scale = time_scale;
+    r.ops_t_s = lat.t_s;
+    const double wall_s = std::max(1e-3, static_cast<double>(sum.sim_ms) / 1000.0 / time_scale);
+    for (const auto& [op, o] : lat.ops) {
+      reports::OpStats st{op, o.calls, static_cast<double>(o.calls) / wall_s,
+                          o.p50_ms / time_scale, o.p99_ms / time_scale, {}, {}, {}};
+      for (double x : o.per_s) st.per_s_t.push_back(x * time_scale);
+      for (double x : o.p50_ms_t) st.p50_ms_t.push_back(x / time_scale);
+      for (double x : o.p99_ms_t) st.p99_ms_t.push_back(x / time_scale);
+      r.ops.push_back(std::move(st));
+    }
+  }
   r.history_sha = FileHash((dir / "history.jsonl").string());
   r.reproduce = command;
   std::ofstream(dir / "command.txt") << command << "\n";
@@ -296,7 +312,8 @@ int RunOneReal(const std::string& file, const std::string& out_root, double load
   sum.sim_ms = real->scenario_ms;
   sum.requests = real->requests;
   if (!BuildTimeline(history, 200, &timeline, &error) ||
-      !WriteReports(dir, s, "real", 0, load, bugs, sum, results, roots, timeline, command)) {
+      !WriteReports(dir, s, "real", 0, load, bugs, sum, results, roots, timeline, command,
+                    time_scale)) {
     std::cerr << "ithappens: the harness failed writing the reports: " << error << "\n";
     return kExitHarness;
   }

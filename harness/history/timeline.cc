@@ -1,6 +1,7 @@
 #include "harness/history/timeline.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -172,6 +173,72 @@ bool CollectTaskEvents(const std::string& path, const std::vector<std::string>& 
         }
       },
       error);
+}
+
+namespace {
+
+double Quantile(std::vector<double>* v, double q) {
+  if (v->empty()) return 0;
+  const size_t k = std::min(v->size() - 1, static_cast<size_t>(q * static_cast<double>(v->size())));
+  std::nth_element(v->begin(), v->begin() + static_cast<std::ptrdiff_t>(k), v->end());
+  return (*v)[k];
+}
+
+}  // namespace
+
+bool BuildLatency(const std::string& path, int buckets, Latency* out, std::string* error) {
+  struct Answer {
+    int64_t t_ns;
+    double ms;
+  };
+  std::map<std::string, std::vector<Answer>> answers;  // op -> its answered calls
+  std::unordered_map<std::string, int64_t> open;       // proc \n f \n task -> invoke time
+  int64_t t_max = 0;
+  const bool ok = ReadEvents(
+      path,
+      [&](const EventView& e) {
+        t_max = std::max(t_max, e.t_ns);
+        const bool answer =
+            e.type == EventType::kOk || e.type == EventType::kFail || e.type == EventType::kInfo;
+        if (e.type != EventType::kInvoke && !answer) return;
+        std::string key(e.proc);
+        key.append("\n").append(e.f).append("\n").append(e.task);
+        if (e.type == EventType::kInvoke) {
+          open[key] = e.t_ns;
+          return;
+        }
+        auto it = open.find(key);
+        if (it == open.end()) return;
+        answers[std::string(e.f)].push_back(
+            Answer{e.t_ns, static_cast<double>(e.t_ns - it->second) / 1e6});
+        open.erase(it);
+      },
+      error);
+  if (!ok) return false;
+  buckets = std::max(buckets, 1);
+  const double span_s = std::max(1e-3, static_cast<double>(t_max) / 1e9);
+  const double width_s = span_s / buckets;
+  out->t_s.clear();
+  for (int b = 0; b < buckets; ++b) out->t_s.push_back(b * width_s);
+  for (auto& [op, list] : answers) {
+    OpSeries& s = out->ops[op];
+    s.calls = static_cast<int64_t>(list.size());
+    std::vector<std::vector<double>> in(static_cast<size_t>(buckets));
+    std::vector<double> all;
+    for (const Answer& a : list) {
+      const int b = std::min(buckets - 1, static_cast<int>(static_cast<double>(a.t_ns) / 1e9 / width_s));
+      in[static_cast<size_t>(b)].push_back(a.ms);
+      all.push_back(a.ms);
+    }
+    s.p50_ms = Quantile(&all, 0.5);
+    s.p99_ms = Quantile(&all, 0.99);
+    for (auto& v : in) {
+      s.per_s.push_back(static_cast<double>(v.size()) / width_s);
+      s.p50_ms_t.push_back(Quantile(&v, 0.5));
+      s.p99_ms_t.push_back(Quantile(&v, 0.99));
+    }
+  }
+  return true;
 }
 
 }  // namespace ithappens::harness

@@ -35,6 +35,24 @@ struct Timeline {
 // False (with *error naming the line) on a malformed history.
 bool BuildTimeline(const std::string& history_path, int samples, Timeline* out, std::string* error);
 
+// Calls per operation over time (a real run's throughput and latency): each invoke paired
+// with its answer (ok, fail or info) by process, call and task. Times are run time: a
+// real run divides them by its time scale for wall time (its clocks are derived so).
+struct OpSeries {
+  int64_t calls = 0;  // answered
+  double p50_ms = 0, p99_ms = 0;
+  std::vector<double> per_s;           // answers per run second, in each bucket
+  std::vector<double> p50_ms_t, p99_ms_t;  // latency of the answers in each bucket (0: none)
+};
+
+struct Latency {
+  std::vector<double> t_s;  // each bucket's start
+  std::map<std::string, OpSeries> ops;
+};
+
+// False (with *error naming the line) on a malformed history.
+bool BuildLatency(const std::string& history_path, int buckets, Latency* out, std::string* error);
+
 // One event of a task's own story (a counterexample's timeline, as Jepsen's for
 // operations). `i` is the event's number: line i + 1 of history.jsonl.
 struct TaskEvent {

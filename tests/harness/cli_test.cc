@@ -366,6 +366,41 @@ TEST(Cli, RealSmokeProvesEveryFaultItNamesAndLeavesNothing) {
   EXPECT_FALSE(PortAccepts(EnginePort(out.path() / "smoke")));
 }
 
+// The real-mode suite (CI runs it here): every scenario with a `real:` section but the two
+// smoke runs above passes in real mode at its own time scale, and its report shows each
+// operation's throughput and latency in wall units with "real, time scale K".
+TEST(Cli, RealSuitePassesAndReportsThroughputAndLatency) {
+  testing::TempDir out;
+  int ran = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios")) {
+    auto s = LoadScenario(entry.path().string());
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    if (s->real_time_scale == 0 || s->name == "smoke" || s->name == "real-smoke") continue;
+    ++ran;
+    Output o = Ithappens("run " + entry.path().string() + " --mode real --out " +
+                         out.path().string());
+    EXPECT_EQ(o.code, 0) << o.text;
+    const auto dir = out.path() / s->name;
+    auto report = nlohmann::json::parse(std::ifstream(dir / "report.json"));
+    EXPECT_EQ(report["throughput"]["time_scale"].get<double>(), s->real_time_scale);
+    std::set<std::string> ops;
+    for (const auto& op : report["throughput"]["ops"]) {
+      ops.insert(op["op"].get<std::string>());
+      EXPECT_GT(op["calls"].get<int64_t>(), 0) << op;
+      EXPECT_LE(op["p50_ms"].get<double>(), op["p99_ms"].get<double>()) << op;
+      EXPECT_EQ(op["per_s_t"].size(), report["throughput"]["t_s"].size()) << op;
+    }
+    EXPECT_TRUE(ops.count("create") && ops.count("claim") && ops.count("report-completed"))
+        << s->name << ": " << report["throughput"]["ops"].dump();
+    EXPECT_NE(Slurp(dir / "report.html").find("Throughput and latency (real, time scale"),
+              std::string::npos);
+    EXPECT_NE(Slurp(dir / "summary.md").find("real, time scale"), std::string::npos);
+    EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+  }
+  EXPECT_GE(ran, 3) << "the stories that run in real mode";
+}
+
 // A harness error (a scheduled fault that did not fire: fsyncs fail in a window where
 // nothing writes) is exit 3, names the fault, and leaves nothing behind.
 TEST(Cli, RealModeHarnessErrorIsExitThreeAndLeavesNothing) {
