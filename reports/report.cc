@@ -472,6 +472,88 @@ std::string RenderHtml(const Report& r) {
   return h.str();
 }
 
+namespace {
+
+// Lines against the load (x: each row's load, evenly spaced), one per series.
+std::string LoadSvg(const std::vector<std::string>& loads,
+                    const std::map<std::string, std::vector<double>>& series,
+                    const std::string& unit) {
+  const double w = 700, h = 240, left = 60, right = 160, top = 14, bottom = 30;
+  if (loads.empty()) return "";
+  double y_max = 1e-9;
+  for (const auto& [name, v] : series) {
+    for (double y : v) y_max = std::max(y_max, y);
+  }
+  const double n = static_cast<double>(std::max<size_t>(loads.size() - 1, 1));
+  auto X = [&](size_t i) { return left + (w - left - right) * static_cast<double>(i) / n; };
+  auto Y = [&](double y) { return top + (h - top - bottom) * (1.0 - y / y_max); };
+  std::ostringstream svg;
+  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << w << "\" height=\"" << h
+      << "\" font-family=\"sans-serif\" font-size=\"11\"><line x1=\"" << left << "\" y1=\""
+      << h - bottom << "\" x2=\"" << w - right << "\" y2=\"" << h - bottom
+      << "\" stroke=\"#333\"/><line x1=\"" << left << "\" y1=\"" << top << "\" x2=\"" << left
+      << "\" y2=\"" << h - bottom << "\" stroke=\"#333\"/><text x=\"4\" y=\"" << top + 10
+      << "\">" << Fmt(y_max) << Escape(unit) << "</text>";
+  for (size_t i = 0; i < loads.size(); ++i) {
+    svg << "<text x=\"" << Fmt(X(i) - 8) << "\" y=\"" << h - bottom + 14 << "\">"
+        << Escape(loads[i]) << "</text>";
+  }
+  const char* palette[] = {"#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b"};
+  int k = 0;
+  for (const auto& [name, v] : series) {
+    const char* color = palette[k % 6];
+    svg << "<polyline fill=\"none\" stroke=\"" << color << "\" stroke-width=\"2\" points=\"";
+    for (size_t i = 0; i < v.size(); ++i) svg << Fmt(X(i)) << "," << Fmt(Y(v[i])) << " ";
+    svg << "\"/><text x=\"" << w - right + 10 << "\" y=\"" << top + 14 * (++k) << "\" fill=\""
+        << color << "\">" << Escape(name) << "</text>";
+  }
+  svg << "</svg>";
+  return svg.str();
+}
+
+}  // namespace
+
+std::string RenderBenchHtml(const json& bench) {
+  std::ostringstream h;
+  const std::string name = bench.value("scenario", "");
+  h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>ithappens bench: "
+    << Escape(name) << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1000px}"
+    << "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
+    << ".valid{color:#2ca02c}.invalid{color:#d62728}</style></head><body><h1>" << Escape(name)
+    << " at multiplied load (real, time scale " << Fmt(bench.value("time_scale", 0.0))
+    << ")</h1><p>Wall units: calls answered per wall second, latency in wall ms, the time to "
+       "drain after the last fault healed in wall s. <code>"
+    << Escape(bench.value("command", "")) << "</code></p><table><tr><th>load</th><th>tasks</th>"
+    << "<th>wall s</th><th>calls/s</th><th>create p50/p99</th><th>claim p50/p99</th>"
+    << "<th>report p50/p99</th><th>drain s</th><th>peak RSS MB</th><th>verdict</th></tr>";
+  std::vector<std::string> loads;
+  std::map<std::string, std::vector<double>> rate, p99;
+  for (const auto& row : bench.value("rows", json::array())) {
+    loads.push_back(Fmt(row.value("load", 0.0)) + "x");
+    rate["calls/s"].push_back(row.value("calls_per_s", 0.0));
+    auto lat = [&](const char* op) {
+      const json ops = row.value("ops", json::object());
+      if (!ops.contains(op)) return std::string("-");
+      p99[op].push_back(ops[op].value("p99_ms", 0.0));
+      return Fmt(ops[op].value("p50_ms", 0.0)) + " / " + Fmt(ops[op].value("p99_ms", 0.0));
+    };
+    std::string peaks;
+    const json rss = row.value("peak_rss_bytes", json::object());
+    for (const auto& [proc, bytes] : rss.items())
+      peaks += proc + " " + Fmt(bytes.get<double>() / (1024.0 * 1024.0)) + "<br>";
+    const std::string verdict = row.value("verdict", "");
+    h << "<tr><td>" << Fmt(row.value("load", 0.0)) << "x</td><td>" << row.value("tasks", 0)
+      << "</td><td>" << Fmt(row.value("wall_s", 0.0)) << "</td><td>"
+      << Fmt(row.value("calls_per_s", 0.0)) << "</td><td>" << lat("create") << "</td><td>"
+      << lat("claim") << "</td><td>" << lat("report-completed") << "</td><td>"
+      << Fmt(row.value("drain_wall_s", -1.0)) << "</td><td>" << peaks << "</td><td class=\""
+      << Escape(verdict) << "\">" << Escape(verdict) << "</td></tr>";
+  }
+  h << "</table><h2>Calls answered per wall second</h2>" << LoadSvg(loads, rate, "/s")
+    << "<h2>p99 latency (wall ms)</h2>" << LoadSvg(loads, p99, " ms") << "</body></html>\n";
+  return h.str();
+}
+
 bool WriteAll(const Report& r, const std::string& dir) {
   auto write = [&](const char* name, const std::string& text) {
     std::ofstream f(dir + "/" + name);

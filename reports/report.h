@@ -93,6 +93,10 @@ std::string RenderJunit(const Report& r);
 std::string RenderMarkdown(const Report& r);
 std::string RenderHtml(const Report& r);
 
+// `ithappens bench --mode real`'s page: the scaling table (one row per load) and plots of
+// throughput and p99 latency against the load. `bench` is bench.json's object.
+std::string RenderBenchHtml(const nlohmann::json& bench);
+
 // Writes report.json, junit.xml, summary.md and report.html into dir. False if a file
 // could not be written.
 bool WriteAll(const Report& r, const std::string& dir);

@@ -1,5 +1,7 @@
 #include "engine/worker/op_log.h"
 
+#include <algorithm>
+
 namespace ithappens::worker {
 
 OpLog::OpLog(const std::string& path, std::string proc, const engine::ScaledClock* clock,
@@ -16,7 +18,9 @@ void OpLog::Write(std::string_view type, std::string_view f, std::string_view ta
                   const nlohmann::json& value, const std::string& error) {
   if (out_ == nullptr) return;
   // The history's key order (harness/history/history.cc), without "i".
-  std::string line = "{\"t_ns\":" + std::to_string((clock_->NowMs() - origin_ms_) * 1'000'000) +
+  // A call before the run's origin (a worker starts before it) is recorded at the origin.
+  const int64_t t_ms = std::max<int64_t>(0, clock_->NowMs() - origin_ms_);
+  std::string line = "{\"t_ns\":" + std::to_string(t_ms * 1'000'000) +
                      ",\"proc\":" + nlohmann::json(proc_).dump() + ",\"type\":\"" +
                      std::string(type) + "\",\"f\":" + nlohmann::json(std::string(f)).dump();
   if (!task.empty()) line += ",\"task\":" + nlohmann::json(std::string(task)).dump();

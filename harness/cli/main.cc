@@ -482,6 +482,117 @@ int Bench(const std::string& file, const std::vector<double>& loads,
   return worst;
 }
 
+// `ithappens bench SCENARIO --mode real`: the scenario against the real processes at each
+// load, one after the other (each run keeps its directory OUT/<scenario>/bench-<load>/:
+// history, logs, reports). Per load: calls answered per wall second, p50/p99 wall latency
+// of each operation, peak RSS per process, the time to drain after the last fault healed,
+// the verdict; bench.json and bench.html (a scaling table and plot) in OUT/<scenario>/.
+int BenchReal(const std::string& file, const std::vector<double>& loads,
+              std::optional<double> time_scale_flag, const std::string& out_root,
+              const std::string& command) {
+  auto scenario = LoadScenario(file);
+  if (!scenario.ok()) {
+    std::cerr << "ithappens: " << scenario.status().message() << "\n";
+    return kExitUsage;
+  }
+  const Scenario& s = scenario.value();
+  for (double load : loads) {
+    if (auto st = CheckRunSize(s, load); !st.ok()) {
+      std::cerr << "ithappens: " << st.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (auto st = CheckRealScenario(s); !st.ok()) {
+    std::cerr << "ithappens: " << st.message() << "\n";
+    return kExitUsage;
+  }
+  const double time_scale = time_scale_flag.value_or(
+      s.real_time_scale > 0 ? static_cast<double>(s.real_time_scale) : 1.0);
+  const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
+  if (!MakeDirectory(dir)) return kExitHarness;
+  nlohmann::json rows = nlohmann::json::array();
+  int worst = kExitValid;
+  std::printf("%s: the real processes at each load, time scale %g (wall units)\n",
+              s.name.c_str(), time_scale);
+  std::printf("%6s %7s %7s %9s %15s %15s %15s %8s %22s  %s\n", "load", "tasks", "wall s",
+              "calls/s", "create p50/p99", "claim p50/p99", "report p50/p99", "drain s",
+              "peak RSS MB eng/sink/wk", "verdict");
+  for (double load : loads) {
+    const std::filesystem::path run_dir = dir / ("bench-" + LoadText(load));
+    if (!MakeDirectory(run_dir / "logs")) return kExitHarness;
+    RealOptions o{&s, load, {}, {}, run_dir.string(), BinDir(), time_scale};
+    auto real = RunReal(o);
+    if (!real.ok()) {
+      std::cerr << "ithappens: the harness failed (not the target): " << real.status().ToString()
+                << "\n";
+      return kExitHarness;
+    }
+    const std::string history = (run_dir / "history.jsonl").string();
+    std::string error;
+    auto results = CheckHistoryFile(history, &error);
+    Latency lat;
+    if (results.empty() || !BuildLatency(history, 1, &lat, &error)) {
+      std::cerr << "ithappens: cannot read back the history: " << error << "\n";
+      return kExitHarness;
+    }
+    const Validity v = Compose(results);
+    worst = std::max(worst, ExitFor(v));
+    const double wall_s = std::max(1e-3, static_cast<double>(real->scenario_ms) / 1000.0 / time_scale);
+    int64_t calls = 0;
+    nlohmann::json ops = nlohmann::json::object();
+    for (const auto& [op, series] : lat.ops) {
+      calls += series.calls;
+      ops[op] = {{"calls", series.calls},
+                 {"per_s", static_cast<double>(series.calls) / wall_s},
+                 {"p50_ms", series.p50_ms / time_scale},
+                 {"p99_ms", series.p99_ms / time_scale}};
+    }
+    int64_t worker_peak = 0;
+    nlohmann::json rss = nlohmann::json::object();
+    for (const auto& [name, bytes] : real->peak_rss_bytes) {
+      rss[name] = bytes;
+      if (name.rfind("worker-", 0) == 0) worker_peak = std::max(worker_peak, bytes);
+    }
+    auto q = [&](const char* op, const char* which) {
+      return ops.contains(op) ? ops[op][which].get<double>() : 0.0;
+    };
+    const double mb = 1024.0 * 1024.0;
+    char latency[3][32];
+    int k = 0;
+    for (const char* op : {"create", "claim", "report-completed"}) {
+      std::snprintf(latency[k++], sizeof latency[0], "%.1f/%.1f", q(op, "p50_ms"), q(op, "p99_ms"));
+    }
+    char peaks[64];
+    std::snprintf(peaks, sizeof peaks, "%.0f/%.0f/%.0f",
+                  real->peak_rss_bytes.count("engine") ? real->peak_rss_bytes.at("engine") / mb : 0,
+                  real->peak_rss_bytes.count("sink") ? real->peak_rss_bytes.at("sink") / mb : 0,
+                  worker_peak / mb);
+    const double drain_s = real->drain_ms < 0 ? -1 : real->drain_ms / 1000.0 / time_scale;
+    std::printf("%6s %7lld %7.1f %9.1f %15s %15s %15s %8.2f %22s  %s\n", LoadText(load).c_str(),
+                static_cast<long long>(real->tasks), wall_s, static_cast<double>(calls) / wall_s,
+                latency[0], latency[1], latency[2], drain_s, peaks,
+                std::string(ToString(v)).c_str());
+    std::fflush(stdout);
+    rows.push_back({{"load", load},
+                    {"tasks", real->tasks},
+                    {"events", real->events},
+                    {"wall_s", wall_s},
+                    {"calls_per_s", static_cast<double>(calls) / wall_s},
+                    {"ops", ops},
+                    {"peak_rss_bytes", rss},
+                    {"drain_wall_s", drain_s},
+                    {"verdict", ToString(v)},
+                    {"run_dir", run_dir.string()}});
+  }
+  nlohmann::json report = {{"scenario", s.name}, {"file", file},   {"mode", "real"},
+                           {"time_scale", time_scale}, {"rows", rows}, {"command", command}};
+  std::ofstream(dir / "bench.json") << report.dump(2) << "\n";
+  std::ofstream(dir / "bench.html") << reports::RenderBenchHtml(report);
+  std::printf("bench: %s, %s\n", (dir / "bench.json").string().c_str(),
+              (dir / "bench.html").string().c_str());
+  return worst;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -530,6 +641,12 @@ int Main(int argc, char** argv) {
   bench->add_option("--loads", bench_loads, "comma-separated multipliers, e.g. 1,5,50");
   bench->add_option("--seed", seed, "overrides the scenario's seed");
   bench->add_option("--out", out, "output root; writes OUT/<scenario>/bench.json");
+  std::string bench_mode = "sim";
+  bench->add_option("--mode", bench_mode,
+                    "sim (the simulator's speed), or real (the real processes at each load)");
+  bench->add_option("--time-scale", time_scale,
+                    "real mode: K scenario seconds per wall second (default: the scenario's)")
+      ->check(CLI::Range(1.0, 100'000.0));
 
   try {
     app.parse(argc, argv);
@@ -571,6 +688,15 @@ int Main(int argc, char** argv) {
     }
     if (loads.empty() || loads.size() > 20) {
       std::cerr << "ithappens: --loads: " << loads.size() << " loads; give 1..20\n";
+      return kExitUsage;
+    }
+    if (bench_mode == "real") {
+      return BenchReal(bench_file, loads, time_scale, out,
+                       "ithappens bench " + bench_file + " --mode real --loads " + bench_loads +
+                           " --out " + out);
+    }
+    if (bench_mode != "sim") {
+      std::cerr << "ithappens: --mode " << bench_mode << ": not sim or real\n";
       return kExitUsage;
     }
     std::string command = "ithappens bench " + bench_file + " --loads " + bench_loads +

@@ -87,6 +87,7 @@ constexpr int64_t kWorkerLimitMb = 256, kWorkerLeakMb = 48;
 constexpr int64_t kSinkLimitMb = 256, kSinkLeakKb = 12 * 1024;
 constexpr int64_t kWorkerOomRestartMs = 5'000, kSinkOomRestartMs = 10'000;  // run time
 constexpr int64_t kMinAttemptWallMs = 250;
+constexpr int64_t kStartupWallMs = 200, kStartupWallMsPerProcess = 60;
 constexpr int64_t kFiuExtension = 4;  // an unhit fsync/write fault: armed up to 4x longer
 
 int64_t RssBytesOf(pid_t pid) {
@@ -131,7 +132,11 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
   fs::create_directories(logs, ec);
   if (ec) return Status::Unavailable("cannot create " + real.string() + ": " + ec.message());
 
-  const int64_t origin = engine::RealClock().NowMs();
+  // The run's time 0 is set ahead by the time the processes take to start (a few tens of
+  // wall ms each): at a high time scale, 150 wall ms of startup would be seconds of the
+  // scenario, and its first faults would come late. Calls before it are recorded at 0.
+  const int64_t startup_wall_ms = kStartupWallMs + kStartupWallMsPerProcess * (s.workers + 2);
+  const int64_t origin = engine::RealClock().NowMs() + startup_wall_ms;
   const engine::ScaledClock clock(origin, o.time_scale);
   const std::string K = std::to_string(o.time_scale), T0 = std::to_string(origin);
   auto wall_of = [&](int64_t run_ms) {  // the wall time a run time falls at
@@ -218,6 +223,15 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     if (!rec.ok()) return Status::Unavailable(own + ": cannot write");
     rec.EmitAt(0, "plan", EventType::kPlan, "target", "",
                "{\"claim_timeout_ms\":" + std::to_string(s.claim_timeout_ms) + "}");
+    // How the run's clock relates to the wall (wall = origin + t / K) and whether the
+    // processes were up by time 0.
+    const int64_t late_wall_ms = engine::RealClock().NowMs() - origin;
+    rec.EmitAt(0, "supervisor", EventType::kInfo, "started", "",
+               json{{"time_scale", o.time_scale},
+                    {"wall_origin_ms", origin},
+                    {"startup_wall_ms", startup_wall_ms},
+                    {"late_wall_ms", std::max<int64_t>(0, late_wall_ms)}}
+                   .dump());
     if (s.herd_window_ms > 0) {
       rec.EmitAt(0, "plan", EventType::kPlan, "herd-guard", "",
                  "{\"max\":" + std::to_string(s.herd_max) +
@@ -262,6 +276,10 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         std::lock_guard<std::mutex> lock(procs_mu);
         for (const std::string& name : names) {
+          if (const pid_t pid = sup.Pid(name); pid > 0) {
+            int64_t& peak = summary.peak_rss_bytes[name];
+            peak = std::max(peak, RssBytesOf(pid));
+          }
           if (auto due = restart_due.find(name); due != restart_due.end()) {
             if (engine::RealClock().NowMs() < due->second) continue;
             restart_due.erase(due);
@@ -553,6 +571,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
           break;
         }
       }
+      if (!busy && summary.drain_ms < 0) summary.drain_ms = now - last_ms;
       if (!busy && now >= latest_deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

@@ -5,12 +5,12 @@
 // the workers' calls from their op logs, the sink's deliveries as effects, final statuses),
 // merged into OUT/<scenario>/history.jsonl, for the same checkers.
 //
-// This first version refuses what it cannot do yet, with exit 2 and the reason: scenario
-// faults, hook workloads, and the clients' later calls (recreate_s, cancel_s, rerun_s),
-// bound probes and late calls.
+// It refuses what it cannot do yet, with exit 2 and the reason: hook workloads, the
+// clients' later calls (recreate_s, cancel_s, rerun_s), bound probes and late calls.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "engine/bugs.h"
@@ -35,6 +35,11 @@ struct RealSummary {
   int64_t scenario_ms = 0;  // run time from the origin to the end
   int64_t wall_ms = 0;
   int64_t requests = 0;
+  // Peak resident set of each process (sampled every 50 wall ms from /proc), by name.
+  std::map<std::string, int64_t> peak_rss_bytes;
+  // Run ms from the end of the workload and the faults (the last fault healed) until no
+  // planned task was pending or running; -1 if that never happened before the horizon.
+  int64_t drain_ms = -1;
 };
 
 // InvalidArgument: what real mode does not do yet (exit 2); other errors: the harness's.

@@ -401,6 +401,34 @@ TEST(Cli, RealSuitePassesAndReportsThroughputAndLatency) {
   EXPECT_GE(ran, 3) << "the stories that run in real mode";
 }
 
+// `bench --mode real` runs the real processes at each load and writes the scaling table:
+// calls per second, latency per operation, peak RSS of every process, the drain time and
+// the verdict per load (the figures are not asserted: the machine is shared).
+TEST(Cli, BenchInRealModeMeasuresEachLoadAgainstTheRealProcesses) {
+  testing::TempDir out;
+  const std::string scenario = std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/real-smoke.yaml";
+  Output o = Ithappens("bench " + scenario + " --mode real --loads 1,2 --out " +
+                       out.path().string());
+  ASSERT_EQ(o.code, 0) << o.text;
+  auto bench = nlohmann::json::parse(std::ifstream(out.path() / "real-smoke" / "bench.json"));
+  EXPECT_EQ(bench["mode"], "real");
+  EXPECT_EQ(bench["time_scale"].get<double>(), 20.0);
+  ASSERT_EQ(bench["rows"].size(), 2u);
+  EXPECT_GE(bench["rows"][1]["tasks"].get<int64_t>(), 2 * bench["rows"][0]["tasks"].get<int64_t>() - 2);
+  for (const auto& row : bench["rows"]) {
+    EXPECT_EQ(row["verdict"], "valid") << row;
+    EXPECT_GT(row["calls_per_s"].get<double>(), 0);
+    EXPECT_GE(row["drain_wall_s"].get<double>(), 0) << "the run drained before its horizon";
+    for (const char* proc : {"engine", "sink", "worker-0", "worker-1", "worker-2"})
+      EXPECT_GT(row["peak_rss_bytes"].value(proc, int64_t{0}), 1'000'000) << proc;
+    for (const char* op : {"create", "claim", "report-completed"})
+      EXPECT_TRUE(row["ops"].contains(op)) << op;
+  }
+  EXPECT_NE(Slurp(out.path() / "real-smoke" / "bench.html").find("at multiplied load (real"),
+            std::string::npos);
+  EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+}
+
 // A harness error (a scheduled fault that did not fire: fsyncs fail in a window where
 // nothing writes) is exit 3, names the fault, and leaves nothing behind.
 TEST(Cli, RealModeHarnessErrorIsExitThreeAndLeavesNothing) {
