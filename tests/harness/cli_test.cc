@@ -401,6 +401,34 @@ TEST(Cli, RealSuitePassesAndReportsThroughputAndLatency) {
   EXPECT_GE(ran, 3) << "the stories that run in real mode";
 }
 
+// As many workers as the scenario names: 16 real workers, each with its own proxy, log and
+// op log, share the work under a crash and a partition, and the run is judged valid.
+TEST(Cli, RealModeRunsSixteenWorkers) {
+  testing::TempDir out;
+  std::ofstream(out.path() / "sixteen.yaml")
+      << "name: sixteen\nworkers: 16\ncapacity: 2\nclaim_timeout_ms: 20000\nheal_s: 600\n"
+         "workload:\n  - kind: batch\n    tasks: 160\n    program:\n      - sleep_ms: 2000\n"
+         "      - effect: {channel: sms, to: \"p-{i}\"}\n      - exit: 0\n"
+         "faults:\n  - {kind: worker-crash, target: worker-3, at_s: 3, duration_s: 30}\n"
+         "  - {kind: partition, target: worker-12, at_s: 5, duration_s: 30}\n";
+  Output o = Ithappens("run " + (out.path() / "sixteen.yaml").string() +
+                       " --mode real --time-scale 10 --out " + out.path().string());
+  EXPECT_EQ(o.code, 0) << o.text;
+  std::map<std::string, int> claims_by_worker;
+  std::ifstream history(out.path() / "sixteen" / "history.jsonl");
+  for (std::string line; std::getline(history, line);) {
+    auto e = nlohmann::json::parse(line);
+    if (e["type"] == "ok" && e["f"] == "claim" && !e["value"]["runs"].empty())
+      claims_by_worker[e["proc"].get<std::string>()]++;
+  }
+  for (int w = 0; w < 16; ++w) {
+    const std::string name = "worker-" + std::to_string(w);
+    EXPECT_TRUE(std::filesystem::exists(out.path() / "sixteen" / "logs" / (name + ".log"))) << name;
+    EXPECT_GT(claims_by_worker[name], 0) << name << " never got work";
+  }
+  EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+}
+
 // `bench --mode real` runs the real processes at each load and writes the scaling table:
 // calls per second, latency per operation, peak RSS of every process, the drain time and
 // the verdict per load (the figures are not asserted: the machine is shared).
