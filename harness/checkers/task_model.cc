@@ -28,7 +28,9 @@
 //            for); no more automatic retries than the definition allows; a retryable
 //            exception with retries left is followed by its retry; every outcome has its
 //            cause (a report of that run, a cancel, the deadline, an expired lease that a
-//            fault explains), on time (not before the lease or deadline, nor more than
+//            fault explains or that its holder did not renew in time: it sent no reclaim
+//            between the call that set its last lease and the last quarter of that lease —
+//            a starved worker in real mode), on time (not before the lease or deadline, nor more than
 //            kReaperSlackMs after it with the platform sound); every acknowledged report
 //            took effect; a canceled task is resolved; no rerun acknowledged while the
 //            task had no run; every run handed out is in the final status, with its worker.
@@ -211,6 +213,8 @@ class TaskModel final : public Checker {
     int64_t claim_i = -1, claim_t = -1;
     int64_t lease_until_ms = kUnknownLease, lease_i = -1;
     bool lease_uncertain = false;            // a reclaim's answer was lost after the last lease
+    int64_t lease_set_t = -1;                // the send time of the call that set that lease
+    int64_t renew_sent_t = -1;               // the holder's latest reclaim, sent (any answer)
     int64_t ended_t = kNever, ended_i = -1;  // by then the run had certainly ended
     const char* ended_why = "";
     std::vector<Report> reports;
@@ -272,6 +276,10 @@ class TaskModel final : public Checker {
 
   void Plan(const EventView& e) {
     if (e.f == "target" && e.claim_timeout_ms > 0) claim_timeout_ms_ = e.claim_timeout_ms;
+    // A real run at a high time scale says how late its platform's clockwork may be in run
+    // time (a wall tick and a loaded machine's scheduling, times K): never less than ours.
+    if (e.f == "target" && e.timing_slack_ms > 0)
+      reaper_slack_ms_ = std::max(kReaperSlackMs, e.timing_slack_ms);
     if (e.f == "hook") hooks_ = true;
     if (e.f != "task" || e.task_ix == kNoTask) return;
     Task& t = TaskOf(e);
@@ -492,6 +500,7 @@ class TaskModel final : public Checker {
       if (rf.taken_until_ms >= 0) {
         run->lease_until_ms = rf.taken_until_ms;
         run->lease_i = e.i;
+        run->lease_set_t = claim.t;
         LeaseLength(task, "claim", rf.taken_until_ms, claim.t, now, {claim.i, e.i});
       }
       for (int64_t p = 0; p < rf.run; ++p) {
@@ -593,6 +602,7 @@ class TaskModel final : public Checker {
   }
 
   void Reclaim(const EventView& e, const Task& t, Run& run, const Open& o) {
+    if (run.holder == o.proc) run.renew_sent_t = std::max(run.renew_sent_t, o.t);
     if (e.type != EventType::kOk) {
       if (e.type == EventType::kFail) ++late_refused_;
       // It may have moved the lease: no rule counts on the lease until the next answer.
@@ -627,6 +637,7 @@ class TaskModel final : public Checker {
                   {o.i, e.i});
       run.lease_until_ms = e.taken_until_ms;
       run.lease_i = e.i;
+      run.lease_set_t = o.t;
       run.lease_uncertain = false;
     }
   }
@@ -683,7 +694,7 @@ class TaskModel final : public Checker {
       return;
     }
     if (LeaseRanOut(run, self.invoke_t) && !SentBefore(run, self.proc, self.outcome,
-                                                       run.lease_until_ms + kReaperSlackMs, &self)) {
+                                                       run.lease_until_ms + reaper_slack_ms_, &self)) {
       Flag(&r_, e.task, {run.lease_i, e.i},
            "a report (" + what + ") for " + which + " sent at " + std::to_string(self.invoke_t) +
                " ms was acknowledged, but the run's lease had ended at " +
@@ -698,7 +709,7 @@ class TaskModel final : public Checker {
   // known for sure (no reclaim of unknown outcome since) and the clock never jumped.
   bool LeaseRanOut(const Run& run, int64_t sent_ms) const {
     return run.lease_until_ms != kUnknownLease && !run.lease_uncertain && !clock_jumped_ &&
-           sent_ms > run.lease_until_ms + kReaperSlackMs;
+           sent_ms > run.lease_until_ms + reaper_slack_ms_;
   }
 
   // ------------------------------------------------------------------ the final status
@@ -827,11 +838,11 @@ class TaskModel final : public Checker {
       return false;
     }
     if (o == kDeadlineExceeded) {
-      if (e.has_deadline && rk.resolved_ms > e.deadline_ms + kReaperSlackMs && !clock_jumped_ &&
+      if (e.has_deadline && rk.resolved_ms > e.deadline_ms + reaper_slack_ms_ && !clock_jumped_ &&
           EngineDisturbed(e.deadline_ms, rk.resolved_ms) == nullptr) {
         Flag(&r_, e.task, {e.i},
              which + " ended " + Name(o) + " at " + std::to_string(rk.resolved_ms) +
-                 " ms, more than " + std::to_string(kReaperSlackMs) + " ms after the deadline at " +
+                 " ms, more than " + std::to_string(reaper_slack_ms_) + " ms after the deadline at " +
                  std::to_string(e.deadline_ms) + " ms, with the platform up and sound all along");
         return false;
       }
@@ -850,11 +861,11 @@ class TaskModel final : public Checker {
         return false;
       }
       if (mine != nullptr && mine->lease_until_ms != kUnknownLease && !mine->lease_uncertain &&
-          !clock_jumped_ && rk.resolved_ms > mine->lease_until_ms + kReaperSlackMs &&
+          !clock_jumped_ && rk.resolved_ms > mine->lease_until_ms + reaper_slack_ms_ &&
           EngineDisturbed(mine->lease_until_ms, rk.resolved_ms) == nullptr) {
         Flag(&r_, e.task, {mine->lease_i, e.i},
              which + "'s claim expired at " + std::to_string(rk.resolved_ms) + " ms, more than " +
-                 std::to_string(kReaperSlackMs) + " ms after its lease ended (" +
+                 std::to_string(reaper_slack_ms_) + " ms after its lease ended (" +
                  std::to_string(mine->lease_until_ms) +
                  " ms), with the platform up and sound all along");
         return false;
@@ -862,6 +873,17 @@ class TaskModel final : public Checker {
       const std::string worker(rk.worker);
       // A claim sent just before a fault window closed may reach the engine just after it.
       if (Explains(worker, rk.started_ms - kInFlightMs, rk.resolved_ms) != nullptr) return true;
+      // Its holder let it lapse: no reclaim sent after the call that set its last known
+      // lease and with a quarter of that lease still to run (a worker starved of CPU in
+      // real mode renews late, and a renewal sent in the lease's last moments may arrive
+      // after it; one that renewed in time and still lost its run was wronged).
+      if (mine != nullptr && mine->lease_until_ms != kUnknownLease && !mine->lease_uncertain &&
+          mine->lease_set_t >= 0) {
+        const int64_t margin = (mine->lease_until_ms - mine->lease_set_t) / 4;
+        if (!(mine->renew_sent_t > mine->lease_set_t &&
+              mine->renew_sent_t < mine->lease_until_ms - margin))
+          return true;
+      }
       Flag(&r_, e.task, {mine != nullptr ? mine->claim_i : e.i, e.i},
            which + " ended " + Name(o) + " on " + (worker.empty() ? "no worker" : worker) +
                ", which no fault touched between " + std::to_string(rk.started_ms) + " and " +
@@ -889,6 +911,7 @@ class TaskModel final : public Checker {
   std::multimap<std::string, size_t> open_windows_;
   checkers::ClaimOrder order_;
   int64_t claim_timeout_ms_ = 0;
+  int64_t reaper_slack_ms_ = kReaperSlackMs;  // or the run's own (plan "target")
   bool hooks_ = false;  // the plan has hooks
   // The platform's clock was moved: from then on its times are compared with nothing.
   bool clock_jumped_ = false;

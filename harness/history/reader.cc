@@ -32,7 +32,7 @@ void EventView::Reset() {
   expect = root = task_id = state = blocked_by = key = channel = to = target = hook = {};
   digest = reason = requires_ = runs_as = priority = probe = bound = {};
   run = step = deadline_ms = duration_ms = n = -1;
-  retries = taken_until_ms = claim_timeout_ms = -1;
+  retries = taken_until_ms = claim_timeout_ms = timing_slack_ms = -1;
   has_deadline = delivered = false;
   deps.clear();
   effects.clear();
@@ -413,6 +413,7 @@ class Decoder {
       if (Is(k, "retries")) return Field("", k, &v->retries);
       if (Is(k, "taken_until_ms")) return Field("", k, &v->taken_until_ms);
       if (Is(k, "claim_timeout_ms")) return Field("", k, &v->claim_timeout_ms);
+      if (Is(k, "timing_slack_ms")) return Field("", k, &v->timing_slack_ms);
       if (Is(k, "deadline_ms")) {
         v->has_deadline = true;
         return Field("", k, &v->deadline_ms);

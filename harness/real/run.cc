@@ -13,15 +13,14 @@
 #include <thread>
 
 #include "engine/clock.h"
-#include "engine/fault_points.h"
 #include "engine/hash.h"
 #include "engine/queue_client.h"
 #include "harness/history/history.h"
 #include "harness/load/workload.h"
 #include "harness/real/merge.h"
-#include "harness/real/fiu_control.h"
 #include "harness/real/proxy.h"
 #include "harness/real/supervisor.h"
+#include "harness/real/target.h"
 
 namespace ithappens::harness {
 
@@ -88,6 +87,10 @@ constexpr int64_t kSinkLimitMb = 256, kSinkLeakKb = 12 * 1024;
 constexpr int64_t kWorkerOomRestartMs = 5'000, kSinkOomRestartMs = 10'000;  // run time
 constexpr int64_t kMinAttemptWallMs = 250;
 constexpr int64_t kStartupWallMs = 200, kStartupWallMsPerProcess = 60;
+// How late a process of the run may act, in wall ms, on a loaded 2-core machine (its tick,
+// scheduling): the checkers' slack for the platform's clockwork is this times K, in run
+// time (at 500x: 50 run s; at 10x: the simulator's 2 s).
+constexpr double kWallNoiseMs = 100;
 constexpr int64_t kFiuExtension = 4;  // an unhit fsync/write fault: armed up to 4x longer
 
 int64_t RssBytesOf(pid_t pid) {
@@ -104,11 +107,20 @@ void SleepUntilWall(int64_t wall_ms) {
 
 }  // namespace
 
-Status CheckRealScenario(const Scenario& s) {
+Status CheckRealScenario(const Scenario& s, const RealTarget* target) {
   auto no = [&](const std::string& what) {
     return Status::InvalidArgument(s.file + ": " + what +
                                    ": not in real mode yet (issue 10; run it with --mode sim)");
   };
+  const std::unique_ptr<RealTarget> engine_target = target ? nullptr : MakeEngineTarget();
+  if (!target) target = engine_target.get();
+  for (size_t k = 0; k < s.faults.size(); ++k) {
+    if (!target->Supports(s.faults[k].kind)) {
+      return Status::InvalidArgument(s.file + ": faults[" + std::to_string(k) + "].kind " +
+                                     std::string(Name(s.faults[k].kind)) + ": the target " +
+                                     target->Name() + " does not support it");
+    }
+  }
   if (s.late_calls) return no("late_calls");
   if (s.bound_probes) return no("bound_probes");
   for (size_t w = 0; w < s.workload.size(); ++w) {
@@ -123,7 +135,7 @@ Status CheckRealScenario(const Scenario& s) {
 
 engine::Result<RealSummary> RunReal(const RealOptions& o) {
   const Scenario& s = *o.scenario;
-  ITHAPPENS_RETURN_IF_ERROR(CheckRealScenario(s));
+  ITHAPPENS_RETURN_IF_ERROR(CheckRealScenario(s, o.target));
   const auto wall_start = std::chrono::steady_clock::now();
   const fs::path run_dir(o.run_dir), real = run_dir / "real", logs = run_dir / "logs";
   std::error_code ec;
@@ -148,20 +160,20 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
 
   Supervisor::InstallSignalTeardown();
   Supervisor sup(logs);
+  const std::unique_ptr<RealTarget> engine_target = o.target ? nullptr : MakeEngineTarget();
+  const RealTarget& target = o.target ? *o.target : *engine_target;
+  RunContext ctx{&s, real, o.bin_dir, o.time_scale, origin, o.bug_names};
+  ctx.poll_wall_ms = std::max<int64_t>(1, static_cast<int64_t>(s.poll_ms / o.time_scale));
+  // Callers give up on an attempt after the scenario's request timeout, in run time (as in
+  // the simulator), but never sooner than a loaded 2-core machine answers.
+  ctx.attempt_wall_ms = std::max<int64_t>(
+      kMinAttemptWallMs, static_cast<int64_t>(s.request_timeout_ms / o.time_scale));
+  ctx.worker_memory_limit_mb = kWorkerLimitMb;
+  ctx.worker_leak_mb_per_task = kWorkerLeakMb;
+  ProcessSpec server_spec = target.Server(ctx, 0);
+  const std::string server = server_spec.name;
+  ITHAPPENS_RETURN_IF_ERROR(sup.Start(server_spec));
   auto bin = [&](const char* name) { return (fs::path(o.bin_dir) / name).string(); };
-  ProcessSpec engine_spec{"engine",
-                          {bin("ithappens-engine"), "--listen", "127.0.0.1:0", "--db",
-                           (real / "queue.db").string(), "--port-file",
-                           (real / "engine.port").string(), "--claim-timeout-ms",
-                           std::to_string(s.claim_timeout_ms), "--tick-ms", "20",
-                           "--time-scale", K, "--time-origin-ms", T0, "--fiu-fifo",
-                           (real / "fiu").string()},
-                          (real / "engine.port").string()};
-  for (const auto& b : o.bug_names) {
-    engine_spec.argv.push_back("--engine-bug");
-    engine_spec.argv.push_back(b);
-  }
-  ITHAPPENS_RETURN_IF_ERROR(sup.Start(engine_spec));
   ProcessSpec sink_spec{"sink",
                         {bin("ithappens-sink"), "--listen", "127.0.0.1:0", "--deliveries",
                          (real / "deliveries.jsonl").string(), "--port-file",
@@ -170,11 +182,12 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                          "--switched-leak-kb-per-request", std::to_string(kSinkLeakKb)},
                         (real / "sink.port").string()};
   ITHAPPENS_RETURN_IF_ERROR(sup.Start(sink_spec));
-  const int engine_port = sup.Port("engine"), sink_port = sup.Port("sink");
+  const int engine_port = sup.Port(server), sink_port = sup.Port("sink");
+  const std::string direct_address = "127.0.0.1:" + std::to_string(engine_port);
   // A restart serves on the same port: the proxies and workers keep their addresses.
-  engine_spec.argv[2] = "127.0.0.1:" + std::to_string(engine_port);
+  server_spec = target.Server(ctx, engine_port);
   sink_spec.argv[2] = "127.0.0.1:" + std::to_string(sink_port);
-  std::vector<std::string> names = {"engine", "sink"};
+  std::vector<std::string> names = {server, "sink"};
 
   // A proxy on every link to the engine (the faults will switch them).
   std::map<std::string, std::unique_ptr<FaultProxy>> proxies;
@@ -187,11 +200,6 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     proxies[proc] = std::move(p);
     return port;
   };
-  const int64_t poll_wall_ms = std::max<int64_t>(1, static_cast<int64_t>(s.poll_ms / o.time_scale));
-  // Callers give up on an attempt after the scenario's request timeout, in run time (as in
-  // the simulator), but never sooner than a loaded 2-core machine answers.
-  const int64_t attempt_wall_ms = std::max<int64_t>(
-      kMinAttemptWallMs, static_cast<int64_t>(s.request_timeout_ms / o.time_scale));
   std::vector<std::string> op_logs;
   for (int w = 0; w < s.workers; ++w) {
     const std::string name = "worker-" + std::to_string(w);
@@ -199,20 +207,9 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     if (!port.ok()) return port.status();
     op_logs.push_back((real / (name + ".jsonl")).string());
     names.push_back(name);
-    ProcessSpec spec{name,
-                     {bin("ithappens-worker"), "--engine", "127.0.0.1:" + std::to_string(*port),
-                      "--sink", "127.0.0.1:" + std::to_string(sink_port), "--worker-id", name,
-                      "--capacity", std::to_string(s.capacity), "--poll-ms",
-                      std::to_string(poll_wall_ms), "--history", op_logs.back(), "--time-scale",
-                      K, "--time-origin-ms", T0, "--seed", std::to_string(w + 1),
-                      "--memory-limit-mb", std::to_string(kWorkerLimitMb),
-                      "--switched-leak-mb-per-task", std::to_string(kWorkerLeakMb),
-                      "--attempt-deadline-ms", std::to_string(attempt_wall_ms)},
-                     ""};
-    for (const auto& b : o.bug_names) {
-      spec.argv.push_back("--engine-bug");
-      spec.argv.push_back(b);
-    }
+    const ProcessSpec spec = target.Worker(ctx, w, "127.0.0.1:" + std::to_string(*port),
+                                           "127.0.0.1:" + std::to_string(sink_port),
+                                           op_logs.back());
     ITHAPPENS_RETURN_IF_ERROR(sup.Start(spec));
   }
 
@@ -222,7 +219,9 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     Recorder rec(own, clock, origin);
     if (!rec.ok()) return Status::Unavailable(own + ": cannot write");
     rec.EmitAt(0, "plan", EventType::kPlan, "target", "",
-               "{\"claim_timeout_ms\":" + std::to_string(s.claim_timeout_ms) + "}");
+               json{{"claim_timeout_ms", s.claim_timeout_ms},
+                    {"timing_slack_ms", static_cast<int64_t>(kWallNoiseMs * o.time_scale)}}
+                   .dump());
     // How the run's clock relates to the wall (wall = origin + t / K) and whether the
     // processes were up by time 0.
     const int64_t late_wall_ms = engine::RealClock().NowMs() - origin;
@@ -260,7 +259,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     std::set<std::string> leaking;
     std::map<std::string, int> ooms;
     auto start_again = [&](const std::string& name) {  // under procs_mu
-      Status st = name == "engine" ? sup.Start(engine_spec)
+      Status st = name == server ? sup.Start(server_spec)
                   : name == "sink" ? sup.Start(sink_spec)
                                    : sup.Restart(name);
       if (st.ok() && leaking.count(name)) st = sup.Signal(name, SIGUSR1);
@@ -318,10 +317,9 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       std::map<size_t, int64_t> rss_before;
       std::map<size_t, FaultProxy::Counters> before;
       std::map<size_t, int64_t> fires_before;
-      rpc::QueueClient direct_q(rpc::Connect("127.0.0.1:" + std::to_string(engine_port)));
       auto fires = [&] {
-        v1::HealthResponse h;
-        return direct_q.Health(&h).ok() ? h.fault_point_fires() : -1;
+        auto n = target.DiskFaultFires(direct_address);
+        return n.ok() ? *n : -1;
       };
       auto targets = [&](const FaultSpec& f, bool workers_only) {
         std::vector<FaultProxy*> out;
@@ -370,7 +368,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
         switch (f.kind) {
           case FaultKindId::kWorkerCrash:
           case FaultKindId::kEngineCrash: {
-            const std::string name = f.kind == FaultKindId::kEngineCrash ? "engine" : f.target;
+            const std::string name = f.kind == FaultKindId::kEngineCrash ? server : f.target;
             if (edge.start) {
               if (already_down(name)) {
                 restart_due.erase(name);
@@ -448,11 +446,9 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
           }
           case FaultKindId::kFsyncError:
           case FaultKindId::kWriteError: {
-            FiuControl fiu((real / "fiu").string(), sup.Pid("engine"));
-            const char* point = f.kind == FaultKindId::kFsyncError ? engine::kFaultStoreFsync
-                                                                   : engine::kFaultStoreWrite;
+            const std::string point(Name(f.kind));
             if (edge.start) {
-              st = fiu.Enable(point, f.probability);
+              st = target.SetDiskFault(ctx, sup.Pid(server), f.kind, true, f.probability);
             } else {
               // Armed but not hit yet (the engine wrote nothing in the window: at a high
               // time scale a window is a few wall milliseconds): it stays armed until the
@@ -466,14 +462,14 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
                 fired = fires() - fires_before[edge.fault];
               }
-              st = fiu.Disable(point);
+              st = target.SetDiskFault(ctx, sup.Pid(server), f.kind, false, 0);
               proof = {{"fires", fired}};
               if (const int64_t extended = clock.NowMs() - origin - scheduled_end; fired > 0 &&
                                                                                    extended > 0)
                 proof["extended_ms"] = extended;
               if (st.ok() && fired <= 0) {
                 st = Status::Unavailable(
-                    std::string(point) + " was armed for " +
+                    point + " was armed for " +
                     std::to_string((1 + kFiuExtension) * f.duration_ms) +
                     " run ms and failed no call (fires " + std::to_string(fired) + ")");
               }
@@ -481,15 +477,10 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
             break;
           }
           case FaultKindId::kClockJump: {
-            auto control = v1::EngineControl::NewStub(
-                rpc::Connect("127.0.0.1:" + std::to_string(engine_port)));
-            v1::ClockOffset jump, previous;
-            jump.set_offset_ms(edge.start ? f.duration_ms : 0);
-            grpc::ClientContext ctx;
-            ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-            const auto g = control->SetClockOffset(&ctx, jump, &previous);
-            if (!g.ok()) st = Status::Unavailable("SetClockOffset: " + g.error_message());
-            proof = {{"offset_ms", jump.offset_ms()}, {"previous_ms", previous.offset_ms()}};
+            const int64_t offset = edge.start ? f.duration_ms : 0;
+            auto previous = target.SetClockOffset(direct_address, offset);
+            st = previous.status();
+            proof = {{"offset_ms", offset}, {"previous_ms", previous.ok() ? *previous : 0}};
             break;
           }
           default:
@@ -512,9 +503,8 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       const std::string proc = "client-" + std::to_string(client);
       const int port = client_ports[client];
       clients.emplace_back([&, proc, port, subs = subs] {
-        rpc::QueueClient q(rpc::Connect("127.0.0.1:" + std::to_string(port)),
-                           rpc::RetryPolicy{.attempt_deadline_ms = attempt_wall_ms},
-                           static_cast<uint64_t>(port));
+        const auto q = target.Connect("127.0.0.1:" + std::to_string(port), ctx.attempt_wall_ms,
+                                      static_cast<uint64_t>(port));
         for (const Submission* sub : subs) {
           SleepUntilWall(wall_of(sub->at_ms));
           for (size_t k : sub->tasks) {
@@ -526,7 +516,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
             rec.Emit(proc, EventType::kInvoke, "create", d.task_id, CreateValue(d));
             requests++;
             engine::TaskStatus st;
-            const Status r = q.CreateTask(d, &st);
+            const Status r = q->Create(d, &st);
             if (r.ok()) {
               rec.Emit(proc, EventType::kOk, "create", d.task_id,
                        "{\"task_id\":" + json(st.task_id).dump() + "}");
@@ -550,7 +540,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     for (const Submission& sub : workload.submissions) last_ms = std::max(last_ms, sub.at_ms);
     const int64_t hard_end = last_ms + s.heal_ms;
     int64_t latest_deadline = 0;
-    rpc::QueueClient direct(rpc::Connect("127.0.0.1:" + std::to_string(engine_port)));
+    const auto direct = target.Connect(direct_address, ctx.attempt_wall_ms, 0);
     for (;;) {
       const int64_t now = clock.NowMs() - origin;
       if (now >= hard_end) break;
@@ -558,7 +548,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       for (const PlannedTask& t : workload.tasks) {
         if (busy) break;
         engine::TaskStatus st;
-        const Status r = direct.GetStatus(t.def.task_id, &st);
+        const Status r = direct->GetStatus(t.def.task_id, &st);
         if (r.code() == engine::StatusCode::kNotFound) continue;  // never created
         if (!r.ok()) {
           busy = true;  // the engine is not answering: not quiet
@@ -580,7 +570,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     for (int w = 0; w < s.workers; ++w) (void)sup.Kill("worker-" + std::to_string(w), SIGTERM);
     for (const PlannedTask& t : workload.tasks) {
       engine::TaskStatus st;
-      const Status r = direct.GetStatus(t.def.task_id, &st);
+      const Status r = direct->GetStatus(t.def.task_id, &st);
       if (r.ok()) {
         rec.Emit("final", EventType::kFinal, "status", t.def.task_id, FinalJson(st, origin));
       } else {

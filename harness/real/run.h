@@ -27,6 +27,8 @@ struct RealOptions {
   std::string run_dir;                 // OUT/<scenario>: history.jsonl, logs/, real/
   std::string bin_dir;                 // where ithappens-engine, -worker, -sink are
   double time_scale = 1;               // K scenario seconds per wall second
+  // The platform (harness/real/target.h); nullptr: the reference engine.
+  const class RealTarget* target = nullptr;
 };
 
 struct RealSummary {
@@ -43,7 +45,8 @@ struct RealSummary {
 };
 
 // InvalidArgument: what real mode does not do yet (exit 2); other errors: the harness's.
-engine::Status CheckRealScenario(const Scenario& s);
+// A fault kind the target does not support is refused too.
+engine::Status CheckRealScenario(const Scenario& s, const class RealTarget* target = nullptr);
 engine::Result<RealSummary> RunReal(const RealOptions& options);
 
 }  // namespace ithappens::harness

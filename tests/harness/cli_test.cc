@@ -468,7 +468,7 @@ TEST(Cli, RealModeHarnessErrorIsExitThreeAndLeavesNothing) {
                        " --mode real --time-scale 20 --out " + out.path().string());
   EXPECT_EQ(o.code, 3) << o.text;
   EXPECT_NE(o.text.find("did not fire"), std::string::npos) << o.text;
-  EXPECT_NE(Slurp(out.path() / "idle" / "history.jsonl").find("engine/store/fsync was armed"),
+  EXPECT_NE(Slurp(out.path() / "idle" / "history.jsonl").find("fsync-error was armed"),
             std::string::npos);
   EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
   EXPECT_FALSE(PortAccepts(EnginePort(out.path() / "idle")));

@@ -350,7 +350,8 @@ TEST(TaskModel, EveryOutcomeHasItsCause) {
 TEST(TaskModel, AnExpiredLeaseNeedsAFaultThatExplainsIt) {
   auto expired = [](bool with_fault, int64_t resolved_ms) {
     Story s;
-    s.Create("d1").Claim("worker-0", 0, 1000);
+    // The holder asks to keep it in time (at 5 ms of a lease to 1000 ms), and is refused.
+    s.Create("d1").Claim("worker-0", 0, 1000).Reclaim("worker-0", 0, 0, T::kFail);
     if (with_fault)
       s.Fault("worker-pause", "worker-0", true).Fault("worker-pause", "worker-0", false);
     s.Claim("worker-1", 1, 5000).Call("worker-1", "report-completed", 1);
@@ -363,9 +364,41 @@ TEST(TaskModel, AnExpiredLeaseNeedsAFaultThatExplainsIt) {
   ExpectFlagged(expired(true, 900), "but its lease lasted until 1000 ms");
 }
 
+// A holder that did not ask to keep its run in time let its lease lapse: the expiry is
+// the protocol working (a worker starved of CPU in real mode is late), not a
+// misattribution. In time means before the lease's last quarter: a renewal sent in its
+// last moments may arrive after it.
+TEST(TaskModel, ALeaseItsHolderDidNotRenewInTimeMayExpire) {
+  auto expired = [](int64_t reclaim_sent_ms) {
+    Story s;
+    s.Create("d1").Claim("worker-0", 0, 1000);  // the claim was sent at 3 ms
+    if (reclaim_sent_ms >= 0) s.Reclaim("worker-0", 0, 0, T::kFail);
+    if (reclaim_sent_ms >= 0) s.At(reclaim_sent_ms + 1);
+    s.Claim("worker-1", 1, 5000).Call("worker-1", "report-completed", 1);
+    s.Final("completed", {RunOf("exception", "scheduled", "claim-expired", 3, 1000),
+                          RunOf("completed", "retry", "completed", 4100, 4200, "worker-1")});
+    return s;
+  };
+  ExpectValid(expired(-1));  // never renewed
+  ExpectFlagged(expired(500), "which no fault touched");  // renewed early (at 5 ms)
+  // The reclaim's invoke is the event before the last moved one: a story moves only the
+  // last event, so a late renewal is written as a reclaim whose answer comes late.
+  Story late;
+  late.Create("d1").Claim("worker-0", 0, 1000);
+  late.Add("worker-0", T::kInvoke, "reclaim", "A", {{"run", 0}});
+  late.At(900);  // sent in the lease's last quarter
+  late.Add("worker-0", T::kFail, "reclaim", "A", {{"run", 0}}, "FAILED_PRECONDITION: expired");
+  late.At(1100);
+  late.Claim("worker-1", 1, 5000).At(1200);
+  late.Call("worker-1", "report-completed", 1).At(1300);
+  late.Final("completed", {RunOf("exception", "scheduled", "claim-expired", 3, 1000),
+                           RunOf("completed", "retry", "completed", 1200, 1300, "worker-1")});
+  ExpectValid(late);
+}
+
 TEST(TaskModel, AFaultOnAnotherWorkerExplainsNothing) {
   Story s;
-  s.Create("d1").Claim("worker-0", 0, 1000);
+  s.Create("d1").Claim("worker-0", 0, 1000).Reclaim("worker-0", 0, 0, T::kFail);
   s.Fault("worker-crash", "worker-3", true).Fault("worker-crash", "worker-3", false);
   s.Claim("worker-1", 1, 5000).Call("worker-1", "report-completed", 1);
   s.Final("completed", {RunOf("exception", "scheduled", "claim-expired", 3, 1000),

@@ -100,6 +100,7 @@ struct EventView {
               // exception: the reason; plan: requires
   int64_t run = -1, step = -1, deadline_ms = -1, duration_ms = -1, n = -1;
   int64_t retries = -1, taken_until_ms = -1, claim_timeout_ms = -1;
+  int64_t timing_slack_ms = -1;  // plan "target": how late the platform's clockwork may be
   bool has_deadline = false, delivered = false;
   std::vector<uint32_t> deps;  // interned like task_ix
   std::vector<EffectFacts> effects;
