@@ -92,6 +92,36 @@ void Leak(int64_t bytes) {
   leaked.push_back(std::move(block));
 }
 
+engine::Result<int64_t> CutTornTail(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return int64_t{0};  // no file yet
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return engine::Status::Unavailable(path + ": cannot read");
+  // Back from the end to the last newline, a block at a time.
+  int64_t keep = 0;
+  std::vector<char> block(4096);
+  for (int64_t end = static_cast<int64_t>(size); end > 0;) {
+    const int64_t from = std::max<int64_t>(0, end - static_cast<int64_t>(block.size()));
+    std::fseek(f, from, SEEK_SET);
+    const size_t n = std::fread(block.data(), 1, static_cast<size_t>(end - from), f);
+    int64_t k = static_cast<int64_t>(n) - 1;
+    while (k >= 0 && block[static_cast<size_t>(k)] != '\n') --k;
+    if (k >= 0) {
+      keep = from + k + 1;
+      break;
+    }
+    end = from;
+  }
+  std::fclose(f);
+  const int64_t cut = static_cast<int64_t>(size) - keep;
+  if (cut > 0) {
+    std::filesystem::resize_file(path, static_cast<uintmax_t>(keep), ec);
+    if (ec) return engine::Status::Unavailable(path + ": cannot cut its torn tail: " + ec.message());
+  }
+  return cut;
+}
+
 engine::Status WritePortFile(const std::string& path, int port) {
   std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "w");

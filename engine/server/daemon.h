@@ -30,6 +30,13 @@ void Leak(int64_t bytes);
 void InstallLeakSwitch();
 bool LeakSwitchOn();
 
+// A record file a process appends lines to (a worker's op log, the sink's deliveries):
+// a SIGKILL can cut its last line short (the kernel stops a write between pages), and the
+// next process's first line would be glued to it. Before appending again, the torn tail
+// (the bytes after the last newline) is cut off; its record was never complete. Answers
+// how many bytes were cut (0: none, or no file yet).
+engine::Result<int64_t> CutTornTail(const std::string& path);
+
 // Writes the port atomically (temp file + rename) so a reader never sees half a number.
 engine::Status WritePortFile(const std::string& path, int port);
 

@@ -194,6 +194,13 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   auto log = daemon::MakeLogger("sink", log_path);
+  // A killed provider may have left its last line torn: cut it before appending.
+  if (auto cut = daemon::CutTornTail(deliveries); !cut.ok()) {
+    log->error("--deliveries {}", cut.status().ToString());
+    return 3;
+  } else if (*cut > 0) {
+    log->warn("--deliveries {}: cut a torn last line of {} bytes", deliveries, *cut);
+  }
   FILE* out = std::fopen(deliveries.c_str(), "a");
   if (out == nullptr) {
     log->error("--deliveries {}: cannot open for append", deliveries);

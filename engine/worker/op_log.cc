@@ -2,12 +2,17 @@
 
 #include <algorithm>
 
+#include "engine/server/daemon.h"
+
 namespace ithappens::worker {
 
 OpLog::OpLog(const std::string& path, std::string proc, const engine::ScaledClock* clock,
              engine::TimeMs origin_ms)
     : proc_(std::move(proc)), clock_(clock), origin_ms_(origin_ms) {
-  if (!path.empty()) out_ = std::fopen(path.c_str(), "a");
+  if (path.empty()) return;
+  // A previous life of this worker may have been killed mid-line.
+  (void)daemon::CutTornTail(path);
+  out_ = std::fopen(path.c_str(), "a");
 }
 
 OpLog::~OpLog() {

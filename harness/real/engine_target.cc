@@ -26,6 +26,8 @@ class EngineClient final : public PlatformClient {
   Status GetStatus(const std::string& task_id, engine::TaskStatus* status) override {
     return q_.GetStatus(task_id, status);
   }
+  Status CreateHook(const engine::HookDefinition& hook) override { return q_.CreateHook(hook); }
+  Status RemoveHook(const std::string& hook_id) override { return q_.RemoveHook(hook_id); }
 
  private:
   rpc::QueueClient q_;

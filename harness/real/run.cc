@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <mutex>
@@ -91,6 +92,7 @@ constexpr int64_t kStartupWallMs = 200, kStartupWallMsPerProcess = 60;
 // scheduling): the checkers' slack for the platform's clockwork is this times K, in run
 // time (at 500x: 50 run s; at 10x: the simulator's 2 s).
 constexpr double kWallNoiseMs = 100;
+constexpr int kHookAttempts = 20;  // a create-hook or remove-hook of unknown outcome
 constexpr int64_t kFiuExtension = 4;  // an unhit fsync/write fault: armed up to 4x longer
 
 int64_t RssBytesOf(pid_t pid) {
@@ -126,7 +128,6 @@ Status CheckRealScenario(const Scenario& s, const RealTarget* target) {
   for (size_t w = 0; w < s.workload.size(); ++w) {
     const WorkloadSpec& spec = s.workload[w];
     const std::string where = "workload[" + std::to_string(w) + "]";
-    if (spec.kind == "hook") return no(where + ".kind hook");
     if (spec.recreate_after_ms >= 0 || spec.cancel_after_ms >= 0 || spec.rerun_after_ms >= 0)
       return no(where + " later calls (recreate_s, cancel_s, rerun_s)");
   }
@@ -238,6 +239,8 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     }
     for (const PlannedTask& t : workload.tasks)
       rec.EmitAt(0, "plan", EventType::kPlan, "task", t.def.task_id, t.PlanJson());
+    for (const PlannedHook& hook : workload.hooks)
+      rec.EmitAt(0, "plan", EventType::kPlan, "hook", "", hook.PlanValue(workload.tasks).dump());
 
     // Every client's link gets its proxy before anything runs.
     std::map<int, std::vector<const Submission*>> by_client;
@@ -247,6 +250,11 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     for (auto& [client, subs] : by_client) {
       std::stable_sort(subs.begin(), subs.end(),
                        [](const Submission* a, const Submission* b) { return a->at_ms < b->at_ms; });
+    }
+    std::set<int> callers;
+    for (const auto& [client, subs] : by_client) callers.insert(client);
+    for (const PlannedHook& hook : workload.hooks) callers.insert(hook.client);
+    for (int client : callers) {
       auto port = proxy("client-" + std::to_string(client));
       if (!port.ok()) return port.status();
       client_ports[client] = *port;
@@ -499,6 +507,39 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     // other (each after the previous create was answered).
     std::atomic<int64_t> requests{0};
     std::vector<std::thread> clients;
+    // The hooks (the engine's own cron hooks): each created at its time by its client,
+    // retried while the outcome is unknown but never after its removal time, and removed
+    // at its end (both are idempotent), as the simulator's clients do.
+    for (size_t h = 0; h < workload.hooks.size(); ++h) {
+      clients.emplace_back([&, h] {
+        const PlannedHook& hook = workload.hooks[h];
+        const std::string proc = "client-" + std::to_string(hook.client);
+        const auto q = target.Connect("127.0.0.1:" + std::to_string(client_ports[hook.client]),
+                                      ctx.attempt_wall_ms, 7'000 + h);
+        const std::string v = json{{"hook", hook.def.hook_id}}.dump();
+        auto call = [&](const std::string& f, int64_t give_up_ms) {
+          for (int attempt = 0; attempt < kHookAttempts; ++attempt) {
+            rec.Emit(proc, EventType::kInvoke, f, "", v);
+            requests++;
+            const Status r = f == "create-hook" ? q->CreateHook(hook.def)
+                                                : q->RemoveHook(hook.def.hook_id);
+            if (r.ok()) {
+              rec.Emit(proc, EventType::kOk, f, "", v);
+              return;
+            }
+            const bool unknown = r.code() == engine::StatusCode::kUnavailable ||
+                                 r.code() == engine::StatusCode::kDeadlineExceeded;
+            rec.Emit(proc, unknown ? EventType::kInfo : EventType::kFail, f, "", "", r.ToString());
+            if (!unknown || clock.NowMs() - origin >= give_up_ms) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50 << std::min(attempt, 4)));
+          }
+        };
+        SleepUntilWall(wall_of(hook.at_ms));
+        call("create-hook", hook.until_ms);
+        SleepUntilWall(wall_of(hook.until_ms));
+        call("remove-hook", std::numeric_limits<int64_t>::max());
+      });
+    }
     for (auto& [client, subs] : by_client) {
       const std::string proc = "client-" + std::to_string(client);
       const int port = client_ports[client];
@@ -538,6 +579,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     // before the hard end; or the hard end itself.
     int64_t last_ms = std::max(workload.last_ms, LastFaultEndMs(s.faults));
     for (const Submission& sub : workload.submissions) last_ms = std::max(last_ms, sub.at_ms);
+    for (const PlannedHook& hook : workload.hooks) last_ms = std::max(last_ms, hook.until_ms);
     const int64_t hard_end = last_ms + s.heal_ms;
     int64_t latest_deadline = 0;
     const auto direct = target.Connect(direct_address, ctx.attempt_wall_ms, 0);

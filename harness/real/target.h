@@ -51,6 +51,9 @@ class PlatformClient {
   // The definition's own id is the task's (idempotent create); status: what it answered.
   virtual engine::Status Create(const engine::TaskDefinition& def, engine::TaskStatus* status) = 0;
   virtual engine::Status GetStatus(const std::string& task_id, engine::TaskStatus* status) = 0;
+  // The platform's own cron hooks (a platform without them is refused hook workloads).
+  virtual engine::Status CreateHook(const engine::HookDefinition& hook) = 0;
+  virtual engine::Status RemoveHook(const std::string& hook_id) = 0;
 };
 
 class RealTarget {

@@ -7,12 +7,38 @@
 #include <fstream>
 #include <map>
 
+#include "engine/server/daemon.h"
 #include "harness/history/history.h"
 #include "harness/real/merge.h"
 #include "tests/integration/cluster.h"
 
 namespace ithappens::testing {
 namespace {
+
+// A process killed mid-line leaves a torn last line in its record file (the kernel stops a
+// write between pages); the next life cuts it before appending, so no record is glued to a
+// fragment. Whole lines are kept; a file without any newline is all torn.
+TEST(WorkerHistory, ATornLastLineIsCutBeforeTheNextLifeAppends) {
+  TempDir dir;
+  const std::string path = (dir.path() / "ops.jsonl").string();
+  auto cut = daemon::CutTornTail(path);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(*cut, 0) << "no file yet";
+  std::ofstream(path) << "{\"a\":1}\n{\"b\":2}\n{\"runs\":";
+  cut = daemon::CutTornTail(path);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(*cut, 8);  // {"runs":
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_EQ(text, "{\"a\":1}\n{\"b\":2}\n");
+  EXPECT_EQ(*daemon::CutTornTail(path), 0) << "whole lines stay";
+  const std::string big(10'000, 'x');  // a torn tail longer than the block read back
+  std::ofstream(path, std::ios::app) << big;
+  EXPECT_EQ(*daemon::CutTornTail(path), 10'000);
+  std::ofstream(path, std::ios::trunc) << "no newline at all";
+  EXPECT_EQ(*daemon::CutTornTail(path), 17);
+  EXPECT_EQ(std::filesystem::file_size(path), 0u);
+}
 
 TEST(WorkerHistory, EveryCallOfTheWorkerIsRecordedAndMergesIntoAHistory) {
   Cluster c;
