@@ -39,14 +39,19 @@ void OnTerminationSignal(int sig) {
 }
 }  // namespace
 
-void InstallTerminationHandler() {
-  if (pipe(g_signal_pipe) != 0) std::abort();
+// Installs handler for both signals (interrupted system calls restart).
+static void Handle(void (*handler)(int), int a, int b) {
   struct sigaction sa {};
-  sa.sa_handler = OnTerminationSignal;
+  sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGINT, &sa, nullptr);
+  sigaction(a, &sa, nullptr);
+  sigaction(b, &sa, nullptr);
+}
+
+void InstallTerminationHandler() {
+  if (pipe(g_signal_pipe) != 0) std::abort();
+  Handle(OnTerminationSignal, SIGTERM, SIGINT);
 }
 
 int WaitForTerminationSignal() {
@@ -71,14 +76,7 @@ static_assert(std::atomic<bool>::is_always_lock_free);
 void OnLeakSignal(int sig) { g_leak_switch.store(sig == SIGUSR1); }
 }  // namespace
 
-void InstallLeakSwitch() {
-  struct sigaction sa {};
-  sa.sa_handler = OnLeakSignal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGUSR1, &sa, nullptr);
-  sigaction(SIGUSR2, &sa, nullptr);
-}
+void InstallLeakSwitch() { Handle(OnLeakSignal, SIGUSR1, SIGUSR2); }
 
 bool LeakSwitchOn() { return g_leak_switch.load(); }
 

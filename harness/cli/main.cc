@@ -270,6 +270,16 @@ std::optional<Scenario> LoadForRun(const std::string& file, double load) {
   return std::move(scenario).value();
 }
 
+// A real run's time scale: the flag, else the scenario's own (real.time_scale), else real
+// time; nullopt after saying why (exit 2) when real mode cannot run the scenario.
+std::optional<double> RealTimeScale(const Scenario& s, std::optional<double> flag) {
+  if (auto st = CheckRealScenario(s); !st.ok()) {
+    std::cerr << "ithappens: " << st.message() << "\n";
+    return std::nullopt;
+  }
+  return flag.value_or(s.real_time_scale > 0 ? static_cast<double>(s.real_time_scale) : 1.0);
+}
+
 // `--mode real`: the scenario against the real processes, judged like a simulated run.
 int RunOneReal(const std::string& file, const std::string& out_root, double load,
                const engine::BugSwitches& bugs, const std::vector<std::string>& bug_names,
@@ -277,13 +287,9 @@ int RunOneReal(const std::string& file, const std::string& out_root, double load
   const std::optional<Scenario> scenario = LoadForRun(file, load);
   if (!scenario) return kExitUsage;
   const Scenario& s = *scenario;
-  if (auto st = CheckRealScenario(s); !st.ok()) {
-    std::cerr << "ithappens: " << st.message() << "\n";
-    return kExitUsage;
-  }
-  // The flag, else the scenario's own (real.time_scale), else real time.
-  const double time_scale = time_scale_flag.value_or(
-      s.real_time_scale > 0 ? static_cast<double>(s.real_time_scale) : 1.0);
+  const std::optional<double> wanted = RealTimeScale(s, time_scale_flag);
+  if (!wanted) return kExitUsage;
+  const double time_scale = *wanted;
   const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
   if (!MakeDirectory(dir / "logs")) return kExitHarness;
   RealOptions o{&s, load, bugs, bug_names, dir.string(), BinDir(), time_scale};
@@ -409,21 +415,29 @@ bool ParseLoad(std::string text, double* load, std::string* why) {
 // `ithappens bench`: the scenario at each load, measured with the wall clock (a
 // measurement, never an input of the simulation): plain lines as each load finishes, a
 // table in OUT/<scenario>/bench.json. Exit 1 if any load's history violates a property.
-int Bench(const std::string& file, const std::vector<double>& loads,
-          std::optional<uint64_t> seed_flag, const std::string& out_root,
-          const std::string& command) {
+// The scenario of a bench, or nullopt after saying why (exit 2): the file, then the size
+// of the run at every load.
+std::optional<Scenario> LoadForBench(const std::string& file, const std::vector<double>& loads) {
   auto scenario = LoadScenario(file);
   if (!scenario.ok()) {
     std::cerr << "ithappens: " << scenario.status().message() << "\n";
-    return kExitUsage;
+    return std::nullopt;
   }
-  const Scenario& s = scenario.value();
   for (double load : loads) {
-    if (auto st = CheckRunSize(s, load); !st.ok()) {
+    if (auto st = CheckRunSize(*scenario, load); !st.ok()) {
       std::cerr << "ithappens: " << st.message() << "\n";
-      return kExitUsage;
+      return std::nullopt;
     }
   }
+  return std::move(scenario).value();
+}
+
+int Bench(const std::string& file, const std::vector<double>& loads,
+          std::optional<uint64_t> seed_flag, const std::string& out_root,
+          const std::string& command) {
+  const std::optional<Scenario> scenario = LoadForBench(file, loads);
+  if (!scenario) return kExitUsage;
+  const Scenario& s = *scenario;
   const uint64_t seed = seed_flag.value_or(s.seed);
   const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
   if (!MakeDirectory(dir)) return kExitHarness;
@@ -490,24 +504,12 @@ int Bench(const std::string& file, const std::vector<double>& loads,
 int BenchReal(const std::string& file, const std::vector<double>& loads,
               std::optional<double> time_scale_flag, const std::string& out_root,
               const std::string& command) {
-  auto scenario = LoadScenario(file);
-  if (!scenario.ok()) {
-    std::cerr << "ithappens: " << scenario.status().message() << "\n";
-    return kExitUsage;
-  }
-  const Scenario& s = scenario.value();
-  for (double load : loads) {
-    if (auto st = CheckRunSize(s, load); !st.ok()) {
-      std::cerr << "ithappens: " << st.message() << "\n";
-      return kExitUsage;
-    }
-  }
-  if (auto st = CheckRealScenario(s); !st.ok()) {
-    std::cerr << "ithappens: " << st.message() << "\n";
-    return kExitUsage;
-  }
-  const double time_scale = time_scale_flag.value_or(
-      s.real_time_scale > 0 ? static_cast<double>(s.real_time_scale) : 1.0);
+  const std::optional<Scenario> scenario = LoadForBench(file, loads);
+  if (!scenario) return kExitUsage;
+  const Scenario& s = *scenario;
+  const std::optional<double> wanted = RealTimeScale(s, time_scale_flag);
+  if (!wanted) return kExitUsage;
+  const double time_scale = *wanted;
   const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
   if (!MakeDirectory(dir)) return kExitHarness;
   nlohmann::json rows = nlohmann::json::array();
