@@ -332,11 +332,10 @@ TEST(Cli, RealModeRunsTheRealProcessesAndTheSameCheckersJudgeThem) {
   // The violation's ending leaves nothing either.
   EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
   EXPECT_FALSE(PortAccepts(EnginePort(out.path() / "real-smoke")));
-  o = Ithappens("run " + std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/reminder-hooks.yaml" +
+  o = Ithappens("run " + std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/queue-rules.yaml" +
                 " --mode real --out " + out.path().string());
   EXPECT_EQ(o.code, 2) << o.text;
-  EXPECT_NE(o.text.find("workload[0].kind hook: not in real mode yet"), std::string::npos)
-      << o.text;
+  EXPECT_NE(o.text.find("late_calls: not in real mode yet"), std::string::npos) << o.text;
 }
 
 // The CI smoke scenario runs in real mode at its own time scale (real.time_scale), and its
