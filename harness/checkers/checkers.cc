@@ -125,7 +125,9 @@ class NoDuplicateTasks final : public Checker {
 
 // At most one delivery per (task, step); per recipient no more than planned; and, with a
 // herd guard in the plan (f "herd-guard", {window_ms, max}), no recipient gets more than
-// max deliveries within any window_ms (the thundering herd after an outage).
+// max deliveries within any window_ms (the thundering herd after an outage). A real run
+// states its timing slack (plan "target" timing_slack_ms: how late its processes may act,
+// in run time): the window judged is that much shorter, so that a burst is certain.
 class NoDuplicateEffects final : public Checker {
  public:
   std::string name() const override { return "no-duplicate-effects"; }
@@ -133,6 +135,7 @@ class NoDuplicateEffects final : public Checker {
     if (e.type == EventType::kPlan) {
       for (const EffectFacts& fx : e.effects) Slot(planned_, fx.recipient_ix)++;
       if (e.f == "task" && e.task_ix != kNoTask) Slot(planned_task_, e.task_ix) = 1;
+      if (e.f == "target" && e.timing_slack_ms > 0) slack_ms_ = e.timing_slack_ms;
       if (e.f == "herd-guard") {
         herd_window_ms_ = e.value().at("window_ms").get<int64_t>();
         herd_max_ = e.value().at("max").get<int64_t>();
@@ -154,7 +157,7 @@ class NoDuplicateEffects final : public Checker {
     }
     const uint32_t r = e.recipient_ix;  // (channel, to), interned by the reader
     if (r == kNoTask) return;           // a delivery to nobody in particular
-    if (herd_window_ms_ > 0) Herd(e, r);
+    if (herd_window_ms_ > slack_ms_) Herd(e, r);
     // A task no plan names counts against its recipient's plan too (a platform that made
     // up task ids), except after a clock jump: a hook on a jumped clock fires at times no
     // plan names, so its tasks are judged by the herd guard and by task-model instead.
@@ -174,6 +177,7 @@ class NoDuplicateEffects final : public Checker {
         {"delivered", delivered_}, {"steps", distinct_steps_}, {"by_unplanned_tasks", unplanned_}};
     if (herd_window_ms_ > 0) {
       r_.counts["herd_window_ms"] = herd_window_ms_;
+      if (slack_ms_ > 0) r_.counts["herd_window_judged_ms"] = std::max<int64_t>(0, herd_window_ms_ - slack_ms_);
       r_.counts["herd_max"] = herd_max_;
       r_.counts["herded_recipients"] = herded_;
     }
@@ -193,7 +197,8 @@ class NoDuplicateEffects final : public Checker {
     Recent& recent = Slot(recent_, r);
     const int64_t now_ms = e.t_ns / 1'000'000;
     recent.times.push_back({now_ms, e.i});
-    while (recent.times[recent.head].first <= now_ms - herd_window_ms_) ++recent.head;
+    const int64_t window = herd_window_ms_ - slack_ms_;
+    while (recent.times[recent.head].first <= now_ms - window) ++recent.head;
     const int64_t in_window = static_cast<int64_t>(recent.times.size() - recent.head);
     if (in_window > herd_max_) {
       if (!recent.flagged) {
@@ -202,7 +207,7 @@ class NoDuplicateEffects final : public Checker {
         Flag(&r_, e.task, {recent.times[recent.head].second, e.i},
              std::string(e.channel) + ":" + std::string(e.to) + " got " +
                  std::to_string(in_window) + " notifications within " +
-                 std::to_string(herd_window_ms_ / 1000) + " s (the herd guard allows " +
+                 std::to_string(window / 1000) + " s (the herd guard allows " +
                  std::to_string(herd_max_) + ")");
       }
       ++recent.head;  // keep herd_max_ of them: memory stays bounded
@@ -225,6 +230,7 @@ class NoDuplicateEffects final : public Checker {
   std::vector<Steps> per_step_;
   std::vector<Recent> recent_;
   int64_t herd_window_ms_ = 0, herd_max_ = 0, herded_ = 0;
+  int64_t slack_ms_ = 0;  // the run's timing slack (real mode), shortening the window judged
   int64_t delivered_ = 0, distinct_steps_ = 0;
   CheckResult r_;
 };

@@ -276,23 +276,31 @@ TEST(Checkers, HookFiresFailsOnAMissingFireAndExcusesAnOutage) {
             Validity::kInvalid);
 }
 
+// Deliveries to one recipient at these times under a herd guard of 2 per 1 s, in a run
+// whose timing slack is slack_ms (0: a simulated run states none).
+CheckResult HerdHistory(std::vector<int64_t> at_ms, int64_t slack_ms = 0) {
+  HistoryBuilder h;
+  if (slack_ms > 0) {
+    h.Add("plan", EventType::kPlan, "target", "",
+          {{"claim_timeout_ms", 60000}, {"timing_slack_ms", slack_ms}});
+  }
+  h.Add("plan", EventType::kPlan, "herd-guard", "", {{"window_ms", 1000}, {"max", 2}});
+  for (size_t k = 0; k < at_ms.size(); ++k) {
+    const std::string t = "T" + std::to_string(k);
+    h.Plan(t, "completed", {{"effects", {{{"step", 0}, {"channel", "sms"}, {"to", "p"}}}}});
+  }
+  for (size_t k = 0; k < at_ms.size(); ++k) {
+    const std::string t = "T" + std::to_string(k);
+    h.Add("sink", EventType::kEffect, "deliver", t,
+          {{"key", t + "/0"}, {"step", 0}, {"channel", "sms"}, {"to", "p"}, {"delivered", true}})
+        .AtMs(at_ms[k]);
+  }
+  return Result(CheckEvents(h.events()), "no-duplicate-effects");
+}
+
 // The herd guard: at most max deliveries to one recipient within any window.
 TEST(Checkers, HerdGuardFailsWhenARecipientGetsTooManyWithinTheWindow) {
-  auto history = [](std::vector<int64_t> at_ms) {
-    HistoryBuilder h;
-    h.Add("plan", EventType::kPlan, "herd-guard", "", {{"window_ms", 1000}, {"max", 2}});
-    for (size_t k = 0; k < at_ms.size(); ++k) {
-      const std::string t = "T" + std::to_string(k);
-      h.Plan(t, "completed", {{"effects", {{{"step", 0}, {"channel", "sms"}, {"to", "p"}}}}});
-    }
-    for (size_t k = 0; k < at_ms.size(); ++k) {
-      const std::string t = "T" + std::to_string(k);
-      h.Add("sink", EventType::kEffect, "deliver", t,
-            {{"key", t + "/0"}, {"step", 0}, {"channel", "sms"}, {"to", "p"}, {"delivered", true}})
-          .AtMs(at_ms[k]);
-    }
-    return Result(CheckEvents(h.events()), "no-duplicate-effects");
-  };
+  auto history = [](std::vector<int64_t> at_ms) { return HerdHistory(std::move(at_ms)); };
   EXPECT_EQ(history({0, 600, 1200, 1800}).valid, Validity::kValid) << "never 3 within 1 s";
   auto herd = history({0, 500, 900, 5000});
   EXPECT_EQ(herd.valid, Validity::kInvalid);
@@ -301,6 +309,17 @@ TEST(Checkers, HerdGuardFailsWhenARecipientGetsTooManyWithinTheWindow) {
             std::string::npos)
       << herd.counterexamples[0].explanation;
   EXPECT_EQ(herd.counts["herded_recipients"], 1);
+}
+
+// A real run's timing slack shortens the window the herd guard judges: three deliveries
+// within 1 s but not within 1 s less 200 ms of slack are not a certain herd; three within
+// 700 ms are.
+TEST(Checkers, HerdGuardJudgesTheWindowLessTheRunsTimingSlack) {
+  auto history = [](std::vector<int64_t> at_ms) { return HerdHistory(std::move(at_ms), 200); };
+  const auto wide = history({0, 500, 900, 5000});  // a herd without the slack (test above)
+  EXPECT_EQ(wide.valid, Validity::kValid);
+  EXPECT_EQ(wide.counts["herd_window_judged_ms"], 800);
+  EXPECT_EQ(history({0, 300, 700, 5000}).valid, Validity::kInvalid);
 }
 
 TEST(Checkers, HookFiresFailsOnAFireAfterTheRemovalWasAcknowledged) {
