@@ -16,6 +16,7 @@ packages=(
   nlohmann-json3-dev
   libyaml-cpp-dev
   libcli11-dev
+  libfuse3-dev fuse3
 )
 
 missing=()
