@@ -24,7 +24,8 @@ bool* SwitchByIndex(BugSwitches* b, size_t i) {
                     &b->retries_reset_on_restart,
                     &b->reclaim_ignores_worker,
                     &b->rerun_unscheduled,
-                    &b->late_expiry};
+                    &b->late_expiry,
+                    &b->fsync_off};
   static_assert(sizeof(fields) / sizeof(fields[0]) == kBugSwitchNames.size());
   return fields[i];
 }

@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
 
   engine::SqliteStoreOptions store_options;
   store_options.group_commit = !no_group_commit;
+  store_options.sync_off = options.bugs.fsync_off;
   auto store = engine::SqliteStore::Open(db, store_options);
   if (!store.ok()) {
     log->error("cannot open store: {}", store.status().ToString());

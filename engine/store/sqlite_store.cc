@@ -121,7 +121,8 @@ Status SqliteStore::OpenDb() {
   sqlite3_busy_timeout(db_, 5000);
   Status st = [&]() -> Status {
     ITHAPPENS_RETURN_IF_ERROR(Exec("PRAGMA journal_mode=WAL"));
-    ITHAPPENS_RETURN_IF_ERROR(Exec("PRAGMA synchronous=FULL"));
+    ITHAPPENS_RETURN_IF_ERROR(
+        Exec(options_.sync_off ? "PRAGMA synchronous=OFF" : "PRAGMA synchronous=FULL"));
     // Verify WAL took effect (it cannot on some file systems); durability rests on it.
     sqlite3_stmt* s = nullptr;
     sqlite3_prepare_v2(db_, "PRAGMA journal_mode", -1, &s, nullptr);

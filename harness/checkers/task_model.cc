@@ -349,7 +349,9 @@ class TaskModel final : public Checker {
            Digest(e.digest),
            e.retries,
            PriorityLevel(e.priority),
-           0};
+           0,
+           0,
+           {}};
     if (!e.probe.empty()) {
       o.probe = e.probe == "accept" ? 1 : e.probe == "refuse" ? -1 : 0;
       o.bound = std::string(e.bound);

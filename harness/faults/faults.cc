@@ -15,7 +15,9 @@ const std::vector<FaultKind>& FaultCatalogue() {
       {K::kWorkerPause, "the worker freezes for duration (SIGSTOP), then resumes late", T::kWorker},
       {K::kPartition, "the worker (or all workers) cannot reach the engine for duration",
        T::kWorkerOrAll},
-      {K::kEngineCrash, "the engine loses power: unsynced writes are gone; restarts after duration",
+      {K::kEngineCrash,
+       "the engine's process dies (SIGKILL) and restarts after duration; the simulator also "
+       "drops its unsynced writes",
        T::kNone},
       {K::kResponseLoss,
        "requests reach the engine and apply, but every answer to target (client-N, worker-N or "
@@ -45,6 +47,11 @@ const std::vector<FaultKind>& FaultCatalogue() {
        "target's (client-N, worker-N or all) messages are dropped with probability (default "
        "0.3) and delayed up to 200 ms for duration",
        T::kProcOrAll, 0.3},
+      {K::kPowerCut,
+       "the engine's machine loses power: the engine dies and what its store wrote but did not "
+       "sync is gone (real mode: the power-cut file system under its data; the simulator: as "
+       "engine-crash); restarts after duration",
+       T::kNone},
     };
     for (FaultKind& k : out) k.name = Name(k.id);
     return out;

@@ -44,7 +44,7 @@ class EngineTarget final : public RealTarget {
     ProcessSpec spec{"engine",
                      {Bin(run, "ithappens-engine"), "--listen",
                       "127.0.0.1:" + std::to_string(port), "--db",
-                      (run.real_dir / "queue.db").string(), "--port-file", port_file,
+                      (run.data_dir / "queue.db").string(), "--port-file", port_file,
                       "--claim-timeout-ms", std::to_string(run.scenario->claim_timeout_ms),
                       "--tick-ms", std::to_string(TickWallMs(run)), "--time-scale",
                       std::to_string(run.time_scale),

@@ -20,6 +20,7 @@
 #include "harness/load/workload.h"
 #include "harness/real/merge.h"
 #include "harness/real/proxy.h"
+#include "harness/real/power_control.h"
 #include "harness/real/supervisor.h"
 #include "harness/real/target.h"
 
@@ -123,6 +124,14 @@ Status CheckRealScenario(const Scenario& s, const RealTarget* target) {
                                      target->Name() + " does not support it");
     }
   }
+  for (size_t k = 0; k < s.faults.size(); ++k) {
+    if (s.faults[k].kind != FaultKindId::kPowerCut) continue;
+    if (const Status fuse = FuseAvailable(); !fuse.ok()) {
+      return Status::InvalidArgument(s.file + ": faults[" + std::to_string(k) +
+                                     "].kind power-cut: cannot cut the power here: " +
+                                     fuse.message());
+    }
+  }
   if (s.late_calls) return no("late_calls");
   if (s.bound_probes) return no("bound_probes");
   for (size_t w = 0; w < s.workload.size(); ++w) {
@@ -159,11 +168,27 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
   RealSummary summary;
   summary.tasks = static_cast<int64_t>(workload.tasks.size());
 
+  // The power-cut file system, mounted over the target's data when the scenario cuts the
+  // power. Declared before the supervisor: whatever way the run ends, its mount is checked
+  // and detached after every process is gone (fusermount3 unmounts it when it dies; this
+  // is the backstop).
+  const fs::path data_dir = real / "data";
+  fs::create_directories(data_dir, ec);
+  const bool power_cuts = std::any_of(s.faults.begin(), s.faults.end(), [](const FaultSpec& f) {
+    return f.kind == FaultKindId::kPowerCut;
+  });
+  struct MountGuard {
+    std::string path;
+    ~MountGuard() {
+      if (!path.empty()) (void)Unmount(path);
+    }
+  } mount_guard{power_cuts ? data_dir.string() : ""};
+
   Supervisor::InstallSignalTeardown();
   Supervisor sup(logs);
   const std::unique_ptr<RealTarget> engine_target = o.target ? nullptr : MakeEngineTarget();
   const RealTarget& target = o.target ? *o.target : *engine_target;
-  RunContext ctx{&s, real, o.bin_dir, o.time_scale, origin, o.bug_names};
+  RunContext ctx{&s, real, data_dir, o.bin_dir, o.time_scale, origin, o.bug_names};
   ctx.poll_wall_ms = std::max<int64_t>(1, static_cast<int64_t>(s.poll_ms / o.time_scale));
   // Callers give up on an attempt after the scenario's request timeout, in run time (as in
   // the simulator), but never sooner than a loaded 2-core machine answers.
@@ -171,6 +196,20 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       kMinAttemptWallMs, static_cast<int64_t>(s.request_timeout_ms / o.time_scale));
   ctx.worker_memory_limit_mb = kWorkerLimitMb;
   ctx.worker_leak_mb_per_task = kWorkerLeakMb;
+  std::unique_ptr<PowerControl> power;
+  if (power_cuts) {
+    const std::string port_file = (real / "powerfs.port").string();
+    ITHAPPENS_RETURN_IF_ERROR(
+        sup.Start({"powerfs",
+                   {(fs::path(o.bin_dir) / "ithappens-powerfs").string(), "--backing",
+                    (real / "disk").string(), "--mount", data_dir.string(), "--port-file",
+                    port_file},
+                   port_file}));
+    if (!IsMountPoint(data_dir.string()))
+      return Status::Unavailable("ithappens-powerfs is up but " + data_dir.string() +
+                                 " is not mounted; see " + sup.LogPath("powerfs").string());
+    power = std::make_unique<PowerControl>(sup.Port("powerfs"));
+  }
   ProcessSpec server_spec = target.Server(ctx, 0);
   const std::string server = server_spec.name;
   ITHAPPENS_RETURN_IF_ERROR(sup.Start(server_spec));
@@ -388,6 +427,34 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
             } else {
               st = start_again(name);
               if (st.ok()) proof = {{"restarted", sup.Pid(name)}};
+            }
+            break;
+          }
+          case FaultKindId::kPowerCut: {
+            // The server dies with the power, and what it wrote but did not sync is gone:
+            // the file system drops it once nothing writes any more.
+            if (edge.start) {
+              const bool down = already_down(server);
+              if (down) restart_due.erase(server);  // restarted at the window's end
+              if (!down && sup.Running(server)) {
+                auto r = sup.Kill(server, SIGKILL);
+                st = r.status();
+                if (r.ok()) {
+                  proof["pid"] = r->pid;
+                  proof["ended"] = r->ToString();
+                }
+              }
+              auto cut = power->Cut();
+              if (!cut.ok()) {
+                st = cut.status();
+              } else {
+                for (const char* k :
+                     {"files_reverted", "bytes_dropped", "entries_undone", "fsyncgate_bytes"})
+                  proof[k] = (*cut)[k];
+              }
+            } else {
+              st = start_again(server);
+              if (st.ok()) proof = {{"restarted", sup.Pid(server)}};
             }
             break;
           }

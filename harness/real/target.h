@@ -31,7 +31,10 @@ namespace ithappens::harness {
 // What a target needs to know about the run to start its processes.
 struct RunContext {
   const Scenario* scenario = nullptr;
-  std::filesystem::path real_dir;      // OUT/<scenario>/real: data, port files, op logs
+  std::filesystem::path real_dir;      // OUT/<scenario>/real: port files, op logs
+  // Where the server keeps its durable data: real_dir/data, the power-cut file system's
+  // mount when the scenario cuts the power (a target must keep all of it there).
+  std::filesystem::path data_dir;
   std::string bin_dir;                 // where the binaries are
   double time_scale = 1;               // K run seconds per wall second
   int64_t origin_ms = 0;               // the run's time 0, wall ms (every clock counts from it)

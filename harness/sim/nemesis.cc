@@ -26,6 +26,7 @@ void SimNemesis::Apply(const FaultSpec& f, bool start) {
       w_.network.Partition(f.target, start);
       return;
     case FaultKindId::kEngineCrash:
+    case FaultKindId::kPowerCut:  // the simulated store drops unsynced writes on any crash
       if (start && w_.engine.Up()) {
         w_.engine.Kill();
         w_.engine_crashes++;

@@ -36,6 +36,7 @@ class InProcessEngine final : public Target {
   engine::Status Start() override {
     down_until_ms_ = 0;
     if (queue_) return engine::Status::Ok();
+    store_.SetSyncOff(options_.bugs.fsync_off);
     auto q = engine::Queue::Open(&store_, &clock_, options_);
     if (!q.ok()) return q.status();
     queue_ = std::move(q).value();

@@ -17,7 +17,7 @@ TEST(Faults, CatalogueNamesAreUniqueAndExplained) {
     EXPECT_GT(k.meaning.size(), 20u) << k.name;
     EXPECT_EQ(FindFaultKind(k.name), &k);
   }
-  EXPECT_EQ(names.size(), 12u);
+  EXPECT_EQ(names.size(), kScheduledFaultKinds);
   EXPECT_EQ(FindFaultKind("meteor"), nullptr);
   EXPECT_EQ(FindFaultKind("flaky-network")->default_probability, 0.3);
   EXPECT_EQ(FindFaultKind("worker-crash")->default_probability, 0.0) << "takes no probability";

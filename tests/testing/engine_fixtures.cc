@@ -52,8 +52,11 @@ TestQueue::TestQueue(StoreKind kind, QueueOptions opts, SqliteStoreOptions sqlit
     : options(opts), kind_(kind), sqlite_options_(sqlite) {
   ApplyBugFromEnv(&options);
   if (kind == StoreKind::kMemory) {
-    store_ = std::make_unique<MemoryStore>();
+    auto m = std::make_unique<MemoryStore>();
+    m->SetSyncOff(options.bugs.fsync_off);
+    store_ = std::move(m);
   } else {
+    sqlite_options_.sync_off = options.bugs.fsync_off;
     auto s = SqliteStore::Open((dir_.path() / "queue.db").string(), sqlite_options_);
     if (!s.ok()) throw std::runtime_error(s.status().ToString());
     store_ = std::move(s).value();

@@ -238,6 +238,17 @@ std::string LateExpiry(std::string_view bug) {
                                                                    : "an expired lease lived on";
 }
 
+// The store's power cut (MemoryStore::Crash: a SIGKILL of a SQLite engine keeps what the
+// OS has; real mode's power-cut file system shows that side).
+std::string FsyncOff(std::string_view bug) {
+  TestQueue t(StoreKind::kMemory, WithBug(bug));
+  TaskDefinition d = MakeTask(1, kStartMs);
+  if (!t.q().CreateTask(d).ok()) return "";
+  t.CrashAndReopen();
+  TaskStatus s;
+  return t.q().GetStatus(d.task_id, &s).ok() ? "" : "acknowledged task lost in a power cut";
+}
+
 struct Case {
   std::string_view bug;
   Scenario scenario;
@@ -271,6 +282,7 @@ const Case kCases[] = {
     {"reclaim-ignores-worker", ReclaimIgnoresWorker},
     {"rerun-unscheduled", RerunUnscheduled},
     {"late-expiry", LateExpiry},
+    {"fsync-off", FsyncOff},
 };
 
 INSTANTIATE_TEST_SUITE_P(Engine, BugSwitch, ::testing::ValuesIn(kCases), [](const auto& info) {

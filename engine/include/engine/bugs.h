@@ -54,13 +54,17 @@ struct BugSwitches {
   bool rerun_unscheduled = false;
   // The claim-expiry reaper runs 30 s behind: expired leases resolve late.
   bool late_expiry = false;
+  // The store does not sync (SQLite synchronous=OFF; the simulator's store never fsyncs):
+  // a commit is acknowledged once the OS has it. A process crash keeps it (the page cache
+  // survives); a power cut loses it.
+  bool fsync_off = false;
 
   bool any() const;
   // "none" or the names of the switches that are on, comma-separated.
   std::string ToString() const;
 };
 
-inline constexpr std::array<std::string_view, 20> kBugSwitchNames = {
+inline constexpr std::array<std::string_view, 21> kBugSwitchNames = {
     "ack-before-commit",
     "random-task-ids",
     "retry-user-failures",
@@ -81,6 +85,7 @@ inline constexpr std::array<std::string_view, 20> kBugSwitchNames = {
     "reclaim-ignores-worker",
     "rerun-unscheduled",
     "late-expiry",
+    "fsync-off",
 };
 
 // Turns on the switch called `name`; INVALID_ARGUMENT naming the known switches otherwise.

@@ -40,6 +40,12 @@ class MemoryStore final : public Store {
   // Power cut: drops unsynced writes and the failed/poisoned state. The queue on top must
   // be discarded and a new one opened on this store.
   void Crash();
+  // The fsync-off bug switch: WaitDurable and Recover never sync; what was written stays
+  // volatile until a Crash() drops it.
+  void SetSyncOff(bool off) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sync_off_ = off;
+  }
 
   struct Counters {
     uint64_t batches_written = 0;
@@ -88,6 +94,7 @@ class MemoryStore final : public Store {
   uint64_t durable_seq_ = 0;  // last batch fsynced
   uint64_t failed_from_ = 0;  // 0 = pipeline healthy
   bool poisoned_ = false;     // an fsync failed: no writes until Recover
+  bool sync_off_ = false;     // the fsync-off bug switch
   std::vector<std::pair<uint64_t, uint64_t>> failed_ranges_;
   Counters counters_;
 };

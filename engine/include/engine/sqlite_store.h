@@ -30,6 +30,7 @@ namespace ithappens::engine {
 struct SqliteStoreOptions {
   bool group_commit = true;
   size_t max_group_batches = 4096;  // bound on batches in one transaction
+  bool sync_off = false;  // the fsync-off bug switch: synchronous=OFF (never in production)
 };
 
 class SqliteStore final : public Store {

@@ -38,7 +38,8 @@ bool Parse(std::string_view s, EventType* out);
 std::string FaultEdgeName(std::string_view kind, bool start);
 // The kind and edge of a fault event's f; false if f names neither edge.
 bool ParseFaultEdge(std::string_view f, std::string_view* kind, bool* start);
-// A fault kind that disturbs the engine itself, whoever calls it: it is down (engine-crash),
+// A fault kind that disturbs the engine itself, whoever calls it: it is down (engine-crash,
+// power-cut),
 // its disk fails (fsync-error, write-error: it restarts), or its clock moved (clock-jump).
 bool IsEngineWideFault(std::string_view kind);
 // True when f (a fault event's f: "clock-jump-start", "worker-oom") is of that kind.

@@ -25,17 +25,18 @@ enum class FaultKindId : uint8_t {
   kSinkOutage,
   kSinkLeak,
   kFlakyNetwork,
+  kPowerCut,
   // Observed, never scheduled: what a leak ends in (a kill by the OOM killer).
   kWorkerOom,
   kSinkOom,
 };
-inline constexpr size_t kFaultKindCount = 14;
-inline constexpr size_t kScheduledFaultKinds = 12;  // the first ones: a scenario may name them
+inline constexpr size_t kFaultKindCount = 15;
+inline constexpr size_t kScheduledFaultKinds = 13;  // the first ones: a scenario may name them
 
 inline constexpr std::array<std::string_view, kFaultKindCount> kFaultKindNames = {
     "worker-crash", "worker-pause", "partition",   "engine-crash", "response-loss",
     "fsync-error",  "write-error",  "worker-leak", "clock-jump",   "sink-outage",
-    "sink-leak",    "flaky-network", "worker-oom", "sink-oom"};
+    "sink-leak",    "flaky-network", "power-cut",  "worker-oom",   "sink-oom"};
 
 constexpr std::string_view Name(FaultKindId k) { return kFaultKindNames[static_cast<size_t>(k)]; }
 
@@ -47,8 +48,9 @@ constexpr std::optional<FaultKindId> ParseFaultKind(std::string_view name) {
 
 // Faults of the engine itself (its process, disk or clock): every run may feel them.
 constexpr bool IsEngineWide(FaultKindId k) {
-  return k == FaultKindId::kEngineCrash || k == FaultKindId::kFsyncError ||
-         k == FaultKindId::kWriteError || k == FaultKindId::kClockJump;
+  return k == FaultKindId::kEngineCrash || k == FaultKindId::kPowerCut ||
+         k == FaultKindId::kFsyncError || k == FaultKindId::kWriteError ||
+         k == FaultKindId::kClockJump;
 }
 
 // Faults of one worker's process or link: its runs may expire.
