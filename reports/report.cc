@@ -132,10 +132,29 @@ json ToJson(const Report& r) {
                    {"p99_ms_t", o.p99_ms_t}});
   }
   json throughput = {{"time_scale", r.time_scale}, {"t_s", r.ops_t_s}, {"ops", ops}};
+  json rss = json::array();
+  for (const auto& p : r.memory.procs) {
+    rss.push_back({{"proc", p.proc},
+                   {"mb", p.mb},
+                   {"peak_mb", p.peak_mb},
+                   {"slope_mb_per_min", p.slope_mb_per_min},
+                   {"mb_per_1000_tasks", p.mb_per_1000_tasks},
+                   {"growing", p.growing},
+                   {"oom_kills", p.oom_kills}});
+  }
+  json ooms = json::array();
+  for (const auto& [t, who] : r.memory.oom_kills) ooms.push_back({{"t_s", t}, {"proc", who}});
+  json memory = {{"mechanism", r.memory.mechanism},
+                 {"worker_limit_mb", r.memory.worker_limit_mb},
+                 {"sink_limit_mb", r.memory.sink_limit_mb},
+                 {"t_s", r.memory.t_s},
+                 {"rss", rss},
+                 {"oom_kills", ooms}};
   return {{"scenario", r.scenario},
           {"file", r.file},
           {"mode", r.mode},
           {"throughput", throughput},
+          {"memory", memory},
           {"seed", r.seed},
           {"load", r.load},
           {"engine_bugs", r.engine_bugs},
@@ -211,6 +230,22 @@ Report FromJson(const json& j) {
                               o.value("p99_ms_t", std::vector<double>{})});
     }
   }
+  if (j.contains("memory")) {
+    const json& m = j["memory"];
+    r.memory.mechanism = m.value("mechanism", "");
+    r.memory.worker_limit_mb = m.value("worker_limit_mb", 0.0);
+    r.memory.sink_limit_mb = m.value("sink_limit_mb", 0.0);
+    r.memory.t_s = m.value("t_s", std::vector<double>{});
+    for (const auto& p : m.value("rss", json::array())) {
+      r.memory.procs.push_back(RssLine{p.at("proc").get<std::string>(),
+                                       p.value("mb", std::vector<double>{}),
+                                       p.value("peak_mb", 0.0), p.value("slope_mb_per_min", 0.0),
+                                       p.value("mb_per_1000_tasks", 0.0),
+                                       p.value("growing", false), p.value("oom_kills", 0)});
+    }
+    for (const auto& k : m.value("oom_kills", json::array()))
+      r.memory.oom_kills.emplace_back(k.at("t_s").get<double>(), k.at("proc").get<std::string>());
+  }
   r.history_sha = j.value("history_sha", "");
   r.reproduce = j.value("reproduce", "");
   return r;
@@ -253,6 +288,18 @@ std::string RenderMarkdown(const Report& r) {
          << " | " << Fmt(o.p99_ms) << " |\n";
     }
   }
+  if (!r.memory.procs.empty()) {
+    md << "\nMemory limits: " << (r.memory.mechanism.empty() ? "none" : r.memory.mechanism)
+       << " (worker " << Fmt(r.memory.worker_limit_mb) << " MiB, sink "
+       << Fmt(r.memory.sink_limit_mb) << " MiB)\n\n"
+       << "| process | peak MiB | slope MiB/min | MiB per 1,000 runs | OOM kills | growing |\n"
+       << "|---|---|---|---|---|---|\n";
+    for (const auto& p : r.memory.procs) {
+      md << "| " << p.proc << " | " << Fmt(p.peak_mb) << " | " << Fmt(p.slope_mb_per_min) << " | "
+         << Fmt(p.mb_per_1000_tasks) << " | " << p.oom_kills << " | "
+         << (p.growing ? "**yes**" : "no") << " |\n";
+    }
+  }
   for (const auto& p : r.properties) {
     for (const auto& c : p.counterexamples) {
       md << "\n- **" << p.name << "** task `" << c.task << "`: " << c.explanation;
@@ -290,10 +337,12 @@ std::string RenderMarkdown(const Report& r) {
 
 namespace {
 
-// Lines over time (t in run seconds), with each fault window shaded and laned below.
+// Lines over time (t in run seconds), with each fault window shaded and laned below, and
+// marks (a time and a label: an OOM kill) as dashed vertical lines.
+using Marks = std::vector<std::pair<double, std::string>>;
 std::string SeriesSvg(const Report& r, const std::vector<double>& t,
                       const std::map<std::string, std::vector<double>>& series,
-                      const std::string& unit);
+                      const std::string& unit, const Marks& marks = {});
 
 // Task states over time as stacked lines, with each fault window shaded.
 std::string StatesSvg(const Report& r) {
@@ -304,7 +353,7 @@ std::string StatesSvg(const Report& r) {
 
 std::string SeriesSvg(const Report& r, const std::vector<double>& t,
                       const std::map<std::string, std::vector<double>>& series,
-                      const std::string& unit) {
+                      const std::string& unit, const Marks& marks) {
   // The chart, then one labelled lane per fault window below the time axis.
   const double lane = 14;
   const double w = 900, left = 50, right = 150, top = 10, chart_bottom = 30;
@@ -351,6 +400,11 @@ std::string SeriesSvg(const Report& r, const std::vector<double>& t,
   const std::map<std::string, const char*> colors = {
       {"pending", "#999"},   {"running", "#1f77b4"},   {"completed", "#2ca02c"},
       {"failed", "#d62728"}, {"exception", "#ff7f0e"}, {"unscheduled", "#9467bd"}};
+  for (const auto& [at, label] : marks) {
+    svg << "<line x1=\"" << Fmt(X(at)) << "\" y1=\"" << top << "\" x2=\"" << Fmt(X(at))
+        << "\" y2=\"" << h - bottom << "\" stroke=\"#d62728\" stroke-dasharray=\"4,3\"><title>"
+        << Escape(label) << " at " << Fmt(at) << " s</title></line>";
+  }
   const char* palette[] = {"#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd",
                            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
   int legend = 0;
@@ -388,6 +442,31 @@ std::string OpsHtml(const Report& r) {
   return h.str();
 }
 
+// A real run's memory: the limit mechanism, each process's resident set over run time
+// with the fault windows and the OOM kills (dashed), and the leak detector's table.
+std::string MemoryHtml(const Report& r) {
+  if (r.memory.procs.empty()) return "";
+  std::ostringstream h;
+  h << "<h2>Memory (real: resident set per process)</h2><p>Limits enforced by <b>"
+    << Escape(r.memory.mechanism.empty() ? "nothing" : r.memory.mechanism) << "</b>: worker "
+    << Fmt(r.memory.worker_limit_mb) << " MiB, sink " << Fmt(r.memory.sink_limit_mb)
+    << " MiB. Dashed: OOM kills by the kernel (" << r.memory.oom_kills.size()
+    << ").</p><table><tr><th>process</th><th>peak MiB</th><th>slope MiB/run min</th>"
+       "<th>MiB per 1,000 task runs</th><th>OOM kills</th><th>unbounded growth</th></tr>";
+  std::map<std::string, std::vector<double>> series;
+  for (const auto& p : r.memory.procs) {
+    h << "<tr><td>" << Escape(p.proc) << "</td><td>" << Fmt(p.peak_mb) << "</td><td>"
+      << Fmt(p.slope_mb_per_min) << "</td><td>" << Fmt(p.mb_per_1000_tasks) << "</td><td>"
+      << p.oom_kills << "</td><td" << (p.growing ? " class=\"invalid\">yes" : ">no")
+      << "</td></tr>";
+    series[p.proc] = p.mb;
+  }
+  Marks marks;
+  for (const auto& [t, who] : r.memory.oom_kills) marks.emplace_back(t, "OOM kill of " + who);
+  h << "</table><h3>Resident set, MiB</h3>" << SeriesSvg(r, r.memory.t_s, series, " MiB", marks);
+  return h.str();
+}
+
 }  // namespace
 
 std::string RenderHtml(const Report& r) {
@@ -407,7 +486,7 @@ std::string RenderHtml(const Report& r) {
                          : std::string())
     << "<br>counts <code>"
     << Escape(r.counts.dump()) << "</code></p><h2>Task states over time</h2>"
-    << "<p>Shaded: fault windows (hover for the fault).</p>" << StatesSvg(r) << OpsHtml(r)
+    << "<p>Shaded: fault windows (hover for the fault).</p>" << StatesSvg(r) << OpsHtml(r) << MemoryHtml(r)
     << "<h2>Properties</h2><table><tr><th>property</th><th>verdict</th><th>counts</th></tr>";
   for (const auto& p : r.properties) {
     h << "<tr><td>" << Escape(p.name) << "</td><td class=\"" << Escape(p.verdict) << "\">"

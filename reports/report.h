@@ -69,11 +69,30 @@ struct OpStats {
   std::vector<double> per_s_t, p50_ms_t, p99_ms_t;
 };
 
+// A real run's memory: one process's resident set over time (MiB at each of
+// MemoryReport::t_s, 0 while it was down) and the leak detector's verdict on it.
+struct RssLine {
+  std::string proc;
+  std::vector<double> mb;
+  double peak_mb = 0, slope_mb_per_min = 0, mb_per_1000_tasks = 0;
+  bool growing = false;  // unbounded growth (the detector: harness/history/timeline.h)
+  int oom_kills = 0;
+};
+
+struct MemoryReport {
+  std::string mechanism;  // how the limits were enforced: cgroup-v1, cgroup-v2, rlimit-as
+  double worker_limit_mb = 0, sink_limit_mb = 0;
+  std::vector<double> t_s;
+  std::vector<RssLine> procs;
+  std::vector<std::pair<double, std::string>> oom_kills;  // run s, process
+};
+
 struct Report {
   std::string scenario, file, mode, engine_bugs, verdict, history_sha, reproduce;
   double time_scale = 0;  // real mode's K run seconds per wall second; 0: simulated
   std::vector<double> ops_t_s;  // bucket starts, run seconds (as every time in the report)
   std::vector<OpStats> ops;     // real mode only
+  MemoryReport memory;          // real mode only (empty t_s: none)
   uint64_t seed = 0;
   double load = 1;
   nlohmann::json counts = nlohmann::json::object();

@@ -1,15 +1,16 @@
 // ithappens-sink: the notification provider stand-in (email / sms / call). Deduplicates by
 // idempotency key, appends every delivery attempt (delivered or dropped as a duplicate) to
 // a JSONL file, and can leak memory on every request to play the Friday-batch story's
-// leaking downstream service; past --memory-limit-mb it dies as an OOM kill would.
+// leaking downstream service (its limit is the kernel's: real mode runs it in a memory
+// cgroup, and the OOM killer ends it).
 //
 //   ithappens-sink --listen 127.0.0.1:0 --deliveries run/deliveries.jsonl [--log PATH]
-//                  [--port-file PATH] [--leak-kb-per-request N] [--memory-limit-mb N]
+//                  [--port-file PATH] [--leak-kb-per-request N]
 //                  [--switched-leak-kb-per-request N]
 //
 // SIGUSR1 switches a further leak of --switched-leak-kb-per-request on, SIGUSR2 off (real
-// mode's sink-leak fault). Past the limit it dies after it recorded a delivery, before it
-// answered. On start it reads the deliveries file back: a restarted provider remembers
+// mode's sink-leak fault). The leak grows after it recorded a delivery, before it answers:
+// an OOM kill there leaves a message sent but not acknowledged. On start it reads the deliveries file back: a restarted provider remembers
 // every idempotency key it saw.
 //
 // Each JSONL line: {"t_ms":…,"key":…,"channel":…,"to":…,"task":…,"run":…,"delivered":…}
@@ -37,13 +38,12 @@ constexpr size_t kMaxRecipientBytes = 4096;
 class SinkService final : public v1::EffectSink::Service {
  public:
   SinkService(FILE* out, int64_t leak_bytes, int64_t switched_leak_bytes,
-              int64_t memory_limit_bytes, std::shared_ptr<spdlog::logger> log,
+              std::shared_ptr<spdlog::logger> log,
               engine::TimeMs time_origin_ms, double time_scale)
       : clock_(time_origin_ms, time_scale),
         out_(out),
         leak_bytes_(leak_bytes),
         switched_leak_bytes_(switched_leak_bytes),
-        limit_bytes_(memory_limit_bytes),
         log_(std::move(log)) {}
 
   // A restarted provider remembers what it sent: the deliveries file is its idempotency
@@ -117,11 +117,6 @@ class SinkService final : public v1::EffectSink::Service {
     // The leak: a leaking provider dies after it sent the message, before it answered
     // (the worker cannot know it went out; its retry must not send it again).
     daemon::Leak(leak_bytes_ + (daemon::LeakSwitchOn() ? switched_leak_bytes_ : 0));
-    if (limit_bytes_ > 0 && daemon::RssBytes() > limit_bytes_) {
-      log_->error("memory limit of {} bytes reached (rss {}): dying like an OOM kill", limit_bytes_,
-                  daemon::RssBytes());
-      std::_Exit(137);
-    }
     resp->set_delivered(fresh);
     resp->set_first_seen_ms(it->second);
     return grpc::Status::OK;
@@ -155,7 +150,6 @@ class SinkService final : public v1::EffectSink::Service {
   FILE* out_;
   const int64_t leak_bytes_;
   const int64_t switched_leak_bytes_;  // while SIGUSR1 switched the leak on
-  const int64_t limit_bytes_;
   std::shared_ptr<spdlog::logger> log_;
 
   std::mutex mu_;
@@ -170,7 +164,7 @@ int main(int argc, char** argv) {
   daemon::InstallLeakSwitch();
   CLI::App app{"ithappens effect sink: email / sms / call provider stand-in"};
   std::string listen = "127.0.0.1:7532", deliveries, log_path, port_file;
-  int64_t leak_kb = 0, memory_limit_mb = 0, switched_leak_kb = 4096;
+  int64_t leak_kb = 0, switched_leak_kb = 4096;
   app.add_option("--listen", listen, "HOST:PORT (port 0 picks a free one)");
   app.add_option("--deliveries", deliveries, "JSONL file of every delivery attempt")->required();
   app.add_option("--log", log_path, "log file (default: stderr)");
@@ -185,8 +179,6 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   app.add_option("--switched-leak-kb-per-request", switched_leak_kb,
                  "leak per Deliver while SIGUSR1 switched the leak on (until SIGUSR2)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
-  app.add_option("--memory-limit-mb", memory_limit_mb, "die (exit 137) past this RSS; 0 = none")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   try {
     app.parse(argc, argv);
@@ -207,7 +199,7 @@ int main(int argc, char** argv) {
     return 3;
   }
   if (time_origin_ms == 0) time_origin_ms = engine::RealClock().NowMs();
-  SinkService service(out, leak_kb * 1024, switched_leak_kb * 1024, memory_limit_mb * 1024 * 1024,
+  SinkService service(out, leak_kb * 1024, switched_leak_kb * 1024,
                       log, time_origin_ms, time_scale);
   if (auto st = service.Load(deliveries); !st.ok()) {
     log->error("--deliveries {}", st.ToString());
@@ -224,8 +216,7 @@ int main(int argc, char** argv) {
     log->error("cannot listen on {}", listen);
     return 3;
   }
-  log->info("serving on port {} (leak {} KiB/request, limit {} MiB)", port, leak_kb,
-            memory_limit_mb);
+  log->info("serving on port {} (leak {} KiB/request)", port, leak_kb);
   std::printf("ithappens-sink: serving on port %d\n", port);
   std::fflush(stdout);
   if (!port_file.empty()) (void)daemon::WritePortFile(port_file, port);

@@ -1,15 +1,16 @@
 // ithappens-worker: claims tasks from the engine and runs their payload programs.
 //
 //   ithappens-worker --engine HOST:PORT --sink HOST:PORT --worker-id W [--worker-group G]
-//                    [--capacity N] [--poll-ms N] [--leak-mb-per-task N] [--memory-limit-mb N]
+//                    [--capacity N] [--poll-ms N] [--leak-mb-per-task N]
 //                    [--switched-leak-mb-per-task N]
 //                    [--engine-bug effect-key-per-run] [--seed N] [--log PATH]
 //
 // Attribution (DESIGN.md): exit != 0, a crash step and exceeding the program's own memory
 // budget are user failures (reportFailed); a malformed payload is exception
 // malformed-payload; a downstream (sink) outage is exception intermittent-task (retried);
-// SIGTERM reports worker-shutdown for every running task (retried). A worker past
-// --memory-limit-mb dies like an OOM kill (exit 137, no reports): its claims expire.
+// SIGTERM reports worker-shutdown for every running task (retried). Its memory limit is
+// the kernel's (real mode runs it in a memory cgroup): an OOM kill is a SIGKILL, no
+// reports, and its claims expire.
 // SIGUSR1 switches a further leak of --switched-leak-mb-per-task on, SIGUSR2 off (real
 // mode's worker-leak fault, switched at run time).
 #include <signal.h>
@@ -42,7 +43,7 @@ using Clock = std::chrono::steady_clock;
 struct Config {
   std::string engine, sink, group = "workers", id;
   int capacity = 4;
-  int64_t poll_ms = 50, leak_mb_per_task = 0, memory_limit_mb = 0;
+  int64_t poll_ms = 50, leak_mb_per_task = 0;
   int64_t switched_leak_mb_per_task = 16;
   int64_t attempt_deadline_ms = 5'000;  // each call's deadline (real mode scales it)
   uint64_t seed = 1;
@@ -70,7 +71,6 @@ class Worker {
   int Run() {
     std::thread reclaimer([this] { ReclaimLoop(); });
     while (!stop_) {
-      CheckMemoryLimit();
       int free_slots = c_.capacity - active_.load();
       if (free_slots > 0) {
         std::vector<rpc::ClaimedTask> claims;
@@ -155,16 +155,6 @@ class Worker {
         }
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min<int64_t>(c_.poll_ms, 100)));
-    }
-  }
-
-  void CheckMemoryLimit() {
-    if (c_.memory_limit_mb <= 0) return;
-    int64_t rss = daemon::RssBytes();
-    if (rss > c_.memory_limit_mb * 1024 * 1024) {
-      log_->error("rss {} bytes is past --memory-limit-mb {}: dying like an OOM kill", rss,
-                  c_.memory_limit_mb);
-      std::_Exit(137);
     }
   }
 
@@ -307,8 +297,6 @@ int main(int argc, char** argv) {
   app.add_option("--switched-leak-mb-per-task", c.switched_leak_mb_per_task,
                  "leak per task run while SIGUSR1 switched the leak on (until SIGUSR2)")
       ->check(CLI::Range(int64_t{0}, int64_t{4096}));
-  app.add_option("--memory-limit-mb", c.memory_limit_mb, "die (exit 137) past this RSS; 0 = none")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   app.add_option("--attempt-deadline-ms", c.attempt_deadline_ms,
                  "deadline of each attempt of a call to the engine or the sink (wall ms)")
       ->check(CLI::Range(int64_t{10}, int64_t{600'000}));

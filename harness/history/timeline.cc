@@ -186,6 +186,112 @@ double Quantile(std::vector<double>* v, double q) {
 
 }  // namespace
 
+namespace {
+
+// Least-squares slope of y over x (0 with fewer than 2 points or no spread in x).
+double Slope(const std::vector<double>& x, const std::vector<double>& y) {
+  const size_t n = std::min(x.size(), y.size());
+  if (n < 2) return 0;
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < n; ++i) mx += x[i], my += y[i];
+  mx /= static_cast<double>(n);
+  my /= static_cast<double>(n);
+  double sxy = 0, sxx = 0;
+  for (size_t i = 0; i < n; ++i) sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx);
+  return sxx > 0 ? sxy / sxx : 0;
+}
+
+}  // namespace
+
+bool BuildMemory(const std::string& path, Memory* out, std::string* error) {
+  *out = Memory{};
+  std::vector<double> report_t_s;  // when each task run was resolved (reports accepted)
+  std::vector<std::map<std::string, int64_t>> samples;
+  std::map<std::string, std::vector<double>> oom_at;  // process -> its OOM kills' times
+  const bool ok = ReadEvents(
+      path,
+      [&](const EventView& e) {
+        const double t_s = static_cast<double>(e.t_ns) / 1e9;
+        if (e.type == EventType::kOk && e.f.rfind("report-", 0) == 0) report_t_s.push_back(t_s);
+        if (e.type == EventType::kFault &&
+            (IsFaultOf(e.f, FaultKindId::kWorkerOom) || IsFaultOf(e.f, FaultKindId::kSinkOom))) {
+          const std::string who = e.value().value("target", "");
+          oom_at[who].push_back(t_s);
+          out->oom_kills.emplace_back(t_s, who);
+        }
+        if (e.proc != "supervisor" || e.type != EventType::kInfo) return;
+        if (e.f == "started" && e.value().contains("memory_limit")) {
+          const auto& m = e.value()["memory_limit"];
+          out->mechanism = m.value("mechanism", "");
+          out->worker_limit_bytes = m.value("worker_bytes", int64_t{0});
+          out->sink_limit_bytes = m.value("sink_bytes", int64_t{0});
+        }
+        if (e.f != "rss" || !e.value().contains("bytes")) return;
+        out->t_s.push_back(t_s);
+        std::map<std::string, int64_t> sample;
+        for (const auto& [proc, bytes] : e.value()["bytes"].items())
+          sample[proc] = bytes.get<int64_t>();
+        samples.push_back(std::move(sample));
+      },
+      error);
+  if (!ok) return false;
+  for (const auto& sample : samples)
+    for (const auto& [proc, bytes] : sample) out->procs[proc];
+  for (auto& [proc, series] : out->procs) {
+    series.oom_kills = static_cast<int>(oom_at[proc].size());
+    // Its lives: runs of samples while it was up, split where it was down (0) or where
+    // its resident set fell to less than half (restarted between two samples).
+    std::vector<std::pair<size_t, size_t>> lives;
+    size_t from = 0;
+    bool in_life = false;
+    for (size_t i = 0; i < samples.size(); ++i) {
+      auto it = samples[i].find(proc);
+      const int64_t b = it == samples[i].end() ? 0 : std::max<int64_t>(0, it->second);
+      series.bytes.push_back(b);
+      series.peak_bytes = std::max(series.peak_bytes, b);
+      const bool restarted = in_life && b > 0 && b * 2 < series.bytes[i - 1];
+      if (in_life && (b == 0 || restarted)) {
+        lives.emplace_back(from, i);
+        in_life = false;
+      }
+      if (!in_life && b > 0) {
+        from = i;
+        in_life = true;
+      }
+    }
+    if (in_life) lives.emplace_back(from, samples.size());
+    for (const auto& [a, b] : lives) {
+      std::vector<double> x, y;
+      for (size_t i = a; i < b; ++i) {
+        x.push_back(out->t_s[i] / 60.0);
+        y.push_back(static_cast<double>(series.bytes[i]) / (1 << 20));
+      }
+      const double slope = Slope(x, y);  // MiB per run minute
+      const double end_s = b < out->t_s.size() ? out->t_s[b] : out->t_s.back() + 1;
+      bool killed = false;
+      for (double t : oom_at[proc]) killed |= t >= out->t_s[a] && t <= end_s;
+      // The later half: still growing at a steady rate, by enough to matter.
+      const size_t mid = a + (b - a) / 2;
+      std::vector<double> hx(x.begin() + static_cast<ptrdiff_t>(mid - a), x.end()),
+          hy(y.begin() + static_cast<ptrdiff_t>(mid - a), y.end());
+      const double late_growth_mb =
+          hx.size() >= 4 ? Slope(hx, hy) * (hx.back() - hx.front()) : 0;
+      const bool grows = killed || (late_growth_mb >= 16 && late_growth_mb >= y.front() / 4);
+      if (slope > series.slope_mb_per_min || (grows && !series.growing)) {
+        series.slope_mb_per_min = slope;
+        const double span_min = std::max(1e-9, x.back() - x.front());
+        const auto runs = std::count_if(report_t_s.begin(), report_t_s.end(), [&](double t) {
+          return t >= out->t_s[a] && t <= out->t_s[b - 1];
+        });
+        series.mb_per_1000_tasks =
+            runs > 0 ? slope * span_min / static_cast<double>(runs) * 1000 : 0;
+      }
+      series.growing |= grows;
+    }
+  }
+  return true;
+}
+
 bool BuildLatency(const std::string& path, int buckets, Latency* out, std::string* error) {
   struct Answer {
     int64_t t_ns;

@@ -53,6 +53,34 @@ struct Latency {
 // False (with *error naming the line) on a malformed history.
 bool BuildLatency(const std::string& history_path, int buckets, Latency* out, std::string* error);
 
+// Memory over time (real mode): each process's resident set as the supervisor sampled it
+// (`rss` events: {"bytes":{"<process>":N,...}}, at most every 250 wall ms), the limit the
+// run put on it (the "started" event's memory_limit), its OOM kills, and the leak
+// detector's verdict. A process's *life* runs from its start to its end (an OOM kill, a
+// crash); the detector fits a least-squares line to each life and flags unbounded growth:
+// a life that ended in an OOM kill, or whose later half still grew by at least 16 MiB and
+// a quarter of its start at a steady rate. The slope reported is the steepest life's, per
+// run minute and per 1,000 task runs resolved meanwhile (all workers' reports).
+struct RssSeries {
+  std::vector<int64_t> bytes;  // at each Memory::t_s (0: not running)
+  int64_t peak_bytes = 0;
+  double slope_mb_per_min = 0, mb_per_1000_tasks = 0;
+  bool growing = false;
+  int oom_kills = 0;
+};
+
+struct Memory {
+  std::string mechanism;  // cgroup-v1, cgroup-v2, rlimit-as; "" when the run names none
+  int64_t worker_limit_bytes = 0, sink_limit_bytes = 0;
+  std::vector<double> t_s;
+  std::map<std::string, RssSeries> procs;
+  std::vector<std::pair<double, std::string>> oom_kills;  // when, whom
+};
+
+// False (with *error naming the line) on a malformed history. A history without rss
+// events (the simulator's) gives an empty Memory.
+bool BuildMemory(const std::string& history_path, Memory* out, std::string* error);
+
 // One event of a task's own story (a counterexample's timeline, as Jepsen's for
 // operations). `i` is the event's number: line i + 1 of history.jsonl.
 struct TaskEvent {

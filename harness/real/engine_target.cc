@@ -64,10 +64,10 @@ class EngineTarget final : public RealTarget {
                       "--poll-ms", std::to_string(run.poll_wall_ms), "--history", op_log,
                       "--time-scale", std::to_string(run.time_scale), "--time-origin-ms",
                       std::to_string(run.origin_ms), "--seed", std::to_string(w + 1),
-                      "--memory-limit-mb", std::to_string(run.worker_memory_limit_mb),
                       "--switched-leak-mb-per-task", std::to_string(run.worker_leak_mb_per_task),
                       "--attempt-deadline-ms", std::to_string(run.attempt_wall_ms)},
                      ""};
+    spec.memory_limit_bytes = run.worker_memory_limit_mb << 20;
     AddBugs(run, &spec);  // effect-key-per-run is the worker's
     return spec;
   }

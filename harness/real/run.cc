@@ -80,14 +80,15 @@ std::string CreateValue(const engine::TaskDefinition& d) {
          "}";
 }
 
-// The leaks of worker-leak and sink-leak, and the limits they run into (the process's own
-// RSS check, exit 137 like an OOM kill; issue 11 puts them under a memory cgroup). A
-// leaking worker dies at about its 5th task, the sink at about its 20th delivery, as in
-// the simulator; each is restarted by the supervisor after the simulator's delay.
+// The leaks of worker-leak and sink-leak, and the limits they run into: the kernel's, a
+// memory cgroup per process (memory_limit.h; RLIMIT_AS where no cgroup is writable). A
+// leaking worker is OOM-killed at about its 5th task, the sink at about its 20th delivery,
+// as in the simulator; each is restarted by the supervisor after the simulator's delay.
 constexpr int64_t kWorkerLimitMb = 256, kWorkerLeakMb = 48;
 constexpr int64_t kSinkLimitMb = 256, kSinkLeakKb = 12 * 1024;
 constexpr int64_t kWorkerOomRestartMs = 5'000, kSinkOomRestartMs = 10'000;  // run time
 constexpr int64_t kMinAttemptWallMs = 250;
+constexpr int64_t kRssEveryWallMs = 250;  // the rss events' interval (DESIGN: at most 250)
 constexpr int64_t kStartupWallMs = 200, kStartupWallMsPerProcess = 60;
 // How late a process of the run may act, in wall ms, on a loaded 2-core machine (its tick,
 // scheduling): the checkers' slack for the platform's clockwork is this times K, in run
@@ -218,9 +219,9 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                         {bin("ithappens-sink"), "--listen", "127.0.0.1:0", "--deliveries",
                          (real / "deliveries.jsonl").string(), "--port-file",
                          (real / "sink.port").string(), "--time-scale", K, "--time-origin-ms",
-                         T0, "--memory-limit-mb", std::to_string(kSinkLimitMb),
-                         "--switched-leak-kb-per-request", std::to_string(kSinkLeakKb)},
+                         T0, "--switched-leak-kb-per-request", std::to_string(kSinkLeakKb)},
                         (real / "sink.port").string()};
+  sink_spec.memory_limit_bytes = kSinkLimitMb << 20;
   ITHAPPENS_RETURN_IF_ERROR(sup.Start(sink_spec));
   const int engine_port = sup.Port(server), sink_port = sup.Port("sink");
   const std::string direct_address = "127.0.0.1:" + std::to_string(engine_port);
@@ -269,7 +270,11 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                json{{"time_scale", o.time_scale},
                     {"wall_origin_ms", origin},
                     {"startup_wall_ms", startup_wall_ms},
-                    {"late_wall_ms", std::max<int64_t>(0, late_wall_ms)}}
+                    {"late_wall_ms", std::max<int64_t>(0, late_wall_ms)},
+                    {"memory_limit",
+                     {{"mechanism", Name(sup.limit_mechanism())},
+                      {"worker_bytes", ctx.worker_memory_limit_mb << 20},
+                      {"sink_bytes", kSinkLimitMb << 20}}}}
                    .dump());
     if (s.herd_window_ms > 0) {
       rec.EmitAt(0, "plan", EventType::kPlan, "herd-guard", "",
@@ -305,6 +310,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     std::map<std::string, int64_t> restart_due;
     std::set<std::string> leaking;
     std::map<std::string, int> ooms;
+    std::map<std::string, int64_t> oom_kills_seen;  // each process's cgroup's count
     auto start_again = [&](const std::string& name) {  // under procs_mu
       Status st = name == server ? sup.Start(server_spec)
                   : name == "sink" ? sup.Start(sink_spec)
@@ -316,16 +322,27 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     // The watcher: a process that ends on its own is seen within 50 ms, recorded (an exit
     // 137 is an OOM kill: the platform's), and restarted by the supervisor after the
     // simulator's delay.
+    // Every kRssEveryWallMs it records every process's resident set (an rss event).
     std::atomic<bool> watching{true};
     std::thread watcher([&] {
+      int64_t next_rss_ms = 0;
       while (watching) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         std::lock_guard<std::mutex> lock(procs_mu);
+        json rss = json::object();
         for (const std::string& name : names) {
           if (const pid_t pid = sup.Pid(name); pid > 0) {
             int64_t& peak = summary.peak_rss_bytes[name];
-            peak = std::max(peak, RssBytesOf(pid));
+            const int64_t bytes = RssBytesOf(pid);
+            peak = std::max(peak, bytes);
+            if (bytes > 0) rss[name] = bytes;
           }
+        }
+        if (const int64_t now = engine::RealClock().NowMs(); now >= next_rss_ms) {
+          next_rss_ms = now + kRssEveryWallMs;
+          rec.Emit("supervisor", EventType::kInfo, "rss", "", json{{"bytes", rss}}.dump());
+        }
+        for (const std::string& name : names) {
           if (auto due = restart_due.find(name); due != restart_due.end()) {
             if (engine::RealClock().NowMs() < due->second) continue;
             restart_due.erase(due);
@@ -338,10 +355,22 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
           }
           const std::optional<ExitRecord> ended = sup.Ended(name);
           if (!ended) continue;
-          const bool oom = ended->exited && ended->code == 137;
+          // The kernel's OOM killer: a SIGKILL nobody here sent, counted by the process's
+          // memory cgroup; under RLIMIT_AS, an allocation that failed (abort).
+          const int64_t kills = sup.OomKills(name);
+          const bool oom =
+              !ended->exited &&
+              (ended->signal == SIGKILL ? kills > oom_kills_seen[name]
+                                        : ended->signal == SIGABRT &&
+                                              sup.limit_mechanism() == LimitMechanism::kRlimitAs);
+          oom_kills_seen[name] = kills;
           const bool worker = name.rfind("worker-", 0) == 0;
           json v = {{"target", name},
-                    {"proof", {{"pid", ended->pid}, {"ended", ended->ToString()}}}};
+                    {"proof",
+                     {{"pid", ended->pid},
+                      {"ended", ended->ToString()},
+                      {"limit", Name(sup.limit_mechanism())},
+                      {"oom_kills", kills}}}};
           if (oom && (worker || name == "sink")) {
             ooms[name]++;
             rec.Emit("nemesis", EventType::kFault,

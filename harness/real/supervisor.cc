@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,28 @@ void Unregister(pid_t pgid) {
   }
 }
 
+// The memory cgroups of this process's supervisors, for the signal handler to remove
+// (rmdir is async-signal-safe): fixed slots of fixed-size paths.
+constexpr size_t kMaxCgroups = 512, kCgroupPathMax = 256;
+std::array<std::array<char, kCgroupPathMax>, kMaxCgroups> g_cgroup_paths{};
+std::array<std::atomic<bool>, kMaxCgroups> g_cgroup_used{};
+
+void RegisterCgroup(const std::string& path) {
+  if (path.empty() || path.size() >= kCgroupPathMax) return;
+  for (size_t k = 0; k < kMaxCgroups; ++k) {
+    bool no = false;
+    if (!g_cgroup_used[k].load() && g_cgroup_used[k].compare_exchange_strong(no, true)) {
+      std::memcpy(g_cgroup_paths[k].data(), path.c_str(), path.size() + 1);
+      return;
+    }
+  }
+}
+
+void UnregisterCgroup(const std::string& path) {
+  for (size_t k = 0; k < kMaxCgroups; ++k)
+    if (g_cgroup_used[k].load() && path == g_cgroup_paths[k].data()) g_cgroup_used[k] = false;
+}
+
 extern "C" void TearDownOnSignal(int sig) {
   for (auto& g : g_groups) {
     const pid_t pgid = g.load();
@@ -50,6 +73,15 @@ extern "C" void TearDownOnSignal(int sig) {
     const pid_t pgid = g.load();
     if (pgid <= 0) continue;
     while (waitpid(-pgid, nullptr, 0) > 0 || errno == EINTR) {
+    }
+  }
+  // The memory cgroups, once the kernel has let go of their killed processes.
+  for (size_t k = 0; k < kMaxCgroups; ++k) {
+    if (!g_cgroup_used[k].load()) continue;
+    for (int attempt = 0; attempt < 100 && rmdir(g_cgroup_paths[k].data()) != 0 && errno == EBUSY;
+         ++attempt) {
+      const timespec pause{0, 20'000'000};
+      nanosleep(&pause, nullptr);
     }
   }
   signal(sig, SIG_DFL);
@@ -72,7 +104,11 @@ std::string ExitRecord::ToString() const {
                 : "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
 }
 
-Supervisor::Supervisor(std::filesystem::path logs_dir) : logs_(std::move(logs_dir)) {}
+static std::atomic<int64_t> g_supervisors{0};
+
+Supervisor::Supervisor(std::filesystem::path logs_dir)
+    : logs_(std::move(logs_dir)),
+      run_tag_(std::to_string(getpid()) + "-" + std::to_string(g_supervisors++)) {}
 
 Supervisor::~Supervisor() { TearDown(); }
 
@@ -97,10 +133,36 @@ Status Supervisor::Start(const ProcessSpec& spec) {
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  // Its memory limit: its cgroup (made once per name; a restart joins it again), which the
+  // child joins before exec, or RLIMIT_AS, set in the child.
+  std::string procs_file;
+  if (spec.memory_limit_bytes > 0 && limits_.mechanism() != LimitMechanism::kRlimitAs) {
+    auto g = groups_.find(spec.name);
+    if (g == groups_.end()) {
+      auto made = limits_.MakeGroup(run_tag_, spec.name, spec.memory_limit_bytes);
+      if (!made.ok()) return made.status();
+      RegisterCgroup(*made);
+      g = groups_.emplace(spec.name, *made).first;
+    }
+    procs_file = g->second + "/cgroup.procs";
+  }
   const pid_t pid = fork();
   if (pid < 0) return Status::Unavailable(spec.name + ": fork: " + std::strerror(errno));
   if (pid == 0) {
     setpgid(0, 0);  // its own group: a signal to the group reaches all it started
+    if (!procs_file.empty()) {
+      const int cg = open(procs_file.c_str(), O_WRONLY | O_CLOEXEC);
+      if (cg < 0 || write(cg, "0", 1) != 1) {
+        dprintf(2, "ithappens supervisor: cannot join %s: %s\n", procs_file.c_str(),
+                std::strerror(errno));
+        _exit(126);
+      }
+      close(cg);
+    } else if (spec.memory_limit_bytes > 0) {
+      const rlimit limit{static_cast<rlim_t>(spec.memory_limit_bytes),
+                         static_cast<rlim_t>(spec.memory_limit_bytes)};
+      setrlimit(RLIMIT_AS, &limit);
+    }
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0) {
       dup2(fd, 1);
@@ -243,6 +305,23 @@ void Supervisor::TearDown() {
     kill(-p.pid, SIGKILL);
     (void)Reap(p, true);
   }
+  for (const auto& [name, group] : groups_) {
+    (void)MemoryLimits::RemoveGroup(group);
+    UnregisterCgroup(group);
+  }
+  groups_.clear();
+}
+
+int64_t Supervisor::OomKills(const std::string& name) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  auto g = groups_.find(name);
+  return g == groups_.end() ? 0 : limits_.OomKills(g->second);
+}
+
+int64_t Supervisor::GroupPeakBytes(const std::string& name) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  auto g = groups_.find(name);
+  return g == groups_.end() ? -1 : limits_.PeakBytes(g->second);
 }
 
 void Supervisor::InstallSignalTeardown() {

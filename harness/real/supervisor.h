@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/status.h"
+#include "harness/real/memory_limit.h"
 
 namespace ithappens::harness {
 
@@ -26,6 +27,8 @@ struct ProcessSpec {
   std::vector<std::string> argv;  // argv[0] is the binary's path
   std::string port_file;          // written by the process when it listens ("": none)
   int64_t ready_timeout_ms = 10'000;
+  // A memory limit the kernel enforces (memory_limit.h: its cgroup, or RLIMIT_AS); 0: none.
+  int64_t memory_limit_bytes = 0;
 };
 
 // How a process ended: exited with a code, or killed by a signal.
@@ -63,8 +66,14 @@ class Supervisor {
   int Port(const std::string& name) const;   // from its port file; -1 when none
   std::filesystem::path LogPath(const std::string& name) const;
 
-  // Kills and reaps every process still running, each group whole.
+  // Kills and reaps every process still running, each group whole, and removes the
+  // memory cgroups it made.
   void TearDown();
+
+  // How the memory limits are enforced here, and what the kernel did under them.
+  LimitMechanism limit_mechanism() const { return limits_.mechanism(); }
+  int64_t OomKills(const std::string& name) const;   // the kernel's OOM kills in its group
+  int64_t GroupPeakBytes(const std::string& name) const;  // -1: no cgroup
 
   // SIGINT and SIGTERM kill every live process group of every supervisor in this process,
   // then end the process by the same signal (its default action).
@@ -78,6 +87,9 @@ class Supervisor {
   };
   engine::Result<ExitRecord> Reap(Proc& p, bool block);
   std::filesystem::path logs_;
+  const MemoryLimits limits_ = MemoryLimits::Detect();
+  const std::string run_tag_;                  // names this supervisor's cgroups
+  std::map<std::string, std::string> groups_;  // process name -> its memory cgroup
   // Every public call holds it: the nemesis, the watcher of unexpected ends and the run's
   // end share one supervisor. Recursive: Start and Kill call Ended and Reap.
   mutable std::recursive_mutex mu_;

@@ -64,6 +64,22 @@ std::vector<std::string> ProcessesNaming(const std::filesystem::path& dir) {
   return found;
 }
 
+// Memory cgroups our runs made ("ithappens-<pid>-<n>-<process>") whose harness is gone: a
+// run must remove its own (other runs, alive in parallel tests, may hold theirs).
+std::vector<std::string> LeakedCgroups() {
+  std::vector<std::string> leaked;
+  for (const char* root : {"/sys/fs/cgroup/memory", "/sys/fs/cgroup"}) {
+    std::error_code ec;
+    for (const auto& d : std::filesystem::directory_iterator(root, ec)) {
+      const std::string name = d.path().filename().string();
+      if (name.rfind("ithappens-", 0) != 0 || name.rfind("ithappens-probe", 0) == 0) continue;
+      const pid_t pid = std::atoi(name.c_str() + 10);
+      if (pid > 0 && kill(pid, 0) != 0) leaked.push_back(d.path().string());
+    }
+  }
+  return leaked;
+}
+
 // The engine's port, from its port file in a real run's directory (-1: none).
 int EnginePort(const std::filesystem::path& run_dir) {
   std::ifstream f(run_dir / "real" / "engine.port");
@@ -375,7 +391,10 @@ TEST(Cli, RealSuitePassesAndReportsThroughputAndLatency) {
        std::filesystem::directory_iterator(std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios")) {
     auto s = LoadScenario(entry.path().string());
     ASSERT_TRUE(s.ok()) << s.status().ToString();
-    if (s->real_time_scale == 0 || s->name == "smoke" || s->name == "real-smoke") continue;
+    // Smoke and real-smoke have their own tests, and power-cuts (Cli.PowerCuts...).
+    if (s->real_time_scale == 0 || s->name == "smoke" || s->name == "real-smoke" ||
+        s->name == "power-cuts")
+      continue;
     ++ran;
     Output o = Ithappens("run " + entry.path().string() + " --mode real --out " +
                          out.path().string());
@@ -397,7 +416,34 @@ TEST(Cli, RealSuitePassesAndReportsThroughputAndLatency) {
     EXPECT_NE(Slurp(dir / "report.html").find("Throughput and latency (real, time scale"),
               std::string::npos);
     EXPECT_NE(Slurp(dir / "summary.md").find("real, time scale"), std::string::npos);
+    // Memory: every process sampled, under a limit the run names.
+    const auto& memory = report["memory"];
+    EXPECT_EQ(memory["mechanism"], "cgroup-v1") << "this machine kind has the v1 memory cgroup";
+    EXPECT_GT(memory["t_s"].size(), 4u);
+    std::set<std::string> sampled;
+    for (const auto& p : memory["rss"]) {
+      sampled.insert(p["proc"].get<std::string>());
+      EXPECT_EQ(p["mb"].size(), memory["t_s"].size());
+    }
+    EXPECT_TRUE(sampled.count("engine") && sampled.count("sink") && sampled.count("worker-0"))
+        << memory["rss"].dump().substr(0, 300);
+    if (s->name == "friday-batch") {
+      // The story's leaking provider: its resident set rises until the kernel kills it.
+      for (const auto& p : memory["rss"]) {
+        if (p["proc"] == "sink") {
+          EXPECT_TRUE(p["growing"].get<bool>()) << p.dump().substr(0, 300);
+          EXPECT_GT(p["oom_kills"].get<int>(), 0);
+          EXPECT_GT(p["peak_mb"].get<double>(), 200.0) << "it reached its 256 MiB limit";
+        } else if (p["proc"] == "engine") {
+          EXPECT_FALSE(p["growing"].get<bool>()) << p.dump().substr(0, 300);
+        }
+      }
+      const std::string html = Slurp(dir / "report.html");
+      EXPECT_NE(html.find("Limits enforced by <b>cgroup-v1</b>"), std::string::npos);
+      EXPECT_NE(html.find("OOM kill of sink"), std::string::npos);
+    }
     EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+    EXPECT_THAT(LeakedCgroups(), ::testing::IsEmpty());
   }
   EXPECT_GE(ran, 3) << "the stories that run in real mode";
 }
@@ -510,6 +556,7 @@ TEST(Cli, RealModeSigintAndSigtermMidRunLeaveNothing) {
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << status << " " << Slurp(log);
     EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty()) << strsignal(sig);
     EXPECT_FALSE(PortAccepts(port)) << strsignal(sig);
+    EXPECT_THAT(LeakedCgroups(), ::testing::IsEmpty()) << strsignal(sig);
   }
 }
 
@@ -595,6 +642,7 @@ TEST(Cli, PowerCutsCatchFsyncOffWhereSigkillsDoNot) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_FALSE(Mounted(data2)) << "fusermount3 unmounts it when its process dies";
   EXPECT_THAT(ProcessesNaming(out2.path()), ::testing::IsEmpty());
+  EXPECT_THAT(LeakedCgroups(), ::testing::IsEmpty()) << "SIGINT removes the run's cgroups";
 }
 
 // `ithappens bench` runs the scenario at each load and writes what it measured; the

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "harness/real/supervisor.h"
 #include "tests/integration/cluster.h"
 
 namespace ithappens::testing {
@@ -208,18 +209,35 @@ TEST(EngineProcess, EffectKeyPerRunBugCallsThePatientTwice) {
       << "two calls: the bug is caught";
 }
 
-TEST(EngineProcess, LeakingWorkerDiesAtItsLimitAndItsTaskIsRetriedElsewhere) {
+// The limit is the kernel's: the leaking worker runs in a memory cgroup of 100 MiB (the
+// supervisor's, as in real mode), leaks 40 MiB per task, and the OOM killer ends it
+// (SIGKILL, counted by the group); its task is retried on another worker as the platform's.
+TEST(EngineProcess, LeakingWorkerIsKilledByTheKernelAndItsTaskIsRetriedElsewhere) {
   Cluster c;
   c.StartEngine({"--claim-timeout-ms", "3000"});  // outlasts a stalled reclaim
   c.StartSink();
-  ChildProcess& leaky = c.StartWorker(
-      "leaky", {"--capacity", "1", "--leak-mb-per-task", "40", "--memory-limit-mb", "100"});
+  harness::Supervisor sup(c.dir().path() / "logs");
+  ASSERT_EQ(sup.limit_mechanism(), harness::LimitMechanism::kCgroupV1)
+      << "this machine kind has a writable v1 memory cgroup";
+  harness::ProcessSpec leaky{"leaky",
+                             {BinPath("ithappens-worker"), "--engine", c.engine_address(),
+                              "--sink", c.sink_address(), "--worker-id", "leaky", "--poll-ms",
+                              "10", "--capacity", "1", "--leak-mb-per-task", "40"},
+                             ""};
+  leaky.memory_limit_bytes = 100 << 20;
+  ASSERT_TRUE(sup.Start(leaky).ok());
   auto client = c.Client();
   std::vector<TaskDefinition> defs;
   for (uint32_t n = 1; n <= 6; ++n) defs.push_back(Task(n, R"([{"sleep_ms":20},{"exit":0}])"));
   std::vector<Status> results;
   ASSERT_TRUE(client.CreateTasks(defs, &results).ok());
-  EXPECT_EQ(leaky.Wait(), 137) << "the worker died like an OOM kill, of its own leak";
+  std::optional<harness::ExitRecord> ended;
+  for (int i = 0; i < 600 && !(ended = sup.Ended("leaky")); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(ended.has_value()) << "the leaking worker outlived its limit";
+  EXPECT_FALSE(ended->exited);
+  EXPECT_EQ(ended->signal, SIGKILL) << "the OOM killer's: " << ended->ToString();
+  EXPECT_GE(sup.OomKills("leaky"), 1) << "counted by its cgroup";
   c.StartWorker("healthy", {"--capacity", "2"});
   std::vector<std::string> ids;
   for (const auto& d : defs) ids.push_back(d.task_id);
