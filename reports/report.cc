@@ -143,7 +143,13 @@ json ToJson(const Report& r) {
                    {"oom_kills", p.oom_kills}});
   }
   json ooms = json::array();
-  for (const auto& [t, who] : r.memory.oom_kills) ooms.push_back({{"t_s", t}, {"proc", who}});
+  for (size_t k = 0; k < r.memory.oom_kills.size(); ++k) {
+    ooms.push_back({{"t_s", r.memory.oom_kills[k].first},
+                    {"proc", r.memory.oom_kills[k].second},
+                    {"back_to_work_s", k < r.memory.back_to_work_s.size()
+                                           ? r.memory.back_to_work_s[k]
+                                           : -1.0}});
+  }
   json memory = {{"mechanism", r.memory.mechanism},
                  {"worker_limit_mb", r.memory.worker_limit_mb},
                  {"sink_limit_mb", r.memory.sink_limit_mb},
@@ -243,8 +249,10 @@ Report FromJson(const json& j) {
                                        p.value("mb_per_1000_tasks", 0.0),
                                        p.value("growing", false), p.value("oom_kills", 0)});
     }
-    for (const auto& k : m.value("oom_kills", json::array()))
+    for (const auto& k : m.value("oom_kills", json::array())) {
       r.memory.oom_kills.emplace_back(k.at("t_s").get<double>(), k.at("proc").get<std::string>());
+      r.memory.back_to_work_s.push_back(k.value("back_to_work_s", -1.0));
+    }
   }
   r.history_sha = j.value("history_sha", "");
   r.reproduce = j.value("reproduce", "");
@@ -444,8 +452,25 @@ std::string OpsHtml(const Report& r) {
 
 // A real run's memory: the limit mechanism, each process's resident set over run time
 // with the fault windows and the OOM kills (dashed), and the leak detector's table.
+// The OOM kills (either mode) and how long each process took to get back to work: the
+// platform's recovery (a poison pill's kills, a leak's).
+std::string OomHtml(const Report& r) {
+  if (r.memory.oom_kills.empty()) return "";
+  std::ostringstream h;
+  h << "<h2>OOM kills and recovery</h2><table><tr><th>process</th><th>killed at, run s</th>"
+       "<th>back to work after, run s</th></tr>";
+  for (size_t k = 0; k < r.memory.oom_kills.size(); ++k) {
+    const double back = k < r.memory.back_to_work_s.size() ? r.memory.back_to_work_s[k] : -1;
+    h << "<tr><td>" << Escape(r.memory.oom_kills[k].second) << "</td><td>"
+      << Fmt(r.memory.oom_kills[k].first) << "</td><td>"
+      << (back < 0 ? std::string("never") : Fmt(back)) << "</td></tr>";
+  }
+  h << "</table>";
+  return h.str();
+}
+
 std::string MemoryHtml(const Report& r) {
-  if (r.memory.procs.empty()) return "";
+  if (r.memory.procs.empty()) return OomHtml(r);
   std::ostringstream h;
   h << "<h2>Memory (real: resident set per process)</h2><p>Limits enforced by <b>"
     << Escape(r.memory.mechanism.empty() ? "nothing" : r.memory.mechanism) << "</b>: worker "
@@ -463,7 +488,8 @@ std::string MemoryHtml(const Report& r) {
   }
   Marks marks;
   for (const auto& [t, who] : r.memory.oom_kills) marks.emplace_back(t, "OOM kill of " + who);
-  h << "</table><h3>Resident set, MiB</h3>" << SeriesSvg(r, r.memory.t_s, series, " MiB", marks);
+  h << "</table><h3>Resident set, MiB</h3>" << SeriesSvg(r, r.memory.t_s, series, " MiB", marks)
+    << OomHtml(r);
   return h.str();
 }
 

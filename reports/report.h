@@ -85,6 +85,7 @@ struct MemoryReport {
   std::vector<double> t_s;
   std::vector<RssLine> procs;
   std::vector<std::pair<double, std::string>> oom_kills;  // run s, process
+  std::vector<double> back_to_work_s;  // per OOM kill: until its next claim with runs; -1 never
 };
 
 struct Report {

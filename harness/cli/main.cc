@@ -218,19 +218,21 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std
       for (double x : o.p99_ms_t) st.p99_ms_t.push_back(x / time_scale);
       r.ops.push_back(std::move(st));
     }
-    Memory mem;
-    if (!BuildMemory((dir / "history.jsonl").string(), &mem, &error)) return false;
-    r.memory.mechanism = mem.mechanism;
-    r.memory.worker_limit_mb = static_cast<double>(mem.worker_limit_bytes) / (1 << 20);
-    r.memory.sink_limit_mb = static_cast<double>(mem.sink_limit_bytes) / (1 << 20);
-    r.memory.t_s = mem.t_s;
-    r.memory.oom_kills = mem.oom_kills;
-    for (const auto& [proc, s] : mem.procs) {
-      reports::RssLine line{proc, {}, static_cast<double>(s.peak_bytes) / (1 << 20),
-                            s.slope_mb_per_min, s.mb_per_1000_tasks, s.growing, s.oom_kills};
-      for (int64_t b : s.bytes) line.mb.push_back(static_cast<double>(b) / (1 << 20));
-      r.memory.procs.push_back(std::move(line));
-    }
+  }
+  // Memory: the rss series (real mode) and the OOM kills with the recovery (both modes).
+  Memory mem;
+  if (!BuildMemory((dir / "history.jsonl").string(), &mem, &error)) return false;
+  r.memory.mechanism = mem.mechanism;
+  r.memory.worker_limit_mb = static_cast<double>(mem.worker_limit_bytes) / (1 << 20);
+  r.memory.sink_limit_mb = static_cast<double>(mem.sink_limit_bytes) / (1 << 20);
+  r.memory.t_s = mem.t_s;
+  r.memory.oom_kills = mem.oom_kills;
+  r.memory.back_to_work_s = mem.back_to_work_s;
+  for (const auto& [proc, s] : mem.procs) {
+    reports::RssLine line{proc, {}, static_cast<double>(s.peak_bytes) / (1 << 20),
+                          s.slope_mb_per_min, s.mb_per_1000_tasks, s.growing, s.oom_kills};
+    for (int64_t b : s.bytes) line.mb.push_back(static_cast<double>(b) / (1 << 20));
+    r.memory.procs.push_back(std::move(line));
   }
   r.history_sha = FileHash((dir / "history.jsonl").string());
   r.reproduce = command;

@@ -208,11 +208,14 @@ bool BuildMemory(const std::string& path, Memory* out, std::string* error) {
   std::vector<double> report_t_s;  // when each task run was resolved (reports accepted)
   std::vector<std::map<std::string, int64_t>> samples;
   std::map<std::string, std::vector<double>> oom_at;  // process -> its OOM kills' times
+  std::map<std::string, std::vector<double>> work_at;  // process -> claims that got runs
   const bool ok = ReadEvents(
       path,
       [&](const EventView& e) {
         const double t_s = static_cast<double>(e.t_ns) / 1e9;
         if (e.type == EventType::kOk && e.f.rfind("report-", 0) == 0) report_t_s.push_back(t_s);
+        if (e.type == EventType::kOk && e.f == "claim" && e.value_json.find("\"task\"") != std::string_view::npos)
+          work_at[std::string(e.proc)].push_back(t_s);
         if (e.type == EventType::kFault &&
             (IsFaultOf(e.f, FaultKindId::kWorkerOom) || IsFaultOf(e.f, FaultKindId::kSinkOom))) {
           const std::string who = e.value().value("target", "");
@@ -235,6 +238,11 @@ bool BuildMemory(const std::string& path, Memory* out, std::string* error) {
       },
       error);
   if (!ok) return false;
+  for (const auto& [t, who] : out->oom_kills) {
+    const auto& work = work_at[who];
+    auto next = std::upper_bound(work.begin(), work.end(), t);
+    out->back_to_work_s.push_back(next == work.end() ? -1 : *next - t);
+  }
   for (const auto& sample : samples)
     for (const auto& [proc, bytes] : sample) out->procs[proc];
   for (auto& [proc, series] : out->procs) {

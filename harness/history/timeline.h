@@ -75,6 +75,9 @@ struct Memory {
   std::vector<double> t_s;
   std::map<std::string, RssSeries> procs;
   std::vector<std::pair<double, std::string>> oom_kills;  // when, whom
+  // For each OOM kill: run seconds until that process was back at work (its next claim
+  // answered with runs); -1: never within the run.
+  std::vector<double> back_to_work_s;
 };
 
 // False (with *error naming the line) on a malformed history. A history without rss

@@ -63,7 +63,7 @@ namespace {
 // The outcome a correct platform must reach for a program with `retries` (ground truth),
 // and in *effects every notification a run of it may deliver (a later run gets past an
 // intermittent step: a rerun, for one).
-std::string Expect(const engine::Result<worker::Program>& p, int retries,
+std::string Expect(const engine::Result<worker::Program>& p, int retries, int64_t worker_mb,
                    std::vector<PlannedEffect>* effects) {
   if (!p.ok()) return "exception";
   std::string outcome;
@@ -76,6 +76,9 @@ std::string Expect(const engine::Result<worker::Program>& p, int retries,
     if (p->memory_limit_mb > 0 && allocated_mb > p->memory_limit_mb) {
       return outcome.empty() ? "failed" : outcome;
     }
+    // Past the worker's own memory, every run kills its worker (the OOM killer): no run
+    // ever reports, each expires, and the retries run out (a poison pill).
+    if (allocated_mb >= worker_mb) return "exception";
     if (st.kind == K::kEffect) {
       effects->push_back(PlannedEffect{static_cast<int64_t>(k), st.channel, st.to});
     }
@@ -155,7 +158,7 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
     // Every fire runs the same program: parsed once.
     auto program =
         std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(t.payload));
-    const std::string expect = Expect(*program, spec.retries, &effects);
+    const std::string expect = Expect(*program, spec.retries, s.worker_memory_mb, &effects);
     for (int64_t abs = cron->NextAfter(epoch_ms + spec.at_ms); abs >= 0;
          abs = cron->NextAfter(abs)) {
       const bool after_until = abs > epoch_ms + spec.until_ms;
@@ -412,7 +415,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         if (spec.kind == "cron") t.created_at_ms = spec.at_ms;
         t.program = (k == 0 && spec.fail_root) ? failing_root.For(ordinal, t.def.payload)
                                                : programs.For(ordinal, t.def.payload);
-        t.expect = Expect(*t.program, spec.retries, &t.effects);
+        t.expect = Expect(*t.program, spec.retries, s.worker_memory_mb, &t.effects);
         t.runs_as = t.expect;
         std::vector<size_t> deps;
         if (spec.kind == "fanout" && k == length - 1) {

@@ -84,7 +84,7 @@ std::string CreateValue(const engine::TaskDefinition& d) {
 // memory cgroup per process (memory_limit.h; RLIMIT_AS where no cgroup is writable). A
 // leaking worker is OOM-killed at about its 5th task, the sink at about its 20th delivery,
 // as in the simulator; each is restarted by the supervisor after the simulator's delay.
-constexpr int64_t kWorkerLimitMb = 256, kWorkerLeakMb = 48;
+constexpr int64_t kWorkerLeakMb = 48;  // the worker's limit: the scenario's worker_memory_mb
 constexpr int64_t kSinkLimitMb = 256, kSinkLeakKb = 12 * 1024;
 constexpr int64_t kWorkerOomRestartMs = 5'000, kSinkOomRestartMs = 10'000;  // run time
 constexpr int64_t kMinAttemptWallMs = 250;
@@ -195,7 +195,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
   // the simulator), but never sooner than a loaded 2-core machine answers.
   ctx.attempt_wall_ms = std::max<int64_t>(
       kMinAttemptWallMs, static_cast<int64_t>(s.request_timeout_ms / o.time_scale));
-  ctx.worker_memory_limit_mb = kWorkerLimitMb;
+  ctx.worker_memory_limit_mb = s.worker_memory_mb;
   ctx.worker_leak_mb_per_task = kWorkerLeakMb;
   std::unique_ptr<PowerControl> power;
   if (power_cuts) {

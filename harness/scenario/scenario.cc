@@ -145,6 +145,14 @@ class Loader {
   Status Program(const YAML::Node& w, const std::string& where, WorkloadSpec* spec) const {
     const YAML::Node program = w["program"];
     spec->program = ToJson(program).dump();
+    // The program's own memory budget (the payload's memory_limit_mb): past it the user's
+    // code fails (failed, never retried).
+    if (w["memory_limit_mb"]) {
+      int64_t budget = 0;
+      ITHAPPENS_RETURN_IF_ERROR(Int<int64_t>(w, "memory_limit_mb", where, 1, 1 << 20, &budget));
+      spec->program = "{\"memory_limit_mb\":" + std::to_string(budget) +
+                      ",\"steps\":" + spec->program + "}";
+    }
     // The largest expansion of "{i}" (a 7-digit ordinal) must fit the engine's bound.
     size_t n_i = 0;
     for (size_t p = spec->program.find("{i}"); p != std::string::npos;
@@ -202,7 +210,7 @@ class Loader {
         Keys(root, "",
              {"name", "seed", "workers", "capacity", "clients", "poll_ms", "claim_timeout_ms",
               "latency_ms", "request_timeout_ms", "heal_s", "herd_guard", "late_calls",
-              "bound_probes", "real", "workload", "faults"}));
+              "bound_probes", "real", "worker_memory_mb", "workload", "faults"}));
     if (!root["name"]) return Error(root, "name", "missing");
     if (!root["name"].IsScalar()) return Error(root["name"], "name", "must be a string");
     s.name = root["name"].as<std::string>();
@@ -229,6 +237,8 @@ class Loader {
     ITHAPPENS_RETURN_IF_ERROR(
         Int<int64_t>(root, "request_timeout_ms", "", 1, 600'000, &s.request_timeout_ms));
     ITHAPPENS_RETURN_IF_ERROR(Seconds(root, "heal_s", "", 7 * 86'400, &s.heal_ms));
+    ITHAPPENS_RETURN_IF_ERROR(
+        Int<int64_t>(root, "worker_memory_mb", "", 64, 65'536, &s.worker_memory_mb));
     if (YAML::Node g = root["herd_guard"]) {
       ITHAPPENS_RETURN_IF_ERROR(Keys(g, "herd_guard", {"window_s", "max"}));
       ITHAPPENS_RETURN_IF_ERROR(
@@ -253,7 +263,8 @@ class Loader {
           w, where, {"kind",     "tasks",      "chains",     "graphs",   "width",    "appointments",
                      "per_s",    "length",     "fail_root",  "at_s",     "every_s",  "until_s",
                      "retries",  "deadline_s", "program",    "hooks",    "schedule", "malformed",
-                     "requires", "priority",   "recreate_s", "cancel_s", "rerun_s"}));
+                     "requires", "priority",   "recreate_s", "cancel_s", "rerun_s",
+                     "memory_limit_mb"}));
       WorkloadSpec spec;
       spec.line = w.Mark().line + 1;
       ITHAPPENS_RETURN_IF_ERROR(Name(w, "kind", where, &spec.kind));

@@ -55,6 +55,10 @@ struct Scenario {
   int64_t latency_ms = 1;  // one way, per network hop
   int64_t request_timeout_ms = 5'000;
   int64_t heal_ms = 600'000;  // after the last fault: time allowed to reach terminal states
+  // Each worker's memory (real mode: its cgroup's limit). A run whose program allocates
+  // this much (alloc_mb steps, before its own budget stops it) kills its worker every time:
+  // a poison pill, the platform's exception once its retries are spent.
+  int64_t worker_memory_mb = 256;
   // The thundering-herd guard (no-duplicate-effects): no recipient gets more than
   // herd_max deliveries within any herd_window_ms. 0: no guard.
   int64_t herd_window_ms = 0;

@@ -118,14 +118,19 @@ class SimWorkers::Impl {
       Impl* sim;
       const Held& r;
       const std::shared_ptr<const ParsedProgram>& parsed;
-      int64_t offset = 0;
+      int64_t offset = 0, allocated_mb = 0;
+      bool killed = false;  // its allocations reached the worker's memory: the OOM killer
       Host(Impl* s, const Held& held, const std::shared_ptr<const ParsedProgram>& p)
           : sim(s), r(held), parsed(p) {}
       bool Wait(const worker::Step& st) override {
         offset += st.value;
         return true;
       }
-      bool Allocate(const worker::Step&) override { return true; }
+      bool Allocate(const worker::Step& st) override {
+        allocated_mb += st.value;
+        killed = allocated_mb >= sim->s_.worker_memory_mb;
+        return !killed;
+      }
       bool Effect(size_t k, const worker::Step&) override {
         // If the sink is down when the step runs, the worker gives up on this run with
         // intermittent-task (a downstream outage: the platform retries it).
@@ -135,6 +140,12 @@ class SimWorkers::Impl {
       }
     } host(this, r, parsed);
     const std::optional<worker::Ending> end = worker::RunProgram(*program, run, host);
+    if (host.killed) {
+      // A poison pill: when it allocates, the kernel kills the worker with everything it
+      // holds, and its supervisor restarts it (as a leak's OOM kill).
+      WorkerAt(w, loop_.Now() + host.offset, [this, w] { OomKill(w); });
+      return;
+    }
     using engine::RunState;
     const RunState state = end ? end->state : RunState::kCompleted;
     Report(r,
@@ -272,6 +283,12 @@ class SimWorkers::Impl {
     wk.running--;
     if (!wk.leaking || ++wk.leaked_runs < kTasksPerOom) return;
     wk.leaked_runs = 0;
+    OomKill(w);
+  }
+
+  // The kernel's OOM killer ends worker w; its supervisor restarts it kOomRestartMs later.
+  void OomKill(int w) {
+    SimWorker& wk = workers_[w];
     driver_.Emit("nemesis", EventType::kFault, Name(FaultKindId::kWorkerOom), "", "{\"target\":\"" + wk.name + "\"}");
     Kill(wk);
     loop_.At(loop_.Now() + kOomRestartMs, [this, w] {

@@ -645,6 +645,44 @@ TEST(Cli, PowerCutsCatchFsyncOffWhereSigkillsDoNot) {
   EXPECT_THAT(LeakedCgroups(), ::testing::IsEmpty()) << "SIGINT removes the run's cgroups";
 }
 
+// Issue 11's user memory vs platform memory, for real: a program past its own budget is
+// the user's failure (failed, never retried); a poison pill (more than a worker's 256 MiB
+// cgroup) gets its worker OOM-killed by the kernel at every run and ends as the platform's
+// exception once its retries are spent — no endless crash loop; the report lists each
+// kill and when the worker was back at work. With blame-user-for-platform the pills end
+// `failed`, and attribution says so.
+TEST(Cli, PoisonPillEndsAfterItsRetriesAsThePlatformsException) {
+  const std::string scenario = std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/poison-pill.yaml";
+  testing::TempDir out;
+  Output o = Ithappens("run " + scenario + " --mode real --out " + out.path().string());
+  ASSERT_EQ(o.code, 0) << o.text;
+  const auto dir = out.path() / "poison-pill";
+  auto report = nlohmann::json::parse(std::ifstream(dir / "report.json"));
+  EXPECT_EQ(report["attribution"]["exception"]["exception"], 2) << report["attribution"];
+  EXPECT_EQ(report["attribution"]["failed"]["failed"], 5) << report["attribution"];
+  int kills = 0;
+  std::ifstream history(dir / "history.jsonl");
+  for (std::string line; std::getline(history, line);) {
+    const auto e = nlohmann::json::parse(line);
+    if (e.value("f", "") != "worker-oom") continue;
+    ++kills;
+    EXPECT_EQ(e["value"]["proof"]["ended"], "killed by signal 9 (Killed)") << line;
+    EXPECT_EQ(e["value"]["proof"]["limit"], "cgroup-v1") << line;
+  }
+  // Each pill runs 3 times (retries 2); two runs may share a worker's death.
+  EXPECT_GE(kills, 3);
+  EXPECT_LE(kills, 6) << "no crash loop: the pills' runs end with their retries";
+  EXPECT_EQ(report["memory"]["oom_kills"].size(), static_cast<size_t>(kills));
+  EXPECT_NE(Slurp(dir / "report.html").find("OOM kills and recovery"), std::string::npos);
+  EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+  EXPECT_THAT(LeakedCgroups(), ::testing::IsEmpty());
+
+  Output bug = Ithappens("run " + scenario + " --mode real --engine-bug blame-user-for-platform" +
+                         " --out " + out.path().string());
+  EXPECT_EQ(bug.code, 1) << bug.text;
+  EXPECT_NE(bug.text.find("FAILED  attribution"), std::string::npos) << bug.text;
+}
+
 // `ithappens bench` runs the scenario at each load and writes what it measured; the
 // figures themselves are never asserted (the machine is shared), only their shape.
 TEST(Cli, BenchRunsEachLoadAndWritesTheTable) {
