@@ -353,6 +353,17 @@ int PowerLayer::FsyncDir(const std::string& path) {
     }
     entries_.erase(entries_.begin() + static_cast<ptrdiff_t>(k));
   }
+  // A file whose last name is durably gone: what it holds can never come back, unsynced
+  // or not (SQLite deletes and makes its WAL again on every clean reopen).
+  for (auto it = files_.begin(); it != files_.end();) {
+    struct stat st;
+    if (fstat(it->second.fd, &st) == 0 && st.st_nlink == 0) {
+      close(it->second.fd);
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   return 0;
 }
 
