@@ -7,7 +7,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <filesystem>
 #include <mutex>
 #include <vector>
@@ -79,6 +81,14 @@ void OnLeakSignal(int sig) { g_leak_switch.store(sig == SIGUSR1); }
 void InstallLeakSwitch() { Handle(OnLeakSignal, SIGUSR1, SIGUSR2); }
 
 bool LeakSwitchOn() { return g_leak_switch.load(); }
+
+void InstallOutOfMemoryAbort() {
+  std::set_new_handler([] {
+    static const char kMsg[] = "out of memory: an allocation failed (RLIMIT_AS?); aborting\n";
+    (void)!write(2, kMsg, sizeof kMsg - 1);
+    std::abort();
+  });
+}
 
 void Leak(int64_t bytes) {
   static std::mutex mu;

@@ -25,6 +25,11 @@ int64_t RssBytes();
 // scenarios (worker and sink). Thread-safe.
 void Leak(int64_t bytes);
 
+// A failed allocation (RLIMIT_AS reached, where no memory cgroup limits the process)
+// aborts the process with a line on stderr, instead of an exception that a gRPC handler
+// may swallow and leave the process up but broken. Call first thing in main.
+void InstallOutOfMemoryAbort();
+
 // The leak switch of real mode's worker-leak and sink-leak faults: SIGUSR1 turns it on,
 // SIGUSR2 off (a handler storing to a lock-free atomic). Off until the first SIGUSR1.
 void InstallLeakSwitch();

@@ -162,6 +162,7 @@ class SinkService final : public v1::EffectSink::Service {
 int main(int argc, char** argv) {
   daemon::InstallTerminationHandler();
   daemon::InstallLeakSwitch();
+  daemon::InstallOutOfMemoryAbort();
   CLI::App app{"ithappens effect sink: email / sms / call provider stand-in"};
   std::string listen = "127.0.0.1:7532", deliveries, log_path, port_file;
   int64_t leak_kb = 0, switched_leak_kb = 4096;

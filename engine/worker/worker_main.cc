@@ -281,6 +281,7 @@ class Worker {
 int main(int argc, char** argv) {
   daemon::InstallTerminationHandler();
   daemon::InstallLeakSwitch();
+  daemon::InstallOutOfMemoryAbort();
   CLI::App app{"ithappens worker: claims tasks and runs their payload programs"};
   Config c;
   std::string log_path;

@@ -106,8 +106,9 @@ std::string ExitRecord::ToString() const {
 
 static std::atomic<int64_t> g_supervisors{0};
 
-Supervisor::Supervisor(std::filesystem::path logs_dir)
+Supervisor::Supervisor(std::filesystem::path logs_dir, MemoryLimits limits)
     : logs_(std::move(logs_dir)),
+      limits_(std::move(limits)),
       run_tag_(std::to_string(getpid()) + "-" + std::to_string(g_supervisors++)) {}
 
 Supervisor::~Supervisor() { TearDown(); }
@@ -159,8 +160,9 @@ Status Supervisor::Start(const ProcessSpec& spec) {
       }
       close(cg);
     } else if (spec.memory_limit_bytes > 0) {
-      const rlimit limit{static_cast<rlim_t>(spec.memory_limit_bytes),
-                         static_cast<rlim_t>(spec.memory_limit_bytes)};
+      const auto bytes =
+          static_cast<rlim_t>(spec.memory_limit_bytes + kAddressSpaceAllowanceBytes);
+      const rlimit limit{bytes, bytes};
       setrlimit(RLIMIT_AS, &limit);
     }
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

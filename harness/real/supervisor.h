@@ -31,6 +31,12 @@ struct ProcessSpec {
   int64_t memory_limit_bytes = 0;
 };
 
+// RLIMIT_AS bounds address space, not memory: a gRPC process reserves about half a GiB it
+// never touches (thread stacks, malloc arenas). Under RLIMIT_AS the limit is the memory
+// limit plus this allowance, so a leak of touched memory ends in a failed allocation near
+// the memory limit, roughly (the report names the mechanism).
+inline constexpr int64_t kAddressSpaceAllowanceBytes = int64_t{1} << 30;
+
 // How a process ended: exited with a code, or killed by a signal.
 struct ExitRecord {
   pid_t pid = -1;
@@ -42,7 +48,9 @@ struct ExitRecord {
 
 class Supervisor {
  public:
-  explicit Supervisor(std::filesystem::path logs_dir);
+  // limits: how memory limits are enforced (default: what this machine offers).
+  explicit Supervisor(std::filesystem::path logs_dir,
+                      MemoryLimits limits = MemoryLimits::Detect());
   ~Supervisor();  // TearDown()
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -87,7 +95,7 @@ class Supervisor {
   };
   engine::Result<ExitRecord> Reap(Proc& p, bool block);
   std::filesystem::path logs_;
-  const MemoryLimits limits_ = MemoryLimits::Detect();
+  const MemoryLimits limits_;
   const std::string run_tag_;                  // names this supervisor's cgroups
   std::map<std::string, std::string> groups_;  // process name -> its memory cgroup
   // Every public call holds it: the nemesis, the watcher of unexpected ends and the run's

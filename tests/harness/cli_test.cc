@@ -35,8 +35,9 @@ struct Output {
   std::string text;
 };
 
-Output Ithappens(const std::string& args) {
-  std::string cmd = std::string(ITHAPPENS_BIN_DIR) + "/ithappens " + args + " 2>&1";
+// With env ("NAME=value ...") set for the command.
+Output IthappensWithEnv(const std::string& env, const std::string& args) {
+  std::string cmd = env + " " + std::string(ITHAPPENS_BIN_DIR) + "/ithappens " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   std::string text;
   std::array<char, 4096> buf;
@@ -44,6 +45,8 @@ Output Ithappens(const std::string& args) {
   int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text};
 }
+
+Output Ithappens(const std::string& args) { return IthappensWithEnv("", args); }
 
 std::string Smoke() { return std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/smoke.yaml"; }
 
@@ -611,6 +614,15 @@ TEST(Cli, PowerCutsCatchFsyncOffWhereSigkillsDoNot) {
   Output killed = Ithappens("run " + sigkills.string() + " --mode real --engine-bug fsync-off " +
                             "--out " + out.path().string());
   EXPECT_EQ(killed.code, 0) << "a SIGKILL keeps what the OS has: " << killed.text;
+
+  // Without FUSE the fault is refused, never faked: exit 2 naming what is missing.
+  Output refused = IthappensWithEnv("ITHAPPENS_FUSE_DEVICE=/dev/no-fuse-here",
+                                 "run " + scenario + " --mode real --out " + out.path().string());
+  EXPECT_EQ(refused.code, 2) << refused.text;
+  EXPECT_NE(refused.text.find("faults[0].kind power-cut: cannot cut the power here: "
+                              "/dev/no-fuse-here: No such file or directory"),
+            std::string::npos)
+      << refused.text;
 
   // SIGINT while the file system is mounted (in a directory of its own: the runs above
   // left their records).

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <thread>
 
+#include "engine/queue_client.h"
 #include "tests/integration/cluster.h"
 
 namespace ithappens::testing {
@@ -208,6 +209,85 @@ void ExpectSignalTearsDown(int sig) {
 
 TEST(Supervisor, SigtermToTheHolderTearsEverythingDown) { ExpectSignalTearsDown(SIGTERM); }
 TEST(Supervisor, SigintToTheHolderTearsEverythingDown) { ExpectSignalTearsDown(SIGINT); }
+
+// Sends deliveries of distinct keys to the sink at port until one fails; how many went.
+int DeliverUntilItFails(int port, int at_most) {
+  rpc::RetryPolicy once;
+  once.max_attempts = 1;
+  once.attempt_deadline_ms = 5000;
+  rpc::SinkClient sink(rpc::Connect("127.0.0.1:" + std::to_string(port)), once);
+  for (int k = 0; k < at_most; ++k) {
+    v1::DeliverRequest req;
+    req.set_idempotency_key("task/" + std::to_string(k));
+    req.set_channel("sms");
+    req.set_recipient("patient");
+    req.set_task_id("task");
+    bool delivered = false;
+    if (!sink.Deliver(req, &delivered).ok()) return k;
+  }
+  return at_most;
+}
+
+// The memory limit is the kernel's: a sink leaking 32 MiB per delivery in a 128 MiB cgroup
+// is killed by the OOM killer (SIGKILL, counted by its group), a restart joins the same
+// group, and the group is gone after the teardown.
+TEST(Supervisor, AMemoryCgroupLimitsTheProcessAndCountsItsOomKills) {
+  TempDir dir;
+  std::string group;
+  {
+    Supervisor sup(dir.path() / "logs");
+    ASSERT_EQ(sup.limit_mechanism(), harness::LimitMechanism::kCgroupV1) << "this machine kind";
+    ProcessSpec sink = Sink(dir, "sink");
+    sink.argv.insert(sink.argv.end(), {"--leak-kb-per-request", "32768"});
+    sink.memory_limit_bytes = 128 << 20;
+    ASSERT_TRUE(sup.Start(sink).ok());
+    const pid_t pid = sup.Pid("sink");
+    std::ifstream cgroups("/proc/" + std::to_string(pid) + "/cgroup");
+    for (std::string line; std::getline(cgroups, line);)
+      if (line.find(":memory:") != std::string::npos) group = line.substr(line.find(":/") + 2);
+    EXPECT_NE(group.find("ithappens-"), std::string::npos) << "in a group of its own: " << group;
+    const int sent = DeliverUntilItFails(sup.Port("sink"), 40);
+    EXPECT_LT(sent, 6) << "128 MiB hold about 3 leaks of 32 MiB";
+    std::optional<harness::ExitRecord> ended;
+    for (int i = 0; i < 100 && !(ended = sup.Ended("sink")); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(ended.has_value());
+    EXPECT_EQ(ended->signal, SIGKILL) << ended->ToString();
+    EXPECT_EQ(sup.OomKills("sink"), 1);
+    EXPECT_GE(sup.GroupPeakBytes("sink"), 100 << 20);
+    ASSERT_TRUE(sup.Restart("sink").ok());
+    EXPECT_EQ(sup.OomKills("sink"), 1) << "the same group again, its count kept";
+  }
+  EXPECT_FALSE(std::filesystem::exists("/sys/fs/cgroup/memory/" + group))
+      << "the teardown removed " << group;
+}
+
+// Where no cgroup is writable the limit is RLIMIT_AS (memory limit + the address space
+// allowance): the leaking sink's allocation fails and it aborts.
+TEST(Supervisor, WithoutACgroupTheLimitIsRlimitAs) {
+  TempDir dir;
+  Supervisor sup(dir.path() / "logs",
+                 harness::MemoryLimits::Detect((dir.path() / "no-cgroups").string()));
+  ASSERT_EQ(sup.limit_mechanism(), harness::LimitMechanism::kRlimitAs);
+  ProcessSpec sink = Sink(dir, "sink");
+  sink.argv.insert(sink.argv.end(), {"--leak-kb-per-request", "65536"});
+  sink.memory_limit_bytes = 64 << 20;
+  ASSERT_TRUE(sup.Start(sink).ok());
+  const pid_t pid = sup.Pid("sink");
+  std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+  std::string text((std::istreambuf_iterator<char>(limits)), {});
+  EXPECT_NE(text.find(std::to_string((64 << 20) + harness::kAddressSpaceAllowanceBytes)),
+            std::string::npos)
+      << text;
+  const int sent = DeliverUntilItFails(sup.Port("sink"), 60);
+  EXPECT_LT(sent, 60) << "the address space ran out";
+  std::optional<harness::ExitRecord> ended;
+  for (int i = 0; i < 100 && !(ended = sup.Ended("sink")); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->signal, SIGABRT) << ended->ToString() << " (a failed allocation)";
+  EXPECT_EQ(sup.OomKills("sink"), 0) << "no cgroup to count in";
+}
 
 }  // namespace
 }  // namespace ithappens::testing
