@@ -125,6 +125,10 @@ Status CheckRealScenario(const Scenario& s, const RealTarget* target) {
                                      target->Name() + " does not support it");
     }
   }
+  if (s.real_fsync_error_by_powerfs) {
+    if (const Status fuse = FuseAvailable(); !fuse.ok())
+      return Status::InvalidArgument(s.file + ": real.fsync_error powerfs: " + fuse.message());
+  }
   for (size_t k = 0; k < s.faults.size(); ++k) {
     if (s.faults[k].kind != FaultKindId::kPowerCut) continue;
     if (const Status fuse = FuseAvailable(); !fuse.ok()) {
@@ -175,9 +179,10 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
   // is the backstop).
   const fs::path data_dir = real / "data";
   fs::create_directories(data_dir, ec);
-  const bool power_cuts = std::any_of(s.faults.begin(), s.faults.end(), [](const FaultSpec& f) {
-    return f.kind == FaultKindId::kPowerCut;
-  });
+  const bool power_cuts =
+      std::any_of(s.faults.begin(), s.faults.end(),
+                  [](const FaultSpec& f) { return f.kind == FaultKindId::kPowerCut; }) ||
+      s.real_fsync_error_by_powerfs;
   struct MountGuard {
     std::string path;
     ~MountGuard() {
@@ -393,9 +398,25 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       std::map<size_t, int64_t> rss_before;
       std::map<size_t, FaultProxy::Counters> before;
       std::map<size_t, int64_t> fires_before;
-      auto fires = [&] {
+      // fsync-error is libfiu's in the target (write-error always), or with
+      // `real: {fsync_error: powerfs}` the power-cut file system's fsyncgate fault (a real
+      // EIO from the kernel, the data forgotten).
+      auto via_powerfs = [&](FaultKindId kind) {
+        return s.real_fsync_error_by_powerfs && kind == FaultKindId::kFsyncError;
+      };
+      auto fires = [&](FaultKindId kind) -> int64_t {
+        if (via_powerfs(kind)) {
+          auto stats = power->Stats();
+          return stats.ok() ? (*stats)["fsyncs_failed"].get<int64_t>() : -1;
+        }
         auto n = target.DiskFaultFires(direct_address);
         return n.ok() ? *n : -1;
+      };
+      auto set_disk_fault = [&](const FaultSpec& f, bool on, uint64_t seed) -> Status {
+        if (!via_powerfs(f.kind))
+          return target.SetDiskFault(ctx, sup.Pid(server), f.kind, on, on ? f.probability : 0);
+        auto r = power->FailFsyncs(on ? f.probability : 0, seed);
+        return r.status();
       };
       auto targets = [&](const FaultSpec& f, bool workers_only) {
         std::vector<FaultProxy*> out;
@@ -429,7 +450,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
             f.kind == FaultKindId::kFsyncError || f.kind == FaultKindId::kWriteError;
         // Counted before the edge's time: the engine may be slow to answer under load, and
         // the fault must start on time.
-        if (fiu_fault && edge.start) fires_before[edge.fault] = fires();
+        if (fiu_fault && edge.start) fires_before[edge.fault] = fires(f.kind);
         SleepUntilWall(wall_of(edge.at_ms));
         json proof = json::object();
         Status st;
@@ -552,22 +573,24 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
           case FaultKindId::kWriteError: {
             const std::string point(Name(f.kind));
             if (edge.start) {
-              st = target.SetDiskFault(ctx, sup.Pid(server), f.kind, true, f.probability);
+              st = set_disk_fault(f, true, s.seed + edge.fault);
+              proof["mechanism"] = via_powerfs(f.kind) ? "powerfs-fsyncgate" : "libfiu";
             } else {
               // Armed but not hit yet (the engine wrote nothing in the window: at a high
               // time scale a window is a few wall milliseconds): it stays armed until the
               // first failure, at most kFiuExtension times its length more; the history
               // records when it really ended and by how much it was extended. Never hit:
               // the scenario asked for a fault that did not happen, a harness fault.
-              int64_t fired = fires() - fires_before[edge.fault];
+              int64_t fired = fires(f.kind) - fires_before[edge.fault];
               const int64_t scheduled_end = clock.NowMs() - origin;
               const int64_t give_up = scheduled_end + kFiuExtension * f.duration_ms;
               while (fired <= 0 && clock.NowMs() - origin < give_up) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
-                fired = fires() - fires_before[edge.fault];
+                fired = fires(f.kind) - fires_before[edge.fault];
               }
-              st = target.SetDiskFault(ctx, sup.Pid(server), f.kind, false, 0);
-              proof = {{"fires", fired}};
+              st = set_disk_fault(f, false, 0);
+              proof = {{"fires", fired},
+                       {"mechanism", via_powerfs(f.kind) ? "powerfs-fsyncgate" : "libfiu"}};
               if (const int64_t extended = clock.NowMs() - origin - scheduled_end; fired > 0 &&
                                                                                    extended > 0)
                 proof["extended_ms"] = extended;

@@ -248,10 +248,16 @@ class Loader {
       if (s.herd_max == 0) return Error(g, "herd_guard.max", "missing");
     }
     if (YAML::Node r = root["real"]) {
-      ITHAPPENS_RETURN_IF_ERROR(Keys(r, "real", {"time_scale"}));
+      ITHAPPENS_RETURN_IF_ERROR(Keys(r, "real", {"time_scale", "fsync_error"}));
       if (!r["time_scale"]) return Error(r, "real.time_scale", "missing");
       ITHAPPENS_RETURN_IF_ERROR(
           Int<int64_t>(r, "time_scale", "real", 1, 100'000, &s.real_time_scale));
+      std::string mechanism = "libfiu";
+      ITHAPPENS_RETURN_IF_ERROR(Name(r, "fsync_error", "real", &mechanism));
+      if (mechanism != "libfiu" && mechanism != "powerfs")
+        return Error(r["fsync_error"], "real.fsync_error",
+                     "'" + mechanism + "' is not libfiu or powerfs");
+      s.real_fsync_error_by_powerfs = mechanism == "powerfs";
     }
     YAML::Node wl = root["workload"];
     if (!wl || !wl.IsSequence() || wl.size() == 0)

@@ -73,6 +73,10 @@ struct Scenario {
   // `real: {time_scale: K}`: the scenario runs in real mode (the real-mode suite), at this
   // time scale unless --time-scale says otherwise. 0: not in the real-mode suite.
   int64_t real_time_scale = 0;
+  // `real: {fsync_error: powerfs}`: real mode's fsync-error is the power-cut file system's
+  // fsyncgate fault (the kernel's EIO to every fsync, the data forgotten) instead of libfiu
+  // in the engine's store (the default, "libfiu").
+  bool real_fsync_error_by_powerfs = false;
   std::vector<WorkloadSpec> workload;
   std::vector<FaultSpec> faults;
 };

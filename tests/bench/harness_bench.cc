@@ -48,7 +48,7 @@ void SimLifecycles(benchmark::State& state) {
   std::string path = TempHistory();
   int64_t tasks = 0, sim_ms = 0, events = 0;
   for (auto _ : state) {
-    auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path});
+    auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}});
     if (!sum.ok()) {
       state.SkipWithError(sum.status().ToString().c_str());
       break;
@@ -68,7 +68,7 @@ void SimLifecycles(benchmark::State& state) {
 void CheckerEvents(benchmark::State& state) {
   Scenario s = Make(state.range(0), true);
   std::string path = TempHistory();
-  auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path});
+  auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}});
   if (!sum.ok()) {
     state.SkipWithError(sum.status().ToString().c_str());
     return;

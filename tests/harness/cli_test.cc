@@ -527,29 +527,38 @@ TEST(Cli, RealModeHarnessErrorIsExitThreeAndLeavesNothing) {
 // SIGINT or SIGTERM to `ithappens` mid-run: it tears the run down and ends by that signal,
 // leaving no engine, worker or sink process and no listening port (its proxies are its
 // own threads).
+// Starts `ithappens run scenario --mode real --out out` in its own process group, its
+// output in out/<log>, and waits until the run is mid-way: its worker-2 wrote its first
+// call. Answers the pid (the caller signals and reaps it).
+pid_t StartRealRunAndAwaitWorkers(const std::string& scenario, const std::string& name,
+                                  const std::filesystem::path& out, const std::string& log) {
+  const std::string bin = std::string(ITHAPPENS_BIN_DIR) + "/ithappens";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setpgid(0, 0);
+    const int fd = open((out / log).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execl(bin.c_str(), bin.c_str(), "run", scenario.c_str(), "--mode", "real", "--out",
+          out.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  const auto started = out / name / "real" / "worker-2.jsonl";
+  for (int i = 0; pid > 0 && i < 600 && !(std::filesystem::exists(started) &&
+                                          std::filesystem::file_size(started) > 0);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pid;
+}
+
 TEST(Cli, RealModeSigintAndSigtermMidRunLeaveNothing) {
   for (int sig : {SIGINT, SIGTERM}) {
     testing::TempDir out;
-    const std::string bin = std::string(ITHAPPENS_BIN_DIR) + "/ithappens";
     const std::string log = (out.path() / "out.txt").string();
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      setpgid(0, 0);
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      execl(bin.c_str(), bin.c_str(), "run", Smoke().c_str(), "--mode", "real", "--out",
-            out.path().c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    // Mid-run: every worker has written its first call.
+    const pid_t pid = StartRealRunAndAwaitWorkers(Smoke(), "smoke", out.path(), "out.txt");
+    ASSERT_GT(pid, 0);
     const auto started = out.path() / "smoke" / "real" / "worker-2.jsonl";
-    for (int i = 0; i < 600 && !(std::filesystem::exists(started) &&
-                                 std::filesystem::file_size(started) > 0);
-         ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
     ASSERT_TRUE(std::filesystem::exists(started)) << Slurp(log);
     const int port = EnginePort(out.path() / "smoke");
     ASSERT_TRUE(PortAccepts(port)) << "the engine serves mid-run";
@@ -628,24 +637,9 @@ TEST(Cli, PowerCutsCatchFsyncOffWhereSigkillsDoNot) {
   // left their records).
   testing::TempDir out2;
   const auto data2 = out2.path() / "power-cuts" / "real" / "data";
-  const std::string bin = std::string(ITHAPPENS_BIN_DIR) + "/ithappens";
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    setpgid(0, 0);
-    const int fd = open((out2.path() / "sigint.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    execl(bin.c_str(), bin.c_str(), "run", scenario.c_str(), "--mode", "real", "--out",
-          out2.path().c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  const auto started = out2.path() / "power-cuts" / "real" / "worker-2.jsonl";
-  for (int i = 0; i < 600 && !(std::filesystem::exists(started) &&
-                               std::filesystem::file_size(started) > 0);
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  const pid_t pid =
+      StartRealRunAndAwaitWorkers(scenario, "power-cuts", out2.path(), "sigint.txt");
+  ASSERT_GT(pid, 0);
   ASSERT_TRUE(Mounted(data2)) << "mounted mid-run";
   ASSERT_EQ(kill(pid, SIGINT), 0);
   int status = 0;

@@ -37,7 +37,7 @@ SimRun Simulate(const std::string& scenario_path, uint64_t seed, std::string_vie
   auto s = LoadScenario(scenario_path);
   if (!s.ok()) throw std::runtime_error(s.status().ToString());
   testing::TempDir dir;
-  SimOptions o{&s.value(), seed, load, {}, (dir.path() / "history.jsonl").string()};
+  SimOptions o{&s.value(), seed, load, {}, (dir.path() / "history.jsonl").string(), {}};
   if (!bug.empty()) {
     auto st = engine::EnableBugSwitch(bug, &o.bugs);
     if (!st.ok()) throw std::runtime_error(st.ToString());
@@ -63,7 +63,7 @@ TEST(Simulator, ProgressIsReportedInOrderAndChangesNothing) {
   auto s = LoadScenario(std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/friday-batch.yaml");
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   testing::TempDir dir;
-  SimOptions quiet{&s.value(), 5, 5.0, {}, (dir.path() / "quiet.jsonl").string()};
+  SimOptions quiet{&s.value(), 5, 5.0, {}, (dir.path() / "quiet.jsonl").string(), {}};
   std::vector<SimProgress> seen;
   SimOptions watched = quiet;
   watched.history_path = (dir.path() / "watched.jsonl").string();

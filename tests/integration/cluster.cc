@@ -1,5 +1,6 @@
 #include "tests/integration/cluster.h"
 
+#include <cstdio>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -55,6 +56,14 @@ bool ChildProcess::Exited() {
   if (reaped_) return true;
   if (waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
   return reaped_;
+}
+
+std::set<pid_t> Pgrep(const std::string& name) {
+  std::set<pid_t> pids;
+  FILE* p = popen(("pgrep -x " + name.substr(0, 15)).c_str(), "r");
+  for (int pid; fscanf(p, "%d", &pid) == 1;) pids.insert(pid);
+  pclose(p);
+  return pids;
 }
 
 std::string BinPath(const std::string& name) { return std::string(ITHAPPENS_BIN_DIR) + "/" + name; }

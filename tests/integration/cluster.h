@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,9 @@ class ChildProcess {
 };
 
 std::string BinPath(const std::string& name);
+// The pids `pgrep -x name` lists. The kernel keeps 15 characters of a process's name
+// (ithappens-engine is "ithappens-engin"): pgrep -x with the whole name finds nothing.
+std::set<pid_t> Pgrep(const std::string& name);
 // Waits up to timeout_ms for a port file and returns the port (-1 on timeout).
 int WaitForPortFile(const std::string& path, int timeout_ms);
 

@@ -32,14 +32,6 @@ using harness::PowerControl;
 using harness::ProcessSpec;
 using harness::Supervisor;
 
-std::set<pid_t> Pgrep(const std::string& name) {
-  std::set<pid_t> pids;
-  FILE* p = popen(("pgrep -x " + name.substr(0, 15)).c_str(), "r");
-  for (int pid; fscanf(p, "%d", &pid) == 1;) pids.insert(pid);
-  pclose(p);
-  return pids;
-}
-
 // One mounted power-cut file system: mnt() is the tree, Cut() the power cut.
 class PowerFs : public ::testing::Test {
  protected:

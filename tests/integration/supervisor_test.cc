@@ -57,15 +57,6 @@ char State(pid_t pid) {
   return state.empty() ? '?' : state[0];
 }
 
-// The pids `pgrep -x name` lists. The kernel keeps 15 characters of a process's name
-// (ithappens-engine is "ithappens-engin"): pgrep -x with the whole name finds nothing.
-std::set<pid_t> Pgrep(const std::string& name) {
-  std::set<pid_t> pids;
-  FILE* p = popen(("pgrep -x " + name.substr(0, 15)).c_str(), "r");
-  for (int pid; fscanf(p, "%d", &pid) == 1;) pids.insert(pid);
-  pclose(p);
-  return pids;
-}
 
 TEST(Supervisor, StartsEachInItsOwnGroupWithItsLogAndRestartsOnTheSamePort) {
   TempDir dir;
