@@ -4,7 +4,8 @@
 # a `real:` section) exit 1. Prints one line per switch: the first scenario that caught it
 # and the checkers that failed, or "NOT CAUGHT". Exit 1 if any switch was not caught.
 #
-#   scripts/real-self-validation.sh [BUG...]     (default: the 8 original switches)
+#   scripts/real-self-validation.sh [BUG...]     (default: the 8 original switches and
+#                                                  fsync-off, which only a power cut shows)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=build/bin/ithappens
@@ -12,7 +13,8 @@ out=$(mktemp -d /tmp/ithappens-real-sv.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 bugs=("$@")
 [ ${#bugs[@]} -eq 0 ] && bugs=(random-task-ids retry-user-failures blame-user-for-platform
-  effect-key-per-run no-claim-expiry lose-pending-on-restart ack-before-commit no-fencing)
+  effect-key-per-run no-claim-expiry lose-pending-on-restart ack-before-commit no-fencing
+  fsync-off)
 # The suite, quickest worst case first: a run that never gets quiet (a bug that keeps tasks
 # running) lasts its heal_s in run time, heal_s / time_scale wall seconds.
 suite=$(for f in $(grep -l '^real:' scenarios/*.yaml); do

@@ -135,6 +135,11 @@ class QueueImpl {
 
   std::mutex mu_;
   bool needs_recovery_ = false;
+  // Recoveries so far. A call whose batch fails only asks for one if none happened since
+  // it submitted: a recovery fails every batch not yet durable and reloads, so a failure it
+  // already covered needs no second reload (which would fail the batches of calls that
+  // came after it, and theirs the next: a storm of reloads).
+  uint64_t recoveries_ = 0;
   uint64_t last_seq_ = 0;  // last sequence submitted to the store
   WriteBatch batch_;       // changes of the call in progress
 
@@ -162,19 +167,21 @@ Status QueueImpl::Mutate(Body&& body, TickCounts* due) {
     st = ReloadLocked();
     if (!st.ok()) return Status::Unavailable(st.WithContext("queue reload").message());
     needs_recovery_ = false;
+    recoveries_++;
     last_seq_ = 0;  // Recover left only durable data: nothing to wait for
   }
   ProcessDueLocked(due);
   Status result = body();
   if (!batch_.empty()) last_seq_ = store_->Submit(batch_);
   uint64_t seq = last_seq_;
+  const uint64_t epoch = recoveries_;
   lock.unlock();
   if (options_.bugs.ack_before_commit) return result;  // the bug: acknowledge before durable
   if (seq == 0) return result;
   Status durable = store_->WaitDurable(seq);
   if (durable.ok()) return result;
   lock.lock();
-  needs_recovery_ = true;
+  if (recoveries_ == epoch) needs_recovery_ = true;
   return Status::Unavailable(durable.WithContext("not acknowledged").message());
 }
 

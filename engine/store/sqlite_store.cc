@@ -381,11 +381,16 @@ Status SqliteStore::Recover() {
     ITHAPPENS_RETURN_IF_ERROR(OpenDb().WithContext("reopen after fsync failure"));
     poisoned_ = false;
   }
-  if (failed_from_ != 0) {
-    failed_ranges_.emplace_back(failed_from_, submitted_seq_);
-    failed_from_ = 0;
-    failure_.clear();
+  // The queue reloads from what is committed now. A batch submitted before and not yet
+  // committed (failed, or waiting for its group commit) is lost: committed after the
+  // reload, it would bring back changes the reloaded queue does not hold (a claim it then
+  // hands out again).
+  if (submitted_seq_ > durable_seq_) {
+    failed_ranges_.emplace_back(durable_seq_ + 1, submitted_seq_);
   }
+  pending_.clear();
+  failed_from_ = 0;
+  failure_.clear();
   return Status::Ok();
 }
 

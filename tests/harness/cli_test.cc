@@ -445,6 +445,22 @@ TEST(Cli, RealSuitePassesAndReportsThroughputAndLatency) {
       EXPECT_NE(html.find("Limits enforced by <b>cgroup-v1</b>"), std::string::npos);
       EXPECT_NE(html.find("OOM kill of sink"), std::string::npos);
     }
+    if (s->name == "batchapi-it-happens") {
+      // real.fsync_error powerfs: its fsync errors are the file system's EIO, proven by the
+      // fsyncs it failed; and the power went twice.
+      int fsync_windows = 0, cuts = 0;
+      std::ifstream history(dir / "history.jsonl");
+      for (std::string line; std::getline(history, line);) {
+        const auto e = nlohmann::json::parse(line);
+        if (e.value("f", "") == "power-cut-start") ++cuts;
+        if (e.value("f", "") != "fsync-error-stop") continue;
+        ++fsync_windows;
+        EXPECT_EQ(e["value"]["proof"]["mechanism"], "powerfs-fsyncgate") << line;
+        EXPECT_GT(e["value"]["proof"]["fires"].get<int64_t>(), 0) << line;
+      }
+      EXPECT_EQ(fsync_windows, 2);
+      EXPECT_EQ(cuts, 2);
+    }
     EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
     EXPECT_THAT(LeakedCgroups(), ::testing::IsEmpty());
   }
