@@ -89,9 +89,13 @@ bool IsMountPoint(const std::string& path) {
 }
 
 Status Unmount(const std::string& path) {
-  if (!IsMountPoint(path)) return Status::Ok();
-  if (umount2(path.c_str(), MNT_DETACH) != 0)
-    return Status::Unavailable("umount " + path + ": " + std::strerror(errno));
+  // fusermount3 may be unmounting it at the same time (its process died): retried a while.
+  for (int attempt = 0; attempt < 50 && IsMountPoint(path); ++attempt) {
+    if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL)
+      return Status::Unavailable("umount " + path + ": " + std::strerror(errno));
+    if (IsMountPoint(path)) usleep(20'000);
+  }
+  if (IsMountPoint(path)) return Status::Unavailable(path + ": still mounted");
   return Status::Ok();
 }
 

@@ -753,7 +753,15 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                  d.task_id(), v.dump());
     }
   }
+  if (power) {
+    // The file system goes last and gracefully: the target first (its files closed), then
+    // SIGTERM, on which ithappens-powerfs unmounts itself.
+    (void)sup.Kill(server, SIGKILL);
+    (void)sup.Kill("powerfs", SIGTERM);
+  }
   sup.TearDown();
+  if (power && !Unmount(data_dir.string()).ok())
+    return Status::Unavailable(data_dir.string() + ": the power-cut file system stayed mounted");
   for (auto& [name, p] : proxies) p->Stop();
   std::vector<fs::path> sources = {own};
   for (const auto& l : op_logs) sources.emplace_back(l);
