@@ -350,6 +350,7 @@ TEST(Cli, RealModeRunsTheRealProcessesAndTheSameCheckersJudgeThem) {
   EXPECT_NE(o.text.find("FAILED  attribution"), std::string::npos) << o.text;
   // The violation's ending leaves nothing either.
   EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+  EXPECT_THAT(LeakedCgroups(), ::testing::IsEmpty());
   EXPECT_FALSE(PortAccepts(EnginePort(out.path() / "real-smoke")));
   o = Ithappens("run " + std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/queue-rules.yaml" +
                 " --mode real --out " + out.path().string());
@@ -537,6 +538,7 @@ TEST(Cli, RealModeHarnessErrorIsExitThreeAndLeavesNothing) {
   EXPECT_NE(Slurp(out.path() / "idle" / "history.jsonl").find("fsync-error was armed"),
             std::string::npos);
   EXPECT_THAT(ProcessesNaming(out.path()), ::testing::IsEmpty());
+  EXPECT_THAT(LeakedCgroups(), ::testing::IsEmpty());
   EXPECT_FALSE(PortAccepts(EnginePort(out.path() / "idle")));
 }
 
