@@ -670,7 +670,7 @@ TEST(Cli, PowerCutsCatchFsyncOffWhereSigkillsDoNot) {
 }
 
 // Issue 11's user memory vs platform memory, for real: a program past its own budget is
-// the user's failure (failed, never retried); a poison pill (more than a worker's 256 MiB
+// the user's failure (failed, never retried); a poison pill (more than a worker's 128 MiB
 // cgroup) gets its worker OOM-killed by the kernel at every run and ends as the platform's
 // exception once its retries are spent — no endless crash loop; the report lists each
 // kill and when the worker was back at work. With blame-user-for-platform the pills end
