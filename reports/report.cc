@@ -1,5 +1,7 @@
 #include "reports/report.h"
 
+#include "reports/internal.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -7,9 +9,9 @@
 #include <sstream>
 
 namespace ithappens::reports {
-namespace {
-
 using nlohmann::json;
+
+namespace internal {
 
 std::string Escape(const std::string& s) {  // for HTML and XML text and attributes
   std::string out;
@@ -40,14 +42,90 @@ std::string Fmt(double v) {
   return buf;
 }
 
-}  // namespace
+json CounterexampleToJson(const Counterexample& c) {
+  json rows = json::array();
+  for (const auto& row : c.timeline) {
+    rows.push_back({{"i", row.i},
+                    {"t_s", row.t_s},
+                    {"proc", row.proc},
+                    {"type", row.type},
+                    {"f", row.f},
+                    {"detail", row.detail}});
+  }
+  return {{"task", c.task},
+          {"events", c.events},
+          {"explanation", c.explanation},
+          {"t_s", c.t_s},
+          {"faults_open", c.faults_open},
+          {"timeline", rows}};
+}
 
-namespace {
+Counterexample CounterexampleFromJson(const json& c) {
+  Counterexample ce{c.at("task").get<std::string>(),
+                    c.at("events").get<std::vector<int64_t>>(),
+                    c.at("explanation").get<std::string>(),
+                    c.value("t_s", -1.0),
+                    c.value("faults_open", std::vector<std::string>{}),
+                    {}};
+  for (const auto& row : c.value("timeline", json::array())) {
+    ce.timeline.push_back(TimelineRow{row.at("i").get<int64_t>(), row.at("t_s").get<double>(),
+                                      row.value("proc", ""), row.value("type", ""),
+                                      row.value("f", ""), row.value("detail", "")});
+  }
+  return ce;
+}
+
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
   return out;
 }
+
+std::string CounterexampleHtml(const std::string& property, const Counterexample& c) {
+  std::ostringstream h;
+  h << "<li><b>" << Escape(property) << "</b> task <code>" << Escape(c.task)
+    << "</code>: " << Escape(c.explanation);
+  if (c.t_s >= 0) h << " &mdash; at " << Fmt(c.t_s) << " s";
+  h << "; faults open then: "
+    << (c.faults_open.empty() ? std::string("none") : Escape(Join(c.faults_open)));
+  h << " (history.jsonl lines";
+  for (int64_t i : c.events) h << " " << i + 1;
+  h << ")";
+  if (!c.timeline.empty()) {
+    h << "<details><summary>the task's events in order</summary><table><tr><th>line</th>"
+         "<th>s</th><th>process</th><th>type</th><th>call</th><th>detail</th></tr>";
+    for (const auto& row : c.timeline) {
+      const bool named = std::find(c.events.begin(), c.events.end(), row.i) != c.events.end();
+      h << "<tr" << (named ? " style=\"background:#fde0e0\"" : "") << "><td>" << row.i + 1
+        << "</td><td>" << Fmt(row.t_s) << "</td><td>" << Escape(row.proc) << "</td><td>"
+        << Escape(row.type) << "</td><td>" << Escape(row.f) << "</td><td><code>"
+        << Escape(row.detail) << "</code></td></tr>";
+    }
+    h << "</table></details>";
+  }
+  h << "</li>";
+  return h.str();
+}
+
+std::string PageHead(const std::string& title) {
+  return "<!doctype html><html><head><meta charset=\"utf-8\"><title>ithappens: " +
+         Escape(title) +
+         "</title><style>body{font-family:sans-serif;margin:2em;max-width:1000px}"
+         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:"
+         "left;vertical-align:top}"
+         ".valid{color:#2ca02c}.invalid{color:#d62728}.unknown{color:#ff7f0e}code{font-size:90%}"
+         "</style></head><body>";
+}
+
+}  // namespace internal
+
+namespace {
+using internal::Escape;
+using internal::Fmt;
+using internal::Join;
+}  // namespace
+
+namespace {
 
 // The attribution matrix as a Markdown or HTML table.
 std::string AttributionTable(const Report& r, bool html) {
@@ -84,23 +162,7 @@ json ToJson(const Report& r) {
   json props = json::array();
   for (const auto& p : r.properties) {
     json ces = json::array();
-    for (const auto& c : p.counterexamples) {
-      json rows = json::array();
-      for (const auto& row : c.timeline) {
-        rows.push_back({{"i", row.i},
-                        {"t_s", row.t_s},
-                        {"proc", row.proc},
-                        {"type", row.type},
-                        {"f", row.f},
-                        {"detail", row.detail}});
-      }
-      ces.push_back({{"task", c.task},
-                     {"events", c.events},
-                     {"explanation", c.explanation},
-                     {"t_s", c.t_s},
-                     {"faults_open", c.faults_open},
-                     {"timeline", rows}});
-    }
+    for (const auto& c : p.counterexamples) ces.push_back(internal::CounterexampleToJson(c));
     props.push_back({{"checker", p.name},
                      {"valid", p.verdict},
                      {"counts", p.counts},
@@ -191,20 +253,8 @@ Report FromJson(const json& j) {
                   p.value("counts", json::object()),
                   {},
                   p.value("error", "")};
-    for (const auto& c : p.value("counterexamples", json::array())) {
-      Counterexample ce{c.at("task").get<std::string>(),
-                        c.at("events").get<std::vector<int64_t>>(),
-                        c.at("explanation").get<std::string>(),
-                        c.value("t_s", -1.0),
-                        c.value("faults_open", std::vector<std::string>{}),
-                        {}};
-      for (const auto& row : c.value("timeline", json::array())) {
-        ce.timeline.push_back(TimelineRow{row.at("i").get<int64_t>(), row.at("t_s").get<double>(),
-                                          row.value("proc", ""), row.value("type", ""),
-                                          row.value("f", ""), row.value("detail", "")});
-      }
-      prop.counterexamples.push_back(std::move(ce));
-    }
+    for (const auto& c : p.value("counterexamples", json::array()))
+      prop.counterexamples.push_back(internal::CounterexampleFromJson(c));
     r.properties.push_back(std::move(prop));
   }
   for (const auto& c : j.value("root_causes", json::array())) {
@@ -498,12 +548,7 @@ std::string MemoryHtml(const Report& r) {
 std::string RenderHtml(const Report& r) {
   std::ostringstream h;
   const bool ok = r.verdict == "valid";
-  h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>ithappens: " << Escape(r.scenario)
-    << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1000px}"
-    << "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}"
-    << ".valid{color:#2ca02c}.invalid{color:#d62728}.unknown{color:#ff7f0e}code{font-size:90%}</"
-       "style>"
-    << "</head><body><h1>" << Escape(r.scenario) << ": <span class=\"" << Escape(r.verdict) << "\">"
+  h << internal::PageHead(r.scenario) << "<h1>" << Escape(r.scenario) << ": <span class=\"" << Escape(r.verdict) << "\">"
     << Escape(r.verdict) << "</span></h1><p>mode " << Escape(r.mode) << ", seed " << r.seed
     << ", load " << r.load << "x, engine bugs " << Escape(r.engine_bugs)
     << (r.time_scale > 0 ? "<br><b>real, time scale " + Fmt(r.time_scale) +
@@ -522,29 +567,7 @@ std::string RenderHtml(const Report& r) {
   if (!ok) {
     h << "<h2>Counterexamples</h2><ul>";
     for (const auto& p : r.properties) {
-      for (const auto& c : p.counterexamples) {
-        h << "<li><b>" << Escape(p.name) << "</b> task <code>" << Escape(c.task)
-          << "</code>: " << Escape(c.explanation);
-        if (c.t_s >= 0) h << " &mdash; at " << Fmt(c.t_s) << " s";
-        h << "; faults open then: "
-          << (c.faults_open.empty() ? std::string("none") : Escape(Join(c.faults_open)));
-        h << " (history.jsonl lines";
-        for (int64_t i : c.events) h << " " << i + 1;
-        h << ")";
-        if (!c.timeline.empty()) {
-          h << "<details><summary>the task's events in order</summary><table><tr><th>line</th>"
-               "<th>s</th><th>process</th><th>type</th><th>call</th><th>detail</th></tr>";
-          for (const auto& row : c.timeline) {
-            const bool named = std::find(c.events.begin(), c.events.end(), row.i) != c.events.end();
-            h << "<tr" << (named ? " style=\"background:#fde0e0\"" : "") << "><td>" << row.i + 1
-              << "</td><td>" << Fmt(row.t_s) << "</td><td>" << Escape(row.proc) << "</td><td>"
-              << Escape(row.type) << "</td><td>" << Escape(row.f) << "</td><td><code>"
-              << Escape(row.detail) << "</code></td></tr>";
-          }
-          h << "</table></details>";
-        }
-        h << "</li>";
-      }
+      for (const auto& c : p.counterexamples) h << internal::CounterexampleHtml(p.name, c);
       if (!p.error.empty())
         h << "<li><b>" << Escape(p.name) << "</b> could not judge: " << Escape(p.error) << "</li>";
     }
@@ -621,10 +644,7 @@ std::string LoadSvg(const std::vector<std::string>& loads,
 std::string RenderBenchHtml(const json& bench) {
   std::ostringstream h;
   const std::string name = bench.value("scenario", "");
-  h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>ithappens bench: "
-    << Escape(name) << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1000px}"
-    << "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-    << ".valid{color:#2ca02c}.invalid{color:#d62728}</style></head><body><h1>" << Escape(name)
+  h << internal::PageHead("bench: " + name) << "<h1>" << Escape(name)
     << " at multiplied load (real, time scale " << Fmt(bench.value("time_scale", 0.0))
     << ")</h1><p>Wall units: calls answered per wall second, latency in wall ms, the time to "
        "drain after the last fault healed in wall s. <code>"

@@ -121,4 +121,64 @@ std::string RenderBenchHtml(const nlohmann::json& bench);
 // could not be written.
 bool WriteAll(const Report& r, const std::string& dir);
 
+// ---- `ithappens explore` (explore.json mirrors ExploreReport) ----
+
+// One side of the original/minimal comparison of a counterexample's scenario.
+struct ScheduleSide {
+  std::string file;                   // the scenario file, relative to the explore's directory
+  std::vector<std::string> faults;    // "worker-crash worker-0 at 12 s for 30 s"
+  std::vector<std::string> workload;  // "batch: 60 tasks at 0 s"
+  int workers = 0, clients = 0, capacity = 0;
+  int64_t tasks = 0;  // planned tasks
+};
+
+struct ExploreProperty {
+  std::string name;
+  int64_t seeds_violated = 0;
+  int64_t first_index = -1;  // the first seed index that violated it; -1: none
+  uint64_t first_seed = 0;
+  ScheduleSide original, minimal;
+  int shrink_runs = 0;
+  std::vector<std::string> shrink_log;
+  std::string minimal_yaml;    // the minimal scenario file's text
+  std::string reproduce;       // the command that reproduces it (exit 1, this property)
+  std::string minimal_report;  // the minimal run's report.html, relative to the explore's dir
+  // The minimal scenario without the bug switches: valid (the switch is the cause),
+  // invalid (it fails on the correct engine too), "" (no switch was on).
+  std::string minimal_without_bugs;
+  std::vector<Counterexample> counterexamples;  // the minimal run's, for this property
+};
+
+struct ExploreSeed {
+  int64_t index = 0;
+  uint64_t seed = 0;
+  std::string verdict;
+  std::vector<std::string> violated;
+  int64_t tasks = 0, events = 0, faults = 0;
+  std::string error;
+};
+
+struct ExploreReport {
+  std::string scenario, file, engine_bugs, verdict, command;
+  std::string scenario_digest;  // of the explored scenario (load baked): shards must agree
+  uint64_t base_seed = 0;
+  int64_t seeds_planned = -1;  // -1: a time budget
+  double time_budget_s = 0, load = 1, wall_s = 0;
+  int jobs = 1, shard = 0, shards = 1;
+  bool keep_going = false, stopped_early = false;
+  std::vector<int> merged_shards;  // a merge: the shards it joined
+  nlohmann::json counts = nlohmann::json::object();  // seeds, valid, invalid, unknown
+  std::vector<ExploreProperty> properties;  // every property, violated or not
+  std::vector<ExploreSeed> seeds;           // by index
+};
+
+nlohmann::json ToJson(const ExploreReport& r);
+// Throws nlohmann::json::exception on an explore.json that is not ours.
+ExploreReport ExploreFromJson(const nlohmann::json& j);
+std::string RenderExploreJunit(const ExploreReport& r);
+std::string RenderExploreMarkdown(const ExploreReport& r);
+std::string RenderExploreHtml(const ExploreReport& r);
+// Writes explore.json, junit.xml, summary.md and report.html into dir.
+bool WriteExplore(const ExploreReport& r, const std::string& dir);
+
 }  // namespace ithappens::reports

@@ -2,6 +2,10 @@
 //
 //   ithappens run SCENARIO.yaml… [--mode sim] [--seed N] [--load 5x] [--out DIR]
 //                 [--engine-bug NAME]… [--self-check]
+//   ithappens explore SCENARIO.yaml [--seeds N | --time 10m] [--jobs J] [--shard i/n]
+//                 [--keep-going] [--engine-bug NAME]… [--load 5x] [--seed N] [--out DIR]
+//                                    many seeds, drawn fault schedules, shrunk violations
+//   ithappens merge DIR… [--out DIR]  join the shards of one exploration
 //   ithappens check HISTORY.jsonl
 //   ithappens list
 //   ithappens report RUN_DIR         render report.html, summary.md, junit.xml again
@@ -26,6 +30,8 @@
 #include "engine/bugs.h"
 #include "engine/hash.h"
 #include "harness/checker.h"
+#include "harness/cli/explore_command.h"
+#include "harness/cli/outputs.h"
 #include "harness/history/timeline.h"
 #include "harness/load/workload.h"
 #include "harness/scenario/scenario.h"
@@ -38,7 +44,6 @@ using namespace ithappens::harness;
 
 namespace {
 
-constexpr int kExitValid = 0, kExitInvalid = 1, kExitUsage = 2, kExitHarness = 3;
 
 void PrintResults(const std::vector<CheckResult>& results, std::ostream& os) {
   for (const auto& r : results) {
@@ -68,180 +73,26 @@ void PrintCoverage(const Timeline& timeline, std::ostream& os) {
   }
 }
 
-// The output directory, or false after saying why: the environment's fault (a read-only
-// or missing --out), exit 3, never an exception out of main.
-bool MakeDirectory(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir)) {
-    std::cerr << "ithappens: cannot create the output directory " << dir.string() << ": "
-              << (ec ? ec.message() : "not a directory") << " (check --out)\n";
-    return false;
-  }
-  return true;
-}
-
-int ExitFor(Validity v) {
-  return v == Validity::kValid ? kExitValid : v == Validity::kInvalid ? kExitInvalid : kExitHarness;
-}
-
-std::string FileHash(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(engine::StableHash(ss.str(), 0)));
-  return buf;
-}
-
-// Fills the report model (reports/report.h) from the run and writes every report file.
-// The multiplier as a user would type it: 1x, 10x, 0.25x (the shortest exact form).
-std::string LoadText(double load) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, load);
-  return (ec == std::errc() ? std::string(buf, end) : std::to_string(load)) + "x";
-}
-
-// The progress of a long run on stderr (wall-clock paced; the run itself never reads the
-// wall clock): on a terminal one line redrawn at most five times a second and erased at
-// the end; elsewhere (CI) a plain line every 10 s, so short runs stay quiet.
-class ProgressPrinter {
- public:
-  explicit ProgressPrinter(std::string name)
-      : name_(std::move(name)), tty_(isatty(2) != 0), start_(Clock::now()), last_(start_) {}
-  void operator()(const SimProgress& p) {
-    const auto now = Clock::now();
-    if (p.done) {
-      if (tty_ && drawn_) std::fprintf(stderr, "\r\033[K");
-      return;
-    }
-    if (now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(10'000)))
-      return;
-    last_ = now;
-    const double elapsed_s = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(stderr,
-                 tty_ ? "\r\033[K%s: simulated %lld of at most %lld s, %lld events (%.0f s)"
-                      : "ithappens: %s: simulated %lld of at most %lld s, %lld events "
-                        "after %.0f s\n",
-                 name_.c_str(), static_cast<long long>(p.sim_ms / 1000),
-                 static_cast<long long>(p.horizon_ms / 1000), static_cast<long long>(p.events),
-                 elapsed_s);
-    drawn_ = tty_;
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  std::string name_;
-  bool tty_;
-  bool drawn_ = false;
-  Clock::time_point start_, last_;
-};
-
-bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std::string& mode,
-                  uint64_t seed, double load, const engine::BugSwitches& bugs, const SimSummary& sum,
-                  const std::vector<CheckResult>& results, const std::vector<RootCause>& roots,
-                  const Timeline& timeline, const std::string& command, double time_scale = 0) {
-  reports::Report r;
-  r.scenario = s.name;
-  r.file = s.file;
-  r.mode = mode;
-  r.seed = seed;
-  r.load = load;
-  r.engine_bugs = bugs.ToString();
-  r.verdict = std::string(ToString(Compose(results)));
-  r.counts = {{"events", sum.events},
-              {"tasks", sum.tasks},
-              {"sim_ms", sum.sim_ms},
-              {"requests", sum.requests},
-              {"engine_crashes", sum.engine_crashes},
-              {"engine_restarts", sum.engine_restarts}};
-  // Each counterexample with its context: when (its last event), the fault windows open
-  // then, and its task's own events in order.
-  std::vector<std::string> tasks;
-  std::vector<int64_t> events;
-  for (const auto& c : results) {
-    for (const auto& ce : c.counterexamples) {
-      if (!ce.task.empty()) tasks.push_back(ce.task);
-      events.insert(events.end(), ce.events.begin(), ce.events.end());
-    }
-  }
-  std::map<std::string, std::vector<TaskEvent>> task_events;
-  std::map<int64_t, double> event_t_s;
-  std::string error;
-  if (!tasks.empty() || !events.empty()) {
-    if (!CollectTaskEvents((dir / "history.jsonl").string(), tasks, events, 40, &task_events,
-                           &event_t_s, &error))
-      return false;
-  }
-  for (const auto& c : results) {
-    reports::Property p{c.checker, std::string(ToString(c.valid)), c.counts, {}, c.error};
-    for (const auto& ce : c.counterexamples) {
-      reports::Counterexample out{ce.task, ce.events, ce.explanation, -1, {}, {}};
-      for (int64_t i : ce.events) {
-        auto it = event_t_s.find(i);
-        if (it != event_t_s.end()) out.t_s = std::max(out.t_s, it->second);
-      }
-      for (const auto& f : timeline.faults) {
-        if (out.t_s >= f.start_s && out.t_s <= f.end_s)
-          out.faults_open.push_back(f.kind + (f.target.empty() ? "" : " " + f.target));
-      }
-      for (const TaskEvent& te : task_events[ce.task])
-        out.timeline.push_back(
-            reports::TimelineRow{te.i, te.t_s, te.proc, te.type, te.f, te.detail});
-      p.counterexamples.push_back(std::move(out));
-    }
-    if (c.checker == "attribution" && c.counts.contains("matrix"))
-      r.attribution = c.counts["matrix"].get<decltype(r.attribution)>();
-    r.properties.push_back(std::move(p));
-  }
-  for (const auto& c : roots)
-    r.root_causes.push_back(reports::RootCause{c.task, c.blocked, c.examples});
-  for (const auto& f : timeline.faults) {
-    r.faults.push_back(
-        reports::FaultWindow{f.kind, f.target, f.start_s, f.end_s, f.tasks_in_flight, f.requests});
-  }
-  r.states.t_s = timeline.t_s;
-  r.states.tasks = timeline.tasks;
-  if (time_scale > 0) {
-    // A real run: its calls' throughput and latency, in wall units (run time / K).
-    Latency lat;
-    if (!BuildLatency((dir / "history.jsonl").string(), 40, &lat, &error)) return false;
-    r.time_scale = time_scale;
-    r.ops_t_s = lat.t_s;
-    const double wall_s = std::max(1e-3, static_cast<double>(sum.sim_ms) / 1000.0 / time_scale);
-    for (const auto& [op, o] : lat.ops) {
-      reports::OpStats st{op, o.calls, static_cast<double>(o.calls) / wall_s,
-                          o.p50_ms / time_scale, o.p99_ms / time_scale, {}, {}, {}};
-      for (double x : o.per_s) st.per_s_t.push_back(x * time_scale);
-      for (double x : o.p50_ms_t) st.p50_ms_t.push_back(x / time_scale);
-      for (double x : o.p99_ms_t) st.p99_ms_t.push_back(x / time_scale);
-      r.ops.push_back(std::move(st));
-    }
-  }
-  // Memory: the rss series (real mode) and the OOM kills with the recovery (both modes).
-  Memory mem;
-  if (!BuildMemory((dir / "history.jsonl").string(), &mem, &error)) return false;
-  r.memory.mechanism = mem.mechanism;
-  r.memory.worker_limit_mb = static_cast<double>(mem.worker_limit_bytes) / (1 << 20);
-  r.memory.sink_limit_mb = static_cast<double>(mem.sink_limit_bytes) / (1 << 20);
-  r.memory.t_s = mem.t_s;
-  r.memory.oom_kills = mem.oom_kills;
-  r.memory.back_to_work_s = mem.back_to_work_s;
-  for (const auto& [proc, s] : mem.procs) {
-    reports::RssLine line{proc, {}, static_cast<double>(s.peak_bytes) / (1 << 20),
-                          s.slope_mb_per_min, s.mb_per_1000_tasks, s.growing, s.oom_kills};
-    for (int64_t b : s.bytes) line.mb.push_back(static_cast<double>(b) / (1 << 20));
-    r.memory.procs.push_back(std::move(line));
-  }
-  r.history_sha = FileHash((dir / "history.jsonl").string());
-  r.reproduce = command;
-  std::ofstream(dir / "command.txt") << command << "\n";
-  return reports::WriteAll(r, dir.string());
-}
-
 // `ithappens report RUN_DIR`: renders the reports again from RUN_DIR/report.json.
 int Rerender(const std::string& dir) {
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "report.json") &&
+      std::filesystem::exists(std::filesystem::path(dir) / "explore.json")) {
+    try {
+      std::ifstream in(std::filesystem::path(dir) / "explore.json");
+      const reports::ExploreReport r = reports::ExploreFromJson(nlohmann::json::parse(in));
+      if (!reports::WriteExplore(r, dir)) {
+        std::cerr << "ithappens: cannot write reports into " << dir << "\n";
+        return kExitHarness;
+      }
+      std::cout << "rendered " << dir << "/report.html, summary.md, junit.xml (" << r.verdict
+                << ")\n";
+      return 0;
+    } catch (const std::exception& e) {
+      std::cerr << "ithappens: " << dir << "/explore.json is not an ithappens exploration: "
+                << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
   std::ifstream in(std::filesystem::path(dir) / "report.json");
   if (!in) {
     std::cerr << "ithappens: " << dir << "/report.json: cannot read\n";
@@ -354,77 +205,22 @@ int RunOne(const std::string& file, const std::string& out_root, std::optional<u
   const std::optional<Scenario> scenario = LoadForRun(file, load);
   if (!scenario) return kExitUsage;
   const Scenario& s = *scenario;
-  uint64_t seed = seed_flag.value_or(s.seed);
-  std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
-  if (!MakeDirectory(dir / "logs")) return kExitHarness;
-  SimOptions o{&s, seed, load, bugs, (dir / "history.jsonl").string(), ProgressPrinter(s.name)};
-  auto sum = RunSimulation(o);
-  if (!sum.ok()) {
-    std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
-              << "\n";
-    return kExitHarness;
-  }
-  std::string command = "ithappens run " + file + " --mode sim --seed " + std::to_string(seed) +
-                        " --load " + LoadText(load) + " --out " + out_root + bug_args;
-  if (self_check) {
-    std::string first = FileHash(o.history_path);
-    SimOptions again = o;
-    again.history_path = (dir / "history.again.jsonl").string();
-    auto sum2 = RunSimulation(again);
-    std::string second = sum2.ok() ? FileHash(again.history_path) : "failed";
-    std::filesystem::remove(again.history_path);
-    if (first != second) {
-      std::cerr << "ithappens: determinism self-check FAILED: seed " << seed << " gave histories "
-                << first << " and " << second << " (the harness is at fault)\n";
-      return kExitHarness;
-    }
-    std::cout << "determinism self-check: two runs of seed " << seed << " gave history " << first
-              << "\n";
-  }
-  std::string error;
-  auto results = CheckHistoryFile(o.history_path, &error);
-  if (results.empty()) {
-    std::cerr << "ithappens: cannot read back the history: " << error << "\n";
-    return kExitHarness;
-  }
-  auto roots = RootCauses(o.history_path, &error);
-  Timeline timeline;
-  if (!BuildTimeline(o.history_path, 200, &timeline, &error) ||
-      !WriteReports(dir, s, "sim", seed, load, bugs, sum.value(), results, roots, timeline,
-                    command)) {
-    std::cerr << "ithappens: the harness failed writing the reports: " << error << "\n";
-    return kExitHarness;
-  }
-  Validity v = Compose(results);
-  std::cout << s.name << ": " << ToString(v) << " (" << sum->tasks << " tasks, " << sum->events
-            << " events, " << sum->sim_ms / 1000 << " simulated s)\n";
-  PrintResults(results, std::cout);
-  PrintCoverage(timeline, std::cout);
-  for (const auto& r : roots) {
+  const uint64_t seed = seed_flag.value_or(s.seed);
+  const SimRun run = RunSimAndReport(s, file, out_root, seed, load, bugs, bug_args, self_check,
+                                     /*show_progress=*/true);
+  if (run.exit == kExitHarness) return kExitHarness;
+  const Validity v = Compose(run.results);
+  std::cout << s.name << ": " << ToString(v) << " (" << run.summary.tasks << " tasks, "
+            << run.summary.events << " events, " << run.summary.sim_ms / 1000
+            << " simulated s)\n";
+  PrintResults(run.results, std::cout);
+  PrintCoverage(run.timeline, std::cout);
+  for (const auto& r : run.roots) {
     std::cout << "  root cause " << r.task << " kept " << r.blocked << " task(s) from running\n";
   }
-  std::cout << "report: " << (dir / "report.html").string() << "\n";
-  if (v != Validity::kValid) std::cout << "reproduce: " << command << "\n";
+  std::cout << "report: " << (run.dir / "report.html").string() << "\n";
+  if (v != Validity::kValid) std::cout << "reproduce: " << run.command << "\n";
   return ExitFor(v);
-}
-
-// A multiplier like "5x", "0.5" or "50X"; false (with *why) outside (0, 1000].
-bool ParseLoad(std::string text, double* load, std::string* why) {
-  const std::string original = text;
-  if (!text.empty() && (text.back() == 'x' || text.back() == 'X')) text.pop_back();
-  try {
-    size_t used = 0;
-    *load = std::stod(text, &used);
-    if (used != text.size()) throw std::invalid_argument("trailing");
-  } catch (const std::exception&) {
-    *why = "'" + original + "' is not a multiplier like 5x";
-    return false;
-  }
-  if (!(*load > 0 && *load <= 1000)) {
-    *why = original + " is outside (0, 1000]x";
-    return false;
-  }
-  return true;
 }
 
 // `ithappens bench`: the scenario at each load, measured with the wall clock (a
@@ -665,6 +461,35 @@ int Main(int argc, char** argv) {
                     "real mode: K scenario seconds per wall second (default: the scenario's)")
       ->check(CLI::Range(1.0, 100'000.0));
 
+  auto* explore = app.add_subcommand(
+      "explore", "run a scenario under many seeds with drawn fault schedules; shrink violations");
+  ExploreArgs ex;
+  explore->add_option("scenario", ex.file, "scenario YAML file")->required()->check(CLI::ExistingFile);
+  explore->add_option("--seeds", ex.seeds, "how many seeds (default 100)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10'000'000}));
+  explore->add_option("--time", ex.time_text, "a time budget instead of --seeds: 90s, 10m, 1h");
+  explore->add_option("--seed", ex.seed, "the first seed (default: the scenario's)");
+  explore->add_option("--jobs", ex.jobs, "parallel simulations (default: every core)")
+      ->check(CLI::Range(1, 256));
+  explore->add_option("--shard", ex.shard_text,
+                      "i/n: this machine's share of the seeds (seed indices k with k % n == i)");
+  explore->add_flag("--keep-going", ex.keep_going,
+                    "explore every seed (default: stop at the first violating seed)");
+  explore->add_option("--engine-bug", ex.bug_names, "turn on an engine bug switch (self-validation)");
+  explore->add_option("--load", ex.load_text, "load multiplier, baked into the counts, e.g. 5x");
+  explore->add_option("--shrink-runs", ex.shrink_runs,
+                      "at most this many runs to shrink each property's first violation "
+                      "(default 300; 0: no shrinking)")
+      ->check(CLI::Range(0, 100'000));
+  explore->add_option("--out", ex.out, "output root; writes OUT/<scenario>/");
+
+  auto* merge = app.add_subcommand("merge", "join the outputs of an exploration's shards");
+  std::vector<std::string> merge_dirs;
+  merge->add_option("dirs", merge_dirs, "each shard's OUT/<scenario> (or OUT)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  merge->add_option("--out", out, "output root; writes OUT/<scenario>/");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -690,6 +515,8 @@ int Main(int argc, char** argv) {
   }
 
   if (*report) return Rerender(run_dir);
+  if (*explore) return ExploreCommand(ex);
+  if (*merge) return MergeCommand(merge_dirs, out);
 
   if (*bench) {
     std::vector<double> loads;

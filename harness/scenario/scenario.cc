@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <charconv>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include "engine/cron.h"
 #include "engine/task.h"
@@ -34,7 +37,8 @@ namespace {
 
 class Loader {
  public:
-  explicit Loader(std::string file) : file_(std::move(file)) {}
+  explicit Loader(std::string file, std::optional<std::string> text = std::nullopt)
+      : file_(std::move(file)), text_(std::move(text)) {}
 
   Status Error(const YAML::Node& n, const std::string& field, const std::string& why) const {
     int line = n.IsDefined() ? std::max(n.Mark().line + 1, 1) : 1;
@@ -198,7 +202,7 @@ class Loader {
   engine::Result<Scenario> LoadChecked() {
     YAML::Node root;
     try {
-      root = YAML::LoadFile(file_);
+      root = text_ ? YAML::Load(*text_) : YAML::LoadFile(file_);
     } catch (const YAML::BadFile&) {
       return Status::InvalidArgument(file_ + ": cannot read the scenario file");
     } catch (const YAML::ParserException& e) {
@@ -210,7 +214,7 @@ class Loader {
         Keys(root, "",
              {"name", "seed", "workers", "capacity", "clients", "poll_ms", "claim_timeout_ms",
               "latency_ms", "request_timeout_ms", "heal_s", "herd_guard", "late_calls",
-              "bound_probes", "real", "worker_memory_mb", "workload", "faults"}));
+              "bound_probes", "real", "worker_memory_mb", "workload", "faults", "explore"}));
     if (!root["name"]) return Error(root, "name", "missing");
     if (!root["name"].IsScalar()) return Error(root["name"], "name", "must be a string");
     s.name = root["name"].as<std::string>();
@@ -410,15 +414,226 @@ class Loader {
       }
       s.faults.push_back(spec);
     }
+    if (YAML::Node e = root["explore"]) ITHAPPENS_RETURN_IF_ERROR(Explore(e, &s));
     return s;
+  }
+
+  // `key: N` or `key: [lo, hi]` with lo <= hi, each within [min, max].
+  template <typename T>
+  Status Range(const YAML::Node& map, const char* key, const std::string& where, T min, T max,
+               T* lo, T* hi) const {
+    YAML::Node n = map[key];
+    if (!n) return Status::Ok();
+    const std::string field = where + "." + key;
+    auto one = [&](const YAML::Node& v, T* out) -> Status {
+      try {
+        *out = v.as<T>();
+      } catch (const YAML::Exception&) {
+        return Error(v, field, "'" + v.as<std::string>("?") + "' is not a number");
+      }
+      if (!(*out >= min && *out <= max)) {
+        std::ostringstream os;
+        os << v.as<std::string>("?") << " is outside " << min << ".." << max;
+        return Error(v, field, os.str());
+      }
+      return Status::Ok();
+    };
+    if (n.IsScalar()) {
+      ITHAPPENS_RETURN_IF_ERROR(one(n, lo));
+      *hi = *lo;
+      return Status::Ok();
+    }
+    if (!n.IsSequence() || n.size() != 2) return Error(n, field, "must be N or [lo, hi]");
+    ITHAPPENS_RETURN_IF_ERROR(one(n[0], lo));
+    ITHAPPENS_RETURN_IF_ERROR(one(n[1], hi));
+    if (*lo > *hi) return Error(n, field, "[lo, hi] with lo above hi");
+    return Status::Ok();
+  }
+
+  Status Explore(const YAML::Node& e, Scenario* s) const {
+    ITHAPPENS_RETURN_IF_ERROR(Keys(e, "explore", {"horizon_s", "faults"}));
+    s->explore.given = true;
+    ITHAPPENS_RETURN_IF_ERROR(Seconds(e, "horizon_s", "explore", 30 * 86'400, &s->explore.horizon_ms));
+    if (e["horizon_s"] && s->explore.horizon_ms == 0)
+      return Error(e["horizon_s"], "explore.horizon_s", "must be positive");
+    YAML::Node faults = e["faults"];
+    if (!faults || !faults.IsSequence() || faults.size() == 0)
+      return Error(faults ? faults : e, "explore.faults", "must be a non-empty list");
+    for (size_t i = 0; i < faults.size(); ++i) {
+      const std::string where = "explore.faults[" + std::to_string(i) + "]";
+      const YAML::Node& f = faults[i];
+      ITHAPPENS_RETURN_IF_ERROR(
+          Keys(f, where, {"kind", "targets", "count", "duration_s", "probability"}));
+      ExploreFault spec;
+      spec.line = f.Mark().line + 1;
+      std::string kind_name;
+      ITHAPPENS_RETURN_IF_ERROR(Name(f, "kind", where, &kind_name));
+      const FaultKind* kind = FindFaultKind(kind_name);
+      if (kind == nullptr) {
+        return Error(f["kind"] ? f["kind"] : f, where + ".kind",
+                     "'" + kind_name + "' is not a fault kind (see `ithappens list`)");
+      }
+      spec.kind = kind->id;
+      if (YAML::Node t = f["targets"]) {
+        if (kind->target == FaultTarget::kNone)
+          return Error(t, where + ".targets", kind_name + " has no target");
+        if (!t.IsSequence() || t.size() == 0)
+          return Error(t, where + ".targets", "must be a non-empty list");
+        for (size_t k = 0; k < t.size(); ++k) {
+          const std::string name = t[k].as<std::string>("");
+          if (std::string why = CheckFaultTarget(*kind, name, s->workers, s->clients);
+              !why.empty())
+            return Error(t[k], where + ".targets[" + std::to_string(k) + "]", why);
+          spec.targets.push_back(name);
+        }
+      }
+      ITHAPPENS_RETURN_IF_ERROR(Range<int>(f, "count", where, 0, 100, &spec.count_min,
+                                           &spec.count_max));
+      int64_t lo_s = 1, hi_s = 0;
+      ITHAPPENS_RETURN_IF_ERROR(
+          Range<int64_t>(f, "duration_s", where, 1, 30 * 86'400, &lo_s, &hi_s));
+      spec.duration_min_ms = lo_s * 1000;
+      spec.duration_max_ms = hi_s * 1000;
+      if (f["probability"]) {
+        if (kind->default_probability == 0)
+          return Error(f["probability"], where + ".probability",
+                       kind_name + " takes no probability");
+        ITHAPPENS_RETURN_IF_ERROR(Range<double>(f, "probability", where, 0.001, 1.0,
+                                                &spec.probability_min, &spec.probability_max));
+      }
+      s->explore.faults.push_back(spec);
+    }
+    return Status::Ok();
   }
 
  private:
   std::string file_;
+  std::optional<std::string> text_;
 };
 
 }  // namespace
 
 engine::Result<Scenario> LoadScenario(const std::string& path) { return Loader(path).Load(); }
+
+engine::Result<Scenario> ParseScenario(const std::string& yaml, const std::string& file) {
+  return Loader(file, yaml).Load();
+}
+
+int64_t ExploreHorizonMs(const Scenario& s) {
+  if (s.explore.horizon_ms > 0) return s.explore.horizon_ms;
+  int64_t h = LastFaultEndMs(s.faults);
+  for (const WorkloadSpec& w : s.workload) h = std::max({h, w.at_ms, w.until_ms});
+  return std::max<int64_t>(h, 1000);
+}
+
+namespace {
+
+// A number as YAML writes it back exactly (the shortest form that reads as the same double).
+std::string Number(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, end);
+}
+
+// A string as a double-quoted YAML scalar (JSON's escapes are YAML's).
+std::string Quoted(const std::string& v) { return nlohmann::json(v).dump(); }
+
+std::string Seconds(int64_t ms) { return std::to_string(ms / 1000); }
+
+}  // namespace
+
+std::string ScenarioToYaml(const Scenario& s) {
+  const Scenario d;  // the defaults: a key equal to its default is left out
+  std::ostringstream o;
+  o << "name: " << s.name << "\n";
+  o << "seed: " << s.seed << "\n";
+  o << "workers: " << s.workers << "\n";
+  o << "capacity: " << s.capacity << "\n";
+  o << "clients: " << s.clients << "\n";
+  o << "poll_ms: " << s.poll_ms << "\n";
+  o << "claim_timeout_ms: " << s.claim_timeout_ms << "\n";
+  o << "latency_ms: " << s.latency_ms << "\n";
+  o << "request_timeout_ms: " << s.request_timeout_ms << "\n";
+  o << "heal_s: " << Seconds(s.heal_ms) << "\n";
+  if (s.worker_memory_mb != d.worker_memory_mb)
+    o << "worker_memory_mb: " << s.worker_memory_mb << "\n";
+  if (s.herd_window_ms > 0)
+    o << "herd_guard: {window_s: " << Seconds(s.herd_window_ms) << ", max: " << s.herd_max
+      << "}\n";
+  if (s.late_calls) o << "late_calls: true\n";
+  if (s.bound_probes) o << "bound_probes: true\n";
+  if (s.real_time_scale > 0) {
+    o << "real: {time_scale: " << s.real_time_scale
+      << (s.real_fsync_error_by_powerfs ? ", fsync_error: powerfs" : "") << "}\n";
+  }
+  o << "workload:\n";
+  for (const WorkloadSpec& w : s.workload) {
+    const WorkloadSpec dw;
+    o << "  - kind: " << w.kind << "\n";
+    const char* count = w.kind == "chain"    ? "chains"
+                         : w.kind == "fanout" ? "graphs"
+                         : w.kind == "cron"   ? "appointments"
+                         : w.kind == "hook"   ? "hooks"
+                                              : "tasks";
+    if (w.kind == "rate") {
+      o << "    per_s: " << w.per_s << "\n";
+    } else {
+      o << "    " << count << ": " << w.tasks << "\n";
+    }
+    if (w.kind == "chain") o << "    length: " << w.length << "\n";
+    if (w.kind == "fanout") o << "    width: " << w.length << "\n";
+    if (w.fail_root) o << "    fail_root: true\n";
+    o << "    at_s: " << Seconds(w.at_ms) << "\n";
+    if (w.every_ms > 0) o << "    every_s: " << Seconds(w.every_ms) << "\n";
+    if (w.until_ms > 0) o << "    until_s: " << Seconds(w.until_ms) << "\n";
+    if (!w.schedule.empty()) o << "    schedule: " << Quoted(w.schedule) << "\n";
+    if (w.retries != dw.retries) o << "    retries: " << w.retries << "\n";
+    if (w.deadline_ms != dw.deadline_ms) o << "    deadline_s: " << Seconds(w.deadline_ms) << "\n";
+    if (w.malformed) o << "    malformed: true\n";
+    if (w.requires_ != dw.requires_) o << "    requires: " << w.requires_ << "\n";
+    if (w.priority != dw.priority) o << "    priority: " << w.priority << "\n";
+    if (w.recreate_after_ms >= 0) o << "    recreate_s: " << Seconds(w.recreate_after_ms) << "\n";
+    if (w.cancel_after_ms >= 0) o << "    cancel_s: " << Seconds(w.cancel_after_ms) << "\n";
+    if (w.rerun_after_ms >= 0) o << "    rerun_s: " << Seconds(w.rerun_after_ms) << "\n";
+    // The program is JSON (a flow sequence YAML reads as it is); a budget wraps it.
+    nlohmann::json program = nlohmann::json::parse(w.program, nullptr, false);
+    if (program.is_object() && program.contains("memory_limit_mb") && program.contains("steps")) {
+      o << "    memory_limit_mb: " << program["memory_limit_mb"].dump() << "\n";
+      program = program["steps"];
+    }
+    o << "    program: " << (program.is_discarded() ? w.program : program.dump()) << "\n";
+  }
+  o << "faults:" << (s.faults.empty() ? " []" : "") << "\n";
+  for (const FaultSpec& f : s.faults) {
+    const FaultKind& kind = FaultCatalogue()[static_cast<size_t>(f.kind)];
+    o << "  - {kind: " << kind.name;
+    if (!f.target.empty()) o << ", target: " << f.target;
+    o << ", at_s: " << Seconds(f.at_ms) << ", duration_s: " << Seconds(f.duration_ms);
+    if (kind.default_probability > 0) o << ", probability: " << Number(f.probability);
+    o << "}\n";
+  }
+  if (s.explore.given) {
+    o << "explore:\n";
+    if (s.explore.horizon_ms > 0) o << "  horizon_s: " << Seconds(s.explore.horizon_ms) << "\n";
+    o << "  faults:\n";
+    for (const ExploreFault& f : s.explore.faults) {
+      o << "    - {kind: " << Name(f.kind);
+      if (!f.targets.empty()) {
+        o << ", targets: [";
+        for (size_t k = 0; k < f.targets.size(); ++k) o << (k ? ", " : "") << f.targets[k];
+        o << "]";
+      }
+      o << ", count: [" << f.count_min << ", " << f.count_max << "]";
+      if (f.duration_max_ms > 0)  // else the default: 1 s up to a quarter of the horizon
+        o << ", duration_s: [" << Seconds(f.duration_min_ms) << ", " << Seconds(f.duration_max_ms)
+          << "]";
+      if (f.probability_max > 0)
+        o << ", probability: [" << Number(f.probability_min) << ", " << Number(f.probability_max)
+          << "]";
+      o << "}\n";
+    }
+  }
+  return o.str();
+}
 
 }  // namespace ithappens::harness

@@ -40,6 +40,28 @@ struct WorkloadSpec {
   int line = 0;
 };
 
+// One line of a scenario's `explore:` section: the faults of this kind an exploration
+// seed may draw (ithappens explore; harness/cli/explore.h).
+struct ExploreFault {
+  FaultKindId kind = FaultKindId::kWorkerCrash;
+  // Drawn from, one per fault; empty: every target the kind allows in this scenario
+  // (worker-N; worker-N and all; client-N, worker-N and all), or none.
+  std::vector<std::string> targets;
+  int count_min = 0, count_max = 1;                    // how many, uniformly
+  int64_t duration_min_ms = 1000, duration_max_ms = 0;  // 0: a quarter of the horizon
+  double probability_min = 0, probability_max = 0;      // 0: the kind's default
+  int line = 0;
+};
+
+// `explore:`: where and what an exploration draws. Without the section, each seed keeps
+// the scenario's own faults (kind, target, probability), each at a random time within the
+// horizon and a random length between 1 s and twice its own.
+struct ExploreSpec {
+  bool given = false;
+  int64_t horizon_ms = 0;  // faults start in [0, horizon); 0: the scenario's (see below)
+  std::vector<ExploreFault> faults;
+};
+
 // A hook workload plans one task per fire; this bounds the fires of one hook in a run.
 inline constexpr int64_t kMaxFiresPerHook = 10'000;
 
@@ -79,9 +101,18 @@ struct Scenario {
   bool real_fsync_error_by_powerfs = false;
   std::vector<WorkloadSpec> workload;
   std::vector<FaultSpec> faults;
+  ExploreSpec explore;
 };
 
 engine::Result<Scenario> LoadScenario(const std::string& path);
+// The same from YAML text (`file` names it in errors).
+engine::Result<Scenario> ParseScenario(const std::string& yaml, const std::string& file);
+// The scenario as YAML that LoadScenario reads back to the same model (lines aside): what
+// `ithappens explore` writes for a seed's schedule and for a shrunk counterexample.
+std::string ScenarioToYaml(const Scenario& s);
+// Where an exploration's faults start: explore.horizon_s, else the later of the last
+// fault's end and the last workload's submission (at_s, until_s), at least 1 s.
+int64_t ExploreHorizonMs(const Scenario& s);
 // The workload kinds, their keys and meaning, for `ithappens list`.
 std::vector<std::pair<std::string, std::string>> WorkloadKinds();
 

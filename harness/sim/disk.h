@@ -1,9 +1,13 @@
 // The simulated disk's faults: the engine store's libfiu failure points
 // (engine/store/fsync, engine/store/write) fail with a chance drawn from the run's seeded
 // generator. Armed while a run goes on, disarmed at its end and, on every other path out,
-// by the destructor (libfiu's points are process-wide; the chances and the generator are
-// this object's, passed to libfiu as each point's failinfo, so no global of ours is
-// involved). One armed SimDisk per process at a time.
+// by the destructor.
+//
+// libfiu's points are process-wide, and `ithappens explore` runs simulations on several
+// threads at once (each simulation in one thread). So the points are enabled once, with
+// one callback, while any disk is armed (a count), and the callback asks the disk armed
+// on the calling thread: a thread's simulation never sees another's chances or draws.
+// One armed SimDisk per thread at a time.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +34,7 @@ class SimDisk {
     Rng* rng = nullptr;
   };
   static int Fail(const char* name, int* failnum, void** failinfo, unsigned int* flags);
+  static thread_local SimDisk* armed_here_;  // the disk armed on this thread
   bool armed_ = false;
   Rng rng_;
   Point fsync_, write_;

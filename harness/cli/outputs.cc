@@ -1,0 +1,248 @@
+#include "harness/cli/outputs.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "engine/hash.h"
+#include "reports/report.h"
+
+namespace ithappens::harness {
+
+bool MakeDirectory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec || !std::filesystem::is_directory(dir)) {
+    std::cerr << "ithappens: cannot create the output directory " << dir.string() << ": "
+              << (ec ? ec.message() : "not a directory") << " (check --out)\n";
+    return false;
+  }
+  return true;
+}
+
+int ExitFor(Validity v) {
+  return v == Validity::kValid ? kExitValid : v == Validity::kInvalid ? kExitInvalid : kExitHarness;
+}
+
+std::string FileHash(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx",
+                static_cast<unsigned long long>(engine::StableHash(ss.str(), 0)));
+  return buf;
+}
+
+std::string LoadText(double load) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, load);
+  return (ec == std::errc() ? std::string(buf, end) : std::to_string(load)) + "x";
+}
+
+bool ProgressPrinter::IsTerminal() { return isatty(2) != 0; }
+
+void ProgressPrinter::operator()(const SimProgress& p) {
+  if (p.done) {
+    Line("", true);
+    return;
+  }
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "simulated %lld of at most %lld s, %lld events",
+                static_cast<long long>(p.sim_ms / 1000), static_cast<long long>(p.horizon_ms / 1000),
+                static_cast<long long>(p.events));
+  Line(buf, false);
+}
+
+void ProgressPrinter::Line(const std::string& text, bool done) {
+  const auto now = Clock::now();
+  if (done) {
+    if (tty_ && drawn_) std::fprintf(stderr, "\r\033[K");
+    drawn_ = false;
+    return;
+  }
+  if (now - last_ < (tty_ ? std::chrono::milliseconds(200) : std::chrono::milliseconds(10'000)))
+    return;
+  last_ = now;
+  const double elapsed_s = std::chrono::duration<double>(now - start_).count();
+  std::fprintf(stderr, tty_ ? "\r\033[K%s: %s (%.0f s)" : "ithappens: %s: %s after %.0f s\n",
+               name_.c_str(), text.c_str(), elapsed_s);
+  drawn_ = tty_;
+}
+
+bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std::string& mode,
+                  uint64_t seed, double load, const engine::BugSwitches& bugs, const SimSummary& sum,
+                  const std::vector<CheckResult>& results, const std::vector<RootCause>& roots,
+                  const Timeline& timeline, const std::string& command, double time_scale) {
+  reports::Report r;
+  r.scenario = s.name;
+  r.file = s.file;
+  r.mode = mode;
+  r.seed = seed;
+  r.load = load;
+  r.engine_bugs = bugs.ToString();
+  r.verdict = std::string(ToString(Compose(results)));
+  r.counts = {{"events", sum.events},
+              {"tasks", sum.tasks},
+              {"sim_ms", sum.sim_ms},
+              {"requests", sum.requests},
+              {"engine_crashes", sum.engine_crashes},
+              {"engine_restarts", sum.engine_restarts}};
+  // Each counterexample with its context: when (its last event), the fault windows open
+  // then, and its task's own events in order.
+  std::vector<std::string> tasks;
+  std::vector<int64_t> events;
+  for (const auto& c : results) {
+    for (const auto& ce : c.counterexamples) {
+      if (!ce.task.empty()) tasks.push_back(ce.task);
+      events.insert(events.end(), ce.events.begin(), ce.events.end());
+    }
+  }
+  std::map<std::string, std::vector<TaskEvent>> task_events;
+  std::map<int64_t, double> event_t_s;
+  std::string error;
+  if (!tasks.empty() || !events.empty()) {
+    if (!CollectTaskEvents((dir / "history.jsonl").string(), tasks, events, 40, &task_events,
+                           &event_t_s, &error))
+      return false;
+  }
+  for (const auto& c : results) {
+    reports::Property p{c.checker, std::string(ToString(c.valid)), c.counts, {}, c.error};
+    for (const auto& ce : c.counterexamples) {
+      reports::Counterexample out{ce.task, ce.events, ce.explanation, -1, {}, {}};
+      for (int64_t i : ce.events) {
+        auto it = event_t_s.find(i);
+        if (it != event_t_s.end()) out.t_s = std::max(out.t_s, it->second);
+      }
+      for (const auto& f : timeline.faults) {
+        if (out.t_s >= f.start_s && out.t_s <= f.end_s)
+          out.faults_open.push_back(f.kind + (f.target.empty() ? "" : " " + f.target));
+      }
+      for (const TaskEvent& te : task_events[ce.task])
+        out.timeline.push_back(
+            reports::TimelineRow{te.i, te.t_s, te.proc, te.type, te.f, te.detail});
+      p.counterexamples.push_back(std::move(out));
+    }
+    if (c.checker == "attribution" && c.counts.contains("matrix"))
+      r.attribution = c.counts["matrix"].get<decltype(r.attribution)>();
+    r.properties.push_back(std::move(p));
+  }
+  for (const auto& c : roots)
+    r.root_causes.push_back(reports::RootCause{c.task, c.blocked, c.examples});
+  for (const auto& f : timeline.faults) {
+    r.faults.push_back(
+        reports::FaultWindow{f.kind, f.target, f.start_s, f.end_s, f.tasks_in_flight, f.requests});
+  }
+  r.states.t_s = timeline.t_s;
+  r.states.tasks = timeline.tasks;
+  if (time_scale > 0) {
+    // A real run: its calls' throughput and latency, in wall units (run time / K).
+    Latency lat;
+    if (!BuildLatency((dir / "history.jsonl").string(), 40, &lat, &error)) return false;
+    r.time_scale = time_scale;
+    r.ops_t_s = lat.t_s;
+    const double wall_s = std::max(1e-3, static_cast<double>(sum.sim_ms) / 1000.0 / time_scale);
+    for (const auto& [op, o] : lat.ops) {
+      reports::OpStats st{op, o.calls, static_cast<double>(o.calls) / wall_s,
+                          o.p50_ms / time_scale, o.p99_ms / time_scale, {}, {}, {}};
+      for (double x : o.per_s) st.per_s_t.push_back(x * time_scale);
+      for (double x : o.p50_ms_t) st.p50_ms_t.push_back(x / time_scale);
+      for (double x : o.p99_ms_t) st.p99_ms_t.push_back(x / time_scale);
+      r.ops.push_back(std::move(st));
+    }
+  }
+  // Memory: the rss series (real mode) and the OOM kills with the recovery (both modes).
+  Memory mem;
+  if (!BuildMemory((dir / "history.jsonl").string(), &mem, &error)) return false;
+  r.memory.mechanism = mem.mechanism;
+  r.memory.worker_limit_mb = static_cast<double>(mem.worker_limit_bytes) / (1 << 20);
+  r.memory.sink_limit_mb = static_cast<double>(mem.sink_limit_bytes) / (1 << 20);
+  r.memory.t_s = mem.t_s;
+  r.memory.oom_kills = mem.oom_kills;
+  r.memory.back_to_work_s = mem.back_to_work_s;
+  for (const auto& [proc, s] : mem.procs) {
+    reports::RssLine line{proc, {}, static_cast<double>(s.peak_bytes) / (1 << 20),
+                          s.slope_mb_per_min, s.mb_per_1000_tasks, s.growing, s.oom_kills};
+    for (int64_t b : s.bytes) line.mb.push_back(static_cast<double>(b) / (1 << 20));
+    r.memory.procs.push_back(std::move(line));
+  }
+  r.history_sha = FileHash((dir / "history.jsonl").string());
+  r.reproduce = command;
+  std::ofstream(dir / "command.txt") << command << "\n";
+  return reports::WriteAll(r, dir.string());
+}
+
+
+// A multiplier like "5x", "0.5" or "50X"; false (with *why) outside (0, 1000].
+bool ParseLoad(std::string text, double* load, std::string* why) {
+  const std::string original = text;
+  if (!text.empty() && (text.back() == 'x' || text.back() == 'X')) text.pop_back();
+  try {
+    size_t used = 0;
+    *load = std::stod(text, &used);
+    if (used != text.size()) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    *why = "'" + original + "' is not a multiplier like 5x";
+    return false;
+  }
+  if (!(*load > 0 && *load <= 1000)) {
+    *why = original + " is outside (0, 1000]x";
+    return false;
+  }
+  return true;
+}
+
+SimRun RunSimAndReport(const Scenario& s, const std::string& file, const std::string& out_root,
+                       uint64_t seed, double load, const engine::BugSwitches& bugs,
+                       const std::string& bug_args, bool self_check, bool show_progress) {
+  SimRun run;
+  run.dir = std::filesystem::path(out_root) / s.name;
+  if (!MakeDirectory(run.dir / "logs")) return run;
+  SimOptions o{&s, seed, load, bugs, (run.dir / "history.jsonl").string(), nullptr};
+  if (show_progress) o.progress = ProgressPrinter(s.name);
+  auto sum = RunSimulation(o);
+  if (!sum.ok()) {
+    std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
+              << "\n";
+    return run;
+  }
+  run.summary = *sum;
+  run.command = "ithappens run " + file + " --mode sim --seed " + std::to_string(seed) +
+                " --load " + LoadText(load) + " --out " + out_root + bug_args;
+  if (self_check) {
+    std::string first = FileHash(o.history_path);
+    SimOptions again = o;
+    again.history_path = (run.dir / "history.again.jsonl").string();
+    auto sum2 = RunSimulation(again);
+    std::string second = sum2.ok() ? FileHash(again.history_path) : "failed";
+    std::filesystem::remove(again.history_path);
+    if (first != second) {
+      std::cerr << "ithappens: determinism self-check FAILED: seed " << seed << " gave histories "
+                << first << " and " << second << " (the harness is at fault)\n";
+      return run;
+    }
+    std::cout << "determinism self-check: two runs of seed " << seed << " gave history " << first
+              << "\n";
+  }
+  std::string error;
+  run.results = CheckHistoryFile(o.history_path, &error);
+  if (run.results.empty()) {
+    std::cerr << "ithappens: cannot read back the history: " << error << "\n";
+    return run;
+  }
+  run.roots = RootCauses(o.history_path, &error);
+  if (!BuildTimeline(o.history_path, 200, &run.timeline, &error) ||
+      !WriteReports(run.dir, s, "sim", seed, load, bugs, run.summary, run.results, run.roots,
+                    run.timeline, run.command)) {
+    std::cerr << "ithappens: the harness failed writing the reports: " << error << "\n";
+    return run;
+  }
+  run.exit = ExitFor(Compose(run.results));
+  return run;
+}
+
+}  // namespace ithappens::harness
