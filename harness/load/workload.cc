@@ -134,6 +134,17 @@ json PlannedHook::PlanValue(const std::vector<PlannedTask>& tasks) const {
           {"until_ms", until_ms}, {"fires", fires}, {"next_ms", next_ms}};
 }
 
+int64_t HookCandidatesUntilMs(const Scenario& s, const WorkloadSpec& spec) {
+  std::vector<FaultSpec> faults = s.faults;
+  std::sort(faults.begin(), faults.end(),
+            [](const FaultSpec& a, const FaultSpec& b) { return a.at_ms < b.at_ms; });
+  int64_t held = spec.until_ms;  // the removal may be held up until then
+  for (const FaultSpec& f : faults) {
+    if (f.at_ms <= held && f.at_ms + f.duration_ms > held) held = f.at_ms + f.duration_ms;
+  }
+  return held > spec.until_ms ? held + kHookRemovalSlackMs : spec.until_ms;
+}
+
 namespace {
 // One hook per ordinal; each candidate fire becomes a planned task.
 void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workload* out) {
@@ -159,10 +170,11 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
     auto program =
         std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(t.payload));
     const std::string expect = Expect(*program, spec.retries, s.worker_memory_mb, &effects);
+    const int64_t candidates_until_ms = HookCandidatesUntilMs(s, spec);
     for (int64_t abs = cron->NextAfter(epoch_ms + spec.at_ms); abs >= 0;
          abs = cron->NextAfter(abs)) {
-      const bool after_until = abs > epoch_ms + spec.until_ms;
-      if (after_until && !h.fire_ms.empty() && h.fire_ms.back() > spec.until_ms) {
+      const bool after_until = abs > epoch_ms + candidates_until_ms;
+      if (after_until && !h.fire_ms.empty() && h.fire_ms.back() > candidates_until_ms) {
         h.next_ms = abs - epoch_ms;
         break;
       }
@@ -485,10 +497,12 @@ RunSize SizeOfRun(const Scenario& s, double load) {
       per_unit = width + 2;
     }
     if (spec.kind == "hook") {
-      // Every candidate fire is a planned task: the fires in (at, until] and the next one.
+      // Every candidate fire is a planned task: the fires in (at, until] (later while
+      // faults may hold up the removal) and the next one.
       double fires = 1;
+      const int64_t until = HookCandidatesUntilMs(s, spec);
       if (auto cron = engine::CronSchedule::Parse(spec.schedule); cron.ok()) {
-        for (int64_t t = cron->NextAfter(spec.at_ms); t >= 0 && t <= spec.until_ms;
+        for (int64_t t = cron->NextAfter(spec.at_ms); t >= 0 && t <= until;
              t = cron->NextAfter(t)) {
           if (++fires > kMaxFiresPerHook + 1) break;
         }

@@ -110,6 +110,15 @@ class ProgramCache {
 // The size of a whole run, computed from the scenario and the load without planning it
 // (a 10^12-task scenario is refused in microseconds, not after it ran out of memory).
 // Every figure is an upper bound of what the run makes.
+// Until when a hook's fires are candidates (planned tasks): its until_s, or, when faults
+// are open then, the end of the last of them (chained: one open when the one before ends)
+// plus kHookRemovalSlackMs. The client removes its hook at until_s and retries while the
+// engine cannot answer; the hook fires on until the removal lands, and those fires are
+// the platform doing its job. Fires after the removal was acknowledged stay violations
+// (hook-fires); fires of candidates after the removal was sent are never owed.
+inline constexpr int64_t kHookRemovalSlackMs = 10 * 60'000;
+int64_t HookCandidatesUntilMs(const Scenario& s, const WorkloadSpec& spec);
+
 struct RunSize {
   double tasks = 0;    // planned tasks (hook fires included), x load
   double creates = 0;  // create calls the clients send (cron fillers re-submit), x load
