@@ -5,9 +5,11 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "harness/checker.h"
+#include "harness/cli/explore.h"
 #include "harness/scenario/scenario.h"
 #include "harness/sim/sim.h"
 
@@ -84,6 +86,50 @@ void CheckerEvents(benchmark::State& state) {
   state.counters["events_per_s"] =
       benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
 }
+
+// `ithappens explore`'s pace: seeds per minute (each seed: draw its schedule, simulate,
+// check), on a scenario of scenarios/ (0: smoke, 1: friday-batch), with `jobs` threads.
+void ExploreSeeds(benchmark::State& state) {
+  const char* names[] = {"smoke", "friday-batch"};
+  auto s = LoadScenario(std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/" +
+                        names[state.range(0)] + ".yaml");
+  if (!s.ok()) {
+    state.SkipWithError(s.status().ToString().c_str());
+    return;
+  }
+  const std::filesystem::path scratch =
+      std::filesystem::temp_directory_path() / ("ithappens-bench-explore-" + std::to_string(getpid()));
+  std::filesystem::create_directories(scratch);
+  int64_t seeds = 0, invalid = 0;
+  uint64_t base = 1;
+  double wall_s = 0;
+  for (auto _ : state) {
+    ExploreOptions o;
+    o.scenario = &*s;
+    o.base_seed = base;
+    o.seeds = 20 * state.range(1);
+    o.jobs = static_cast<int>(state.range(1));
+    o.keep_going = true;
+    o.scratch_dir = scratch.string();
+    const ExploreRun run = Explore(o);
+    wall_s += run.wall_s;
+    seeds += static_cast<int64_t>(run.seeds.size());
+    for (const auto& r : run.seeds) invalid += r.verdict != Validity::kValid;
+    base += static_cast<uint64_t>(o.seeds);
+  }
+  std::filesystem::remove_all(scratch);
+  if (invalid > 0) state.SkipWithError("a seed was not valid on the correct engine");
+  state.counters["seeds_per_min"] = wall_s > 0 ? static_cast<double>(seeds) * 60 / wall_s : 0;
+}
+
+BENCHMARK(ExploreSeeds)
+    ->ArgNames({"scenario", "jobs"})
+    ->Args({0, 1})
+    ->Args({0, 2})
+    ->Args({1, 1})
+    ->Args({1, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK(SimLifecycles)
     ->ArgNames({"tasks", "faults"})
