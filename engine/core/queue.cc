@@ -72,6 +72,7 @@ bool QueueImpl::AllDepsSatisfied(const TaskEntry& e) const {
 
 void QueueImpl::AddPendingRun(TaskIndex i, ReasonCreated why) {
   TaskEntry& e = tasks_[i];
+  Moved(e.state(), TaskState::kPending);
   Run run;
   run.run_id = static_cast<uint32_t>(e.runs.size());
   run.state = RunState::kPending;
@@ -85,6 +86,7 @@ void QueueImpl::AddPendingRun(TaskIndex i, ReasonCreated why) {
 
 void QueueImpl::AddExceptionRunUnscheduled(TaskIndex i, ReasonResolved reason) {
   TaskEntry& e = tasks_[i];
+  Moved(e.state(), TaskState::kException);
   Run run;
   run.run_id = static_cast<uint32_t>(e.runs.size());
   run.state = RunState::kException;
@@ -106,6 +108,7 @@ void QueueImpl::ResolveRun(TaskIndex i, RunState outcome, ReasonResolved reason)
     outcome = RunState::kFailed;
     reason = ReasonResolved::kFailed;
   }
+  Moved(e.state(), TaskStateOf(outcome));
   run.state = outcome;
   run.reason_resolved = reason;
   run.resolved_ms = clock_->NowMs();
@@ -261,6 +264,7 @@ Status QueueImpl::CreateLocked(std::shared_ptr<TaskDefinition> def, bool check_c
   const TaskIndex i = static_cast<TaskIndex>(tasks_.size());
   TaskDefinitionPtr ptr = std::move(def);
   TaskEntry& e = tasks_.emplace_back();
+  ++state_counts_[static_cast<size_t>(TaskState::kUnscheduled)];
   e.def = ptr;
   e.retries_left = ptr->retries;
   e.deps = std::move(deps);
@@ -307,6 +311,7 @@ Status QueueImpl::ClaimLocked(std::string_view group, std::string_view id, int n
       bytes += size;
       heap.pop();
       Run& run = e.runs.back();
+      Moved(e.state(), TaskState::kRunning);
       run.state = RunState::kRunning;
       run.worker = worker;
       run.started_ms = now;
@@ -393,7 +398,9 @@ Status QueueImpl::ReportLocked(const RunRef& ref, RunState outcome, ReasonResolv
     if (current && run.state == RunState::kRunning) {
       ResolveRun(i, outcome, reason);
     } else {
+      const TaskState before = e.state();
       run.state = outcome;
+      Moved(before, e.state());  // (an older run changes nothing here)
       run.reason_resolved = reason;
       run.resolved_ms = clock_->NowMs();
       if (outcome == RunState::kCompleted) e.ever_completed = true;
@@ -714,9 +721,7 @@ bool Queue::NeedsRecovery() {
 
 std::vector<int64_t> Queue::CountByState() {
   std::lock_guard<std::mutex> lock(impl_->mu_);
-  std::vector<int64_t> counts(6, 0);
-  for (const auto& e : impl_->tasks_) counts[static_cast<int>(e.state())]++;
-  return counts;
+  return std::vector<int64_t>(impl_->state_counts_.begin(), impl_->state_counts_.end());
 }
 
 }  // namespace ithappens::engine

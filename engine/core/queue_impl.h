@@ -16,6 +16,7 @@
 #include <queue>
 #include <string>
 #include <string_view>
+#include <array>
 #include <unordered_map>
 #include <vector>
 
@@ -144,6 +145,18 @@ class QueueImpl {
   WriteBatch batch_;       // changes of the call in progress
 
   std::vector<TaskEntry> tasks_;
+  // Tasks per state, kept as each run changes state (CountByState without a scan: the
+  // simulator asks once per simulated tick near the end of a run). Moved() at every
+  // change of a task's latest run; Recount() after a reload.
+  std::array<int64_t, 6> state_counts_{};
+  void Moved(TaskState from, TaskState to) {
+    --state_counts_[static_cast<size_t>(from)];
+    ++state_counts_[static_cast<size_t>(to)];
+  }
+  void Recount() {
+    state_counts_.fill(0);
+    for (const TaskEntry& e : tasks_) ++state_counts_[static_cast<size_t>(e.state())];
+  }
   TaskIdIndex by_id_;  // task id -> index into tasks_
   // Task groups: a flat index to each group's first and last member; members are linked
   // through TaskEntry::next_in_group.

@@ -112,6 +112,7 @@ Status QueueImpl::ReloadLocked() {
       leases_.push(TimedRef{e.runs.back().taken_until_ms, i, e.runs.back().run_id});
     }
   }
+  Recount();
   return Status::Ok();
 }
 

@@ -233,6 +233,16 @@ std::string Diff(const Model& m, Queue& q) {
       if (a.taken_until_ms != b.taken_until) return rw + "takenUntil differs";
     }
   }
+  // The queue's tasks per state (kept incrementally) are the model's.
+  std::vector<int64_t> want(6, 0);
+  for (const MTask& t : m.tasks) ++want[static_cast<size_t>(t.State())];
+  if (q.CountByState() != want) {
+    std::string got;
+    for (int64_t n : q.CountByState()) got += " " + std::to_string(n);
+    std::string model;
+    for (int64_t n : want) model += " " + std::to_string(n);
+    return "tasks per state:" + got + ", model" + model;
+  }
   return "";
 }
 
