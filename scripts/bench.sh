@@ -8,4 +8,7 @@ for b in "$build"/bin/ithappens-bench-*; do
   echo "== $name"
   "$b" --benchmark_out="out/bench/$name.json" --benchmark_out_format=json
 done
+
+# Our durable engine beside beanstalkd, one table with the ratios (issue 13).
+bash scripts/bench-side-by-side.sh "$build"
 echo "make bench: results in out/bench/"

@@ -104,6 +104,12 @@ int main(int argc, char** argv) {
   builder.SetMaxSendMessageSize(static_cast<int>(engine::kMaxMessageBytes));
   builder.RegisterService(&service);
   builder.RegisterService(&control);
+  // The sync server runs each call on a polling thread and keeps at most MAX_POLLERS idle
+  // ones: with the default (2) every call that waited for its group commit ended its
+  // thread and the next call made one (clone, mmap, munmap: a quarter of the engine's CPU
+  // with 16 clients). Idle threads wait on the completion queue and cost nothing.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     log->error("cannot listen on {}", listen);
@@ -147,6 +153,9 @@ int main(int argc, char** argv) {
   }
   cv.notify_all();
   ticker.join();
-  log->info("stopped");
+  // What group commit achieved: batches (one per durable call) per transaction (one fsync).
+  const engine::SqliteStore::Counters c = store.value()->counters();
+  log->info("stopped: {} transactions for {} batches ({} failed)", c.transactions, c.batches,
+            c.failed_transactions);
   return 0;
 }

@@ -258,8 +258,10 @@ int Bench(const std::string& file, const std::vector<double>& loads,
   auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
   std::printf("%s (seed %llu): wall-clock measurements of the simulator and the checkers\n",
               s.name.c_str(), static_cast<unsigned long long>(seed));
-  std::printf("%8s %9s %10s %10s %9s %13s %13s %9s %13s  %s\n", "load", "tasks", "events", "sim s",
-              "wall s", "lifecycles/s", "sim s/wall s", "check s", "events/s", "verdict");
+  std::printf("%8s %9s %10s %10s %9s %13s %9s %8s %13s %9s %13s  %s\n", "load", "tasks", "events",
+              "sim s", "wall s", "lifecycles/s", "us/task", "x prev", "sim s/wall s", "check s",
+              "events/s", "verdict");
+  double prev_us = 0;
   for (double load : loads) {
     const std::string history = (dir / ("bench-" + LoadText(load) + ".jsonl")).string();
     SimOptions o{&s, seed, load, {}, history, ProgressPrinter(s.name + " " + LoadText(load))};
@@ -282,21 +284,28 @@ int Bench(const std::string& file, const std::vector<double>& loads,
     const Validity v = Compose(results);
     worst = std::max(worst, ExitFor(v));
     const double sim_s = seconds(t1 - t0), check_s = seconds(t2 - t1);
+    // The simulator's cost per task, and its ratio to the previous load's: a flat cost
+    // per task gives 1.0 whatever the load.
+    const double us_per_task = sim_s * 1e6 / static_cast<double>(std::max<int64_t>(1, sum->tasks));
+    const double vs_prev = prev_us > 0 ? us_per_task / prev_us : 1.0;
+    prev_us = us_per_task;
     nlohmann::json row = {{"load", load},
                           {"tasks", sum->tasks},
                           {"events", sum->events},
                           {"simulated_s", sum->sim_ms / 1000.0},
                           {"sim_wall_s", sim_s},
                           {"lifecycles_per_s", sum->tasks / sim_s},
+                          {"us_per_task", us_per_task},
+                          {"us_per_task_vs_previous_load", vs_prev},
                           {"simulated_s_per_wall_s", sum->sim_ms / 1000.0 / sim_s},
                           {"check_wall_s", check_s},
                           {"checked_events_per_s", sum->events / check_s},
                           {"verdict", ToString(v)}};
-    std::printf("%8s %9lld %10lld %10.0f %9.3f %13.0f %13.0f %9.3f %13.0f  %s\n",
+    std::printf("%8s %9lld %10lld %10.0f %9.3f %13.0f %9.1f %8.2f %13.0f %9.3f %13.0f  %s\n",
                 LoadText(load).c_str(), static_cast<long long>(sum->tasks),
                 static_cast<long long>(sum->events), sum->sim_ms / 1000.0, sim_s,
-                sum->tasks / sim_s, sum->sim_ms / 1000.0 / sim_s, check_s, sum->events / check_s,
-                std::string(ToString(v)).c_str());
+                sum->tasks / sim_s, us_per_task, vs_prev, sum->sim_ms / 1000.0 / sim_s, check_s,
+                sum->events / check_s, std::string(ToString(v)).c_str());
     std::fflush(stdout);
     rows.push_back(std::move(row));
   }

@@ -1,9 +1,12 @@
 // End-to-end durable lifecycles over gRPC on loopback: a real ithappens-engine process
 // (SQLite, WAL, synchronous=FULL, group commit), and client threads that each act as a
-// producer+worker: CreateTasks(B) -> ClaimWork(B) -> ReportCompletedBatch(B). Every change
-// is acknowledged only after its fsync. Arguments: batch size B; threads 1, 2, 4.
+// producer+worker over a connection of its own: CreateTasks(B) -> ClaimWork(B) ->
+// ReportCompletedBatch(B). Every change is acknowledged only after its fsync. Arguments:
+// batch size B (1: unbatched, a call per task, as a worker claims); threads 1..16.
+// scripts/bench.sh sets these figures beside beanstalkd's (../shared/peers).
 #include <benchmark/benchmark.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,7 +57,18 @@ void StartEngine(const benchmark::State&) {
 
 void StopEngine(const benchmark::State&) {
   kill(g_engine->pid, SIGTERM);
-  waitpid(g_engine->pid, nullptr, 0);
+  struct rusage ru {};
+  wait4(g_engine->pid, nullptr, 0, &ru);
+  // The engine's CPU over the whole benchmark (all its repetitions), for the CPU budget.
+  std::fprintf(stderr, "engine cpu: user %.2f s, sys %.2f s\n",
+               ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+               ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+  // The engine's last log line: transactions (fsyncs) for batches (durable calls).
+  std::ifstream log(g_engine->dir / "engine.log");
+  std::string line, last;
+  while (std::getline(log, line))
+    if (line.find("stopped:") != std::string::npos) last = line;
+  std::fprintf(stderr, "%s\n", last.c_str());
   std::filesystem::remove_all(g_engine->dir);
   delete g_engine;
   g_engine = nullptr;
@@ -63,7 +77,8 @@ void StopEngine(const benchmark::State&) {
 void DurableLifecycles(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   const std::string worker = "w" + std::to_string(state.thread_index());
-  rpc::QueueClient client(rpc::Connect("127.0.0.1:" + std::to_string(g_engine->port)));
+  rpc::QueueClient client(
+      rpc::Connect("127.0.0.1:" + std::to_string(g_engine->port), /*own_connection=*/true));
   uint32_t counter = 0;
   std::vector<engine::TaskDefinition> defs(batch);
   std::vector<engine::Status> results;
@@ -106,8 +121,8 @@ BENCHMARK(DurableLifecycles)
     ->Setup(StartEngine)
     ->Teardown(StopEngine)
     ->Threads(1)
-    ->Threads(2)
     ->Threads(4)
+    ->Threads(16)
     ->UseRealTime()
     ->MinTime(1.0);
 

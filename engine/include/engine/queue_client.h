@@ -33,8 +33,10 @@ struct RetryPolicy {
   double jitter = 0.5;  // each backoff is scaled by 1 - jitter * U[0, 1)
 };
 
-// A channel to host:port with our message size limits.
-std::shared_ptr<grpc::Channel> Connect(const std::string& target);
+// A channel to host:port with our message size limits. Channels to one target share a
+// TCP connection unless own_connection (a client per connection, as separate processes
+// would be: the benchmarks' client threads).
+std::shared_ptr<grpc::Channel> Connect(const std::string& target, bool own_connection = false);
 
 class Retrier {
  public:
