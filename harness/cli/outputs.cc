@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <vector>
 
 #include "engine/hash.h"
 #include "reports/report.h"
@@ -29,12 +30,19 @@ int ExitFor(Validity v) {
 }
 
 std::string FileHash(const std::string& path) {
+  // Chained over 1 MiB chunks: a history of gigabytes is never held in memory (it was, twice,
+  // once read and once copied out of a stringstream).
   std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  std::vector<char> chunk(1 << 20);
+  uint64_t h = 0;
+  while (in) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto n = static_cast<size_t>(in.gcount());
+    if (n == 0) break;
+    h = engine::StableHash(std::string_view(chunk.data(), n), h);
+  }
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(engine::StableHash(ss.str(), 0)));
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
 }
 
