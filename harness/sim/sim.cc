@@ -136,7 +136,8 @@ class Simulation final : public Driver {
     if (op.f == "create") {
       // What the checkers need of the definition: its digest (a re-create with another
       // definition must be refused) and its retries.
-      std::string v = "{\"digest\":\"" + DefinitionDigest(*op.def) + "\",\"priority\":\"" +
+      std::string v = "{\"digest\":\"" + (op.digest.empty() ? DefinitionDigest(*op.def) : op.digest) +
+                      "\",\"priority\":\"" +
                       std::string(engine::ToString(op.def->priority)) +
                       "\",\"retries\":" + std::to_string(op.def->retries);
       if (!op.probe.empty()) {
@@ -174,6 +175,7 @@ class Simulation final : public Driver {
       Emit("plan", EventType::kPlan, "task", t.def.task_id, t.PlanJson());
       programs_.emplace(t.def.task_id, t.program);
     }
+    submitted_.assign(plan_.size(), Submitted{});
     hook_creating_.assign(workload_.hooks.size(), false);
     hook_remove_waiting_.assign(workload_.hooks.size(), false);
     for (size_t h = 0; h < workload_.hooks.size(); ++h) {
@@ -200,23 +202,28 @@ class Simulation final : public Driver {
         SubmitProbe(0);
       });
     }
-    WorkloadGenerator generator(workload_);
-    while (auto sub = generator.Next()) {
+    for (const Submission& sub : workload_.submissions) {
       // The clients' later calls (re-create, cancel, rerun) belong to the workload: the
       // heal phase starts after them.
-      for (size_t k : sub->tasks) {
+      for (size_t k : sub.tasks) {
         const PlannedTask& t = plan_[k];
         const int64_t later = std::max({t.recreate_after_ms, t.cancel_after_ms, t.rerun_after_ms});
-        if (later >= 0) last_event_ms_ = std::max(last_event_ms_, sub->at_ms + later);
+        if (later >= 0) last_event_ms_ = std::max(last_event_ms_, sub.at_ms + later);
       }
-      At(kEpochMs + sub->at_ms, [this, chain = sub->tasks] { SubmitChain(chain, 0); });
     }
+    // Every submission at its time, in planning order among equal times (the stream takes
+    // the seqs one At() per submission would have taken, at this same point).
+    std::vector<int64_t> at;
+    at.reserve(workload_.submissions.size());
+    for (const Submission& sub : workload_.submissions) at.push_back(kEpochMs + sub.at_ms);
+    loop_.SetStream(std::move(at), [this](uint32_t k) { SubmitChain(k, 0); });
     last_event_ms_ = std::max(last_event_ms_, workload_.last_ms);
   }
 
   // Creates chain[k], then (when its create is answered) chain[k+1]. A task whose create
   // was acknowledged gets its client's later calls (re-create, cancel, rerun).
-  void SubmitChain(std::vector<size_t> chain, size_t k) {
+  void SubmitChain(uint32_t sub, size_t k) {
+    const std::vector<size_t>& chain = workload_.submissions[sub].tasks;
     if (k == chain.size()) return;
     PlannedTask& t = plan_[chain[k]];
     t.def.created_ms = t.created_at_ms >= 0 ? kEpochMs + t.created_at_ms : Now();
@@ -224,31 +231,44 @@ class Simulation final : public Driver {
     if (t.def.deadline_ms <= hard_end_ms_)
       latest_deadline_ms_ = std::max(latest_deadline_ms_, t.def.deadline_ms);
     creates_in_flight_++;
-    auto def = std::make_shared<const TaskDefinition>(t.def);
-    SubmitCreate(def, t.client, 0, [this, chain, k, def](bool acknowledged) {
+    // A cron filler sends the same definition (its created time is fixed) again and
+    // again: made, and its digest computed, once.
+    Submitted& made = submitted_[chain[k]];
+    if (!made.def || made.def->created_ms != t.def.created_ms ||
+        made.def->deadline_ms != t.def.deadline_ms) {
+      made.def = std::make_shared<const TaskDefinition>(t.def);
+      made.digest = DefinitionDigest(t.def);
+    }
+    auto def = made.def;
+    std::string digest = made.digest;
+    // Not kept for a definition made once (its created time is the submission's).
+    if (t.created_at_ms < 0) made = Submitted{};
+    SubmitCreate(def, t.client, 0, [this, sub, k, def](bool acknowledged) {
       creates_in_flight_--;
-      if (acknowledged) LaterCalls(plan_[chain[k]], def);
-      SubmitChain(chain, k + 1);
-    });
+      if (acknowledged) LaterCalls(plan_[workload_.submissions[sub].tasks[k]], def);
+      SubmitChain(sub, k + 1);
+    }, nullptr, std::move(digest));
   }
 
   // Sends a create, retrying it while the outcome is unknown; then(acknowledged). A probe
   // (BoundProbes) names what it probes in the history.
   void SubmitCreate(std::shared_ptr<const TaskDefinition> def, int client, int attempt,
-                    std::function<void(bool)> then, const BoundProbe* probe = nullptr) {
+                    std::function<void(bool)> then, const BoundProbe* probe = nullptr,
+                    std::string digest = {}) {
     Operation op;
     op.proc = "client-" + std::to_string(client);
     op.f = "create";
     op.task = def->task_id;
     op.def = def;
+    op.digest = digest;
     if (probe != nullptr) {
       op.probe = probe->accept ? "accept" : "refuse";
       op.bound = probe->bound;
     }
-    Call(std::move(op), [this, def, client, attempt, then, probe](const Completion& c) {
+    Call(std::move(op), [this, def, client, attempt, then, probe, digest](const Completion& c) {
       if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
-        After(Backoff(attempt), [this, def, client, attempt, then, probe] {
-          SubmitCreate(def, client, attempt + 1, then, probe);
+        After(Backoff(attempt), [this, def, client, attempt, then, probe, digest] {
+          SubmitCreate(def, client, attempt + 1, then, probe, digest);
         });
         return;
       }
@@ -449,6 +469,13 @@ class Simulation final : public Driver {
   static constexpr int64_t kProbeAtMs = 1'000;
   std::vector<BoundProbe> probes_;  // the bound probes (bound_probes), made at kProbeAtMs
   std::vector<bool> hook_creating_, hook_remove_waiting_;  // per planned hook
+  // Per planned task: the definition last sent, while its created time is fixed (a cron
+  // filler's), and its digest.
+  struct Submitted {
+    std::shared_ptr<const TaskDefinition> def;
+    std::string digest;
+  };
+  std::vector<Submitted> submitted_;
   // The run ends no earlier than the latest deadline that falls before its hard end, so a
   // task blocked until its deadline is judged after it.
   int64_t hard_end_ms_ = INT64_MAX, latest_deadline_ms_ = 0;

@@ -55,6 +55,7 @@ struct Operation {
                      // report-exception | create-hook | remove-hook
   std::string task;  // the task it is about ("" for claim)
   std::shared_ptr<const engine::TaskDefinition> def;              // create: the definition
+  std::string digest;  // create: DefinitionDigest(*def) when the caller has it already
   std::shared_ptr<const engine::HookDefinition> hook;             // create-hook, remove-hook
   uint32_t run = 0;                                               // reclaim, report-*: the run
   int n = 0;                                                      // claim: at most this many runs
