@@ -134,6 +134,13 @@ json PlannedHook::PlanValue(const std::vector<PlannedTask>& tasks) const {
           {"until_ms", until_ms}, {"fires", fires}, {"next_ms", next_ms}};
 }
 
+std::vector<Submission> ExpandSubmissions(const Workload& w) {
+  std::vector<Submission> out;
+  WorkloadGenerator g(w);
+  while (auto s = g.Next()) out.push_back(std::move(*s));
+  return out;
+}
+
 int64_t HookCandidatesUntilMs(const Scenario& s, const WorkloadSpec& spec) {
   std::vector<FaultSpec> faults = s.faults;
   std::sort(faults.begin(), faults.end(),
@@ -465,9 +472,8 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
       }
       if (spec.kind == "cron") {
         // The filler re-submits the same task every every_ms until until_ms.
-        for (int64_t at = spec.at_ms; at <= spec.until_ms; at += spec.every_ms) {
-          out.submissions.push_back(Submission{at, chain});
-        }
+        out.submissions.push_back(Submission{spec.at_ms, chain, spec.every_ms,
+                                             (spec.until_ms - spec.at_ms) / spec.every_ms + 1});
       } else if (spec.kind == "rate") {
         // Open loop: arrivals evenly spaced over [at, until), whatever the platform does.
         out.submissions.push_back(

@@ -86,7 +86,7 @@ struct PlannedHook {
 struct Workload {
   std::vector<PlannedTask> tasks;
   std::vector<PlannedHook> hooks;
-  std::vector<Submission> submissions;  // in planning order
+  std::vector<Submission> submissions;  // in planning order (a repeating one: once)
   int64_t last_ms = 0;                  // the last submission time of any workload
 };
 
@@ -146,18 +146,29 @@ engine::Status CheckRunSize(const Scenario& scenario, double load);
 // and hook task ids depend on the absolute fire time.
 Workload PlanWorkload(const Scenario& scenario, double load, int64_t epoch_ms = 0);
 
-// The submissions of a planned workload, one by one.
+// The submissions of a planned workload, one by one, each repetition of a repeating one
+// on its own (in planning order: a submission's repetitions one after the other).
 class WorkloadGenerator final : public Generator {
  public:
   explicit WorkloadGenerator(const Workload& w) : w_(w) {}
   std::optional<Submission> Next() override {
     if (next_ == w_.submissions.size()) return std::nullopt;
-    return w_.submissions[next_++];
+    const Submission& s = w_.submissions[next_];
+    Submission one{s.at_ms + rep_ * s.every_ms, s.tasks};
+    if (++rep_ >= s.repeats) {
+      rep_ = 0;
+      ++next_;
+    }
+    return one;
   }
 
  private:
   const Workload& w_;
   size_t next_ = 0;
+  int64_t rep_ = 0;
 };
+
+// Every submission with its repetitions spelled out, in planning order (real mode, tests).
+std::vector<Submission> ExpandSubmissions(const Workload& w);
 
 }  // namespace ithappens::harness

@@ -293,7 +293,8 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
 
     // Every client's link gets its proxy before anything runs.
     std::map<int, std::vector<const Submission*>> by_client;
-    for (const Submission& sub : workload.submissions)
+    const std::vector<Submission> submissions = ExpandSubmissions(workload);
+    for (const Submission& sub : submissions)
       by_client[workload.tasks[sub.tasks.front()].client].push_back(&sub);
     std::map<int, int> client_ports;
     for (auto& [client, subs] : by_client) {
@@ -697,7 +698,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     // Quiet: no planned task pending or running, past the latest deadline that falls
     // before the hard end; or the hard end itself.
     int64_t last_ms = std::max(workload.last_ms, LastFaultEndMs(s.faults));
-    for (const Submission& sub : workload.submissions) last_ms = std::max(last_ms, sub.at_ms);
+    for (const Submission& sub : workload.submissions) last_ms = std::max(last_ms, sub.LastAtMs());
     for (const PlannedHook& hook : workload.hooks) last_ms = std::max(last_ms, hook.until_ms);
     const int64_t hard_end = last_ms + s.heal_ms;
     int64_t latest_deadline = 0;

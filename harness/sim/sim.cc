@@ -208,15 +208,16 @@ class Simulation final : public Driver {
       for (size_t k : sub.tasks) {
         const PlannedTask& t = plan_[k];
         const int64_t later = std::max({t.recreate_after_ms, t.cancel_after_ms, t.rerun_after_ms});
-        if (later >= 0) last_event_ms_ = std::max(last_event_ms_, sub.at_ms + later);
+        if (later >= 0) last_event_ms_ = std::max(last_event_ms_, sub.LastAtMs() + later);
       }
     }
     // Every submission at its time, in planning order among equal times (the stream takes
     // the seqs one At() per submission would have taken, at this same point).
-    std::vector<int64_t> at;
-    at.reserve(workload_.submissions.size());
-    for (const Submission& sub : workload_.submissions) at.push_back(kEpochMs + sub.at_ms);
-    loop_.SetStream(std::move(at), [this](uint32_t k) { SubmitChain(k, 0); });
+    std::vector<TimerLoop::Repeating> items;
+    items.reserve(workload_.submissions.size());
+    for (const Submission& sub : workload_.submissions)
+      items.push_back({kEpochMs + sub.at_ms, sub.every_ms, sub.repeats});
+    loop_.SetStream(items, [this](uint32_t k, int64_t) { SubmitChain(k, 0); });
     last_event_ms_ = std::max(last_event_ms_, workload_.last_ms);
   }
 

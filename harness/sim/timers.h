@@ -32,12 +32,17 @@ class TimerLoop {
     });
   }
 
-  // Timers known in advance, set without a heap entry or a callback each: n seqs are
-  // reserved now (as n calls of At() would have taken), item k runs as run(k) at at[k],
-  // in (at, seq) order among the other timers, exactly where At() would have put it. The
-  // simulator's workload submissions (a cron filler's 10^6 re-submissions at 50x) would
-  // otherwise fill the heap and hold a callback each from the start.
-  void SetStream(std::vector<int64_t> at, std::function<void(uint32_t)> run);
+  // Timers known in advance, set without a callback each and without a heap entry per
+  // repetition: item k runs as run(k, r) at at + r * every for r < repeats. The seqs of
+  // every repetition are reserved now, in item order (as that many calls of At() would
+  // have taken them), so each runs exactly where At() would have put it. The simulator's
+  // workload submissions (a cron filler's 10^6 re-submissions at 50x) would otherwise fill
+  // the heap and hold a callback each from the start.
+  struct Repeating {
+    int64_t at = 0, every = 0, repeats = 1;
+  };
+  void SetStream(const std::vector<Repeating>& items,
+                 std::function<void(uint32_t, int64_t)> run);
 
   // Runs the timers in order until none is left, Stop() was called, or the next one is
   // after end_ms; progress() after every kProgressEvery timers.
@@ -55,15 +60,17 @@ class TimerLoop {
   engine::ManualClock clock_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
   std::vector<Callback> slots_;
-  // The stream (SetStream): items in (at, seq) order, the next at stream_next_.
-  struct StreamItem {
+  // The stream (SetStream): one cursor per item, at its next repetition, in a heap.
+  struct Cursor {
     int64_t at;
     uint64_t seq;
     uint32_t k;
+    int64_t rep;
+    bool operator>(const Cursor& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
-  std::vector<StreamItem> stream_;
-  size_t stream_next_ = 0;
-  std::function<void(uint32_t)> stream_run_;
+  std::priority_queue<Cursor, std::vector<Cursor>, std::greater<Cursor>> stream_;
+  std::vector<Repeating> stream_items_;
+  std::function<void(uint32_t, int64_t)> stream_run_;
   std::vector<uint32_t> free_slots_;
   uint64_t seq_ = 0;
   bool stopped_ = false;

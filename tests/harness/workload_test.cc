@@ -219,7 +219,8 @@ TEST(RunSize, EqualsThePlanOfEveryScenarioAtEveryLoad) {
     for (double load : {1.0, 5.0, 50.0}) {
       const Workload w = PlanWorkload(*s, load);
       double creates = 0, effects = 0;
-      for (const Submission& sub : w.submissions) creates += static_cast<double>(sub.tasks.size());
+      for (const Submission& sub : w.submissions)
+        creates += static_cast<double>(sub.tasks.size() * sub.repeats);
       for (const PlannedTask& t : w.tasks) {
         if (t.recreate_after_ms >= 0) creates += 2;
         effects += static_cast<double>(t.effects.size());

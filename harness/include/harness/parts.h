@@ -111,9 +111,14 @@ class NoopNemesis final : public Nemesis {
 
 // One thing the workload does: at at_ms after the run began, submit the planned tasks
 // `tasks` (indices into the plan), one after the other (a chain waits for each create).
+// A cron filler's submission repeats: `repeats` times, every every_ms from at_ms (one
+// record, not one per repetition: 10^6 of them at 50x).
 struct Submission {
   int64_t at_ms = 0;
   std::vector<size_t> tasks;
+  int64_t every_ms = 0;
+  int64_t repeats = 1;
+  int64_t LastAtMs() const { return at_ms + (repeats - 1) * every_ms; }
 };
 
 // The workload as a sequence of submissions, in the order they were planned (the driver
