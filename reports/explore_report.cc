@@ -280,16 +280,10 @@ std::string RenderExploreHtml(const ExploreReport& r) {
 }
 
 bool WriteExplore(const ExploreReport& r, const std::string& dir) {
-  auto write = [&](const char* name, const std::string& text) {
-    std::ofstream f(dir + "/" + name);
-    f << text;
-    return static_cast<bool>(f);
-  };
-  bool ok = write("explore.json", ToJson(r).dump(2) + "\n");
-  ok &= write("junit.xml", RenderExploreJunit(r));
-  ok &= write("summary.md", RenderExploreMarkdown(r));
-  ok &= write("report.html", RenderExploreHtml(r));
-  return ok;
+  return internal::WriteFiles(dir, {{"explore.json", ToJson(r).dump(2) + "\n"},
+                                    {"junit.xml", RenderExploreJunit(r)},
+                                    {"summary.md", RenderExploreMarkdown(r)},
+                                    {"report.html", RenderExploreHtml(r)}});
 }
 
 }  // namespace ithappens::reports

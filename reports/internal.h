@@ -18,5 +18,8 @@ Counterexample CounterexampleFromJson(const nlohmann::json& c);
 std::string CounterexampleHtml(const std::string& property, const Counterexample& c);
 // <!doctype html> ... <body>: the pages' one style.
 std::string PageHead(const std::string& title);
+// Writes each (name, text) into dir; false if one could not be written.
+bool WriteFiles(const std::string& dir,
+                const std::vector<std::pair<const char*, std::string>>& files);
 
 }  // namespace ithappens::reports::internal

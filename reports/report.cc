@@ -679,17 +679,22 @@ std::string RenderBenchHtml(const json& bench) {
   return h.str();
 }
 
-bool WriteAll(const Report& r, const std::string& dir) {
-  auto write = [&](const char* name, const std::string& text) {
+bool internal::WriteFiles(const std::string& dir,
+                          const std::vector<std::pair<const char*, std::string>>& files) {
+  bool ok = true;
+  for (const auto& [name, text] : files) {
     std::ofstream f(dir + "/" + name);
     f << text;
-    return static_cast<bool>(f);
-  };
-  bool ok = write("report.json", ToJson(r).dump(2) + "\n");
-  ok &= write("junit.xml", RenderJunit(r));
-  ok &= write("summary.md", RenderMarkdown(r));
-  ok &= write("report.html", RenderHtml(r));
+    ok &= static_cast<bool>(f);
+  }
   return ok;
+}
+
+bool WriteAll(const Report& r, const std::string& dir) {
+  return internal::WriteFiles(dir, {{"report.json", ToJson(r).dump(2) + "\n"},
+                                    {"junit.xml", RenderJunit(r)},
+                                    {"summary.md", RenderMarkdown(r)},
+                                    {"report.html", RenderHtml(r)}});
 }
 
 }  // namespace ithappens::reports

@@ -80,6 +80,12 @@ std::string WorkloadText(const WorkloadSpec& w) {
   return w.kind + ": " + n + (w.fail_root ? ", failing root" : "");
 }
 
+// A workload line shift_ms earlier (its window with it).
+void Earlier(WorkloadSpec* w, int64_t shift_ms) {
+  w->at_ms -= shift_ms;
+  if (w->until_ms > 0) w->until_ms -= shift_ms;
+}
+
 // Targets renumbered into a smaller scenario: worker-k -> worker-(k mod workers), the same
 // for clients. False if one no longer suits its kind.
 bool Retarget(Scenario* s) {
@@ -354,28 +360,20 @@ ShrinkResult Shrink(const Scenario& failing, const std::string& property,
     progress |= reduce(first_event,
                        [&first_event](Scenario& s, int64_t v) {
                          const int64_t shift = (first_event(s) - v) * 1000;
-                         for (WorkloadSpec& w : s.workload) {
-                           w.at_ms -= shift;
-                           if (w.until_ms > 0) w.until_ms -= shift;
-                         }
+                         for (WorkloadSpec& w : s.workload) Earlier(&w, shift);
                          for (FaultSpec& f : s.faults) f.at_ms -= shift;
                        },
                        0, "the whole run's start s");
     progress |= reduce(first_at,
                        [&first_at](Scenario& s, int64_t v) {
                          const int64_t shift = (first_at(s) - v) * 1000;
-                         for (WorkloadSpec& w : s.workload) {
-                           w.at_ms -= shift;
-                           if (w.until_ms > 0) w.until_ms -= shift;
-                         }
+                         for (WorkloadSpec& w : s.workload) Earlier(&w, shift);
                        },
                        0, "workload start s (all lines)");
     for (size_t w = 0; w < cur.workload.size(); ++w) {
       progress |= reduce([w](const Scenario& s) { return s.workload[w].at_ms / 1000; },
                          [w](Scenario& s, int64_t v) {
-                           const int64_t shift = s.workload[w].at_ms - v * 1000;
-                           s.workload[w].at_ms -= shift;
-                           if (s.workload[w].until_ms > 0) s.workload[w].until_ms -= shift;
+                           Earlier(&s.workload[w], s.workload[w].at_ms - v * 1000);
                          },
                          0, "workload[" + std::to_string(w) + "] start s");
     }

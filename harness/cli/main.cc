@@ -73,34 +73,19 @@ void PrintCoverage(const Timeline& timeline, std::ostream& os) {
   }
 }
 
-// `ithappens report RUN_DIR`: renders the reports again from RUN_DIR/report.json.
-int Rerender(const std::string& dir) {
-  if (!std::filesystem::exists(std::filesystem::path(dir) / "report.json") &&
-      std::filesystem::exists(std::filesystem::path(dir) / "explore.json")) {
-    try {
-      std::ifstream in(std::filesystem::path(dir) / "explore.json");
-      const reports::ExploreReport r = reports::ExploreFromJson(nlohmann::json::parse(in));
-      if (!reports::WriteExplore(r, dir)) {
-        std::cerr << "ithappens: cannot write reports into " << dir << "\n";
-        return kExitHarness;
-      }
-      std::cout << "rendered " << dir << "/report.html, summary.md, junit.xml (" << r.verdict
-                << ")\n";
-      return 0;
-    } catch (const std::exception& e) {
-      std::cerr << "ithappens: " << dir << "/explore.json is not an ithappens exploration: "
-                << e.what() << "\n";
-      return kExitUsage;
-    }
-  }
-  std::ifstream in(std::filesystem::path(dir) / "report.json");
+// Reads DIR/<file> with parse, writes the pages again with write; exit 0, 2 (not ours) or
+// 3 (cannot write).
+template <typename Parse, typename Write>
+int RenderAgain(const std::string& dir, const char* file, const char* what, Parse parse,
+                Write write) {
+  std::ifstream in(std::filesystem::path(dir) / file);
   if (!in) {
-    std::cerr << "ithappens: " << dir << "/report.json: cannot read\n";
+    std::cerr << "ithappens: " << dir << "/" << file << ": cannot read\n";
     return kExitUsage;
   }
   try {
-    reports::Report r = reports::FromJson(nlohmann::json::parse(in));
-    if (!reports::WriteAll(r, dir)) {
+    const auto r = parse(nlohmann::json::parse(in));
+    if (!write(r, dir)) {
       std::cerr << "ithappens: cannot write reports into " << dir << "\n";
       return kExitHarness;
     }
@@ -108,10 +93,23 @@ int Rerender(const std::string& dir) {
               << ")\n";
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "ithappens: " << dir << "/report.json is not an ithappens report: " << e.what()
-              << "\n";
+    std::cerr << "ithappens: " << dir << "/" << file << " is not an ithappens " << what << ": "
+              << e.what() << "\n";
     return kExitUsage;
   }
+}
+
+// `ithappens report RUN_DIR`: renders the reports again from RUN_DIR/report.json (a run)
+// or RUN_DIR/explore.json (an exploration).
+int Rerender(const std::string& dir) {
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "report.json") &&
+      std::filesystem::exists(std::filesystem::path(dir) / "explore.json")) {
+    return RenderAgain(dir, "explore.json", "exploration", reports::ExploreFromJson,
+                       reports::WriteExplore);
+  }
+  return RenderAgain(
+      dir, "report.json", "report", [](const nlohmann::json& j) { return reports::FromJson(j); },
+      reports::WriteAll);
 }
 
 // The directory the ithappens binary is in: the engine's, worker's and sink's too.

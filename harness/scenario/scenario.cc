@@ -121,6 +121,18 @@ class Loader {
     return Status::Ok();
   }
 
+  // A fault line's `kind`: one of the catalogue's.
+  Status Kind(const YAML::Node& f, const std::string& where, const FaultKind** out) const {
+    std::string name;
+    ITHAPPENS_RETURN_IF_ERROR(Name(f, "kind", where, &name));
+    *out = FindFaultKind(name);
+    if (*out == nullptr) {
+      return Error(f["kind"] ? f["kind"] : f, where + ".kind",
+                   "'" + name + "' is not a fault kind (see `ithappens list`)");
+    }
+    return Status::Ok();
+  }
+
   // Steps are small: maps of scalars or of maps. Integers stay numbers; every string is
   // escaped as JSON requires.
   static nlohmann::json ToJson(const YAML::Node& n) {
@@ -373,13 +385,8 @@ class Loader {
           Keys(f, where, {"kind", "target", "at_s", "duration_s", "probability"}));
       FaultSpec spec;
       spec.line = f.Mark().line + 1;
-      std::string kind_name;
-      ITHAPPENS_RETURN_IF_ERROR(Name(f, "kind", where, &kind_name));
-      const FaultKind* kind = FindFaultKind(kind_name);
-      if (kind == nullptr) {
-        return Error(f["kind"] ? f["kind"] : f, where + ".kind",
-                     "'" + kind_name + "' is not a fault kind (see `ithappens list`)");
-      }
+      const FaultKind* kind = nullptr;
+      ITHAPPENS_RETURN_IF_ERROR(Kind(f, where, &kind));
       spec.kind = kind->id;
       ITHAPPENS_RETURN_IF_ERROR(Name(f, "target", where, &spec.target));
       if (std::string why = CheckFaultTarget(*kind, spec.target, s.workers, s.clients);
@@ -466,13 +473,9 @@ class Loader {
           Keys(f, where, {"kind", "targets", "count", "duration_s", "probability"}));
       ExploreFault spec;
       spec.line = f.Mark().line + 1;
-      std::string kind_name;
-      ITHAPPENS_RETURN_IF_ERROR(Name(f, "kind", where, &kind_name));
-      const FaultKind* kind = FindFaultKind(kind_name);
-      if (kind == nullptr) {
-        return Error(f["kind"] ? f["kind"] : f, where + ".kind",
-                     "'" + kind_name + "' is not a fault kind (see `ithappens list`)");
-      }
+      const FaultKind* kind = nullptr;
+      ITHAPPENS_RETURN_IF_ERROR(Kind(f, where, &kind));
+      const std::string kind_name(kind->name);
       spec.kind = kind->id;
       if (YAML::Node t = f["targets"]) {
         if (kind->target == FaultTarget::kNone)
