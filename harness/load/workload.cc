@@ -392,6 +392,9 @@ std::string DefinitionDigest(const engine::TaskDefinition& def) {
 
 Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
   Workload out;
+  // The plan's size is known: no doubling of a vector of large records (up to twice the
+  // memory, and every record moved on the way).
+  out.tasks.reserve(static_cast<size_t>(SizeOfRun(s, load).tasks));
   for (size_t w = 0; w < s.workload.size(); ++w) {
     const WorkloadSpec& spec = s.workload[w];
     const double base = spec.kind == "rate"
