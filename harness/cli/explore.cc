@@ -12,26 +12,17 @@
 #include "engine/hash.h"
 #include "harness/load/workload.h"
 #include "harness/sim/sim.h"
+#include "harness/sim/world.h"
 
 namespace ithappens::harness {
 namespace {
 
-// The draws of one seed: a counter hashed, as the simulator's own generators.
-class DrawRng {
- public:
-  explicit DrawRng(uint64_t seed) : s_(seed) {}
-  uint64_t Next() { return engine::Mix64(s_++); }
-  int64_t Uniform(int64_t lo, int64_t hi) {  // [lo, hi]
-    if (hi <= lo) return lo;
-    return lo + static_cast<int64_t>(Next() % static_cast<uint64_t>(hi - lo + 1));
-  }
-  double Real(double lo, double hi) {  // [lo, hi]
-    return lo + (hi - lo) * static_cast<double>(Next() >> 11) / static_cast<double>(1ULL << 53);
-  }
-
- private:
-  uint64_t s_;
-};
+// Uniform in [lo, hi] from the simulator's own generator (harness/sim/world.h); an empty
+// range draws nothing.
+int64_t Uniform(Rng& rng, int64_t lo, int64_t hi) { return hi <= lo ? lo : lo + rng.Below(hi - lo + 1); }
+double UniformReal(Rng& rng, double lo, double hi) {
+  return lo + (hi - lo) * static_cast<double>(rng.Next() >> 11) / static_cast<double>(1ULL << 53);
+}
 
 // Every target a kind allows in a scenario, in a fixed order.
 std::vector<std::string> AllTargets(const FaultKind& kind, int workers, int clients) {
@@ -129,13 +120,13 @@ Scenario DrawSeedScenario(const Scenario& base, uint64_t seed) {
   s.seed = seed;
   s.faults.clear();
   s.explore = ExploreSpec{};
-  DrawRng rng(engine::Mix64(seed ^ 0x6578706c6f7265ULL));  // "explore"
+  Rng rng(engine::Mix64(seed ^ 0x6578706c6f7265ULL));  // "explore"
   const int64_t horizon_s = std::max<int64_t>(1, ExploreHorizonMs(base) / 1000);
   if (!base.explore.given) {
     for (const FaultSpec& f : base.faults) {
       FaultSpec g = f;
-      g.at_ms = rng.Uniform(0, horizon_s - 1) * 1000;
-      g.duration_ms = rng.Uniform(1, std::max<int64_t>(1, 2 * f.duration_ms / 1000)) * 1000;
+      g.at_ms = Uniform(rng, 0, horizon_s - 1) * 1000;
+      g.duration_ms = Uniform(rng, 1, std::max<int64_t>(1, 2 * f.duration_ms / 1000)) * 1000;
       s.faults.push_back(g);
     }
   } else {
@@ -143,7 +134,7 @@ Scenario DrawSeedScenario(const Scenario& base, uint64_t seed) {
       const FaultKind& kind = FaultCatalogue()[static_cast<size_t>(e.kind)];
       const std::vector<std::string> targets =
           e.targets.empty() ? AllTargets(kind, base.workers, base.clients) : e.targets;
-      const int n = static_cast<int>(rng.Uniform(e.count_min, e.count_max));
+      const int n = static_cast<int>(Uniform(rng, e.count_min, e.count_max));
       const int64_t lo_s = e.duration_min_ms / 1000;
       const int64_t hi_s =
           e.duration_max_ms > 0 ? e.duration_max_ms / 1000 : std::max(lo_s, horizon_s / 4);
@@ -152,15 +143,15 @@ Scenario DrawSeedScenario(const Scenario& base, uint64_t seed) {
         g.kind = e.kind;
         g.line = e.line;
         if (!targets.empty())
-          g.target = targets[static_cast<size_t>(rng.Uniform(0, static_cast<int64_t>(targets.size()) - 1))];
-        g.at_ms = rng.Uniform(0, horizon_s - 1) * 1000;
-        g.duration_ms = rng.Uniform(lo_s, hi_s) * 1000;
+          g.target = targets[static_cast<size_t>(Uniform(rng, 0, static_cast<int64_t>(targets.size()) - 1))];
+        g.at_ms = Uniform(rng, 0, horizon_s - 1) * 1000;
+        g.duration_ms = Uniform(rng, lo_s, hi_s) * 1000;
         g.probability = 1.0;
         if (kind.default_probability > 0) {
           g.probability = kind.default_probability;
           if (e.probability_max > 0) {
             // Three decimals: the file shows what ran.
-            const double p = std::round(rng.Real(e.probability_min, e.probability_max) * 1000) / 1000;
+            const double p = std::round(UniformReal(rng, e.probability_min, e.probability_max) * 1000) / 1000;
             g.probability = std::clamp(p, e.probability_min, e.probability_max);
           }
         }
@@ -451,29 +442,24 @@ ExploreRun Explore(const ExploreOptions& o) {
 
 void Tally(reports::ExploreReport* r) {
   int64_t valid = 0, invalid = 0, unknown = 0;
-  std::map<std::string, reports::ExploreProperty*> by_name;
   for (auto& p : r->properties) {
     p.seeds_violated = 0;
     p.first_index = -1;
-    by_name[p.name] = &p;
   }
   for (const auto& s : r->seeds) {
     (s.verdict == "valid" ? valid : s.verdict == "invalid" ? invalid : unknown) += 1;
     for (const auto& name : s.violated) {
-      auto it = by_name.find(name);
-      if (it == by_name.end()) {
-        r->properties.push_back(reports::ExploreProperty{});
-        r->properties.back().name = name;
-        // by_name's pointers moved with the vector: rebuild them.
-        by_name.clear();
-        for (auto& p : r->properties) by_name[p.name] = &p;
-        it = by_name.find(name);
+      auto it = std::find_if(r->properties.begin(), r->properties.end(),
+                             [&](const reports::ExploreProperty& p) { return p.name == name; });
+      if (it == r->properties.end()) {  // a property this build does not know
+        r->properties.push_back(reports::ExploreProperty{name});
+        it = r->properties.end() - 1;
       }
-      if (it->second->first_index < 0) {
-        it->second->first_index = s.index;
-        it->second->first_seed = s.seed;
+      if (it->first_index < 0) {
+        it->first_index = s.index;
+        it->first_seed = s.seed;
       }
-      ++it->second->seeds_violated;
+      ++it->seeds_violated;
     }
   }
   r->counts = {{"seeds", static_cast<int64_t>(r->seeds.size())},

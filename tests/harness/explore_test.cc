@@ -331,6 +331,8 @@ TEST(ExploreDraw, AScheduleStaysInsideItsExploreSectionAndTheSeedFixesIt) {
     EXPECT_FALSE(s.explore.given) << "a seed's scenario is a plain one";
     int crashes = 0, partitions = 0, fsyncs = 0;
     int64_t last_at = 0;
+    // (at_ms and duration_ms are the drawn schedule's scenario times, checked against the
+    // section's bounds: nothing here measures elapsed time.)
     for (const FaultSpec& f : s.faults) {
       EXPECT_GE(f.at_ms, last_at) << "sorted by start";
       last_at = f.at_ms;
@@ -375,7 +377,7 @@ TEST(ExploreDraw, WithoutASectionTheScenariosOwnFaultsMoveInTimeAndLength) {
     const Scenario s = DrawSeedScenario(*smoke, seed);
     ASSERT_EQ(s.faults.size(), smoke->faults.size());
     std::multiset<std::pair<FaultKindId, std::string>> kinds, original;
-    for (size_t k = 0; k < s.faults.size(); ++k) {
+    for (size_t k = 0; k < s.faults.size(); ++k) {  // scenario times, not elapsed time
       kinds.insert({s.faults[k].kind, s.faults[k].target});
       original.insert({smoke->faults[k].kind, smoke->faults[k].target});
       EXPECT_LT(s.faults[k].at_ms, horizon);
