@@ -32,17 +32,6 @@ ScheduleSide SideFromJson(const json& j) {
   return s;
 }
 
-// "3 faults, 1 workload line (12 tasks), 2 workers" — a side in one line.
-std::string SideLine(const ScheduleSide& s) {
-  std::ostringstream o;
-  o << s.faults.size() << " fault" << (s.faults.size() == 1 ? "" : "s") << ", "
-    << s.workload.size() << " workload line" << (s.workload.size() == 1 ? "" : "s") << " ("
-    << s.tasks << " task" << (s.tasks == 1 ? "" : "s") << "), " << s.workers << " worker"
-    << (s.workers == 1 ? "" : "s") << " x " << s.capacity << ", " << s.clients << " client"
-    << (s.clients == 1 ? "" : "s");
-  return o.str();
-}
-
 std::string SeedsText(const ExploreReport& r) {
   std::ostringstream o;
   o << r.counts.value("seeds", int64_t{0}) << " seeds";
@@ -56,6 +45,16 @@ std::string SeedsText(const ExploreReport& r) {
 }
 
 }  // namespace
+
+std::string SideLine(const ScheduleSide& s) {
+  std::ostringstream o;
+  o << s.faults.size() << " fault" << (s.faults.size() == 1 ? "" : "s") << ", "
+    << s.workload.size() << " workload line" << (s.workload.size() == 1 ? "" : "s") << " ("
+    << s.tasks << " task" << (s.tasks == 1 ? "" : "s") << "), " << s.workers << " worker"
+    << (s.workers == 1 ? "" : "s") << " x " << s.capacity << ", " << s.clients << " client"
+    << (s.clients == 1 ? "" : "s");
+  return o.str();
+}
 
 json ToJson(const ExploreReport& r) {
   json props = json::array();

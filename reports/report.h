@@ -172,6 +172,9 @@ struct ExploreReport {
   std::vector<ExploreSeed> seeds;           // by index
 };
 
+// "3 faults, 1 workload line (12 tasks), 2 workers x 4, 1 client": a side in one line.
+std::string SideLine(const ScheduleSide& s);
+
 nlohmann::json ToJson(const ExploreReport& r);
 // Throws nlohmann::json::exception on an explore.json that is not ours.
 ExploreReport ExploreFromJson(const nlohmann::json& j);

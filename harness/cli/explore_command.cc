@@ -68,12 +68,6 @@ bool WriteFile(const fs::path& path, const std::string& text) {
   return static_cast<bool>(out);
 }
 
-std::string SideLine(const reports::ScheduleSide& s) {
-  return std::to_string(s.faults.size()) + " faults, " + std::to_string(s.workload.size()) +
-         " workload lines, " + std::to_string(s.tasks) + " tasks, " + std::to_string(s.workers) +
-         " workers";
-}
-
 // The first violation of one property, shrunk and run again for its report.
 struct Shrunk {
   reports::ExploreProperty property;
@@ -107,8 +101,8 @@ Shrunk ShrinkOne(const Scenario& base, const std::string& base_file, const fs::p
   q.reproduce = "ithappens run " + minimal_path.string() + " --out " + run_root.string() + bug_args;
   q.minimal_yaml = "# The smallest scenario `ithappens explore` found that still violates " + p.name +
                    ":\n# shrunk from seed " + std::to_string(p.first_seed) + " of " + base_file +
-                   " (" + SideLine(q.original) + ")\n# in " + std::to_string(shrunk.runs) +
-                   " runs to " + SideLine(q.minimal) + ".\n# Reproduce (exit 1, " + p.name +
+                   " (" + reports::SideLine(q.original) + ")\n# in " + std::to_string(shrunk.runs) +
+                   " runs to " + reports::SideLine(q.minimal) + ".\n# Reproduce (exit 1, " + p.name +
                    " violated): " + q.reproduce + "\n" + ScenarioToYaml(minimal);
   if (!WriteFile(minimal_path, q.minimal_yaml)) {
     out.error = "cannot write " + minimal_path.string();
@@ -158,7 +152,7 @@ void PrintExplore(const reports::ExploreReport& r, const fs::path& dir) {
               << p.first_seed << "\n";
     if (!p.minimal.file.empty()) {
       std::cout << "          minimal: " << (dir / p.minimal.file).string() << " ("
-                << SideLine(p.minimal) << ", from " << SideLine(p.original) << " in "
+                << reports::SideLine(p.minimal) << ", from " << reports::SideLine(p.original) << " in "
                 << p.shrink_runs << " runs";
       if (!p.minimal_without_bugs.empty())
         std::cout << "; without the bug switches: " << p.minimal_without_bugs;
