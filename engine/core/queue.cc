@@ -557,6 +557,22 @@ Status Queue::CreateTask(TaskDefinition def, TaskStatus* status) {
   return impl_->Mutate([&] { return impl_->CreateLocked(std::move(ptr), true, status, nullptr); });
 }
 
+Status Queue::CreateTask(TaskDefinitionPtr def, TaskStatus* status) {
+  if (def == nullptr) return Status::InvalidArgument("task: no definition");
+  return impl_->Mutate([&] {
+    TaskIndex i;
+    if (!impl_->options_.bugs.random_task_ids && impl_->Find(def->task_id, &i) &&
+        impl_->tasks_[i].same_request == def) {
+      impl_->BuildStatus(i, status);
+      return Status::Ok();
+    }
+    Status st = impl_->CreateLocked(std::make_shared<TaskDefinition>(*def), true, status, nullptr);
+    if (st.ok() && !impl_->options_.bugs.random_task_ids && impl_->Find(def->task_id, &i))
+      impl_->tasks_[i].same_request = std::move(def);
+    return st;
+  });
+}
+
 namespace {
 Status BatchLimit(size_t n, const char* field) {
   if (n <= kMaxBatchItems) return Status::Ok();

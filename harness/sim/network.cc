@@ -95,7 +95,7 @@ Completion SimClient::Apply(engine::Queue& q, const Operation& op) {
   engine::RunRef ref{op.task, op.run, "sim", op.proc};
   if (op.f == "create") {
     engine::TaskStatus ts;
-    c.status = q.CreateTask(*op.def, &ts);
+    c.status = q.CreateTask(op.def, &ts);
     if (c.status.ok()) {
       c.value_json.assign("{\"task_id\":");
       AppendJsonString(&c.value_json, ts.task_id);

@@ -10,6 +10,7 @@
 
 #include "harness/checker.h"
 #include "harness/cli/explore.h"
+#include "harness/history/history.h"
 #include "harness/scenario/scenario.h"
 #include "harness/sim/sim.h"
 
@@ -87,6 +88,59 @@ void CheckerEvents(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
 }
 
+// The reader alone over the same history: events/s decoded with nothing observing them
+// (CheckerEvents minus this is the checkers' own share).
+void HistoryRead(benchmark::State& state) {
+  Scenario s = Make(state.range(0), true);
+  std::string path = TempHistory();
+  auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}});
+  if (!sum.ok()) {
+    state.SkipWithError(sum.status().ToString().c_str());
+    return;
+  }
+  int64_t events = 0;
+  for (auto _ : state) {
+    std::string error;
+    int64_t seen = 0;
+    if (!ReadEvents(path, [&](const EventView&) { ++seen; }, &error)) {
+      state.SkipWithError(error.c_str());
+      break;
+    }
+    events += seen;
+  }
+  std::filesystem::remove(path);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+}
+
+// One standard checker (by its index in StandardCheckers()) with the reader: minus
+// HistoryRead, that checker's own cost.
+void CheckerAlone(benchmark::State& state) {
+  Scenario s = Make(100'000, true);
+  std::string path = TempHistory();
+  auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}});
+  if (!sum.ok()) {
+    state.SkipWithError(sum.status().ToString().c_str());
+    return;
+  }
+  int64_t events = 0;
+  for (auto _ : state) {
+    auto checkers = StandardCheckers();
+    Checker& c = *checkers.at(static_cast<size_t>(state.range(0)));
+    state.SetLabel(c.name());
+    std::string error;
+    if (!ReadEvents(path, [&](const EventView& e) { c.Observe(e); }, &error)) {
+      state.SkipWithError(error.c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(c.Finish());
+    events += sum->events;
+  }
+  std::filesystem::remove(path);
+  state.counters["events_per_s"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+}
+
 // `ithappens explore`'s pace: seeds per minute (each seed: draw its schedule, simulate,
 // check), on a scenario of scenarios/ (0: smoke, 1: friday-batch), with `jobs` threads.
 void ExploreSeeds(benchmark::State& state) {
@@ -147,6 +201,12 @@ BENCHMARK(SimLifecycles)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK(HistoryRead)
+    ->ArgName("tasks")
+    ->Arg(100'000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(CheckerAlone)->DenseRange(0, 11)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(CheckerEvents)
     ->ArgName("tasks")
     ->Arg(100'000)

@@ -48,6 +48,34 @@ TEST_P(QueueTest, CreateWithDifferentDefinitionConflictsNamingTheField) {
   EXPECT_NE(st.message().find("payload"), std::string::npos) << st.message();
 }
 
+// A caller that keeps its definition (a cron filler) sends the same object again: answered
+// without a comparison, and still refused when another object differs, and after a crash
+// (nothing remembered: compared again).
+TEST_P(QueueTest, CreateBySharedDefinitionIsIdempotentAndStillConflicts) {
+  auto kept = std::make_shared<const TaskDefinition>(MakeTask(1, now()));
+  TaskStatus a, b;
+  ASSERT_TRUE(q().CreateTask(kept, &a).ok());
+  ASSERT_TRUE(q().CreateTask(kept, &b).ok());
+  EXPECT_EQ(b.task_id, kept->task_id);
+  EXPECT_EQ(b.runs.size(), 1u) << "the repeat created no second run";
+  EXPECT_EQ(q().CountByState()[static_cast<int>(TaskState::kPending)], 1);
+
+  TaskDefinition other = *kept;
+  other.payload = R"([{"exit":1}])";
+  Status st = q().CreateTask(std::make_shared<const TaskDefinition>(other));
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(st.message().find("payload"), std::string::npos) << st.message();
+  // An equal copy (another object) is compared and accepted.
+  EXPECT_TRUE(q().CreateTask(std::make_shared<const TaskDefinition>(*kept)).ok());
+
+  t_.CrashAndReopen();
+  ASSERT_TRUE(q().CreateTask(kept, &b).ok());
+  EXPECT_EQ(b.runs.size(), 1u);
+  EXPECT_EQ(q().CreateTask(std::make_shared<const TaskDefinition>(other)).code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(q().CreateTask(TaskDefinitionPtr()).code(), StatusCode::kInvalidArgument);
+}
+
 TEST_P(QueueTest, ClaimHandsOutHighestPriorityThenOldest) {
   TaskDefinition low = MakeTask(1, now());
   TaskDefinition high = MakeTask(2, now());
