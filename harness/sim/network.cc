@@ -52,17 +52,18 @@ void SimNetwork::Flaky(const std::string& target, bool start, double probability
   }
 }
 
-void SimClient::Invoke(const Operation& op, Done done) {
+void SimClient::Invoke(std::shared_ptr<const Operation> op_ptr, Done done) {
   // One allocation per call: the timers capture only the call (16 bytes: stored inside
-  // the callback, no allocation of their own).
-  auto call = std::make_shared<InFlight>(
-      InFlight{this, op, std::move(done), loop_.Now() + request_timeout_ms_, {}, false});
+  // the callback, no allocation of their own); the operation is the caller's.
+  const Operation& op = *op_ptr;
+  auto call = std::make_shared<InFlight>(InFlight{this, std::move(op_ptr), std::move(done),
+                                                  loop_.Now() + request_timeout_ms_, {}, false});
   if (!net_.Reachable(op.proc))
     return Lost(std::move(call), "request lost: partitioned from the engine");
   if (net_.Dropped(op.proc)) return Lost(std::move(call), "request dropped by a flaky network");
   loop_.After(net_.HopMs(op.proc), [call] {
     SimClient& c = *call->client;
-    const Operation& op = call->op;
+    const Operation& op = *call->op;
     if (!c.engine_.Up()) return Lost(call, "request lost: the engine is down");
     if (!c.net_.Reachable(op.proc)) return Lost(call, "request lost: partitioned from the engine");
     call->answer = c.Apply(c.engine_.queue(), op);
@@ -70,7 +71,7 @@ void SimClient::Invoke(const Operation& op, Done done) {
     call->dropped = c.net_.Dropped(op.proc);
     c.loop_.After(c.net_.HopMs(op.proc), [call] {
       SimClient& c = *call->client;
-      const std::string& proc = call->op.proc;
+      const std::string& proc = call->op->proc;
       if (call->dropped) return Lost(call, "response dropped by a flaky network");
       if (!c.net_.Reachable(proc)) return Lost(call, "response lost: partitioned from the engine");
       if (c.net_.ResponseLost(proc)) return Lost(call, "response lost (the request was applied)");

@@ -61,12 +61,12 @@ class SimClient final : public Client {
         engine_(engine),
         request_timeout_ms_(request_timeout_ms),
         after_engine_call_(std::move(after_engine_call)) {}
-  void Invoke(const Operation& op, Done done) override;
+  void Invoke(std::shared_ptr<const Operation> op, Done done) override;
 
  private:
   struct InFlight {
     SimClient* client;
-    Operation op;
+    std::shared_ptr<const Operation> op;
     Done done;
     int64_t timeout_at;
     Completion answer;

@@ -117,41 +117,56 @@ class Simulation final : public Driver {
   void Call(Operation op, Done done) override {
     summary_.requests++;
     Emit(op.proc, EventType::kInvoke, op.f, op.task, InvokeValue(op));
-    auto shared = std::make_shared<const Operation>(std::move(op));
-    client_.Invoke(*shared, [this, shared, done = std::move(done)](Completion c) {
-      if (c.type == EventType::kOk) {
-        Emit(shared->proc, EventType::kOk, shared->f, shared->task, c.value_json);
-      } else {
-        // A failed or unknown call names its run too, so it can be matched to its invoke.
-        const bool has_run = !shared->task.empty() && shared->f != "create" &&
-                             shared->f != "cancel" && shared->f != "rerun";
-        Emit(shared->proc, c.type, shared->f, shared->task, has_run ? InvokeValue(*shared) : "",
-             c.status.ToString());
-      }
-      done(c);
-    });
+    // One allocation: the operation and its continuation together; the client shares the
+    // operation (an aliasing pointer), which keeps both until the completion is handled.
+    auto state = std::make_shared<CallState>(CallState{std::move(op), std::move(done)});
+    CallState* call = state.get();
+    client_.Invoke(std::shared_ptr<const Operation>(std::move(state), &call->op),
+                   [this, call](Completion c) {
+                     const Operation& op = call->op;
+                     if (c.type == EventType::kOk) {
+                       Emit(op.proc, EventType::kOk, op.f, op.task, c.value_json);
+                     } else {
+                       // A failed or unknown call names its run too, so it can be matched
+                       // to its invoke.
+                       const bool has_run = !op.task.empty() && op.f != "create" &&
+                                            op.f != "cancel" && op.f != "rerun";
+                       Emit(op.proc, c.type, op.f, op.task, has_run ? InvokeValue(op) : "",
+                            c.status.ToString());
+                     }
+                     call->done(c);
+                   });
   }
-  static std::string InvokeValue(const Operation& op) {
-    if (op.f == "claim") return "{\"n\":" + std::to_string(op.n) + "}";
+  struct CallState {
+    Operation op;
+    Done done;
+  };
+  // The invoke's value, in a buffer reused from call to call (valid until the next).
+  std::string_view InvokeValue(const Operation& op) {
+    std::string& v = invoke_value_;
+    v.clear();
+    if (op.f == "claim") return v.append("{\"n\":").append(std::to_string(op.n)).append("}");
     if (op.f == "create") {
       // What the checkers need of the definition: its digest (a re-create with another
       // definition must be refused) and its retries.
-      std::string v = "{\"digest\":\"" + (op.digest.empty() ? DefinitionDigest(*op.def) : op.digest) +
-                      "\",\"priority\":\"" +
-                      std::string(engine::ToString(op.def->priority)) +
-                      "\",\"retries\":" + std::to_string(op.def->retries);
+      v.append("{\"digest\":\"")
+          .append(op.digest.empty() ? DefinitionDigest(*op.def) : op.digest)
+          .append("\",\"priority\":\"")
+          .append(engine::ToString(op.def->priority))
+          .append("\",\"retries\":")
+          .append(std::to_string(op.def->retries));
       if (!op.probe.empty()) {
         v.append(",\"probe\":");
         AppendJsonString(&v, op.probe);
         v.append(",\"bound\":");
         AppendJsonString(&v, op.bound);
       }
-      return v + "}";
+      return v.append("}");
     }
     if (op.f == "cancel" || op.f == "rerun") return "";
-    if (op.hook) return HookJson(*op.hook);
-    if (op.f == "report-exception") return ReasonRunJson(op.reason, op.run);
-    return RunJson(op.run);
+    if (op.hook) return v = HookJson(*op.hook);
+    if (op.f == "report-exception") return v = ReasonRunJson(op.reason, op.run);
+    return v = RunJson(op.run);
   }
 
   int64_t Backoff(int attempt) override {
@@ -451,6 +466,7 @@ class Simulation final : public Driver {
   const SimOptions& o_;
   const Scenario& s_;
   HistoryWriter hist_;
+  std::string invoke_value_;  // InvokeValue's buffer
   TimerLoop loop_;
   SimNetwork network_;
   SimDisk disk_;

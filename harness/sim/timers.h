@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/clock.h"
-#include "harness/sim/callback.h"
+#include "harness/callback.h"
 
 namespace ithappens::harness {
 

@@ -26,7 +26,8 @@ using ParsedProgram = engine::Result<worker::Program>;
 // The driver's side, as the parts see it.
 class Driver {
  public:
-  using Done = std::function<void(const Completion&)>;
+  // Move-only, stored inline up to 48 bytes: a continuation allocates nothing.
+  using Done = InlineFunction<void(const Completion&), 48>;
   virtual ~Driver() = default;
   // Records the invoke, hands op to the client, records the completion, then done(it).
   virtual void Call(Operation op, Done done) = 0;

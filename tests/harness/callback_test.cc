@@ -1,6 +1,6 @@
 // The simulator's timer callable: runs what it holds, moves it (inline or on the heap)
 // without copying it, and destroys it exactly once.
-#include "harness/sim/callback.h"
+#include "harness/callback.h"
 
 #include <gtest/gtest.h>
 

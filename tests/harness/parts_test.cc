@@ -18,7 +18,7 @@ TEST(Parts, NoopClientAnswersFailAtOnceAndNamesTheCall) {
   op.task = "T";
   int calls = 0;
   Completion got;
-  client.Invoke(op, [&](Completion c) {
+  client.Invoke(std::make_shared<const Operation>(op), [&](Completion c) {
     ++calls;
     got = std::move(c);
   });

@@ -49,7 +49,7 @@ struct Rig {
   Completion Call(Operation op) {
     Completion got;
     int answers = 0;
-    client.Invoke(op, [&](Completion c) {
+    client.Invoke(std::make_shared<const Operation>(std::move(op)), [&](Completion c) {
       got = std::move(c);
       ++answers;
     });

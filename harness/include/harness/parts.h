@@ -18,6 +18,7 @@
 
 #include "engine/status.h"
 #include "engine/task.h"
+#include "harness/callback.h"
 #include "harness/event.h"
 #include "harness/faults/faults.h"
 
@@ -78,18 +79,20 @@ struct Completion {
 // driver records the invoke event before calling Invoke and the completion after.
 class Client {
  public:
-  using Done = std::function<void(Completion)>;
+  // Move-only, stored inline up to 48 bytes: a call's continuation allocates nothing.
+  using Done = InlineFunction<void(Completion), 48>;
   virtual ~Client() = default;
-  virtual void Invoke(const Operation& op, Done done) = 0;
+  // The client holds op (shared with the caller, never copied) until it calls done.
+  virtual void Invoke(std::shared_ptr<const Operation> op, Done done) = 0;
 };
 
 // Answers every call at once with `fail`: nothing reached a platform.
 class NoopClient final : public Client {
  public:
-  void Invoke(const Operation& op, Done done) override {
+  void Invoke(std::shared_ptr<const Operation> op, Done done) override {
     Completion c;
     c.type = EventType::kFail;
-    c.status = engine::Status::FailedPrecondition("noop client: " + op.f + " was not sent");
+    c.status = engine::Status::FailedPrecondition("noop client: " + op->f + " was not sent");
     done(std::move(c));
   }
 };
