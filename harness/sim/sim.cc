@@ -268,27 +268,39 @@ class Simulation final : public Driver {
 
   // Sends a create, retrying it while the outcome is unknown; then(acknowledged). A probe
   // (BoundProbes) names what it probes in the history.
+  using CreateThen = InlineFunction<void(bool), 48>;
   void SubmitCreate(std::shared_ptr<const TaskDefinition> def, int client, int attempt,
-                    std::function<void(bool)> then, const BoundProbe* probe = nullptr,
-                    std::string digest = {}) {
+                    CreateThen then, const BoundProbe* probe = nullptr, std::string digest = {}) {
+    SendCreate(std::make_shared<CreateJob>(
+        CreateJob{std::move(def), client, attempt, std::move(then), probe, std::move(digest)}));
+  }
+  // One create and its retries: made once, whatever the number of attempts.
+  struct CreateJob {
+    std::shared_ptr<const TaskDefinition> def;
+    int client = 0, attempt = 0;
+    CreateThen then;
+    const BoundProbe* probe = nullptr;
+    std::string digest;
+  };
+  void SendCreate(std::shared_ptr<CreateJob> job) {
     Operation op;
-    op.proc = "client-" + std::to_string(client);
+    op.proc = "client-" + std::to_string(job->client);
     op.f = "create";
-    op.task = def->task_id;
-    op.def = def;
-    op.digest = digest;
-    if (probe != nullptr) {
-      op.probe = probe->accept ? "accept" : "refuse";
-      op.bound = probe->bound;
+    op.task = job->def->task_id;
+    op.def = job->def;
+    op.digest = job->digest;
+    if (job->probe != nullptr) {
+      op.probe = job->probe->accept ? "accept" : "refuse";
+      op.bound = job->probe->bound;
     }
-    Call(std::move(op), [this, def, client, attempt, then, probe, digest](const Completion& c) {
-      if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
-        After(Backoff(attempt), [this, def, client, attempt, then, probe, digest] {
-          SubmitCreate(def, client, attempt + 1, then, probe, digest);
-        });
+    Call(std::move(op), [this, job = std::move(job)](const Completion& c) {
+      if (Transient(c.status) && job->attempt + 1 < kMaxAttempts) {
+        const int64_t wait = Backoff(job->attempt);
+        ++job->attempt;
+        After(wait, [this, job] { SendCreate(job); });
         return;
       }
-      then(c.type == EventType::kOk);
+      job->then(c.type == EventType::kOk);
     });
   }
 
