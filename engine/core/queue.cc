@@ -233,7 +233,11 @@ Status QueueImpl::CreateLocked(std::shared_ptr<TaskDefinition> def, bool check_c
   if (options_.bugs.random_task_ids) def->task_id = RandomTaskId();
   // Everything but the created window first, so a malformed retry is INVALID_ARGUMENT.
   ITHAPPENS_RETURN_IF_ERROR(ValidateTaskDefinition(def.get()));
+  return CreateValidLocked(std::move(def), check_created_window, status, created);
+}
 
+Status QueueImpl::CreateValidLocked(TaskDefinitionPtr def, bool check_created_window,
+                                    TaskStatus* status, bool* created) {
   TaskIndex existing;
   if (Find(def->task_id, &existing)) {
     const TaskDefinition& old = *tasks_[existing].def;
@@ -566,7 +570,13 @@ Status Queue::CreateTask(TaskDefinitionPtr def, TaskStatus* status) {
       impl_->BuildStatus(i, status);
       return Status::Ok();
     }
-    Status st = impl_->CreateLocked(std::make_shared<TaskDefinition>(*def), true, status, nullptr);
+    const bool copy = impl_->options_.bugs.random_task_ids || !HasDefaults(*def);
+    Status st = copy ? impl_->CreateLocked(std::make_shared<TaskDefinition>(*def), true, status,
+                                           nullptr)
+                     : ValidateTaskDefinitionWithDefaults(*def);
+    if (!copy && st.ok()) st = impl_->CreateValidLocked(def, true, status, nullptr);
+    // The task now holds this very object (new, with its defaults), a copy of it, or one
+    // found equal to it.
     if (st.ok() && !impl_->options_.bugs.random_task_ids && impl_->Find(def->task_id, &i))
       impl_->tasks_[i].same_request = std::move(def);
     return st;

@@ -99,29 +99,46 @@ Status ValidateCreatedWindow(const TaskDefinition& def, TimeMs now_ms) {
   return Status::Ok();
 }
 
-Status ValidateTaskDefinition(TaskDefinition* def) {
-  ITHAPPENS_RETURN_IF_ERROR(ValidateTaskId(def->task_id, "taskId"));
-  if (def->task_group_id.empty()) def->task_group_id = def->task_id;
-  ITHAPPENS_RETURN_IF_ERROR(ValidateTaskId(def->task_group_id, "taskGroupId"));
-  ITHAPPENS_RETURN_IF_ERROR(ValidateTaskShape(*def, ""));
-  if (def->deadline_ms <= def->created_ms) {
-    return Status::InvalidArgument("deadline: " + std::to_string(def->deadline_ms) +
-                                   " must be after created (" + std::to_string(def->created_ms) +
+namespace {
+// What ValidateTaskDefinition checks between filling in the group and the expiry.
+Status CheckGroupShapeDeadline(const TaskDefinition& def) {
+  ITHAPPENS_RETURN_IF_ERROR(ValidateTaskId(def.task_group_id, "taskGroupId"));
+  ITHAPPENS_RETURN_IF_ERROR(ValidateTaskShape(def, ""));
+  if (def.deadline_ms <= def.created_ms) {
+    return Status::InvalidArgument("deadline: " + std::to_string(def.deadline_ms) +
+                                   " must be after created (" + std::to_string(def.created_ms) +
                                    ")");
   }
-  if (def->deadline_ms - def->created_ms > kMaxDeadlineAfterCreatedMs) {
+  if (def.deadline_ms - def.created_ms > kMaxDeadlineAfterCreatedMs) {
     return Status::InvalidArgument(
-        "deadline: " + std::to_string(def->deadline_ms - def->created_ms) +
+        "deadline: " + std::to_string(def.deadline_ms - def.created_ms) +
         " ms after created exceeds the limit of " + std::to_string(kMaxDeadlineAfterCreatedMs) +
         " ms (5 days)");
   }
-  if (def->expires_ms == 0) def->expires_ms = def->deadline_ms + kDefaultExpiresAfterDeadlineMs;
-  if (def->expires_ms < def->deadline_ms) {
-    return Status::InvalidArgument("expires: " + std::to_string(def->expires_ms) +
+  return Status::Ok();
+}
+Status CheckExpires(const TaskDefinition& def) {
+  if (def.expires_ms < def.deadline_ms) {
+    return Status::InvalidArgument("expires: " + std::to_string(def.expires_ms) +
                                    " must not be before deadline (" +
-                                   std::to_string(def->deadline_ms) + ")");
+                                   std::to_string(def.deadline_ms) + ")");
   }
   return Status::Ok();
+}
+}  // namespace
+
+Status ValidateTaskDefinition(TaskDefinition* def) {
+  ITHAPPENS_RETURN_IF_ERROR(ValidateTaskId(def->task_id, "taskId"));
+  if (def->task_group_id.empty()) def->task_group_id = def->task_id;
+  ITHAPPENS_RETURN_IF_ERROR(CheckGroupShapeDeadline(*def));
+  if (def->expires_ms == 0) def->expires_ms = def->deadline_ms + kDefaultExpiresAfterDeadlineMs;
+  return CheckExpires(*def);
+}
+
+Status ValidateTaskDefinitionWithDefaults(const TaskDefinition& def) {
+  ITHAPPENS_RETURN_IF_ERROR(ValidateTaskId(def.task_id, "taskId"));
+  ITHAPPENS_RETURN_IF_ERROR(CheckGroupShapeDeadline(def));
+  return CheckExpires(def);
 }
 
 Status ValidateWorker(std::string_view worker_group, std::string_view worker_id) {

@@ -15,6 +15,9 @@ namespace ithappens::engine {
 // clock separately (ValidateCreatedWindow), since an identical retry of an existing task
 // is accepted however late it comes.
 Status ValidateTaskDefinition(TaskDefinition* def);
+// The same checks, in the same order, of a definition that has its defaults already
+// (HasDefaults): nothing to fill in, so nothing to copy.
+Status ValidateTaskDefinitionWithDefaults(const TaskDefinition& def);
 // |created - now| <= kMaxCreatedSkewMs.
 Status ValidateCreatedWindow(const TaskDefinition& def, TimeMs now_ms);
 // Checks the parts of a task definition that do not depend on time (used by hooks).

@@ -252,8 +252,12 @@ class Simulation final : public Driver {
     Submitted& made = submitted_[chain[k]];
     if (!made.def || made.def->created_ms != t.def.created_ms ||
         made.def->deadline_ms != t.def.deadline_ms) {
-      made.def = std::make_shared<const TaskDefinition>(t.def);
-      made.digest = DefinitionDigest(t.def);
+      // With the defaults the engine would fill in (the digest is of that form anyway):
+      // the engine keeps this object rather than a copy.
+      TaskDefinition d = t.def;
+      engine::FillDefaults(&d);
+      made.def = std::make_shared<const TaskDefinition>(std::move(d));
+      made.digest = DefinitionDigest(*made.def);
     }
     auto def = made.def;
     std::string digest = made.digest;
@@ -323,7 +327,9 @@ class Simulation final : public Driver {
     if (t.recreate_after_ms >= 0) {
       std::string field;
       auto changed =
-          std::make_shared<const TaskDefinition>(ChangedDefinition(*def, t.ordinal, &field));
+          // From the plan's definition as sent (without the defaults the engine's copy has):
+          // a changed deadline leaves the expiry to follow it.
+          std::make_shared<const TaskDefinition>(ChangedDefinition(t.def, t.ordinal, &field));
       later_calls_++;
       After(t.recreate_after_ms, [this, def, changed, client] {
         SubmitCreate(def, client, 0, [this, changed, client](bool) {

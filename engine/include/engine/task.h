@@ -141,6 +141,17 @@ struct TaskDefinition {
 };
 using TaskDefinitionPtr = std::shared_ptr<const TaskDefinition>;
 
+// The defaults a queue fills in on create: taskGroupId = taskId, expires = deadline + 1
+// year. A definition that has them already is stored as it is (Queue::CreateTask with a
+// TaskDefinitionPtr keeps the caller's object instead of a copy).
+inline bool HasDefaults(const TaskDefinition& def) {
+  return !def.task_group_id.empty() && def.expires_ms != 0;
+}
+inline void FillDefaults(TaskDefinition* def) {
+  if (def->task_group_id.empty()) def->task_group_id = def->task_id;
+  if (def->expires_ms == 0) def->expires_ms = def->deadline_ms + kDefaultExpiresAfterDeadlineMs;
+}
+
 // The identity of a worker. Interned by the queue; runs share it.
 struct WorkerIdentity {
   std::string group;
