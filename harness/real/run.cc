@@ -185,8 +185,13 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       s.real_fsync_error_by_powerfs;
   struct MountGuard {
     std::string path;
+    explicit MountGuard(std::string p) : path(std::move(p)) {
+      if (!path.empty()) Supervisor::UnmountOnSignal(path, true);
+    }
     ~MountGuard() {
-      if (!path.empty()) (void)Unmount(path);
+      if (path.empty()) return;
+      (void)Unmount(path);
+      Supervisor::UnmountOnSignal(path, false);
     }
   } mount_guard{power_cuts ? data_dir.string() : ""};
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,27 +41,40 @@ void Unregister(pid_t pgid) {
   }
 }
 
-// The memory cgroups of this process's supervisors, for the signal handler to remove
-// (rmdir is async-signal-safe): fixed slots of fixed-size paths.
-constexpr size_t kMaxCgroups = 512, kCgroupPathMax = 256;
-std::array<std::array<char, kCgroupPathMax>, kMaxCgroups> g_cgroup_paths{};
-std::array<std::atomic<bool>, kMaxCgroups> g_cgroup_used{};
-
-void RegisterCgroup(const std::string& path) {
-  if (path.empty() || path.size() >= kCgroupPathMax) return;
-  for (size_t k = 0; k < kMaxCgroups; ++k) {
-    bool no = false;
-    if (!g_cgroup_used[k].load() && g_cgroup_used[k].compare_exchange_strong(no, true)) {
-      std::memcpy(g_cgroup_paths[k].data(), path.c_str(), path.size() + 1);
-      return;
+// Paths for the signal handler (fixed slots of fixed-size strings, read with
+// async-signal-safe calls only): the memory cgroups of this process's supervisors (rmdir)
+// and the power-cut file systems it mounted (umount2).
+class SignalSafePaths {
+ public:
+  void Add(const std::string& path) {
+    if (path.empty() || path.size() >= kPathMax) return;
+    for (size_t k = 0; k < kSlots; ++k) {
+      bool no = false;
+      if (!used_[k].load() && used_[k].compare_exchange_strong(no, true)) {
+        std::memcpy(paths_[k].data(), path.c_str(), path.size() + 1);
+        return;
+      }
     }
   }
-}
+  void Remove(const std::string& path) {
+    for (size_t k = 0; k < kSlots; ++k)
+      if (used_[k].load() && path == paths_[k].data()) used_[k] = false;
+  }
+  template <typename F>
+  void ForEach(F&& f) {
+    for (size_t k = 0; k < kSlots; ++k)
+      if (used_[k].load()) f(paths_[k].data());
+  }
 
-void UnregisterCgroup(const std::string& path) {
-  for (size_t k = 0; k < kMaxCgroups; ++k)
-    if (g_cgroup_used[k].load() && path == g_cgroup_paths[k].data()) g_cgroup_used[k] = false;
-}
+ private:
+  static constexpr size_t kSlots = 512, kPathMax = 256;
+  std::array<std::array<char, kPathMax>, kSlots> paths_{};
+  std::array<std::atomic<bool>, kSlots> used_{};
+};
+SignalSafePaths g_cgroups, g_mounts;
+
+void RegisterCgroup(const std::string& path) { g_cgroups.Add(path); }
+void UnregisterCgroup(const std::string& path) { g_cgroups.Remove(path); }
 
 extern "C" void TearDownOnSignal(int sig) {
   for (auto& g : g_groups) {
@@ -76,14 +90,15 @@ extern "C" void TearDownOnSignal(int sig) {
     }
   }
   // The memory cgroups, once the kernel has let go of their killed processes.
-  for (size_t k = 0; k < kMaxCgroups; ++k) {
-    if (!g_cgroup_used[k].load()) continue;
-    for (int attempt = 0; attempt < 100 && rmdir(g_cgroup_paths[k].data()) != 0 && errno == EBUSY;
-         ++attempt) {
+  g_cgroups.ForEach([](const char* path) {
+    for (int attempt = 0; attempt < 100 && rmdir(path) != 0 && errno == EBUSY; ++attempt) {
       const timespec pause{0, 20'000'000};
       nanosleep(&pause, nullptr);
     }
-  }
+  });
+  // The power-cut file systems: their process is gone, and fusermount3's watcher may be
+  // too (or slow on a loaded machine); detached here, never left behind.
+  g_mounts.ForEach([](const char* path) { umount2(path, MNT_DETACH); });
   signal(sig, SIG_DFL);
   raise(sig);
 }
@@ -324,6 +339,14 @@ int64_t Supervisor::GroupPeakBytes(const std::string& name) const {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   auto g = groups_.find(name);
   return g == groups_.end() ? -1 : limits_.PeakBytes(g->second);
+}
+
+void Supervisor::UnmountOnSignal(const std::string& path, bool on) {
+  if (on) {
+    g_mounts.Add(path);
+  } else {
+    g_mounts.Remove(path);
+  }
 }
 
 void Supervisor::InstallSignalTeardown() {

@@ -86,6 +86,9 @@ class Supervisor {
   // SIGINT and SIGTERM kill every live process group of every supervisor in this process,
   // then end the process by the same signal (its default action).
   static void InstallSignalTeardown();
+  // While on, the signal teardown also detaches the file system mounted at path (a
+  // power-cut file system whose process it has just killed).
+  static void UnmountOnSignal(const std::string& path, bool on);
 
  private:
   struct Proc {

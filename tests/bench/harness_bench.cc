@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 
 #include "harness/checker.h"
 #include "harness/cli/explore.h"
@@ -68,8 +69,11 @@ void SimLifecycles(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
 }
 
-void CheckerEvents(benchmark::State& state) {
-  Scenario s = Make(state.range(0), true);
+// Simulates the bench scenario of `tasks` tasks with faults into a history file, runs
+// pass(path) once per iteration (false: stop) and reports events/s read. Skips on an error.
+void OverBenchHistory(benchmark::State& state, int64_t tasks,
+                      const std::function<bool(const std::string& path, std::string* error)>& pass) {
+  Scenario s = Make(tasks, true);
   std::string path = TempHistory();
   auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}});
   if (!sum.ok()) {
@@ -79,66 +83,47 @@ void CheckerEvents(benchmark::State& state) {
   int64_t events = 0;
   for (auto _ : state) {
     std::string error;
-    auto results = CheckHistoryFile(path, &error);
-    benchmark::DoNotOptimize(results);
+    if (!pass(path, &error)) {
+      state.SkipWithError(error.c_str());
+      break;
+    }
     events += sum->events;
   }
   std::filesystem::remove(path);
   state.counters["events_per_s"] =
       benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+}
+
+void CheckerEvents(benchmark::State& state) {
+  OverBenchHistory(state, state.range(0), [](const std::string& path, std::string* error) {
+    auto results = CheckHistoryFile(path, error);
+    benchmark::DoNotOptimize(results);
+    return !results.empty();
+  });
 }
 
 // The reader alone over the same history: events/s decoded with nothing observing them
 // (CheckerEvents minus this is the checkers' own share).
 void HistoryRead(benchmark::State& state) {
-  Scenario s = Make(state.range(0), true);
-  std::string path = TempHistory();
-  auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}});
-  if (!sum.ok()) {
-    state.SkipWithError(sum.status().ToString().c_str());
-    return;
-  }
-  int64_t events = 0;
-  for (auto _ : state) {
-    std::string error;
+  OverBenchHistory(state, state.range(0), [](const std::string& path, std::string* error) {
     int64_t seen = 0;
-    if (!ReadEvents(path, [&](const EventView&) { ++seen; }, &error)) {
-      state.SkipWithError(error.c_str());
-      break;
-    }
-    events += seen;
-  }
-  std::filesystem::remove(path);
-  state.counters["events_per_s"] =
-      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+    const bool ok = ReadEvents(path, [&](const EventView&) { ++seen; }, error);
+    benchmark::DoNotOptimize(seen);
+    return ok;
+  });
 }
 
 // One standard checker (by its index in StandardCheckers()) with the reader: minus
 // HistoryRead, that checker's own cost.
 void CheckerAlone(benchmark::State& state) {
-  Scenario s = Make(100'000, true);
-  std::string path = TempHistory();
-  auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}});
-  if (!sum.ok()) {
-    state.SkipWithError(sum.status().ToString().c_str());
-    return;
-  }
-  int64_t events = 0;
-  for (auto _ : state) {
+  OverBenchHistory(state, 100'000, [&](const std::string& path, std::string* error) {
     auto checkers = StandardCheckers();
     Checker& c = *checkers.at(static_cast<size_t>(state.range(0)));
     state.SetLabel(c.name());
-    std::string error;
-    if (!ReadEvents(path, [&](const EventView& e) { c.Observe(e); }, &error)) {
-      state.SkipWithError(error.c_str());
-      break;
-    }
+    if (!ReadEvents(path, [&](const EventView& e) { c.Observe(e); }, error)) return false;
     benchmark::DoNotOptimize(c.Finish());
-    events += sum->events;
-  }
-  std::filesystem::remove(path);
-  state.counters["events_per_s"] =
-      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+    return true;
+  });
 }
 
 // `ithappens explore`'s pace: seeds per minute (each seed: draw its schedule, simulate,

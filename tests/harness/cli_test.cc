@@ -672,7 +672,8 @@ TEST(Cli, PowerCutsCatchFsyncOffWhereSigkillsDoNot) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   for (int i = 0; i < 100 && Mounted(data2); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_FALSE(Mounted(data2)) << "fusermount3 unmounts it when its process dies";
+  EXPECT_FALSE(Mounted(data2)) << "the SIGINT teardown detaches it (and fusermount3 when its "
+                                  "process dies)";
   EXPECT_THAT(ProcessesLeft(out2.path()), ::testing::IsEmpty());
   EXPECT_THAT(LeakedCgroups(), ::testing::IsEmpty()) << "SIGINT removes the run's cgroups";
 }
