@@ -131,7 +131,7 @@ Status ValidateTaskDefinition(TaskDefinition* def) {
   ITHAPPENS_RETURN_IF_ERROR(ValidateTaskId(def->task_id, "taskId"));
   if (def->task_group_id.empty()) def->task_group_id = def->task_id;
   ITHAPPENS_RETURN_IF_ERROR(CheckGroupShapeDeadline(*def));
-  if (def->expires_ms == 0) def->expires_ms = def->deadline_ms + kDefaultExpiresAfterDeadlineMs;
+  FillDefaults(def);  // the expiry, now that the deadline is known to be in range
   return CheckExpires(*def);
 }
 

@@ -263,7 +263,7 @@ class Simulation final : public Driver {
     std::string digest = made.digest;
     // Not kept for a definition made once (its created time is the submission's).
     if (t.created_at_ms < 0) made = Submitted{};
-    SubmitCreate(def, t.client, 0, [this, sub, k, def](bool acknowledged) {
+    SubmitCreate(def, t.client, [this, sub, k, def](bool acknowledged) {
       creates_in_flight_--;
       if (acknowledged) LaterCalls(plan_[workload_.submissions[sub].tasks[k]], def);
       SubmitChain(sub, k + 1);
@@ -273,10 +273,10 @@ class Simulation final : public Driver {
   // Sends a create, retrying it while the outcome is unknown; then(acknowledged). A probe
   // (BoundProbes) names what it probes in the history.
   using CreateThen = InlineFunction<void(bool), 48>;
-  void SubmitCreate(std::shared_ptr<const TaskDefinition> def, int client, int attempt,
-                    CreateThen then, const BoundProbe* probe = nullptr, std::string digest = {}) {
+  void SubmitCreate(std::shared_ptr<const TaskDefinition> def, int client, CreateThen then,
+                    const BoundProbe* probe = nullptr, std::string digest = {}) {
     SendCreate(std::make_shared<CreateJob>(
-        CreateJob{std::move(def), client, attempt, std::move(then), probe, std::move(digest)}));
+        CreateJob{std::move(def), client, 0, std::move(then), probe, std::move(digest)}));
   }
   // One create and its retries: made once, whatever the number of attempts.
   struct CreateJob {
@@ -316,7 +316,7 @@ class Simulation final : public Driver {
     }
     auto def = std::make_shared<const TaskDefinition>(probes_[k].def);
     SubmitCreate(
-        def, 0, 0, [this, k](bool) { SubmitProbe(k + 1); }, &probes_[k]);
+        def, 0, [this, k](bool) { SubmitProbe(k + 1); }, &probes_[k]);
   }
 
   // The client's calls on an acknowledged task that drive the queue's rules: the same
@@ -332,8 +332,8 @@ class Simulation final : public Driver {
           std::make_shared<const TaskDefinition>(ChangedDefinition(t.def, t.ordinal, &field));
       later_calls_++;
       After(t.recreate_after_ms, [this, def, changed, client] {
-        SubmitCreate(def, client, 0, [this, changed, client](bool) {
-          SubmitCreate(changed, client, 0, [this](bool) { later_calls_--; });
+        SubmitCreate(def, client, [this, changed, client](bool) {
+          SubmitCreate(changed, client, [this](bool) { later_calls_--; });
         });
       });
     }
