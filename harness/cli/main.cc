@@ -16,10 +16,15 @@
 // Exit codes: 0 every property holds · 1 a property is violated · 2 bad usage or bad
 // scenario (the message names file, line and field) · 3 the harness itself failed (it
 // says so: that is our fault, not the target's).
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
+#include <optional>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -241,74 +246,203 @@ std::optional<Scenario> LoadForBench(const std::string& file, const std::vector<
   return std::move(scenario).value();
 }
 
-int Bench(const std::string& file, const std::vector<double>& loads,
-          std::optional<uint64_t> seed_flag, const std::string& out_root,
-          const std::string& command) {
-  const std::optional<Scenario> scenario = LoadForBench(file, loads);
-  if (!scenario) return kExitUsage;
-  const Scenario& s = *scenario;
-  const uint64_t seed = seed_flag.value_or(s.seed);
-  const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
-  if (!MakeDirectory(dir)) return kExitHarness;
-  nlohmann::json rows = nlohmann::json::array();
-  int worst = kExitValid;
-  using Clock = std::chrono::steady_clock;
-  auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
-  std::printf("%s (seed %llu): wall-clock measurements of the simulator and the checkers\n",
-              s.name.c_str(), static_cast<unsigned long long>(seed));
-  std::printf("%8s %9s %10s %10s %9s %13s %9s %8s %13s %9s %13s  %s\n", "load", "tasks", "events",
-              "sim s", "wall s", "lifecycles/s", "us/task", "x prev", "sim s/wall s", "check s",
-              "events/s", "verdict");
-  double prev_us = 0;
-  for (double load : loads) {
-    const std::string history = (dir / ("bench-" + LoadText(load) + ".jsonl")).string();
-    SimOptions o{&s, seed, load, {}, history, ProgressPrinter(s.name + " " + LoadText(load))};
+// One measured run of the simulator and the checkers, in a child process of its own: each
+// run starts from a fresh heap, as a user's `ithappens run` does (run in this process, a
+// round after a larger load reused that load's heap and measured half its cost). The
+// child sends its figures back on a pipe; nullopt (with the reason on stderr) if it failed.
+struct BenchRun {
+  SimSummary sum;
+  std::string history_hash;  // empty unless asked for
+  Validity verdict = Validity::kValid;
+  double sim_s = 0, check_s = 0;
+};
+
+std::optional<BenchRun> MeasureInChild(const Scenario& s, uint64_t seed, double load,
+                                       const std::string& history, const std::string& label,
+                                       bool hash) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    std::cerr << "ithappens: bench: pipe: " << std::strerror(errno) << "\n";
+    return std::nullopt;
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    std::cerr << "ithappens: bench: fork: " << std::strerror(errno) << "\n";
+    close(fds[0]);
+    close(fds[1]);
+    return std::nullopt;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    using Clock = std::chrono::steady_clock;
+    auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+    SimOptions o{&s, seed, load, {}, history, ProgressPrinter(label)};
     const auto t0 = Clock::now();
     auto sum = RunSimulation(o);
     const auto t1 = Clock::now();
     if (!sum.ok()) {
       std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
                 << "\n";
-      return kExitHarness;
+      _exit(kExitHarness);
     }
     std::string error;
     auto results = CheckHistoryFile(history, &error);
     const auto t2 = Clock::now();
-    std::filesystem::remove(history);
     if (results.empty()) {
       std::cerr << "ithappens: cannot read back the history: " << error << "\n";
-      return kExitHarness;
+      _exit(kExitHarness);
     }
-    const Validity v = Compose(results);
-    worst = std::max(worst, ExitFor(v));
-    const double sim_s = seconds(t1 - t0), check_s = seconds(t2 - t1);
+    nlohmann::json out = {{"events", sum->events},
+                          {"tasks", sum->tasks},
+                          {"sim_ms", sum->sim_ms},
+                          {"hash", hash ? FileHash(history) : ""},
+                          {"verdict", static_cast<int>(Compose(results))},
+                          {"sim_s", seconds(t1 - t0)},
+                          {"check_s", seconds(t2 - t1)}};
+    std::filesystem::remove(history);
+    const std::string text = out.dump();
+    size_t off = 0;
+    while (off < text.size()) {
+      const ssize_t n = write(fds[1], text.data() + off, text.size() - off);
+      if (n <= 0) _exit(kExitHarness);
+      off += static_cast<size_t>(n);
+    }
+    close(fds[1]);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || text.empty()) {
+    std::cerr << "ithappens: bench: the run at " << LoadText(load) << " in a child process "
+              << (WIFSIGNALED(status) ? "died of signal " + std::to_string(WTERMSIG(status))
+                                      : "exited with " + std::to_string(WEXITSTATUS(status)))
+              << "\n";
+    return std::nullopt;
+  }
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    std::cerr << "ithappens: bench: unreadable figures from the run at " << LoadText(load) << "\n";
+    return std::nullopt;
+  }
+  BenchRun r;
+  r.sum.events = j["events"];
+  r.sum.tasks = j["tasks"];
+  r.sum.sim_ms = j["sim_ms"];
+  r.history_hash = j["hash"];
+  r.verdict = static_cast<Validity>(j["verdict"].get<int>());
+  r.sim_s = j["sim_s"];
+  r.check_s = j["check_s"];
+  return r;
+}
+
+// `ithappens bench SCENARIO`: the simulator and the checkers at each load, `repeat` rounds
+// of every load in turn (10x, 50x, 10x, 50x, ...), so that a slow phase of a shared host
+// falls on every load alike; each load's figures are its fastest round (the run least
+// disturbed: the host only ever adds time), with the spread (slowest / fastest) beside them.
+// Every round of a load must write the same history (the seed determines it): a bench
+// whose rounds differ stops with the harness's exit code.
+int Bench(const std::string& file, const std::vector<double>& loads,
+          std::optional<uint64_t> seed_flag, const std::string& out_root,
+          const std::string& command, int repeat) {
+  const std::optional<Scenario> scenario = LoadForBench(file, loads);
+  if (!scenario) return kExitUsage;
+  const Scenario& s = *scenario;
+  const uint64_t seed = seed_flag.value_or(s.seed);
+  const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
+  if (!MakeDirectory(dir)) return kExitHarness;
+  struct Measured {
+    SimSummary sum;
+    std::string history_hash;
+    Validity verdict = Validity::kValid;
+    std::vector<double> sim_s, check_s;  // one per round
+  };
+  std::vector<Measured> measured(loads.size());
+  std::printf("%s (seed %llu): wall-clock measurements of the simulator and the checkers, "
+              "the fastest of %d rounds per load\n",
+              s.name.c_str(), static_cast<unsigned long long>(seed), repeat);
+  std::fflush(stdout);
+  for (int round = 0; round < repeat; ++round) {
+    for (size_t i = 0; i < loads.size(); ++i) {
+      const double load = loads[i];
+      const std::string history = (dir / ("bench-" + LoadText(load) + ".jsonl")).string();
+      std::string label = s.name + " " + LoadText(load);
+      if (repeat > 1) label += " round " + std::to_string(round + 1) + "/" + std::to_string(repeat);
+      auto run = MeasureInChild(s, seed, load, history, label, repeat > 1);
+      if (!run) return kExitHarness;
+      Measured& m = measured[i];
+      if (round == 0) {
+        m.sum = run->sum;
+        m.history_hash = run->history_hash;
+        m.verdict = run->verdict;
+      } else if (run->history_hash != m.history_hash || run->sum.events != m.sum.events) {
+        std::cerr << "ithappens: bench: seed " << seed << " at " << LoadText(load)
+                  << " wrote history " << m.history_hash << " (" << m.sum.events
+                  << " events) in round 1 and " << run->history_hash << " (" << run->sum.events
+                  << " events) in round " << round + 1 << " (the harness is at fault)\n";
+        return kExitHarness;
+      }
+      m.sim_s.push_back(run->sim_s);
+      m.check_s.push_back(run->check_s);
+    }
+  }
+  nlohmann::json rows = nlohmann::json::array();
+  int worst = kExitValid;
+  std::printf("%8s %9s %10s %10s %9s %7s %13s %9s %8s %13s %9s %13s  %s\n", "load", "tasks",
+              "events", "sim s", "wall s", "spread", "lifecycles/s", "us/task", "x prev",
+              "sim s/wall s", "check s", "events/s", "verdict");
+  double prev_us = 0;
+  for (size_t i = 0; i < loads.size(); ++i) {
+    const Measured& m = measured[i];
+    const SimSummary& sum = m.sum;
+    worst = std::max(worst, ExitFor(m.verdict));
+    const double sim_s = *std::min_element(m.sim_s.begin(), m.sim_s.end());
+    const double check_s = *std::min_element(m.check_s.begin(), m.check_s.end());
+    const double spread = *std::max_element(m.sim_s.begin(), m.sim_s.end()) / sim_s;
     // The simulator's cost per task, and its ratio to the previous load's: a flat cost
     // per task gives 1.0 whatever the load.
-    const double us_per_task = sim_s * 1e6 / static_cast<double>(std::max<int64_t>(1, sum->tasks));
+    const double us_per_task = sim_s * 1e6 / static_cast<double>(std::max<int64_t>(1, sum.tasks));
     const double vs_prev = prev_us > 0 ? us_per_task / prev_us : 1.0;
     prev_us = us_per_task;
-    nlohmann::json row = {{"load", load},
-                          {"tasks", sum->tasks},
-                          {"events", sum->events},
-                          {"simulated_s", sum->sim_ms / 1000.0},
+    nlohmann::json row = {{"load", loads[i]},
+                          {"tasks", sum.tasks},
+                          {"events", sum.events},
+                          {"simulated_s", sum.sim_ms / 1000.0},
                           {"sim_wall_s", sim_s},
-                          {"lifecycles_per_s", sum->tasks / sim_s},
+                          {"sim_wall_s_rounds", m.sim_s},
+                          {"sim_wall_spread", spread},
+                          {"lifecycles_per_s", sum.tasks / sim_s},
                           {"us_per_task", us_per_task},
                           {"us_per_task_vs_previous_load", vs_prev},
-                          {"simulated_s_per_wall_s", sum->sim_ms / 1000.0 / sim_s},
+                          {"simulated_s_per_wall_s", sum.sim_ms / 1000.0 / sim_s},
                           {"check_wall_s", check_s},
-                          {"checked_events_per_s", sum->events / check_s},
-                          {"verdict", ToString(v)}};
-    std::printf("%8s %9lld %10lld %10.0f %9.3f %13.0f %9.1f %8.2f %13.0f %9.3f %13.0f  %s\n",
-                LoadText(load).c_str(), static_cast<long long>(sum->tasks),
-                static_cast<long long>(sum->events), sum->sim_ms / 1000.0, sim_s,
-                sum->tasks / sim_s, us_per_task, vs_prev, sum->sim_ms / 1000.0 / sim_s, check_s,
-                sum->events / check_s, std::string(ToString(v)).c_str());
-    std::fflush(stdout);
+                          {"check_wall_s_rounds", m.check_s},
+                          {"checked_events_per_s", sum.events / check_s},
+                          {"verdict", ToString(m.verdict)}};
+    if (!m.history_hash.empty()) row["history_hash"] = m.history_hash;
+    std::printf("%8s %9lld %10lld %10.0f %9.3f %7.2f %13.0f %9.1f %8.2f %13.0f %9.3f %13.0f  %s\n",
+                LoadText(loads[i]).c_str(), static_cast<long long>(sum.tasks),
+                static_cast<long long>(sum.events), sum.sim_ms / 1000.0, sim_s, spread,
+                sum.tasks / sim_s, us_per_task, vs_prev, sum.sim_ms / 1000.0 / sim_s, check_s,
+                sum.events / check_s, std::string(ToString(m.verdict)).c_str());
     rows.push_back(std::move(row));
   }
-  nlohmann::json report = {{"scenario", s.name}, {"file", file}, {"seed", seed},
-                           {"mode", "sim"},      {"rows", rows}, {"command", command}};
+  nlohmann::json report = {{"scenario", s.name}, {"file", file},     {"seed", seed},
+                           {"mode", "sim"},      {"repeat", repeat}, {"rows", rows},
+                           {"command", command}};
   std::ofstream(dir / "bench.json") << report.dump(2) << "\n";
   std::printf("bench: %s\n", (dir / "bench.json").string().c_str());
   return worst;
@@ -460,6 +594,10 @@ int Main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   bench->add_option("--loads", bench_loads, "comma-separated multipliers, e.g. 1,5,50");
   bench->add_option("--seed", seed, "overrides the scenario's seed");
+  int bench_repeat = 3;
+  bench->add_option("--repeat", bench_repeat,
+                    "sim: rounds of every load in turn; each load keeps its fastest (default 3)")
+      ->check(CLI::Range(1, 50));
   bench->add_option("--out", out, "output root; writes OUT/<scenario>/bench.json");
   std::string bench_mode = "sim";
   bench->add_option("--mode", bench_mode,
@@ -541,6 +679,10 @@ int Main(int argc, char** argv) {
       std::cerr << "ithappens: --loads: " << loads.size() << " loads; give 1..20\n";
       return kExitUsage;
     }
+    if (bench_mode == "real" && bench->count("--repeat") > 0) {
+      std::cerr << "ithappens: --repeat: sim mode only (a real bench runs each load once)\n";
+      return kExitUsage;
+    }
     if (bench_mode == "real") {
       return BenchReal(bench_file, loads, time_scale, out,
                        "ithappens bench " + bench_file + " --mode real --loads " + bench_loads +
@@ -551,8 +693,9 @@ int Main(int argc, char** argv) {
       return kExitUsage;
     }
     std::string command = "ithappens bench " + bench_file + " --loads " + bench_loads +
-                          (seed ? " --seed " + std::to_string(*seed) : "") + " --out " + out;
-    return Bench(bench_file, loads, seed, out, command);
+                          (seed ? " --seed " + std::to_string(*seed) : "") + " --repeat " +
+                          std::to_string(bench_repeat) + " --out " + out;
+    return Bench(bench_file, loads, seed, out, command, bench_repeat);
   }
 
   if (*check) {

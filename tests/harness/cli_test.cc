@@ -742,5 +742,39 @@ TEST(Cli, BenchRunsEachLoadAndWritesTheTable) {
   EXPECT_NE(bad.text.find("--loads: 0x is outside (0, 1000]x"), std::string::npos) << bad.text;
 }
 
+// Each load is measured in rounds (every load in turn, each run in a fresh child process)
+// and keeps its fastest; every round of a load must have written the same history.
+TEST(Cli, BenchKeepsTheFastestOfItsRoundsAndChecksTheyWroteOneHistory) {
+  testing::TempDir out;
+  Output o = Ithappens("bench " + Smoke() + " --loads 1,2 --repeat 2 --out " + out.path().string());
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_NE(o.text.find("the fastest of 2 rounds per load"), std::string::npos) << o.text;
+  auto bench = nlohmann::json::parse(std::ifstream(out.path() / "smoke" / "bench.json"));
+  EXPECT_EQ(bench["repeat"], 2);
+  EXPECT_NE(bench["command"].get<std::string>().find("--repeat 2"), std::string::npos);
+  ASSERT_EQ(bench["rows"].size(), 2u);
+  for (const auto& row : bench["rows"]) {
+    const auto rounds = row["sim_wall_s_rounds"].get<std::vector<double>>();
+    ASSERT_EQ(rounds.size(), 2u);
+    EXPECT_EQ(row["sim_wall_s"].get<double>(), *std::min_element(rounds.begin(), rounds.end()));
+    EXPECT_EQ(row["sim_wall_spread"].get<double>(),
+              *std::max_element(rounds.begin(), rounds.end()) / row["sim_wall_s"].get<double>());
+    EXPECT_EQ(row["check_wall_s_rounds"].size(), 2u);
+    EXPECT_EQ(row["history_hash"].get<std::string>().size(), 16u);
+    EXPECT_EQ(row["verdict"], "valid");
+  }
+  EXPECT_NE(bench["rows"][0]["history_hash"], bench["rows"][1]["history_hash"])
+      << "another load, another history";
+  EXPECT_FALSE(std::filesystem::exists(out.path() / "smoke" / "bench-2x.jsonl"));
+
+  Output zero = Ithappens("bench " + Smoke() + " --repeat 0");
+  EXPECT_EQ(zero.code, 2);
+  EXPECT_NE(zero.text.find("--repeat"), std::string::npos) << zero.text;
+  EXPECT_NE(zero.text.find("not in range 1 to 50"), std::string::npos) << zero.text;
+  Output real = Ithappens("bench " + Smoke() + " --mode real --repeat 2");
+  EXPECT_EQ(real.code, 2);
+  EXPECT_NE(real.text.find("--repeat: sim mode only"), std::string::npos) << real.text;
+}
+
 }  // namespace
 }  // namespace ithappens::harness
