@@ -41,6 +41,7 @@
 #include "harness/load/workload.h"
 #include "harness/scenario/scenario.h"
 #include "harness/real/run.h"
+#include "harness/sim/heap.h"
 #include "harness/sim/sim.h"
 #include "reports/report.h"
 
@@ -372,8 +373,8 @@ int Bench(const std::string& file, const std::vector<double>& loads,
   };
   std::vector<Measured> measured(loads.size());
   std::printf("%s (seed %llu): wall-clock measurements of the simulator and the checkers, "
-              "the fastest of %d rounds per load\n",
-              s.name.c_str(), static_cast<unsigned long long>(seed), repeat);
+              "the fastest of %d rounds per load; heap: %s\n",
+              s.name.c_str(), static_cast<unsigned long long>(seed), repeat, HeapMode().c_str());
   std::fflush(stdout);
   for (int round = 0; round < repeat; ++round) {
     for (size_t i = 0; i < loads.size(); ++i) {
@@ -442,7 +443,7 @@ int Bench(const std::string& file, const std::vector<double>& loads,
   }
   nlohmann::json report = {{"scenario", s.name}, {"file", file},     {"seed", seed},
                            {"mode", "sim"},      {"repeat", repeat}, {"rows", rows},
-                           {"command", command}};
+                           {"heap", HeapMode()}, {"command", command}};
   std::ofstream(dir / "bench.json") << report.dump(2) << "\n";
   std::printf("bench: %s\n", (dir / "bench.json").string().c_str());
   return worst;
@@ -743,6 +744,7 @@ int Main(int argc, char** argv) {
 // reaches here is the environment's or ours (out of memory, a full disk, a bug), exit 3
 // with the cause.
 int main(int argc, char** argv) {
+  ithappens::harness::ReexecWithHugePageHeap(argv);  // harness/sim/heap.h
   try {
     return Main(argc, argv);
   } catch (const std::bad_alloc&) {

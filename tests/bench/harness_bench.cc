@@ -13,6 +13,7 @@
 #include "harness/cli/explore.h"
 #include "harness/history/history.h"
 #include "harness/scenario/scenario.h"
+#include "harness/sim/heap.h"
 #include "harness/sim/sim.h"
 
 namespace ithappens::harness {
@@ -201,4 +202,14 @@ BENCHMARK(CheckerEvents)
 }  // namespace
 }  // namespace ithappens::harness
 
-BENCHMARK_MAIN();
+// The simulator's heap as `ithappens` has it (harness/sim/heap.h), so SimLifecycles measures
+// what a user's run gets.
+int main(int argc, char** argv) {
+  ithappens::harness::ReexecWithHugePageHeap(argv);
+  benchmark::AddCustomContext("heap", ithappens::harness::HeapMode());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -742,6 +742,40 @@ TEST(Cli, BenchRunsEachLoadAndWritesTheTable) {
   EXPECT_NE(bad.text.find("--loads: 0x is outside (0, 1000]x"), std::string::npos) << bad.text;
 }
 
+// The simulator's heap (harness/sim/heap.h): `ithappens` re-executes itself with glibc's
+// huge-page tunables where the machine has transparent huge pages, leaves a user's own
+// GLIBC_TUNABLES alone, and ITHAPPENS_HUGE_PAGES=0 turns it off. The heap never changes a
+// history: the same seed writes the same bytes either way.
+TEST(Cli, TheHeapUsesHugePagesWhereTheMachineHasThemAndNeverChangesAHistory) {
+  std::string thp;
+  {
+    std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+    std::getline(in, thp);
+  }
+  const bool machine_has_thp =
+      thp.find("[always]") != std::string::npos || thp.find("[madvise]") != std::string::npos;
+  auto bench_of = [&](const std::string& env, const testing::TempDir& out) {
+    Output o = IthappensWithEnv(env, "bench " + Smoke() + " --loads 1 --repeat 2 --out " +
+                                         out.path().string());
+    EXPECT_EQ(o.code, 0) << o.text;
+    return nlohmann::json::parse(std::ifstream(out.path() / "smoke" / "bench.json"));
+  };
+  testing::TempDir a, b, c;
+  const auto on = bench_of("", a), off = bench_of("ITHAPPENS_HUGE_PAGES=0", b),
+             user = bench_of("GLIBC_TUNABLES=glibc.malloc.perturb=0", c);
+  const std::string mode = on["heap"];
+  if (machine_has_thp) {
+    EXPECT_EQ(mode, "transparent huge pages (glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864)");
+  } else {
+    EXPECT_EQ(mode.rfind("4 KiB pages (transparent huge pages are ", 0), 0u) << mode;
+  }
+  EXPECT_EQ(off["heap"], "4 KiB pages (ITHAPPENS_HUGE_PAGES=0)");
+  EXPECT_EQ(user["heap"], "as GLIBC_TUNABLES sets it (glibc.malloc.perturb=0)");
+  EXPECT_EQ(on["rows"][0]["history_hash"], off["rows"][0]["history_hash"]);
+  EXPECT_EQ(on["rows"][0]["history_hash"], user["rows"][0]["history_hash"]);
+  EXPECT_EQ(on["rows"][0]["events"], off["rows"][0]["events"]);
+}
+
 // Each load is measured in rounds (every load in turn, each run in a fresh child process)
 // and keeps its fastest; every round of a load must have written the same history.
 TEST(Cli, BenchKeepsTheFastestOfItsRoundsAndChecksTheyWroteOneHistory) {

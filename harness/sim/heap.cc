@@ -1,0 +1,70 @@
+#include "harness/sim/heap.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+namespace ithappens::harness {
+namespace {
+
+constexpr const char* kTunables = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864";
+// Set by the re-execution, read and removed by the re-executed process.
+constexpr const char* kMarker = "ITHAPPENS_HEAP_REEXECUTED";
+
+std::string& Mode() {
+  static std::string mode = "4 KiB pages (the process did not choose its heap)";
+  return mode;
+}
+
+// "always [madvise] never": the bracketed word is the machine's setting.
+std::string TransparentHugePages() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string line;
+  std::getline(in, line);
+  const size_t open = line.find('['), close = line.find(']');
+  if (open == std::string::npos || close == std::string::npos || close < open) return "";
+  return line.substr(open + 1, close - open - 1);
+}
+
+}  // namespace
+
+void ReexecWithHugePageHeap(char** argv) {
+  if (const char* marker = std::getenv(kMarker); marker != nullptr) {
+    // The re-executed process: the tunables are in force; its children get the user's
+    // environment back (they had no GLIBC_TUNABLES, or this would not have run).
+    unsetenv("GLIBC_TUNABLES");
+    unsetenv(kMarker);
+    Mode() = std::string("transparent huge pages (") + kTunables + ")";
+    return;
+  }
+  if (const char* user = std::getenv("GLIBC_TUNABLES"); user != nullptr) {
+    Mode() = std::string("as GLIBC_TUNABLES sets it (") + user + ")";
+    return;
+  }
+  if (const char* off = std::getenv("ITHAPPENS_HUGE_PAGES"); off != nullptr && std::strcmp(off, "0") == 0) {
+    Mode() = "4 KiB pages (ITHAPPENS_HUGE_PAGES=0)";
+    return;
+  }
+  const std::string thp = TransparentHugePages();
+  if (thp != "always" && thp != "madvise") {
+    Mode() = "4 KiB pages (transparent huge pages are " + (thp.empty() ? "missing" : thp) +
+             " on this machine)";
+    return;
+  }
+  setenv("GLIBC_TUNABLES", kTunables, 1);
+  setenv(kMarker, "1", 1);
+  execv("/proc/self/exe", argv);
+  // exec failed: run as we are, with the environment as it was.
+  const int err = errno;
+  unsetenv("GLIBC_TUNABLES");
+  unsetenv(kMarker);
+  Mode() = std::string("4 KiB pages (re-executing with huge pages failed: ") + std::strerror(err) +
+           ")";
+}
+
+const std::string& HeapMode() { return Mode(); }
+
+}  // namespace ithappens::harness

@@ -1,0 +1,28 @@
+// The simulator's heap. A run builds hundreds of MB of small objects in seconds, and on a
+// virtual machine every first touch of a 4 KiB page is a costly fault (16% of the
+// 10^5-task simulator bench's time, issue 13). glibc backs its heap with transparent huge
+// pages when its tunables ask for it (glibc.malloc.hugetlb=1, with a 64 MiB top pad so that
+// whole 2 MiB pages fit the heap as it grows), but reads them only when a process starts.
+// So a program that runs the simulator calls ReexecWithHugePageHeap first thing in main:
+// it executes itself again, once, with the tunables set, and the new process takes them
+// out of its environment again so that the processes it starts (engines, workers) see the
+// environment the user gave.
+//
+// It does nothing when the user set GLIBC_TUNABLES (theirs win), when ITHAPPENS_HUGE_PAGES
+// is 0, or when this machine's transparent huge pages are off. The heap changes speed and
+// peak RSS, never a history: a seed gives the same bytes either way (tests check this).
+#pragma once
+
+#include <string>
+
+namespace ithappens::harness {
+
+// Returns only when it did not re-execute (nothing to do, or exec failed: the program runs
+// as it is). `argv` is main's.
+void ReexecWithHugePageHeap(char** argv);
+
+// What this process's heap is, for the figures a bench records: "transparent huge pages
+// (glibc.malloc.hugetlb=1, top pad 64 MiB)", or "4 KiB pages" with the reason.
+const std::string& HeapMode();
+
+}  // namespace ithappens::harness
