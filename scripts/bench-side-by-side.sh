@@ -24,7 +24,7 @@ mkdir -p "$root/out/bench"
 ours="$root/out/bench/side-by-side-ithappens.json"
 peer="$root/out/bench/side-by-side-beanstalkd.txt"
 # Ours first, then the peer at once: the same minutes of the same machine.
-"$build/bin/ithappens-bench-grpc" --benchmark_filter='Grpc/DurableLifecycle/batch:(1|100)/' \
+"$build/bin/ithappens-bench-grpc" --benchmark_filter='Grpc/(DurableLifecycle/batch:(1|100)/|Health/)' \
   --benchmark_out="$ours" --benchmark_out_format=json >/dev/null 2>&1
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-3} bash "$peers/beanstalkd-bench.sh" 1 4 16 > "$peer"
 
@@ -34,6 +34,9 @@ ours_rows=$(awk -F'"' '/"name": "Grpc\/DurableLifecycle/ { name=$4 }
   /"items_per_second"/ { split(name, p, "/"); b=p[3]; sub("batch:", "", b);
     t=p[length(p)]; sub("threads:", "", t); v=$0; sub(/.*: /, "", v); sub(/,.*/, "", v);
     printf "%s %s %.0f\n", b, t, v }' "$ours")
+# Health calls/s at 16 connections: the transport alone (no commit, no queue work).
+health16=$(awk -F'"' '/"name": "Grpc\/Health\/.*threads:16"/ { h=1 }
+  h && /"items_per_second"/ { v=$0; sub(/.*: /, "", v); sub(/,.*/, "", v); printf "%.0f", v; exit }' "$ours")
 ours_at() { echo "$ours_rows" | awk -v b="$1" -v t="$2" '$1==b && $2==t { print $3 }'; }
 peer_at() { awk -v m="$1" -v c="connections=$2" '$2==m && $3==c { sub("lifecycles/s=", "", $4); print $4 }' "$peer"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
@@ -51,3 +54,10 @@ done
 echo "(beanstalkd -f 0: fsync before every acknowledgement, durable at ack like ours;"
 echo " default: fsync every 50 ms, acknowledged before; beanstalkd memory, no binlog, at 1/4/16:"
 echo " $(awk '$2=="memory" { v=$4; sub("lifecycles/s=", "", v); printf "%s ", v }' "$peer")lifecycles/s)"
+# The ceiling of an unbatched lifecycle over gRPC here: three calls (create, claim, report)
+# can go no faster than three Health calls, whatever the engine does.
+f16=$(peer_at fsync-each 16)
+if [ -n "$health16" ] && [ -n "$f16" ]; then
+  awk -v h="$health16" -v f="$f16" 'BEGIN {
+    printf "Transport ceiling at 16 connections: %d Health calls/s (no commit, no queue work) = %d three-call lifecycles/s = %.2fx beanstalkd -f 0\n", h, h / 3, h / 3 / f }'
+fi
