@@ -1,8 +1,9 @@
 // The simulator's heap. A run builds hundreds of MB of small objects in seconds, and on a
 // virtual machine every first touch of a 4 KiB page is a costly fault (16% of the
-// 10^5-task simulator bench's time, issue 13). glibc backs its heap with transparent huge
-// pages when its tunables ask for it (glibc.malloc.hugetlb=1, with a 64 MiB top pad so that
-// whole 2 MiB pages fit the heap as it grows), but reads them only when a process starts.
+// 10^5-task simulator bench's time, issue 13), and a growing vector's blocks, mmapped by
+// glibc once they pass 128 KiB, are zeroed afresh at every growth. glibc backs its heap
+// with transparent huge pages and keeps large blocks and freed memory in it when its
+// tunables ask for it (heap.cc has the four), but reads them only when a process starts.
 // So a program that runs the simulator calls ReexecWithHugePageHeap first thing in main:
 // it executes itself again, once, with the tunables set, and the new process takes them
 // out of its environment again so that the processes it starts (engines, workers) see the
@@ -22,7 +23,7 @@ namespace ithappens::harness {
 void ReexecWithHugePageHeap(char** argv);
 
 // What this process's heap is, for the figures a bench records: "transparent huge pages
-// (glibc.malloc.hugetlb=1, top pad 64 MiB)", or "4 KiB pages" with the reason.
+// (<the tunables>)", or "4 KiB pages" with the reason.
 const std::string& HeapMode();
 
 }  // namespace ithappens::harness

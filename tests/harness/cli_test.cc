@@ -765,7 +765,9 @@ TEST(Cli, TheHeapUsesHugePagesWhereTheMachineHasThemAndNeverChangesAHistory) {
              user = bench_of("GLIBC_TUNABLES=glibc.malloc.perturb=0", c);
   const std::string mode = on["heap"];
   if (machine_has_thp) {
-    EXPECT_EQ(mode, "transparent huge pages (glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864)");
+    EXPECT_EQ(mode,
+              "transparent huge pages (glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864:"
+              "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456)");
   } else {
     EXPECT_EQ(mode.rfind("4 KiB pages (transparent huge pages are ", 0), 0u) << mode;
   }
