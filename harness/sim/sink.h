@@ -5,7 +5,7 @@
 #pragma once
 
 #include <cstdint>
-#include <set>
+#include <unordered_set>
 #include <string>
 
 namespace ithappens::harness {
@@ -36,7 +36,7 @@ class SimSink {
   bool leaking_ = false;
   int64_t leaked_deliveries_ = 0;
   int64_t oom_until_ms_ = 0;
-  std::set<std::string> delivered_;
+  std::unordered_set<std::string> delivered_;  // membership only: no order to keep
 };
 
 }  // namespace ithappens::harness
