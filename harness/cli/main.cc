@@ -23,13 +23,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <optional>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "engine/bugs.h"
@@ -66,6 +66,18 @@ void PrintResults(const std::vector<CheckResult>& results, std::ostream& os) {
       os << ")\n";
     }
   }
+}
+
+// A bench's row says only the verdict: under it, the properties that did not hold (and
+// where the run's files are, when they are kept).
+void PrintProblems(const std::vector<CheckResult>& results, const std::string& where) {
+  std::vector<CheckResult> bad;
+  for (const auto& r : results)
+    if (r.valid != Validity::kValid) bad.push_back(r);
+  if (bad.empty()) return;
+  PrintResults(bad, std::cout);
+  if (!where.empty()) std::cout << "          (the run: " << where << ")\n";
+  std::cout.flush();
 }
 
 // Fault coverage: what each window met; a window that met nothing is said out loud.
@@ -247,10 +259,7 @@ std::optional<Scenario> LoadForBench(const std::string& file, const std::vector<
   return std::move(scenario).value();
 }
 
-// One measured run of the simulator and the checkers, in a child process of its own: each
-// run starts from a fresh heap, as a user's `ithappens run` does (run in this process, a
-// round after a larger load reused that load's heap and measured half its cost). The
-// child sends its figures back on a pipe; nullopt (with the reason on stderr) if it failed.
+// One measured run of the simulator and the checkers (MeasureInChild's answer).
 struct BenchRun {
   SimSummary sum;
   std::string history_hash;  // empty unless asked for
@@ -258,6 +267,53 @@ struct BenchRun {
   double sim_s = 0, check_s = 0;
 };
 
+// The child's half of MeasureInChild: runs, measures, writes the figures to `out_fd`.
+int MeasureHere(const Scenario& s, uint64_t seed, double load, const std::string& history,
+                const std::string& label, bool hash, int out_fd) {
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  SimOptions o{&s, seed, load, {}, history, ProgressPrinter(label)};
+  const auto t0 = Clock::now();
+  auto sum = RunSimulation(o);
+  const auto t1 = Clock::now();
+  if (!sum.ok()) {
+    std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
+              << "\n";
+    return kExitHarness;
+  }
+  std::string error;
+  auto results = CheckHistoryFile(history, &error);
+  const auto t2 = Clock::now();
+  if (results.empty()) {
+    std::cerr << "ithappens: cannot read back the history: " << error << "\n";
+    return kExitHarness;
+  }
+  PrintProblems(results, "");  // the history is not kept: say what failed now
+  nlohmann::json out = {{"events", sum->events},
+                        {"tasks", sum->tasks},
+                        {"sim_ms", sum->sim_ms},
+                        {"hash", hash ? FileHash(history) : ""},
+                        {"verdict", static_cast<int>(Compose(results))},
+                        {"sim_s", seconds(t1 - t0)},
+                        {"check_s", seconds(t2 - t1)}};
+  std::filesystem::remove(history);
+  const std::string text = out.dump();
+  for (size_t off = 0; off < text.size();) {
+    const ssize_t n = write(out_fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return kExitHarness;
+    off += static_cast<size_t>(n);
+  }
+  close(out_fd);
+  std::fflush(stdout);
+  std::fflush(stderr);
+  return 0;
+}
+
+// One measured run in a child process of its own: each run starts from a fresh heap, as a
+// user's `ithappens run` does (run in this process, a round after a larger load reused that
+// load's heap and measured half its cost). The child sends its figures back on a pipe;
+// nullopt (with the reason on stderr) if it failed.
 std::optional<BenchRun> MeasureInChild(const Scenario& s, uint64_t seed, double load,
                                        const std::string& history, const std::string& label,
                                        bool hash) {
@@ -276,44 +332,16 @@ std::optional<BenchRun> MeasureInChild(const Scenario& s, uint64_t seed, double 
     return std::nullopt;
   }
   if (pid == 0) {
+    // The child never returns into the caller's loop: every way out is _exit.
     close(fds[0]);
-    using Clock = std::chrono::steady_clock;
-    auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
-    SimOptions o{&s, seed, load, {}, history, ProgressPrinter(label)};
-    const auto t0 = Clock::now();
-    auto sum = RunSimulation(o);
-    const auto t1 = Clock::now();
-    if (!sum.ok()) {
-      std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
-                << "\n";
-      _exit(kExitHarness);
+    try {
+      _exit(MeasureHere(s, seed, load, history, label, hash, fds[1]));
+    } catch (const std::bad_alloc&) {
+      std::cerr << "ithappens: out of memory (the harness failed, not the target)\n";
+    } catch (const std::exception& e) {
+      std::cerr << "ithappens: the harness failed (not the target): " << e.what() << "\n";
     }
-    std::string error;
-    auto results = CheckHistoryFile(history, &error);
-    const auto t2 = Clock::now();
-    if (results.empty()) {
-      std::cerr << "ithappens: cannot read back the history: " << error << "\n";
-      _exit(kExitHarness);
-    }
-    nlohmann::json out = {{"events", sum->events},
-                          {"tasks", sum->tasks},
-                          {"sim_ms", sum->sim_ms},
-                          {"hash", hash ? FileHash(history) : ""},
-                          {"verdict", static_cast<int>(Compose(results))},
-                          {"sim_s", seconds(t1 - t0)},
-                          {"check_s", seconds(t2 - t1)}};
-    std::filesystem::remove(history);
-    const std::string text = out.dump();
-    size_t off = 0;
-    while (off < text.size()) {
-      const ssize_t n = write(fds[1], text.data() + off, text.size() - off);
-      if (n <= 0) _exit(kExitHarness);
-      off += static_cast<size_t>(n);
-    }
-    close(fds[1]);
-    std::fflush(stdout);
-    std::fflush(stderr);
-    _exit(0);
+    _exit(kExitHarness);
   }
   close(fds[1]);
   std::string text;
@@ -528,6 +556,7 @@ int BenchReal(const std::string& file, const std::vector<double>& loads,
                 latency[0], latency[1], latency[2], drain_s, peaks,
                 std::string(ToString(v)).c_str());
     std::fflush(stdout);
+    PrintProblems(results, run_dir.string());
     rows.push_back({{"load", load},
                     {"tasks", real->tasks},
                     {"events", real->events},
