@@ -50,7 +50,8 @@ void ReexecWithHugePageHeap(char** argv) {
     Mode() = std::string("as GLIBC_TUNABLES sets it (") + user + ")";
     return;
   }
-  if (const char* off = std::getenv("ITHAPPENS_HUGE_PAGES"); off != nullptr && std::strcmp(off, "0") == 0) {
+  if (const char* off = std::getenv("ITHAPPENS_HUGE_PAGES");
+      off != nullptr && std::strcmp(off, "0") == 0) {
     Mode() = "4 KiB pages (ITHAPPENS_HUGE_PAGES=0)";
     return;
   }
