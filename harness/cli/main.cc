@@ -394,9 +394,7 @@ int Bench(const std::string& file, const std::vector<double>& loads,
   const std::filesystem::path dir = std::filesystem::path(out_root) / s.name;
   if (!MakeDirectory(dir)) return kExitHarness;
   struct Measured {
-    SimSummary sum;
-    std::string history_hash;
-    Validity verdict = Validity::kValid;
+    BenchRun first;                      // round 1: its history is every round's
     std::vector<double> sim_s, check_s;  // one per round
   };
   std::vector<Measured> measured(loads.size());
@@ -414,12 +412,11 @@ int Bench(const std::string& file, const std::vector<double>& loads,
       if (!run) return kExitHarness;
       Measured& m = measured[i];
       if (round == 0) {
-        m.sum = run->sum;
-        m.history_hash = run->history_hash;
-        m.verdict = run->verdict;
-      } else if (run->history_hash != m.history_hash || run->sum.events != m.sum.events) {
+        m.first = *run;
+      } else if (run->history_hash != m.first.history_hash ||
+                 run->sum.events != m.first.sum.events) {
         std::cerr << "ithappens: bench: seed " << seed << " at " << LoadText(load)
-                  << " wrote history " << m.history_hash << " (" << m.sum.events
+                  << " wrote history " << m.first.history_hash << " (" << m.first.sum.events
                   << " events) in round 1 and " << run->history_hash << " (" << run->sum.events
                   << " events) in round " << round + 1 << " (the harness is at fault)\n";
         return kExitHarness;
@@ -436,8 +433,8 @@ int Bench(const std::string& file, const std::vector<double>& loads,
   double prev_us = 0;
   for (size_t i = 0; i < loads.size(); ++i) {
     const Measured& m = measured[i];
-    const SimSummary& sum = m.sum;
-    worst = std::max(worst, ExitFor(m.verdict));
+    const SimSummary& sum = m.first.sum;
+    worst = std::max(worst, ExitFor(m.first.verdict));
     const double sim_s = *std::min_element(m.sim_s.begin(), m.sim_s.end());
     const double check_s = *std::min_element(m.check_s.begin(), m.check_s.end());
     const double spread = *std::max_element(m.sim_s.begin(), m.sim_s.end()) / sim_s;
@@ -460,13 +457,13 @@ int Bench(const std::string& file, const std::vector<double>& loads,
                           {"check_wall_s", check_s},
                           {"check_wall_s_rounds", m.check_s},
                           {"checked_events_per_s", sum.events / check_s},
-                          {"verdict", ToString(m.verdict)}};
-    if (!m.history_hash.empty()) row["history_hash"] = m.history_hash;
+                          {"verdict", ToString(m.first.verdict)}};
+    if (!m.first.history_hash.empty()) row["history_hash"] = m.first.history_hash;
     std::printf("%8s %9lld %10lld %10.0f %9.3f %7.2f %13.0f %9.1f %8.2f %13.0f %9.3f %13.0f  %s\n",
                 LoadText(loads[i]).c_str(), static_cast<long long>(sum.tasks),
                 static_cast<long long>(sum.events), sum.sim_ms / 1000.0, sim_s, spread,
                 sum.tasks / sim_s, us_per_task, vs_prev, sum.sim_ms / 1000.0 / sim_s, check_s,
-                sum.events / check_s, std::string(ToString(m.verdict)).c_str());
+                sum.events / check_s, std::string(ToString(m.first.verdict)).c_str());
     rows.push_back(std::move(row));
   }
   nlohmann::json report = {{"scenario", s.name}, {"file", file},     {"seed", seed},

@@ -5,8 +5,8 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_set>
 #include <string>
+#include <unordered_set>
 
 namespace ithappens::harness {
 
