@@ -265,7 +265,15 @@ struct BenchRun {
   std::string history_hash;  // empty unless asked for
   Validity verdict = Validity::kValid;
   double sim_s = 0, check_s = 0;
+  int64_t sim_peak_bytes = -1;  // the simulation's peak resident memory; -1: not measured
 };
+
+// v with `digits` decimals.
+std::string Fixed(double v, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, v);
+  return text;
+}
 
 // The child's half of MeasureInChild: runs, measures, writes the figures to `out_fd`.
 int MeasureHere(const Scenario& s, uint64_t seed, double load, const std::string& history,
@@ -273,9 +281,13 @@ int MeasureHere(const Scenario& s, uint64_t seed, double load, const std::string
   using Clock = std::chrono::steady_clock;
   auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
   SimOptions o{&s, seed, load, {}, history, ProgressPrinter(label)};
+  // The simulation's memory: its peak resident set less what the process held before.
+  ResetPeakResident();
+  const int64_t rss_before = ResidentBytes();
   const auto t0 = Clock::now();
   auto sum = RunSimulation(o);
   const auto t1 = Clock::now();
+  const int64_t sim_hwm = PeakResidentBytes();
   if (!sum.ok()) {
     std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
               << "\n";
@@ -295,7 +307,10 @@ int MeasureHere(const Scenario& s, uint64_t seed, double load, const std::string
                         {"hash", hash ? FileHash(history) : ""},
                         {"verdict", static_cast<int>(Compose(results))},
                         {"sim_s", seconds(t1 - t0)},
-                        {"check_s", seconds(t2 - t1)}};
+                        {"check_s", seconds(t2 - t1)},
+                        {"sim_peak_bytes", rss_before >= 0 && sim_hwm >= rss_before
+                                               ? sim_hwm - rss_before
+                                               : -1}};
   std::filesystem::remove(history);
   const std::string text = out.dump();
   for (size_t off = 0; off < text.size();) {
@@ -375,6 +390,7 @@ std::optional<BenchRun> MeasureInChild(const Scenario& s, uint64_t seed, double 
   r.verdict = static_cast<Validity>(j["verdict"].get<int>());
   r.sim_s = j["sim_s"];
   r.check_s = j["check_s"];
+  r.sim_peak_bytes = j["sim_peak_bytes"];
   return r;
 }
 
@@ -427,9 +443,9 @@ int Bench(const std::string& file, const std::vector<double>& loads,
   }
   nlohmann::json rows = nlohmann::json::array();
   int worst = kExitValid;
-  std::printf("%8s %9s %10s %10s %9s %7s %13s %9s %8s %13s %9s %13s  %s\n", "load", "tasks",
-              "events", "sim s", "wall s", "spread", "lifecycles/s", "us/task", "x prev",
-              "sim s/wall s", "check s", "events/s", "verdict");
+  std::printf("%8s %9s %10s %10s %9s %7s %13s %9s %8s %13s %8s %8s %9s %13s  %s\n", "load",
+              "tasks", "events", "sim s", "wall s", "spread", "lifecycles/s", "us/task", "x prev",
+              "sim s/wall s", "sim MB", "KB/task", "check s", "events/s", "verdict");
   double prev_us = 0;
   for (size_t i = 0; i < loads.size(); ++i) {
     const Measured& m = measured[i];
@@ -443,6 +459,10 @@ int Bench(const std::string& file, const std::vector<double>& loads,
     const double us_per_task = sim_s * 1e6 / static_cast<double>(std::max<int64_t>(1, sum.tasks));
     const double vs_prev = prev_us > 0 ? us_per_task / prev_us : 1.0;
     prev_us = us_per_task;
+    // Memory is the first round's (a seed's rounds hold the same things).
+    const double peak_mb = static_cast<double>(m.first.sim_peak_bytes) / (1 << 20);
+    const double kb_per_task = static_cast<double>(m.first.sim_peak_bytes) / 1024 /
+                               static_cast<double>(std::max<int64_t>(1, sum.tasks));
     nlohmann::json row = {{"load", loads[i]},
                           {"tasks", sum.tasks},
                           {"events", sum.events},
@@ -457,13 +477,18 @@ int Bench(const std::string& file, const std::vector<double>& loads,
                           {"check_wall_s", check_s},
                           {"check_wall_s_rounds", m.check_s},
                           {"checked_events_per_s", sum.events / check_s},
+                          {"sim_peak_bytes", m.first.sim_peak_bytes},
+                          {"sim_peak_kb_per_task", m.first.sim_peak_bytes < 0 ? -1 : kb_per_task},
                           {"verdict", ToString(m.first.verdict)}};
     if (!m.first.history_hash.empty()) row["history_hash"] = m.first.history_hash;
-    std::printf("%8s %9lld %10lld %10.0f %9.3f %7.2f %13.0f %9.1f %8.2f %13.0f %9.3f %13.0f  %s\n",
-                LoadText(loads[i]).c_str(), static_cast<long long>(sum.tasks),
-                static_cast<long long>(sum.events), sum.sim_ms / 1000.0, sim_s, spread,
-                sum.tasks / sim_s, us_per_task, vs_prev, sum.sim_ms / 1000.0 / sim_s, check_s,
-                sum.events / check_s, std::string(ToString(m.first.verdict)).c_str());
+    const std::string mem_mb = m.first.sim_peak_bytes < 0 ? "-" : Fixed(peak_mb, 1);
+    const std::string mem_kb = m.first.sim_peak_bytes < 0 ? "-" : Fixed(kb_per_task, 2);
+    std::printf(
+        "%8s %9lld %10lld %10.0f %9.3f %7.2f %13.0f %9.1f %8.2f %13.0f %8s %8s %9.3f %13.0f  %s\n",
+        LoadText(loads[i]).c_str(), static_cast<long long>(sum.tasks),
+        static_cast<long long>(sum.events), sum.sim_ms / 1000.0, sim_s, spread, sum.tasks / sim_s,
+        us_per_task, vs_prev, sum.sim_ms / 1000.0 / sim_s, mem_mb.c_str(), mem_kb.c_str(), check_s,
+        sum.events / check_s, std::string(ToString(m.first.verdict)).c_str());
     rows.push_back(std::move(row));
   }
   nlohmann::json report = {{"scenario", s.name}, {"file", file},     {"seed", seed},

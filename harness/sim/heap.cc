@@ -1,11 +1,13 @@
 #include "harness/sim/heap.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 
 namespace ithappens::harness {
 namespace {
@@ -73,5 +75,26 @@ void ReexecWithHugePageHeap(char** argv) {
 }
 
 const std::string& HeapMode() { return Mode(); }
+
+namespace {
+// A "Vm...:  N kB" line of /proc/self/status, in bytes; -1 if it is not there.
+int64_t SelfStatusBytes(std::string_view key) {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);) {
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 &&
+        line[key.size()] == ':')
+      return std::atoll(line.c_str() + key.size() + 1) * 1024;
+  }
+  return -1;
+}
+}  // namespace
+
+int64_t ResidentBytes() { return SelfStatusBytes("VmRSS"); }
+int64_t PeakResidentBytes() { return SelfStatusBytes("VmHWM"); }
+
+void ResetPeakResident() {
+  malloc_trim(0);
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
 
 }  // namespace ithappens::harness

@@ -14,6 +14,7 @@
 // peak RSS, never a history: a seed gives the same bytes either way (tests check this).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace ithappens::harness {
@@ -25,5 +26,14 @@ void ReexecWithHugePageHeap(char** argv);
 // What this process's heap is, for the figures a bench records: "transparent huge pages
 // (<the tunables>)", or "4 KiB pages" with the reason.
 const std::string& HeapMode();
+
+// This process's memory, for the figures a bench records: the resident set now and its
+// peak (/proc/self/status VmRSS, VmHWM; -1 where there is no /proc). ResetPeakResident
+// makes the peak the present resident set (where the kernel allows it: clear_refs 5), after
+// returning the heap's free memory to the system, so that what a run holds is measured as
+// growth, not hidden in memory an earlier run freed.
+int64_t ResidentBytes();
+int64_t PeakResidentBytes();
+void ResetPeakResident();
 
 }  // namespace ithappens::harness

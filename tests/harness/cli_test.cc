@@ -812,5 +812,25 @@ TEST(Cli, BenchKeepsTheFastestOfItsRoundsAndChecksTheyWroteOneHistory) {
   EXPECT_NE(real.text.find("--repeat: sim mode only"), std::string::npos) << real.text;
 }
 
+// The simulation's memory: its peak resident set in each load's row (table and
+// bench.json), which grows with the tasks it holds.
+TEST(Cli, BenchMeasuresTheSimulationsMemoryPerTask) {
+  testing::TempDir out;
+  Output o = Ithappens("bench " + Smoke() + " --loads 1,20 --repeat 1 --out " + out.path().string());
+  ASSERT_EQ(o.code, 0) << o.text;
+  EXPECT_NE(o.text.find("sim MB  KB/task"), std::string::npos) << o.text;
+  auto bench = nlohmann::json::parse(std::ifstream(out.path() / "smoke" / "bench.json"));
+  ASSERT_EQ(bench["rows"].size(), 2u);
+  for (const auto& row : bench["rows"]) {
+    const int64_t bytes = row["sim_peak_bytes"];
+    EXPECT_GT(bytes, 0) << row.dump();
+    EXPECT_NEAR(row["sim_peak_kb_per_task"].get<double>(),
+                static_cast<double>(bytes) / 1024 / row["tasks"].get<double>(), 1e-6);
+  }
+  EXPECT_GT(bench["rows"][1]["sim_peak_bytes"].get<int64_t>(),
+            bench["rows"][0]["sim_peak_bytes"].get<int64_t>())
+      << "twenty times the tasks, more memory";
+}
+
 }  // namespace
 }  // namespace ithappens::harness
