@@ -282,8 +282,7 @@ int MeasureHere(const Scenario& s, uint64_t seed, double load, const std::string
   auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
   SimOptions o{&s, seed, load, {}, history, ProgressPrinter(label)};
   // The simulation's memory: its peak resident set less what the process held before.
-  ResetPeakResident();
-  const int64_t rss_before = ResidentBytes();
+  const int64_t rss_before = ResetPeakResident() ? ResidentBytes() : -1;
   const auto t0 = Clock::now();
   auto sum = RunSimulation(o);
   const auto t1 = Clock::now();

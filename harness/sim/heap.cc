@@ -92,9 +92,12 @@ int64_t SelfStatusBytes(std::string_view key) {
 int64_t ResidentBytes() { return SelfStatusBytes("VmRSS"); }
 int64_t PeakResidentBytes() { return SelfStatusBytes("VmHWM"); }
 
-void ResetPeakResident() {
+bool ResetPeakResident() {
   malloc_trim(0);
-  std::ofstream("/proc/self/clear_refs") << "5";
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.close();
+  return f.good();
 }
 
 }  // namespace ithappens::harness

@@ -29,11 +29,11 @@ const std::string& HeapMode();
 
 // This process's memory, for the figures a bench records: the resident set now and its
 // peak (/proc/self/status VmRSS, VmHWM; -1 where there is no /proc). ResetPeakResident
-// makes the peak the present resident set (where the kernel allows it: clear_refs 5), after
-// returning the heap's free memory to the system, so that what a run holds is measured as
-// growth, not hidden in memory an earlier run freed.
+// returns the heap's free memory to the system and makes the peak the present resident
+// set (clear_refs 5), so that what a run holds is measured as growth, not hidden in memory
+// an earlier run freed; false if the kernel did not let it (then measure nothing).
 int64_t ResidentBytes();
 int64_t PeakResidentBytes();
-void ResetPeakResident();
+bool ResetPeakResident();
 
 }  // namespace ithappens::harness

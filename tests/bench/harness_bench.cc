@@ -54,8 +54,7 @@ void SimLifecycles(benchmark::State& state) {
   int64_t tasks = 0, sim_ms = 0, events = 0;
   // Memory: the peak resident set's growth over the iterations (each holds the same), per
   // task of one iteration.
-  ResetPeakResident();
-  const int64_t rss_before = ResidentBytes();
+  const int64_t rss_before = ResetPeakResident() ? ResidentBytes() : -1;
   for (auto _ : state) {
     auto sum = RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}});
     if (!sum.ok()) {
