@@ -97,9 +97,9 @@ std::string Expect(const engine::Result<worker::Program>& p, int retries, int64_
 std::string PlannedTask::PlanJson() const {
   // Keys in sorted order, as nlohmann writes objects (a test compares the two).
   std::string out = "{\"deps\":[";
-  for (size_t k = 0; k < def.dependencies.size(); ++k) {
+  for (size_t k = 0; k < def->dependencies.size(); ++k) {
     if (k) out.push_back(',');
-    AppendJsonString(&out, def.dependencies[k]);
+    AppendJsonString(&out, def->dependencies[k]);
   }
   out.append("],\"effects\":[");
   for (size_t k = 0; k < effects.size(); ++k) {
@@ -113,9 +113,9 @@ std::string PlannedTask::PlanJson() const {
   out.append("],\"expect\":");
   AppendJsonString(&out, expect);
   out.append(",\"program\":");
-  AppendJsonString(&out, def.payload);
-  out.append(",\"requires\":\"").append(engine::ToString(def.requires_)).push_back('"');
-  out.append(",\"retries\":").append(std::to_string(def.retries));
+  AppendJsonString(&out, def->payload);
+  out.append(",\"requires\":\"").append(engine::ToString(def->requires_)).push_back('"');
+  out.append(",\"retries\":").append(std::to_string(def->retries));
   if (!root.empty()) {
     out.append(",\"root\":");
     AppendJsonString(&out, root);
@@ -129,7 +129,7 @@ std::string PlannedTask::PlanJson() const {
 json PlannedHook::PlanValue(const std::vector<PlannedTask>& tasks) const {
   json fires = json::array();
   for (size_t k = 0; k < fire_ms.size(); ++k)
-    fires.push_back({{"at_ms", fire_ms[k]}, {"task", tasks[fire_tasks[k]].def.task_id}});
+    fires.push_back({{"at_ms", fire_ms[k]}, {"task", tasks[fire_tasks[k]].def->task_id}});
   return {{"hook", def.hook_id},  {"key", def.key}, {"schedule", def.schedule}, {"at_ms", at_ms},
           {"until_ms", until_ms}, {"fires", fires}, {"next_ms", next_ms}};
 }
@@ -186,8 +186,8 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
         break;
       }
       PlannedTask p;
-      p.def = t;
-      p.def.task_id = engine::DeterministicTaskId(h.def.hook_id, abs, h.def.key);
+      p.def = std::make_shared<engine::TaskDefinition>(t);
+      p.def->task_id = engine::DeterministicTaskId(h.def.hook_id, abs, h.def.key);
       p.client = h.client;
       p.expect = expect;
       p.runs_as = expect;
@@ -425,18 +425,18 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
       for (int k = 0; k < length; ++k) {
         PlannedTask t;
         const int64_t ordinal = i * length + k;
-        t.def.task_id =
+        t.def->task_id =
             engine::DeterministicTaskId(s.name + "/workload-" + std::to_string(w), ordinal, "task");
-        t.def.task_group_id = group;
-        t.def.retries = spec.retries;
-        t.def.payload =
+        t.def->task_group_id = group;
+        t.def->retries = spec.retries;
+        t.def->payload =
             (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : Expand(spec.program, ordinal);
-        t.def.metadata.name = s.name + "/" + std::to_string(w) + "/" + std::to_string(ordinal);
+        t.def->metadata.name = s.name + "/" + std::to_string(w) + "/" + std::to_string(ordinal);
         t.client = static_cast<int>(ordinal % s.clients);
         t.deadline_after_ms = spec.deadline_ms;
         if (spec.kind == "cron") t.created_at_ms = spec.at_ms;
-        t.program = (k == 0 && spec.fail_root) ? failing_root.For(ordinal, t.def.payload)
-                                               : programs.For(ordinal, t.def.payload);
+        t.program = (k == 0 && spec.fail_root) ? failing_root.For(ordinal, t.def->payload)
+                                               : programs.For(ordinal, t.def->payload);
         t.expect = Expect(*t.program, spec.retries, s.worker_memory_mb, &t.effects);
         t.runs_as = t.expect;
         std::vector<size_t> deps;
@@ -447,9 +447,9 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         } else if (k > 0) {
           deps = {chain.back()};
         }
-        for (size_t d : deps) t.def.dependencies.push_back(out.tasks[d].def.task_id);
-        engine::Parse(spec.requires_, &t.def.requires_);
-        engine::Parse(spec.priority, &t.def.priority);
+        for (size_t d : deps) t.def->dependencies.push_back(out.tasks[d].def->task_id);
+        engine::Parse(spec.requires_, &t.def->requires_);
+        engine::Parse(spec.priority, &t.def->priority);
         t.ordinal = ordinal;
         t.recreate_after_ms = spec.recreate_after_ms;
         if (k == length - 1) {  // nothing depends on the last task of a chain or graph
@@ -462,10 +462,10 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         for (size_t d : deps) {
           const PlannedTask& dep = out.tasks[d];
           if (dep.expect == "completed") continue;
-          if (t.def.requires_ == engine::Requires::kAllResolved && dep.expect != "blocked")
+          if (t.def->requires_ == engine::Requires::kAllResolved && dep.expect != "blocked")
             continue;
           t.expect = "blocked";
-          t.root = dep.expect == "blocked" ? dep.root : dep.def.task_id;
+          t.root = dep.expect == "blocked" ? dep.root : dep.def->task_id;
           break;
         }
         // A blocked task delivers nothing, unless a rerun makes it run anyway.

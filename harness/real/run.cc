@@ -292,7 +292,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
                      ",\"window_ms\":" + std::to_string(s.herd_window_ms) + "}");
     }
     for (const PlannedTask& t : workload.tasks)
-      rec.EmitAt(0, "plan", EventType::kPlan, "task", t.def.task_id, t.PlanJson());
+      rec.EmitAt(0, "plan", EventType::kPlan, "task", t.def->task_id, t.PlanJson());
     for (const PlannedHook& hook : workload.hooks)
       rec.EmitAt(0, "plan", EventType::kPlan, "hook", "", hook.PlanValue(workload.tasks).dump());
 
@@ -674,7 +674,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
         for (const Submission* sub : subs) {
           SleepUntilWall(wall_of(sub->at_ms));
           for (size_t k : sub->tasks) {
-            engine::TaskDefinition d = workload.tasks[k].def;
+            engine::TaskDefinition d = *workload.tasks[k].def;
             d.created_ms = workload.tasks[k].created_at_ms >= 0
                                ? origin + workload.tasks[k].created_at_ms
                                : clock.NowMs();
@@ -715,7 +715,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       for (const PlannedTask& t : workload.tasks) {
         if (busy) break;
         engine::TaskStatus st;
-        const Status r = direct->GetStatus(t.def.task_id, &st);
+        const Status r = direct->GetStatus(t.def->task_id, &st);
         if (r.code() == engine::StatusCode::kNotFound) continue;  // never created
         if (!r.ok()) {
           busy = true;  // the engine is not answering: not quiet
@@ -737,11 +737,11 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
     for (int w = 0; w < s.workers; ++w) (void)sup.Kill("worker-" + std::to_string(w), SIGTERM);
     for (const PlannedTask& t : workload.tasks) {
       engine::TaskStatus st;
-      const Status r = direct->GetStatus(t.def.task_id, &st);
+      const Status r = direct->GetStatus(t.def->task_id, &st);
       if (r.ok()) {
-        rec.Emit("final", EventType::kFinal, "status", t.def.task_id, FinalJson(st, origin));
+        rec.Emit("final", EventType::kFinal, "status", t.def->task_id, FinalJson(st, origin));
       } else {
-        rec.Emit("final", EventType::kFinal, "status", t.def.task_id, "",
+        rec.Emit("final", EventType::kFinal, "status", t.def->task_id, "",
                  r.code() == engine::StatusCode::kNotFound ? "not found" : r.ToString());
       }
     }

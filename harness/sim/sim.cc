@@ -187,10 +187,10 @@ class Simulation final : public Driver {
                ",\"window_ms\":" + std::to_string(s_.herd_window_ms) + "}");
     }
     for (const PlannedTask& t : plan_) {
-      Emit("plan", EventType::kPlan, "task", t.def.task_id, t.PlanJson());
-      programs_.emplace(t.def.task_id, t.program);
+      Emit("plan", EventType::kPlan, "task", t.def->task_id, t.PlanJson());
+      programs_.emplace(t.def->task_id, t.program);
     }
-    submitted_.assign(plan_.size(), Submitted{});
+    cron_digests_.assign(plan_.size(), std::string());
     hook_creating_.assign(workload_.hooks.size(), false);
     hook_remove_waiting_.assign(workload_.hooks.size(), false);
     for (size_t h = 0; h < workload_.hooks.size(); ++h) {
@@ -242,27 +242,29 @@ class Simulation final : public Driver {
     const std::vector<size_t>& chain = workload_.submissions[sub].tasks;
     if (k == chain.size()) return;
     PlannedTask& t = plan_[chain[k]];
-    t.def.created_ms = t.created_at_ms >= 0 ? kEpochMs + t.created_at_ms : Now();
-    t.def.deadline_ms = t.def.created_ms + t.deadline_after_ms;
-    if (t.def.deadline_ms <= hard_end_ms_)
-      latest_deadline_ms_ = std::max(latest_deadline_ms_, t.def.deadline_ms);
+    const int64_t created = t.created_at_ms >= 0 ? kEpochMs + t.created_at_ms : Now();
+    const int64_t deadline = created + t.deadline_after_ms;
+    if (deadline <= hard_end_ms_) latest_deadline_ms_ = std::max(latest_deadline_ms_, deadline);
     creates_in_flight_++;
-    // A cron filler sends the same definition (its created time is fixed) again and
-    // again: made, and its digest computed, once.
-    Submitted& made = submitted_[chain[k]];
-    if (!made.def || made.def->created_ms != t.def.created_ms ||
-        made.def->deadline_ms != t.def.deadline_ms) {
-      // With the defaults the engine would fill in (the digest is of that form anyway):
-      // the engine keeps this object rather than a copy.
-      TaskDefinition d = t.def;
-      engine::FillDefaults(&d);
-      made.def = std::make_shared<const TaskDefinition>(std::move(d));
-      made.digest = DefinitionDigest(*made.def);
+    // The plan's own definition object is sent, stamped, with the expiry the engine would
+    // fill in (so the engine keeps it rather than a copy; the digest is of that form
+    // anyway). An object someone still holds (the engine, a call in flight) is never
+    // changed: it is copied first. A cron filler sends the same definition (its created
+    // time is fixed) again and again: stamped, and its digest computed, once.
+    std::string& kept = cron_digests_[chain[k]];
+    std::string digest;
+    if (kept.empty() || t.def->created_ms != created || t.def->deadline_ms != deadline) {
+      if (t.def.use_count() > 1) t.def = std::make_shared<TaskDefinition>(*t.def);
+      t.def->created_ms = created;
+      t.def->deadline_ms = deadline;
+      t.def->expires_ms = 0;
+      engine::FillDefaults(t.def.get());
+      digest = DefinitionDigest(*t.def);
+      if (t.created_at_ms >= 0) kept = digest;
+    } else {
+      digest = kept;
     }
-    auto def = made.def;
-    std::string digest = made.digest;
-    // Not kept for a definition made once (its created time is the submission's).
-    if (t.created_at_ms < 0) made = Submitted{};
+    std::shared_ptr<const TaskDefinition> def = t.def;
     SubmitCreate(def, t.client, [this, sub, k, def](bool acknowledged) {
       creates_in_flight_--;
       if (acknowledged) LaterCalls(plan_[workload_.submissions[sub].tasks[k]], def);
@@ -326,10 +328,12 @@ class Simulation final : public Driver {
     const int client = t.client;
     if (t.recreate_after_ms >= 0) {
       std::string field;
+      // From the plan's definition without the expiry filled in (the planner never sets
+      // one): a changed deadline moves the expiry with it.
+      TaskDefinition sent = *t.def;
+      sent.expires_ms = 0;
       auto changed =
-          // From the plan's definition as sent (without the defaults the engine's copy has):
-          // a changed deadline leaves the expiry to follow it.
-          std::make_shared<const TaskDefinition>(ChangedDefinition(t.def, t.ordinal, &field));
+          std::make_shared<const TaskDefinition>(ChangedDefinition(sent, t.ordinal, &field));
       later_calls_++;
       After(t.recreate_after_ms, [this, def, changed, client] {
         SubmitCreate(def, client, [this, changed, client](bool) {
@@ -466,7 +470,7 @@ class Simulation final : public Driver {
 
   void FinalReads() {
     std::vector<const std::string*> ids;
-    for (const PlannedTask& t : plan_) ids.push_back(&t.def.task_id);
+    for (const PlannedTask& t : plan_) ids.push_back(&t.def->task_id);
     for (const BoundProbe& p : probes_) ids.push_back(&p.def.task_id);
     for (const std::string* id : ids) {
       TaskStatus s;
@@ -506,11 +510,7 @@ class Simulation final : public Driver {
   std::vector<bool> hook_creating_, hook_remove_waiting_;  // per planned hook
   // Per planned task: the definition last sent, while its created time is fixed (a cron
   // filler's), and its digest.
-  struct Submitted {
-    std::shared_ptr<const TaskDefinition> def;
-    std::string digest;
-  };
-  std::vector<Submitted> submitted_;
+  std::vector<std::string> cron_digests_;  // per plan entry: a cron filler's, once made
   // The run ends no earlier than the latest deadline that falls before its hard end, so a
   // task blocked until its deadline is judged after it.
   int64_t hard_end_ms_ = INT64_MAX, latest_deadline_ms_ = 0;

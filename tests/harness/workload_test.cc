@@ -41,7 +41,7 @@ TEST(Workload, BatchSubmitsEveryTaskAtItsTimeAndLoadScalesIt) {
   }
   EXPECT_EQ(w.tasks[2].effects[0].to, "p-2") << "{i} is the ordinal";
   EXPECT_EQ(w.tasks[0].expect, "completed");
-  EXPECT_NE(w.tasks[0].def.task_id, w.tasks[1].def.task_id);
+  EXPECT_NE(w.tasks[0].def->task_id, w.tasks[1].def->task_id);
   EXPECT_EQ(PlanWorkload(With(b), 5.0).tasks.size(), 15u);
 }
 
@@ -60,9 +60,9 @@ TEST(Workload, FailingRootBlocksItsChainWithTheRootNamed) {
   const auto& last = w.tasks[subs[0].tasks[2]];
   EXPECT_EQ(root.expect, "failed");
   EXPECT_EQ(last.expect, "blocked");
-  EXPECT_EQ(last.root, root.def.task_id);
+  EXPECT_EQ(last.root, root.def->task_id);
   EXPECT_TRUE(last.effects.empty()) << "a blocked task never notifies";
-  EXPECT_EQ(last.def.dependencies, std::vector<std::string>{w.tasks[subs[0].tasks[1]].def.task_id});
+  EXPECT_EQ(last.def->dependencies, std::vector<std::string>{w.tasks[subs[0].tasks[1]].def->task_id});
 }
 
 TEST(Workload, FanoutJoinsEveryChildAndIsBlockedByAFailingRoot) {
@@ -76,10 +76,10 @@ TEST(Workload, FanoutJoinsEveryChildAndIsBlockedByAFailingRoot) {
   ASSERT_EQ(w.tasks.size(), 6u) << "root, 4 children, join";
   const auto& root = w.tasks[0];
   const auto& join = w.tasks[5];
-  EXPECT_EQ(w.tasks[1].def.dependencies, std::vector<std::string>{root.def.task_id});
-  EXPECT_EQ(join.def.dependencies.size(), 4u);
+  EXPECT_EQ(w.tasks[1].def->dependencies, std::vector<std::string>{root.def->task_id});
+  EXPECT_EQ(join.def->dependencies.size(), 4u);
   EXPECT_EQ(join.expect, "blocked");
-  EXPECT_EQ(join.root, root.def.task_id) << "through any child, the root is the cause";
+  EXPECT_EQ(join.root, root.def->task_id) << "through any child, the root is the cause";
 }
 
 TEST(Workload, FanoutWidthGrowsWithLoadUpToTheDependencyBound) {
@@ -90,7 +90,7 @@ TEST(Workload, FanoutWidthGrowsWithLoadUpToTheDependencyBound) {
   g.program = R"([{"exit":0}])";
   auto widest = [](const Workload& w) {
     size_t most = 0;
-    for (const auto& t : w.tasks) most = std::max(most, t.def.dependencies.size());
+    for (const auto& t : w.tasks) most = std::max(most, t.def->dependencies.size());
     return most;
   };
   Workload five = PlanWorkload(With(g), 5.0);
@@ -108,11 +108,11 @@ nlohmann::json PlanOracle(const PlannedTask& t) {
   for (const PlannedEffect& e : t.effects)
     fx.push_back({{"step", e.step}, {"channel", e.channel}, {"to", e.to}});
   nlohmann::json value = {{"expect", t.expect},
-                          {"deps", t.def.dependencies},
+                          {"deps", t.def->dependencies},
                           {"effects", fx},
-                          {"program", t.def.payload},
-                          {"requires", engine::ToString(t.def.requires_)},
-                          {"retries", t.def.retries}};
+                          {"program", t.def->payload},
+                          {"requires", engine::ToString(t.def->requires_)},
+                          {"retries", t.def->retries}};
   if (!t.root.empty()) value["root"] = t.root;
   value["runs_as"] = t.runs_as.empty() ? t.expect : t.runs_as;
   return value;
