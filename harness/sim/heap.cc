@@ -1,10 +1,12 @@
 #include "harness/sim/heap.h"
 
 #include <malloc.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <string_view>
@@ -93,11 +95,50 @@ int64_t ResidentBytes() { return SelfStatusBytes("VmRSS"); }
 int64_t PeakResidentBytes() { return SelfStatusBytes("VmHWM"); }
 
 bool ResetPeakResident() {
-  malloc_trim(0);
   std::ofstream f("/proc/self/clear_refs");
   f << "5";
   f.close();
   return f.good();
+}
+
+int64_t PeakGrowthInChild(const std::function<void()>& work) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  std::fflush(stdout);
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) {  // the child never returns into the caller: every way out is _exit
+    close(fds[0]);
+    int64_t grown = -1;
+    try {
+      malloc_trim(0);
+      const int64_t before = ResetPeakResident() ? ResidentBytes() : -1;
+      work();
+      const int64_t peak = PeakResidentBytes();
+      if (before >= 0 && peak >= before) grown = peak - before;
+    } catch (...) {
+      grown = -1;
+    }
+    const ssize_t n = write(fds[1], &grown, sizeof grown);
+    _exit(n == static_cast<ssize_t>(sizeof grown) ? 0 : 1);
+  }
+  close(fds[1]);
+  int64_t grown = -1;
+  ssize_t n;
+  while ((n = read(fds[0], &grown, sizeof grown)) < 0 && errno == EINTR) {
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof grown) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return -1;
+  return grown;
 }
 
 }  // namespace ithappens::harness

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace ithappens::harness {
@@ -29,11 +30,16 @@ const std::string& HeapMode();
 
 // This process's memory, for the figures a bench records: the resident set now and its
 // peak (/proc/self/status VmRSS, VmHWM; -1 where there is no /proc). ResetPeakResident
-// returns the heap's free memory to the system and makes the peak the present resident
-// set (clear_refs 5), so that what a run holds is measured as growth, not hidden in memory
-// an earlier run freed; false if the kernel did not let it (then measure nothing).
+// makes the peak the present resident set (clear_refs 5); false if the kernel did not let
+// it (then measure nothing). What a run holds is then the peak's growth over the resident
+// set before it, which is exact in a fresh process and too low in one whose heap kept
+// memory an earlier run freed (it is reused without growing the resident set).
 int64_t ResidentBytes();
 int64_t PeakResidentBytes();
 bool ResetPeakResident();
+// The peak resident memory `work` adds, measured in a child process (fork) that first hands
+// its heap's free memory back to the system: this process's heap and timings are left as
+// they were. -1 if it could not be measured.
+int64_t PeakGrowthInChild(const std::function<void()>& work);
 
 }  // namespace ithappens::harness
