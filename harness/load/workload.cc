@@ -9,15 +9,19 @@
 #include "harness/history/history.h"
 
 namespace ithappens::harness {
-namespace {
-
-using nlohmann::json;
-
-std::string Expand(const std::string& program, int64_t i) {
-  std::string out = program;
+std::string ExpandOrdinal(const std::string& text, int64_t i) {
+  std::string out = text;
   for (size_t p; (p = out.find("{i}")) != std::string::npos;) out.replace(p, 3, std::to_string(i));
   return out;
 }
+
+std::string EffectTo(const worker::Step& st, int64_t ordinal) {
+  return ordinal < 0 ? st.to : ExpandOrdinal(st.to, ordinal);
+}
+
+namespace {
+
+using nlohmann::json;
 
 size_t Count(std::string_view text, std::string_view what) {
   size_t n = 0;
@@ -50,7 +54,7 @@ std::shared_ptr<const engine::Result<worker::Program>> ProgramCache::For(
     bool fits = true;
     for (auto& st : p.steps) {
       if (st.kind != worker::Step::Kind::kEffect) continue;
-      st.to = Expand(st.to, i);
+      st.to = ExpandOrdinal(st.to, i);
       fits &= st.to.size() <= 255;  // else the parser names the bound: parse the text
     }
     if (fits) return std::make_shared<const engine::Result<worker::Program>>(std::move(p));
@@ -58,13 +62,29 @@ std::shared_ptr<const engine::Result<worker::Program>> ProgramCache::For(
   return std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(expanded));
 }
 
+std::shared_ptr<const engine::Result<worker::Program>> ProgramCache::Shared(
+    int64_t i, bool* substitute) const {
+  *substitute = substitute_;
+  if (same_) return template_;
+  if (!substitute_) return nullptr;
+  const size_t digits = std::to_string(i).size();
+  for (const auto& st : (*template_)->steps) {
+    if (st.kind != worker::Step::Kind::kEffect) continue;
+    // Each "{i}" (3 bytes) becomes i's digits; over 255 the parser names the bound (For).
+    if (st.to.size() + Count(st.to, "{i}") * digits - Count(st.to, "{i}") * 3 > 255)
+      return nullptr;
+  }
+  return template_;
+}
+
 namespace {
 
 // The outcome a correct platform must reach for a program with `retries` (ground truth),
 // and in *effects every notification a run of it may deliver (a later run gets past an
 // intermittent step: a rerun, for one).
-std::string Expect(const engine::Result<worker::Program>& p, int retries, int64_t worker_mb,
-                   std::vector<PlannedEffect>* effects) {
+// ordinal: as PlannedTask::program_ordinal.
+std::string Expect(const engine::Result<worker::Program>& p, int64_t ordinal, int retries,
+                   int64_t worker_mb, std::vector<PlannedEffect>* effects) {
   if (!p.ok()) return "exception";
   std::string outcome;
   int64_t allocated_mb = 0;
@@ -80,7 +100,7 @@ std::string Expect(const engine::Result<worker::Program>& p, int retries, int64_
     // ever reports, each expires, and the retries run out (a poison pill).
     if (allocated_mb >= worker_mb) return "exception";
     if (st.kind == K::kEffect) {
-      effects->push_back(PlannedEffect{static_cast<int64_t>(k), st.channel, st.to});
+      effects->push_back(PlannedEffect{static_cast<int64_t>(k), st.channel, EffectTo(st, ordinal)});
     }
     if (st.kind == K::kExit) {
       return !outcome.empty() ? outcome : st.value == 0 ? "completed" : "failed";
@@ -166,7 +186,7 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
     engine::TaskDefinition& t = h.def.task_template;
     t.task_group_id = engine::DeterministicTaskId(s.name, static_cast<int64_t>(w), "group");
     t.retries = spec.retries;
-    t.payload = Expand(spec.program, i);
+    t.payload = ExpandOrdinal(spec.program, i);
     t.deadline_ms = spec.deadline_ms;  // an offset from the fire time
     t.metadata.name = s.name + "/" + std::to_string(w) + "/hook-" + std::to_string(i);
     h.client = static_cast<int>(i % s.clients);
@@ -176,7 +196,7 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
     // Every fire runs the same program: parsed once.
     auto program =
         std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(t.payload));
-    const std::string expect = Expect(*program, spec.retries, s.worker_memory_mb, &effects);
+    const std::string expect = Expect(*program, -1, spec.retries, s.worker_memory_mb, &effects);
     const int64_t candidates_until_ms = HookCandidatesUntilMs(s, spec);
     for (int64_t abs = cron->NextAfter(epoch_ms + spec.at_ms); abs >= 0;
          abs = cron->NextAfter(abs)) {
@@ -430,14 +450,20 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         t.def->task_group_id = group;
         t.def->retries = spec.retries;
         t.def->payload =
-            (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : Expand(spec.program, ordinal);
+            (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : ExpandOrdinal(spec.program, ordinal);
         t.def->metadata.name = s.name + "/" + std::to_string(w) + "/" + std::to_string(ordinal);
         t.client = static_cast<int>(ordinal % s.clients);
         t.deadline_after_ms = spec.deadline_ms;
         if (spec.kind == "cron") t.created_at_ms = spec.at_ms;
-        t.program = (k == 0 && spec.fail_root) ? failing_root.For(ordinal, t.def->payload)
-                                               : programs.For(ordinal, t.def->payload);
-        t.expect = Expect(*t.program, spec.retries, s.worker_memory_mb, &t.effects);
+        // One parse for the whole workload where the template, with the ordinal put in its
+        // effects' `to` as they are delivered, is exactly this task's program; else its own.
+        const ProgramCache& cache = (k == 0 && spec.fail_root) ? failing_root : programs;
+        bool substitute = false;
+        t.program = cache.Shared(ordinal, &substitute);
+        if (t.program && substitute) t.program_ordinal = ordinal;
+        if (!t.program) t.program = cache.For(ordinal, t.def->payload);
+        t.expect = Expect(*t.program, t.program_ordinal, spec.retries, s.worker_memory_mb,
+                          &t.effects);
         t.runs_as = t.expect;
         std::vector<size_t> deps;
         if (spec.kind == "fanout" && k == length - 1) {

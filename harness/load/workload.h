@@ -39,8 +39,12 @@ struct PlannedTask {
   // Client calls after the create was answered OK (WorkloadSpec's *_after_ms; -1: none).
   int64_t recreate_after_ms = -1, cancel_after_ms = -1, rerun_after_ms = -1;
   int64_t ordinal = 0;  // within its workload (picks the field a re-create changes)
-  // The payload, parsed once by the planner (shared by tasks with the same program).
+  // The payload, parsed once by the planner (shared by tasks with the same program). When
+  // program_ordinal is not -1 the program is its workload's template, shared by every task
+  // of it: an effect's `to` holds "{i}" where this task's text has program_ordinal
+  // (EffectTo puts it in).
   std::shared_ptr<const engine::Result<worker::Program>> program;
+  int64_t program_ordinal = -1;
   // The `plan` event's value as JSON text (written without building a JSON object):
   // {deps, effects [{channel, step, to}], expect, program, requires, retries, root?,
   // runs_as}.
@@ -94,6 +98,12 @@ struct Workload {
   int64_t last_ms = 0;                  // the last submission time of any workload
 };
 
+// "{i}" in text replaced by i (a workload's program: each task's payload).
+std::string ExpandOrdinal(const std::string& text, int64_t i);
+// The recipient of effect step st of a task whose program is shared with ordinal
+// (PlannedTask::program_ordinal; -1: the program is the task's own, st.to as it is).
+std::string EffectTo(const worker::Step& st, int64_t ordinal);
+
 // The parsed programs of one workload's tasks: the payload text with "{i}" expanded to the
 // task's ordinal. Parsed once when that is exactly the same as parsing each task's text
 // (no escapes, "{i}" only inside effects' `to`; equal texts share one parse), else parsed
@@ -104,6 +114,10 @@ class ProgramCache {
   // expanded must be the program with "{i}" replaced by i.
   std::shared_ptr<const engine::Result<worker::Program>> For(int64_t i,
                                                              const std::string& expanded) const;
+  // The template itself when it is task i's program once "{i}" in its effects' `to` is
+  // replaced by i (*substitute: whether there is any to replace; EffectTo does it); nullptr
+  // when task i's program must come from For (an expanded `to` over the parser's bound).
+  std::shared_ptr<const engine::Result<worker::Program>> Shared(int64_t i, bool* substitute) const;
 
  private:
   std::string text_;

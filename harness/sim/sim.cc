@@ -188,7 +188,7 @@ class Simulation final : public Driver {
     }
     for (const PlannedTask& t : plan_) {
       Emit("plan", EventType::kPlan, "task", t.def->task_id, t.PlanJson());
-      programs_.emplace(t.def->task_id, t.program);
+      programs_.emplace(t.def->task_id, TaskProgram{t.program, t.program_ordinal});
     }
     cron_digests_.assign(plan_.size(), std::string());
     hook_creating_.assign(workload_.hooks.size(), false);
@@ -389,7 +389,7 @@ class Simulation final : public Driver {
 
   // The parsed program of a task: planned tasks are parsed once at planning time; a task
   // the plan does not know (a platform that invents ids) is fetched and parsed once.
-  std::shared_ptr<const ParsedProgram> ProgramOf(const std::string& task) override {
+  TaskProgram ProgramOf(const std::string& task) override {
     auto it = programs_.find(task);
     if (it != programs_.end()) return it->second;
     auto def = target_.Up()
@@ -397,8 +397,8 @@ class Simulation final : public Driver {
                    : engine::Result<engine::TaskDefinitionPtr>(Status::Unavailable("down"));
     auto parsed = std::make_shared<const ParsedProgram>(
         worker::ParsePayload(def.ok() ? (*def)->payload : ""));
-    programs_.emplace(task, parsed);
-    return parsed;
+    programs_.emplace(task, TaskProgram{parsed, -1});
+    return TaskProgram{parsed, -1};
   }
 
 
@@ -502,7 +502,7 @@ class Simulation final : public Driver {
   int64_t last_event_ms_ = 0;
   Workload workload_;
   std::vector<PlannedTask>& plan_ = workload_.tasks;
-  std::unordered_map<std::string, std::shared_ptr<const ParsedProgram>> programs_;
+  std::unordered_map<std::string, TaskProgram> programs_;
   int64_t creates_in_flight_ = 0;
   int64_t later_calls_ = 0;  // re-creates, cancels and reruns still to be answered
   static constexpr int64_t kProbeAtMs = 1'000;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "harness/history/history.h"
+#include "harness/load/workload.h"
 
 namespace ithappens::harness {
 namespace {
@@ -104,7 +105,8 @@ class SimWorkers::Impl {
   void StartTask(int w, const std::string& task, uint32_t run) {
     SimWorker& wk = workers_[w];
     wk.running++;
-    std::shared_ptr<const ParsedProgram> parsed = driver_.ProgramOf(task);
+    const TaskProgram task_program = driver_.ProgramOf(task);
+    const std::shared_ptr<const ParsedProgram>& parsed = task_program.parsed;
     const ParsedProgram& program = *parsed;
     Held r = std::make_shared<HeldRun>(HeldRun{w, task, run});
     if (!program.ok()) {
@@ -118,10 +120,11 @@ class SimWorkers::Impl {
       Impl* sim;
       const Held& r;
       const std::shared_ptr<const ParsedProgram>& parsed;
+      int64_t ordinal;  // TaskProgram::ordinal
       int64_t offset = 0, allocated_mb = 0;
       bool killed = false;  // its allocations reached the worker's memory: the OOM killer
-      Host(Impl* s, const Held& held, const std::shared_ptr<const ParsedProgram>& p)
-          : sim(s), r(held), parsed(p) {}
+      Host(Impl* s, const Held& held, const TaskProgram& p)
+          : sim(s), r(held), parsed(p.parsed), ordinal(p.ordinal) {}
       bool Wait(const worker::Step& st) override {
         offset += st.value;
         return true;
@@ -135,10 +138,12 @@ class SimWorkers::Impl {
         // If the sink is down when the step runs, the worker gives up on this run with
         // intermittent-task (a downstream outage: the platform retries it).
         sim->WorkerAt(r->w, sim->loop_.Now() + offset,
-                      [s = sim, r = r, parsed = parsed, k] { s->Deliver(r, (*parsed)->steps[k], k); });
+                      [s = sim, r = r, parsed = parsed, k, ordinal = ordinal] {
+                        s->Deliver(r, (*parsed)->steps[k], k, ordinal);
+                      });
         return true;
       }
-    } host(this, r, parsed);
+    } host(this, r, task_program);
     const std::optional<worker::Ending> end = worker::RunProgram(*program, run, host);
     if (host.killed) {
       // A poison pill: when it allocates, the kernel kills the worker with everything it
@@ -155,8 +160,9 @@ class SimWorkers::Impl {
            end ? end->reason : engine::ReasonResolved::kCompleted, host.offset);
   }
 
-  // Step k of run r, an effect, reaches the sink (or the sink is down).
-  void Deliver(const Held& r, const worker::Step& st, size_t k) {
+  // Step k of run r, an effect, reaches the sink (or the sink is down). ordinal: the
+  // program's (TaskProgram).
+  void Deliver(const Held& r, const worker::Step& st, size_t k, int64_t ordinal) {
     if (r->phase != RunPhase::kRunning) return;
     auto give_up = [&](const char* why) {
       driver_.Emit(workers_[r->w].name, EventType::kFail, "deliver", r->task, "", why);
@@ -174,7 +180,7 @@ class SimWorkers::Impl {
     v.append(",\"channel\":");
     AppendJsonString(&v, st.channel);
     v.append(",\"to\":");
-    AppendJsonString(&v, st.to);
+    AppendJsonString(&v, EffectTo(st, ordinal));
     const bool delivered = sink_.Deliver(std::move(key));
     v.append(delivered ? ",\"delivered\":true}" : ",\"delivered\":false}");
     driver_.Emit("sink", EventType::kEffect, "deliver", r->task, v);

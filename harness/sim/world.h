@@ -22,6 +22,13 @@ inline constexpr int64_t kEpochMs = 1'700'000'000'000;  // virtual time starts h
 inline constexpr int kMaxAttempts = 60;                 // of a call retried while unknown
 
 using ParsedProgram = engine::Result<worker::Program>;
+// A task's program as the simulator runs it: parsed, and the task's ordinal when that is
+// its workload's template, shared by all its tasks ("{i}" in an effect's `to` stands for
+// it: harness/load/workload.h EffectTo; -1: the program is the task's own).
+struct TaskProgram {
+  std::shared_ptr<const ParsedProgram> parsed;
+  int64_t ordinal = -1;
+};
 
 // The driver's side, as the parts see it.
 class Driver {
@@ -37,8 +44,8 @@ class Driver {
                     std::string_view error = "") = 0;
   // A caller's wait before attempt+1 of a call whose outcome was unknown (seeded jitter).
   virtual int64_t Backoff(int attempt) = 0;
-  // The parsed program of a task (planned tasks parsed once; others fetched once).
-  virtual std::shared_ptr<const ParsedProgram> ProgramOf(const std::string& task) = 0;
+  // The program of a task (planned tasks parsed at planning; others fetched once).
+  virtual TaskProgram ProgramOf(const std::string& task) = 0;
 };
 
 // A call whose outcome is unknown: the caller retries it.

@@ -123,7 +123,7 @@ TEST(SimParts, NemesisSwitchesTheSinkAndTheEngine) {
     void Emit(std::string_view, EventType, std::string_view, std::string_view, std::string_view,
               std::string_view) override {}
     int64_t Backoff(int) override { return 0; }
-    std::shared_ptr<const ParsedProgram> ProgramOf(const std::string&) override { return {}; }
+    TaskProgram ProgramOf(const std::string&) override { return {}; }
   } driver;
   Scenario scenario;
   engine::BugSwitches bugs;

@@ -167,13 +167,40 @@ TEST(Workload, ProgramCacheEqualsParsingEachExpandedPayload) {
       R"([{"effect":{"channel":"s{i}","to":"x"}}])",                 // not a channel
       R"([{"effect":{"channel":"sms","to":"\u007bi}","x{i}":1}}])",  // "{i}" by escape
   };
+  int shared = 0;
   for (const auto& t : templates) {
     ProgramCache cache(t);
     for (int64_t i : {0, 7, 42, 123456}) {
       const std::string text = expand(t, i);
       EXPECT_TRUE(same(*cache.For(i, text), worker::ParsePayload(text))) << t << " i=" << i;
+      // The template the simulator shares: with each effect's `to` as EffectTo gives it,
+      // task i's program exactly.
+      bool substitute = false;
+      const auto tmpl = cache.Shared(i, &substitute);
+      if (!tmpl) continue;
+      ++shared;
+      engine::Result<worker::Program> as_run = *tmpl;
+      if (as_run.ok()) {
+        worker::Program p = as_run.value();
+        for (auto& st : p.steps) {
+          if (st.kind == worker::Step::Kind::kEffect) st.to = EffectTo(st, substitute ? i : -1);
+        }
+        as_run = std::move(p);
+      }
+      EXPECT_TRUE(same(as_run, worker::ParsePayload(text))) << "shared: " << t << " i=" << i;
     }
   }
+  EXPECT_GT(shared, 0);
+  bool substitute = false;
+  EXPECT_NE(ProgramCache(templates[0]).Shared(42, &substitute), nullptr);
+  EXPECT_TRUE(substitute) << "\"{i}\" in a `to`: shared, put in as delivered";
+  EXPECT_NE(ProgramCache(templates[1]).Shared(42, &substitute), nullptr);
+  EXPECT_FALSE(substitute) << "nothing to put in";
+  EXPECT_EQ(ProgramCache(templates[2]).Shared(42, &substitute), nullptr)
+      << "a template that is not a program by itself is parsed per task";
+  EXPECT_NE(ProgramCache(templates[5]).Shared(0, &substitute), nullptr);
+  EXPECT_EQ(ProgramCache(templates[5]).Shared(123456, &substitute), nullptr)
+      << "a `to` over the parser's bound is parsed per task (the parser names the bound)";
   // Tasks with the same text share one parse.
   ProgramCache constant(R"([{"exit":0}])");
   EXPECT_EQ(constant.For(1, R"([{"exit":0}])"), constant.For(2, R"([{"exit":0}])"));
