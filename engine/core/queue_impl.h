@@ -8,6 +8,7 @@
 // function of the durable state, so the order is the same after a restart.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,13 +17,12 @@
 #include <queue>
 #include <string>
 #include <string_view>
-#include <array>
 #include <unordered_map>
 #include <vector>
 
 #include "engine/cron.h"
-#include "engine/core/task_id_index.h"
 #include "engine/queue.h"
+#include "engine/task_id_index.h"
 
 namespace ithappens::engine {
 

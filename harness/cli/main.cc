@@ -300,16 +300,15 @@ int MeasureHere(const Scenario& s, uint64_t seed, double load, const std::string
     return kExitHarness;
   }
   PrintProblems(results, "");  // the history is not kept: say what failed now
-  nlohmann::json out = {{"events", sum->events},
-                        {"tasks", sum->tasks},
-                        {"sim_ms", sum->sim_ms},
-                        {"hash", hash ? FileHash(history) : ""},
-                        {"verdict", static_cast<int>(Compose(results))},
-                        {"sim_s", seconds(t1 - t0)},
-                        {"check_s", seconds(t2 - t1)},
-                        {"sim_peak_bytes", rss_before >= 0 && sim_hwm >= rss_before
-                                               ? sim_hwm - rss_before
-                                               : -1}};
+  nlohmann::json out = {
+      {"events", sum->events},
+      {"tasks", sum->tasks},
+      {"sim_ms", sum->sim_ms},
+      {"hash", hash ? FileHash(history) : ""},
+      {"verdict", static_cast<int>(Compose(results))},
+      {"sim_s", seconds(t1 - t0)},
+      {"check_s", seconds(t2 - t1)},
+      {"sim_peak_bytes", rss_before >= 0 && sim_hwm >= rss_before ? sim_hwm - rss_before : -1}};
   std::filesystem::remove(history);
   const std::string text = out.dump();
   for (size_t off = 0; off < text.size();) {
@@ -442,8 +441,8 @@ int Bench(const std::string& file, const std::vector<double>& loads,
   }
   nlohmann::json rows = nlohmann::json::array();
   int worst = kExitValid;
-  std::printf("%8s %9s %10s %10s %9s %7s %13s %9s %8s %13s %8s %8s %9s %13s  %s\n", "load",
-              "tasks", "events", "sim s", "wall s", "spread", "lifecycles/s", "us/task", "x prev",
+  std::printf("%8s %9s %10s %10s %9s %7s %13s %9s %8s %13s %8s %8s %9s %13s  %s\n", "load", "tasks",
+              "events", "sim s", "wall s", "spread", "lifecycles/s", "us/task", "x prev",
               "sim s/wall s", "sim MB", "KB/task", "check s", "events/s", "verdict");
   double prev_us = 0;
   for (size_t i = 0; i < loads.size(); ++i) {

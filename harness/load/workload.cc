@@ -71,8 +71,7 @@ std::shared_ptr<const engine::Result<worker::Program>> ProgramCache::Shared(
   for (const auto& st : (*template_)->steps) {
     if (st.kind != worker::Step::Kind::kEffect) continue;
     // Each "{i}" (3 bytes) becomes i's digits; over 255 the parser names the bound (For).
-    if (st.to.size() + Count(st.to, "{i}") * digits - Count(st.to, "{i}") * 3 > 255)
-      return nullptr;
+    if (st.to.size() + Count(st.to, "{i}") * digits - Count(st.to, "{i}") * 3 > 255) return nullptr;
   }
   return template_;
 }
@@ -462,8 +461,8 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         t.program = cache.Shared(ordinal, &substitute);
         if (t.program && substitute) t.program_ordinal = ordinal;
         if (!t.program) t.program = cache.For(ordinal, t.def->payload);
-        t.expect = Expect(*t.program, t.program_ordinal, spec.retries, s.worker_memory_mb,
-                          &t.effects);
+        t.expect =
+            Expect(*t.program, t.program_ordinal, spec.retries, s.worker_memory_mb, &t.effects);
         t.runs_as = t.expect;
         std::vector<size_t> deps;
         if (spec.kind == "fanout" && k == length - 1) {

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "engine/queue.h"
+#include "engine/task_id_index.h"
 #include "harness/history/history.h"
 #include "harness/load/workload.h"
 #include "harness/parts.h"
@@ -188,7 +189,9 @@ class Simulation final : public Driver {
     }
     for (const PlannedTask& t : plan_) {
       Emit("plan", EventType::kPlan, "task", t.def->task_id, t.PlanJson());
-      programs_.emplace(t.def->task_id, TaskProgram{t.program, t.program_ordinal});
+      const uint32_t k = static_cast<uint32_t>(&t - plan_.data());
+      if (program_index_.Find(t.def->task_id, PlannedId()) == engine::TaskIdIndex::kNone)
+        program_index_.Insert(t.def->task_id, k);
     }
     cron_digests_.assign(plan_.size(), std::string());
     hook_creating_.assign(workload_.hooks.size(), false);
@@ -390,6 +393,8 @@ class Simulation final : public Driver {
   // The parsed program of a task: planned tasks are parsed once at planning time; a task
   // the plan does not know (a platform that invents ids) is fetched and parsed once.
   TaskProgram ProgramOf(const std::string& task) override {
+    if (const uint32_t k = program_index_.Find(task, PlannedId()); k != engine::TaskIdIndex::kNone)
+      return TaskProgram{plan_[k].program, plan_[k].program_ordinal};
     auto it = programs_.find(task);
     if (it != programs_.end()) return it->second;
     auto def = target_.Up()
@@ -400,7 +405,6 @@ class Simulation final : public Driver {
     programs_.emplace(task, TaskProgram{parsed, -1});
     return TaskProgram{parsed, -1};
   }
-
 
   // ---------------------------------------------------------------- faults
   void ScheduleFaults() {
@@ -502,6 +506,14 @@ class Simulation final : public Driver {
   int64_t last_event_ms_ = 0;
   Workload workload_;
   std::vector<PlannedTask>& plan_ = workload_.tasks;
+  // The plan's tasks by id (an index into plan_: no copy of the ids), and the programs of
+  // tasks the plan does not know, fetched once.
+  engine::TaskIdIndex program_index_;
+  struct PlannedIdOf {
+    const std::vector<PlannedTask>* plan;
+    std::string_view operator()(uint32_t k) const { return (*plan)[k].def->task_id; }
+  };
+  PlannedIdOf PlannedId() const { return PlannedIdOf{&plan_}; }
   std::unordered_map<std::string, TaskProgram> programs_;
   int64_t creates_in_flight_ = 0;
   int64_t later_calls_ = 0;  // re-creates, cancels and reruns still to be answered

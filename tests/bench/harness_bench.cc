@@ -64,8 +64,9 @@ void SimLifecycles(benchmark::State& state) {
   }
   // Memory: one more run, in a child process (this one's heap holds what earlier runs
   // freed, which a run reuses without growing the resident set).
-  const int64_t grown =
-      PeakGrowthInChild([&] { (void)RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}}); });
+  const int64_t grown = PeakGrowthInChild([&] {
+    (void)RunSimulation(SimOptions{&s, 1, 1.0, {}, path, {}});
+  });
   if (grown >= 0)
     state.counters["peak_kb_per_task"] =
         static_cast<double>(grown) / 1024 / static_cast<double>(state.range(0));

@@ -816,7 +816,8 @@ TEST(Cli, BenchKeepsTheFastestOfItsRoundsAndChecksTheyWroteOneHistory) {
 // bench.json), which grows with the tasks it holds.
 TEST(Cli, BenchMeasuresTheSimulationsMemoryPerTask) {
   testing::TempDir out;
-  Output o = Ithappens("bench " + Smoke() + " --loads 1,20 --repeat 1 --out " + out.path().string());
+  Output o =
+      Ithappens("bench " + Smoke() + " --loads 1,20 --repeat 1 --out " + out.path().string());
   ASSERT_EQ(o.code, 0) << o.text;
   EXPECT_NE(o.text.find("sim MB  KB/task"), std::string::npos) << o.text;
   auto bench = nlohmann::json::parse(std::ifstream(out.path() / "smoke" / "bench.json"));

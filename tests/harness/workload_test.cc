@@ -62,7 +62,8 @@ TEST(Workload, FailingRootBlocksItsChainWithTheRootNamed) {
   EXPECT_EQ(last.expect, "blocked");
   EXPECT_EQ(last.root, root.def->task_id);
   EXPECT_TRUE(last.effects.empty()) << "a blocked task never notifies";
-  EXPECT_EQ(last.def->dependencies, std::vector<std::string>{w.tasks[subs[0].tasks[1]].def->task_id});
+  EXPECT_EQ(last.def->dependencies,
+            std::vector<std::string>{w.tasks[subs[0].tasks[1]].def->task_id});
 }
 
 TEST(Workload, FanoutJoinsEveryChildAndIsBlockedByAFailingRoot) {
