@@ -520,9 +520,9 @@ class Simulation final : public Driver {
   static constexpr int64_t kProbeAtMs = 1'000;
   std::vector<BoundProbe> probes_;  // the bound probes (bound_probes), made at kProbeAtMs
   std::vector<bool> hook_creating_, hook_remove_waiting_;  // per planned hook
-  // Per planned task: the definition last sent, while its created time is fixed (a cron
-  // filler's), and its digest.
-  std::vector<std::string> cron_digests_;  // per plan entry: a cron filler's, once made
+  // Per planned task: the digest of the definition a cron filler sends again and again
+  // (its created time is fixed); empty for any other task.
+  std::vector<std::string> cron_digests_;
   // The run ends no earlier than the latest deadline that falls before its hard end, so a
   // task blocked until its deadline is judged after it.
   int64_t hard_end_ms_ = INT64_MAX, latest_deadline_ms_ = 0;
