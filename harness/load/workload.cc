@@ -71,7 +71,8 @@ std::shared_ptr<const engine::Result<worker::Program>> ProgramCache::Shared(
   for (const auto& st : (*template_)->steps) {
     if (st.kind != worker::Step::Kind::kEffect) continue;
     // Each "{i}" (3 bytes) becomes i's digits; over 255 the parser names the bound (For).
-    if (st.to.size() + Count(st.to, "{i}") * digits - Count(st.to, "{i}") * 3 > 255) return nullptr;
+    const size_t n = Count(st.to, "{i}");
+    if (st.to.size() - n * 3 + n * digits > 255) return nullptr;
   }
   return template_;
 }
@@ -444,6 +445,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
       for (int k = 0; k < length; ++k) {
         PlannedTask t;
         const int64_t ordinal = i * length + k;
+        t.def = std::make_shared<engine::TaskDefinition>();
         t.def->task_id =
             engine::DeterministicTaskId(s.name + "/workload-" + std::to_string(w), ordinal, "task");
         t.def->task_group_id = group;

@@ -27,8 +27,9 @@ struct PlannedTask {
   // The definition: one object from the plan to the engine. The simulator stamps it when
   // it submits it (created, deadline, the expiry the engine would fill in) while nobody
   // else holds it, and copies it first when someone does (the engine keeps the object it
-  // was given); real mode sends a stamped copy. Copies of a PlannedTask share it.
-  std::shared_ptr<engine::TaskDefinition> def = std::make_shared<engine::TaskDefinition>();
+  // was given); real mode sends a stamped copy. Copies of a PlannedTask share it. The
+  // planner always sets it.
+  std::shared_ptr<engine::TaskDefinition> def;
   int client = 0;                      // which client submits it
   std::string expect;                  // completed | failed | exception | blocked
   std::string runs_as;                 // what the program itself ends as when it runs
