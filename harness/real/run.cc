@@ -458,6 +458,10 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
         // the fault must start on time.
         if (fiu_fault && edge.start) fires_before[edge.fault] = fires(f.kind);
         SleepUntilWall(wall_of(edge.at_ms));
+        // A fault starts when it begins to be applied: a call the fault already touched
+        // (a claim answered on a clock that has just jumped) must not come before it in the
+        // history, which the merge orders by time.
+        const int64_t applying_ms = clock.NowMs();
         json proof = json::object();
         Status st;
         std::unique_lock<std::mutex> procs_lock(procs_mu);
@@ -622,8 +626,10 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
         json v = f.target.empty() ? json::object() : json{{"target", f.target}};
         v["duration_ms"] = f.duration_ms;
         v["proof"] = proof;
-        rec.Emit("nemesis", EventType::kFault, FaultEdgeName(Name(f.kind), edge.start), "",
-                 v.dump(), st.ok() ? "" : "did not fire: " + st.ToString());
+        const int64_t at_ms = edge.start ? applying_ms : clock.NowMs();
+        rec.EmitAt((at_ms - origin) * 1'000'000, "nemesis", EventType::kFault,
+                   FaultEdgeName(Name(f.kind), edge.start), "", v.dump(),
+                   st.ok() ? "" : "did not fire: " + st.ToString());
         if (!st.ok()) nemesis_failures++;
       }
     });
