@@ -1,10 +1,11 @@
 #include "harness/sim/timers.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace ithappens::harness {
 
-void TimerLoop::At(int64_t t, Callback fn) {
+uint32_t TimerLoop::Store(Callback fn) {
   uint32_t slot;
   if (free_slots_.empty()) {
     slot = static_cast<uint32_t>(slots_.size());
@@ -14,7 +15,52 @@ void TimerLoop::At(int64_t t, Callback fn) {
     free_slots_.pop_back();
   }
   slots_[slot] = std::move(fn);
-  timers_.push(Timer{std::max(t, Now()), seq_++, slot});
+  return slot;
+}
+
+void TimerLoop::Append(int64_t t, uint64_t seq, uint32_t slot) {
+  const size_t b = static_cast<size_t>(t & kMask);
+  ring_[b].items.push_back(Entry{seq, slot});
+  busy_[b >> 6] |= uint64_t{1} << (b & 63);
+  ++in_ring_;
+}
+
+void TimerLoop::At(int64_t t, Callback fn) {
+  t = std::max(t, Now());
+  const uint64_t seq = seq_++;
+  const uint32_t slot = Store(std::move(fn));
+  if (t - Now() < kRingMs) {
+    Append(t, seq, slot);
+  } else {
+    far_.push(Far{t, seq, slot});
+  }
+}
+
+int64_t TimerLoop::FirstInRing() const {
+  const int64_t now = Now();
+  const size_t start = static_cast<size_t>(now & kMask);
+  size_t w = start >> 6;
+  uint64_t bits = busy_[w] & (~uint64_t{0} << (start & 63));
+  // kWords + 1 words: the start word's bits below now are the window's last times.
+  for (size_t n = 0; n <= kWords; ++n) {
+    if (bits != 0) {
+      const size_t b = (w << 6) | static_cast<size_t>(std::countr_zero(bits));
+      return now + static_cast<int64_t>((b - start) & static_cast<size_t>(kMask));
+    }
+    w = (w + 1) % kWords;
+    bits = busy_[w];
+  }
+  return INT64_MAX;  // not reached while in_ring_ > 0
+}
+
+void TimerLoop::Advance(int64_t t) {
+  if (t <= Now()) return;
+  clock_.SetMs(t);
+  while (!far_.empty() && far_.top().at - t < kRingMs) {
+    const Far f = far_.top();
+    far_.pop();
+    Append(f.at, f.seq, f.slot);
+  }
 }
 
 void TimerLoop::SetStream(const std::vector<Repeating>& items,
@@ -31,18 +77,33 @@ void TimerLoop::SetStream(const std::vector<Repeating>& items,
 
 void TimerLoop::Run(int64_t end_ms, int64_t progress_every,
                     const std::function<void()>& progress) {
-  for (int64_t steps = 1; !stopped_; ++steps) {
+  int64_t until_progress = progress_every;
+  while (!stopped_) {
+    const bool have_timer = in_ring_ > 0 || !far_.empty();
     const bool have_stream = !stream_.empty();
-    if (timers_.empty() && !have_stream) break;
-    if (steps % progress_every == 0) progress();
-    // The stream's next repetition or the heap's first timer, whichever (at, seq) is first.
-    if (have_stream && (timers_.empty() || timers_.top().at > stream_.top().at ||
-                        (timers_.top().at == stream_.top().at &&
-                         timers_.top().seq > stream_.top().seq))) {
+    if (!have_timer && !have_stream) break;
+    if (--until_progress == 0) {
+      progress();
+      until_progress = progress_every;
+    }
+    // The first timer: the ring's first bucket's head, or (the ring empty) the far heap's top.
+    int64_t at = INT64_MAX;
+    uint64_t seq = UINT64_MAX;
+    if (in_ring_ > 0) {
+      at = FirstInRing();
+      const Bucket& b = ring_[static_cast<size_t>(at & kMask)];
+      seq = b.items[b.head].seq;
+    } else if (have_timer) {
+      at = far_.top().at;
+      seq = far_.top().seq;
+    }
+    // The stream's next repetition or the first timer, whichever (at, seq) is first.
+    if (have_stream && (!have_timer || at > stream_.top().at ||
+                        (at == stream_.top().at && seq > stream_.top().seq))) {
       const Cursor c = stream_.top();
-      stream_.pop();
       if (c.at > end_ms) break;
-      if (c.at > clock_.NowMs()) clock_.SetMs(c.at);
+      stream_.pop();
+      Advance(c.at);
       const Repeating& item = stream_items_[c.k];
       if (c.rep + 1 < item.repeats)
         stream_.push(Cursor{std::max(item.at + (c.rep + 1) * item.every, c.at), c.seq + 1, c.k,
@@ -50,12 +111,30 @@ void TimerLoop::Run(int64_t end_ms, int64_t progress_every,
       stream_run_(c.k, c.rep);
       continue;
     }
-    const Timer t = timers_.top();
-    timers_.pop();
-    if (t.at > end_ms) break;
-    if (t.at > clock_.NowMs()) clock_.SetMs(t.at);
-    Callback fn = std::move(slots_[t.slot]);  // out first: fn may set timers
-    free_slots_.push_back(t.slot);
+    if (at > end_ms) break;
+    Advance(at);  // a far timer comes into the ring here
+    const size_t index = static_cast<size_t>(at & kMask);
+    Bucket& b = ring_[index];
+    const uint32_t slot = b.items[b.head].slot;
+    if (++b.head == b.items.size()) {
+      // Drained. A bucket that held a burst (a batch's creates) gives its memory back.
+      if (b.items.capacity() > (size_t{1} << 16)) {
+        std::vector<Entry>().swap(b.items);
+      } else {
+        b.items.clear();
+      }
+      b.head = 0;
+      busy_[index >> 6] &= ~(uint64_t{1} << (index & 63));
+    } else {
+      // The next timer's callback, into the cache while this one runs.
+      const unsigned char* next =
+          reinterpret_cast<const unsigned char*>(&slots_[b.items[b.head].slot]);
+      __builtin_prefetch(next);
+      __builtin_prefetch(next + sizeof(Callback) - 1);
+    }
+    --in_ring_;
+    Callback fn = std::move(slots_[slot]);  // out first: fn may set timers
+    free_slots_.push_back(slot);
     fn();
   }
 }

@@ -1,9 +1,18 @@
 // The simulator's timer loop: virtual time and the timers set on it. Timers run in (at,
 // seq) order: seq is the order they were set, so timers of equal time keep their order
-// and a seed gives one history. The heap holds small records; the callbacks wait in slots
-// (a timer costs no allocation of its own, harness/sim/callback.h).
+// and a seed gives one history. A timer costs no allocation of its own (its callback is
+// stored inline, harness/callback.h).
+//
+// Where the timers wait: one bucket per millisecond for the next kRingMs of virtual time
+// (a ring; a bucket is a FIFO, so equal times keep the order they were set in), and a heap
+// for the few set further ahead, moved into the ring as time comes within kRingMs of them
+// (before anything at that time runs, so an earlier-set timer stays ahead of a later one).
+// Setting a timer appends to its bucket and running one reads its bucket in order: no
+// heap of every pending timer to sift, and the next timer's callback is known (and
+// fetched into the cache) while the one before it runs.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -16,7 +25,7 @@ namespace ithappens::harness {
 
 class TimerLoop {
  public:
-  explicit TimerLoop(int64_t start_ms) { clock_.SetMs(start_ms); }
+  explicit TimerLoop(int64_t start_ms) : ring_(kRingMs) { clock_.SetMs(start_ms); }
   int64_t Now() const { return clock_.NowMs(); }
   const engine::ManualClock& clock() const { return clock_; }
 
@@ -45,21 +54,51 @@ class TimerLoop {
                  std::function<void(uint32_t, int64_t)> run);
 
   // Runs the timers in order until none is left, Stop() was called, or the next one is
-  // after end_ms; progress() after every kProgressEvery timers.
+  // after end_ms (it stays set); progress() after every progress_every timers.
   void Run(int64_t end_ms, int64_t progress_every, const std::function<void()>& progress);
   void Stop() { stopped_ = true; }
   bool stopped() const { return stopped_; }
 
+  // Milliseconds of virtual time ahead that the ring holds (a power of two).
+  static constexpr int64_t kRingMs = 4096;
+
  private:
-  struct Timer {
+  struct Entry {
+    uint64_t seq;
+    uint32_t slot;
+  };
+  struct Bucket {
+    std::vector<Entry> items;
+    size_t head = 0;  // the next to run
+  };
+  struct Far {
     int64_t at;
     uint64_t seq;
     uint32_t slot;
-    bool operator>(const Timer& o) const { return at != o.at ? at > o.at : seq > o.seq; }
+    bool operator>(const Far& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
+  static constexpr int64_t kMask = kRingMs - 1;
+  static constexpr size_t kWords = kRingMs / 64;
+
+  uint32_t Store(Callback fn);
+  void Append(int64_t t, uint64_t seq, uint32_t slot);
+  // The time of the first timer in the ring (at or after now); in_ring_ > 0.
+  int64_t FirstInRing() const;
+  // Moves the clock to t (>= now) and the far timers now within kRingMs into the ring.
+  void Advance(int64_t t);
+
   engine::ManualClock clock_;
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  // ring_[t & kMask] holds the timers at t, for t in [now, now + kRingMs); busy_ has a bit
+  // per non-empty bucket.
+  std::vector<Bucket> ring_;
+  std::array<uint64_t, kWords> busy_{};
+  size_t in_ring_ = 0;
+  // Timers at now + kRingMs or later: a heap of small records.
+  std::priority_queue<Far, std::vector<Far>, std::greater<Far>> far_;
+  // Every pending timer's callback, in a slot reused once it has run (the most recently
+  // freed first: the timer a callback sets lands where that callback was).
   std::vector<Callback> slots_;
+  std::vector<uint32_t> free_slots_;
   // The stream (SetStream): one cursor per item, at its next repetition, in a heap.
   struct Cursor {
     int64_t at;
@@ -71,7 +110,6 @@ class TimerLoop {
   std::priority_queue<Cursor, std::vector<Cursor>, std::greater<Cursor>> stream_;
   std::vector<Repeating> stream_items_;
   std::function<void(uint32_t, int64_t)> stream_run_;
-  std::vector<uint32_t> free_slots_;
   uint64_t seq_ = 0;
   bool stopped_ = false;
 };
