@@ -26,16 +26,16 @@ void TargetSet::Apply(const std::string& target, bool start) {
   }
 }
 
-bool SimNetwork::Reachable(const std::string& proc) const {
+bool SimNetwork::Reachable(std::string_view proc) const {
   if (proc.rfind("worker-", 0) != 0) return true;
   return !partitioned_.Has(proc);
 }
 
-int64_t SimNetwork::HopMs(const std::string& proc) {
+int64_t SimNetwork::HopMs(std::string_view proc) {
   return latency_ms_ + (IsFlaky(proc) ? rng_.Below(201) : 0);
 }
 
-bool SimNetwork::Dropped(const std::string& proc) {
+bool SimNetwork::Dropped(std::string_view proc) {
   if (!IsFlaky(proc)) return false;
   int64_t ppm = 0;
   for (const auto& [target, p] : flaky_ppm_)
@@ -71,7 +71,7 @@ void SimClient::Invoke(std::shared_ptr<const Operation> op_ptr, Done done) {
     call->dropped = c.net_.Dropped(op.proc);
     c.loop_.After(c.net_.HopMs(op.proc), [call] {
       SimClient& c = *call->client;
-      const std::string& proc = call->op->proc;
+      const std::string_view proc = call->op->proc;
       if (call->dropped) return Lost(call, "response dropped by a flaky network");
       if (!c.net_.Reachable(proc)) return Lost(call, "response lost: partitioned from the engine");
       if (c.net_.ResponseLost(proc)) return Lost(call, "response lost (the request was applied)");
@@ -143,7 +143,7 @@ Completion SimClient::Apply(engine::Queue& q, const Operation& op) {
     c.status = q.RemoveHook(op.hook->hook_id);
     c.value_json = HookJson(*op.hook);
   } else {
-    c.status = Status::InvalidArgument("f: unknown operation '" + op.f + "'");
+    c.status = Status::InvalidArgument("f: unknown operation '" + std::string(op.f) + "'");
   }
   if (c.status.ok()) {
     c.type = EventType::kOk;

@@ -19,9 +19,9 @@ namespace ithappens::harness {
 
 // The links a network fault applies to: named procs, or all.
 struct TargetSet {
-  std::set<std::string> procs;
+  std::set<std::string, std::less<>> procs;
   bool all = false;
-  bool Has(const std::string& proc) const { return all || procs.count(proc) > 0; }
+  bool Has(std::string_view proc) const { return all || procs.count(proc) > 0; }
   void Apply(const std::string& target, bool start);
 };
 
@@ -30,19 +30,19 @@ struct TargetSet {
 class SimNetwork {
  public:
   SimNetwork(int64_t latency_ms, uint64_t seed) : latency_ms_(latency_ms), rng_(seed) {}
-  bool Reachable(const std::string& proc) const;
-  bool ResponseLost(const std::string& proc) const { return response_loss_.Has(proc); }
+  bool Reachable(std::string_view proc) const;
+  bool ResponseLost(std::string_view proc) const { return response_loss_.Has(proc); }
   // One hop: the base latency, plus up to 200 ms on a flaky link.
-  int64_t HopMs(const std::string& proc);
+  int64_t HopMs(std::string_view proc);
   // A message on a flaky link is dropped with the link's chance.
-  bool Dropped(const std::string& proc);
+  bool Dropped(std::string_view proc);
 
   void Partition(const std::string& target, bool start) { partitioned_.Apply(target, start); }
   void LoseResponses(const std::string& target, bool start) { response_loss_.Apply(target, start); }
   void Flaky(const std::string& target, bool start, double probability);
 
  private:
-  bool IsFlaky(const std::string& proc) const { return flaky_.Has(proc); }
+  bool IsFlaky(std::string_view proc) const { return flaky_.Has(proc); }
   int64_t latency_ms_;
   Rng rng_;
   TargetSet partitioned_, response_loss_, flaky_;

@@ -1,5 +1,6 @@
 #include "harness/sim/sim.h"
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <set>
@@ -150,9 +151,13 @@ class Simulation final : public Driver {
     if (op.f == "create") {
       // What the checkers need of the definition: its digest (a re-create with another
       // definition must be refused) and its retries.
-      v.append("{\"digest\":\"")
-          .append(op.digest.empty() ? DefinitionDigest(*op.def) : op.digest)
-          .append("\",\"priority\":\"")
+      v.append("{\"digest\":\"");
+      if (op.digest.empty()) {
+        v.append(DefinitionDigest(*op.def));
+      } else {
+        v.append(op.digest);
+      }
+      v.append("\",\"priority\":\"")
           .append(engine::ToString(op.def->priority))
           .append("\",\"retries\":")
           .append(std::to_string(op.def->retries));
@@ -293,11 +298,11 @@ class Simulation final : public Driver {
   };
   void SendCreate(std::shared_ptr<CreateJob> job) {
     Operation op;
-    op.proc = "client-" + std::to_string(job->client);
+    op.proc = ClientName(job->client);
     op.f = "create";
     op.task = job->def->task_id;
     op.def = job->def;
-    op.digest = job->digest;
+    op.digest = job->digest;  // a view: the job lives until the call is done
     if (job->probe != nullptr) {
       op.probe = job->probe->accept ? "accept" : "refuse";
       op.bound = job->probe->bound;
@@ -352,10 +357,17 @@ class Simulation final : public Driver {
     }
   }
 
+  // "client-N", kept for the run (an operation views it; a deque never moves its names).
+  std::string_view ClientName(int client) {
+    while (client_names_.size() <= static_cast<size_t>(client))
+      client_names_.push_back("client-" + std::to_string(client_names_.size()));
+    return client_names_[static_cast<size_t>(client)];
+  }
+
   // cancel or rerun, retried while the outcome is unknown (both are idempotent).
   void SubmitTaskCall(const char* f, std::string task, int client, int attempt) {
     Operation op;
-    op.proc = "client-" + std::to_string(client);
+    op.proc = ClientName(client);
     op.f = f;
     op.task = task;
     Call(std::move(op), [this, f, task, client, attempt](const Completion& c) {
@@ -373,7 +385,7 @@ class Simulation final : public Driver {
   void SubmitHook(size_t h, std::shared_ptr<const engine::HookDefinition> def, const char* f,
                   int attempt) {
     Operation op;
-    op.proc = "client-" + std::to_string(workload_.hooks[h].client);
+    op.proc = ClientName(workload_.hooks[h].client);
     op.f = f;
     op.hook = def;
     Call(std::move(op), [this, h, def, f, attempt](const Completion& c) {
@@ -516,6 +528,7 @@ class Simulation final : public Driver {
   PlannedIdOf PlannedId() const { return PlannedIdOf{&plan_}; }
   std::unordered_map<std::string, TaskProgram> programs_;
   int64_t creates_in_flight_ = 0;
+  std::deque<std::string> client_names_;
   int64_t later_calls_ = 0;  // re-creates, cancels and reruns still to be answered
   static constexpr int64_t kProbeAtMs = 1'000;
   std::vector<BoundProbe> probes_;  // the bound probes (bound_probes), made at kProbeAtMs

@@ -46,6 +46,8 @@ class SimWorkers::Impl {
       : loop_(loop), driver_(driver), sink_(sink), s_(s), bugs_(bugs) {}
 
   void Start() {
+    // Never grown after: a call's operation views its worker's name.
+    workers_.reserve(static_cast<size_t>(s_.workers));
     for (int w = 0; w < s_.workers; ++w) {
       workers_.push_back(SimWorker{w, "worker-" + std::to_string(w)});
       loop_.After(0, [this, w] { Poll(w); });

@@ -50,20 +50,24 @@ class NoopTarget final : public Target {
 
 // One call a process makes to the platform (Jepsen's operation). Plain data, so that a
 // client can carry it over any transport; `f` is the name the history records.
+// The views (proc, f, digest, probe, bound) do not own their text: the caller keeps it
+// alive until the call is done (literals, the simulation's names for its callers, what
+// the caller's continuation holds). An operation of a batch's create is in flight for
+// every task at once, so it is kept small.
 struct Operation {
-  std::string proc;  // the caller: client-N or worker-N
-  std::string f;     // create | claim | reclaim | report-completed | report-failed |
-                     // report-exception | create-hook | remove-hook
-  std::string task;  // the task it is about ("" for claim)
+  std::string_view proc;  // the caller: client-N or worker-N
+  std::string_view f;     // create | claim | reclaim | report-completed | report-failed |
+                          // report-exception | create-hook | remove-hook
+  std::string task;       // the task it is about ("" for claim)
   std::shared_ptr<const engine::TaskDefinition> def;              // create: the definition
-  std::string digest;  // create: DefinitionDigest(*def) when the caller has it already
+  std::string_view digest;  // create: DefinitionDigest(*def) when the caller has it already
   std::shared_ptr<const engine::HookDefinition> hook;             // create-hook, remove-hook
   uint32_t run = 0;                                               // reclaim, report-*: the run
   int n = 0;                                                      // claim: at most this many runs
   engine::ReasonResolved reason = engine::ReasonResolved::kNone;  // report-exception
   // create: a probe of a bound, "accept" or "refuse" (what a correct platform must answer),
   // and the bound it probes ("retries 50"); empty for an ordinary create.
-  std::string probe, bound;
+  std::string_view probe, bound;
 };
 
 // The answer to one Operation, as the caller saw it.
@@ -92,7 +96,7 @@ class NoopClient final : public Client {
   void Invoke(std::shared_ptr<const Operation> op, Done done) override {
     Completion c;
     c.type = EventType::kFail;
-    c.status = engine::Status::FailedPrecondition("noop client: " + op->f + " was not sent");
+    c.status = engine::Status::FailedPrecondition("noop client: " + std::string(op->f) + " was not sent");
     done(std::move(c));
   }
 };
