@@ -379,6 +379,11 @@ std::vector<BoundProbe> BoundProbes(const std::string& scenario, int64_t now_ms)
 }
 
 std::string DefinitionDigest(const engine::TaskDefinition& def) {
+  const DigestText text = DefinitionDigestText(def);
+  return std::string(text.data(), text.size());
+}
+
+DigestText DefinitionDigestText(const engine::TaskDefinition& def) {
   // FNV-1a over the fields, each with its length, in the engine's comparison order.
   uint64_t h = 1469598103934665603ULL;
   auto bytes = [&h](std::string_view s) {
@@ -405,9 +410,9 @@ std::string DefinitionDigest(const engine::TaskDefinition& def) {
   bytes(def.metadata.description);
   bytes(def.metadata.owner);
   bytes(def.metadata.source);
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+  DigestText text;
+  for (size_t k = 0; k < text.size(); ++k) text[k] = "0123456789abcdef"[(h >> (60 - 4 * k)) & 0xf];
+  return text;
 }
 
 Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {

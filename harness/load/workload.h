@@ -4,6 +4,7 @@
 // platform, so sim and real mode share it.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -75,6 +76,10 @@ std::vector<BoundProbe> BoundProbes(const std::string& scenario, int64_t now_ms)
 // task group is the task's id, expires 0 is deadline + 1 year): equal definitions, equal
 // digests. 16 hex digits; what the history's create events carry.
 std::string DefinitionDigest(const engine::TaskDefinition& def);
+// The same 16 characters, held without an allocation (the simulator keeps one per create
+// in flight and per cron filler).
+using DigestText = std::array<char, 16>;
+DigestText DefinitionDigestText(const engine::TaskDefinition& def);
 
 // A hook of the engine (Taskcluster's cron hooks): created at at_ms, removed at until_ms.
 // Every schedule time in (at_ms, until_ms], and the first after it, is a candidate fire

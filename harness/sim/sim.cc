@@ -198,7 +198,7 @@ class Simulation final : public Driver {
       if (program_index_.Find(t.def->task_id, PlannedId()) == engine::TaskIdIndex::kNone)
         program_index_.Insert(t.def->task_id, k);
     }
-    cron_digests_.assign(plan_.size(), std::string());
+    cron_digests_.assign(plan_.size(), DigestText{});
     hook_creating_.assign(workload_.hooks.size(), false);
     hook_remove_waiting_.assign(workload_.hooks.size(), false);
     for (size_t h = 0; h < workload_.hooks.size(); ++h) {
@@ -259,15 +259,15 @@ class Simulation final : public Driver {
     // anyway). An object someone still holds (the engine, a call in flight) is never
     // changed: it is copied first. A cron filler sends the same definition (its created
     // time is fixed) again and again: stamped, and its digest computed, once.
-    std::string& kept = cron_digests_[chain[k]];
-    std::string digest;
-    if (kept.empty() || t.def->created_ms != created || t.def->deadline_ms != deadline) {
+    DigestText& kept = cron_digests_[chain[k]];
+    DigestText digest;
+    if (kept[0] == '\0' || t.def->created_ms != created || t.def->deadline_ms != deadline) {
       if (t.def.use_count() > 1) t.def = std::make_shared<TaskDefinition>(*t.def);
       t.def->created_ms = created;
       t.def->deadline_ms = deadline;
       t.def->expires_ms = 0;
       engine::FillDefaults(t.def.get());
-      digest = DefinitionDigest(*t.def);
+      digest = DefinitionDigestText(*t.def);
       if (t.created_at_ms >= 0) kept = digest;
     } else {
       digest = kept;
@@ -277,16 +277,16 @@ class Simulation final : public Driver {
       creates_in_flight_--;
       if (acknowledged) LaterCalls(plan_[workload_.submissions[sub].tasks[k]], def);
       SubmitChain(sub, k + 1);
-    }, nullptr, std::move(digest));
+    }, nullptr, digest);
   }
 
   // Sends a create, retrying it while the outcome is unknown; then(acknowledged). A probe
   // (BoundProbes) names what it probes in the history.
   using CreateThen = InlineFunction<void(bool), 48>;
   void SubmitCreate(std::shared_ptr<const TaskDefinition> def, int client, CreateThen then,
-                    const BoundProbe* probe = nullptr, std::string digest = {}) {
+                    const BoundProbe* probe = nullptr, DigestText digest = {}) {
     SendCreate(std::make_shared<CreateJob>(
-        CreateJob{std::move(def), client, 0, std::move(then), probe, std::move(digest)}));
+        CreateJob{std::move(def), client, 0, std::move(then), probe, digest}));
   }
   // One create and its retries: made once, whatever the number of attempts.
   struct CreateJob {
@@ -294,7 +294,7 @@ class Simulation final : public Driver {
     int client = 0, attempt = 0;
     CreateThen then;
     const BoundProbe* probe = nullptr;
-    std::string digest;
+    DigestText digest{};  // all '\0': not known, computed at the invoke
   };
   void SendCreate(std::shared_ptr<CreateJob> job) {
     Operation op;
@@ -302,7 +302,8 @@ class Simulation final : public Driver {
     op.f = "create";
     op.task = job->def->task_id;
     op.def = job->def;
-    op.digest = job->digest;  // a view: the job lives until the call is done
+    // A view: the job lives until the call is done.
+    if (job->digest[0] != '\0') op.digest = std::string_view(job->digest.data(), job->digest.size());
     if (job->probe != nullptr) {
       op.probe = job->probe->accept ? "accept" : "refuse";
       op.bound = job->probe->bound;
@@ -534,8 +535,8 @@ class Simulation final : public Driver {
   std::vector<BoundProbe> probes_;  // the bound probes (bound_probes), made at kProbeAtMs
   std::vector<bool> hook_creating_, hook_remove_waiting_;  // per planned hook
   // Per planned task: the digest of the definition a cron filler sends again and again
-  // (its created time is fixed); empty for any other task.
-  std::vector<std::string> cron_digests_;
+  // (its created time is fixed); all '\0' for any other task.
+  std::vector<DigestText> cron_digests_;
   // The run ends no earlier than the latest deadline that falls before its hard end, so a
   // task blocked until its deadline is judged after it.
   int64_t hard_end_ms_ = INT64_MAX, latest_deadline_ms_ = 0;
