@@ -1,6 +1,9 @@
 #include "harness/history/history.h"
 
 #include <array>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
 
 namespace ithappens::harness {
 namespace {
@@ -54,12 +57,31 @@ bool IsTerminalState(std::string_view state) {
 
 void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
-  size_t plain = 0;  // the start of the run not yet appended
-  for (size_t k = 0; k < s.size(); ++k) {
-    const unsigned char c = static_cast<unsigned char>(s[k]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out->append(s.data() + plain, k - plain);
-    plain = k + 1;
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* plain = p;  // the start of the run not yet appended
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  while (p < end) {
+    // Plain bytes, eight at a time: stop at a word holding a quote, a backslash or a
+    // control character (each test exact for "any byte of the word"), then byte by byte.
+    while (end - p >= 8) {
+      uint64_t x;
+      std::memcpy(&x, p, 8);
+      const uint64_t quote = x ^ (kOnes * '"'), slash = x ^ (kOnes * '\\');
+      const uint64_t special =
+          ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) | ((x - kOnes * 0x20) & ~x);
+      if ((special & kHigh) != 0) break;
+      p += 8;
+    }
+    while (p < end) {
+      const unsigned char c = static_cast<unsigned char>(*p);
+      if (c < 0x20 || c == '"' || c == '\\') break;
+      ++p;
+    }
+    if (p == end) break;
+    out->append(plain, static_cast<size_t>(p - plain));
+    const unsigned char c = static_cast<unsigned char>(*p);
+    plain = ++p;
     switch (c) {
       case '"':
         out->append("\\\"");
@@ -89,7 +111,7 @@ void AppendJsonString(std::string* out, std::string_view s) {
       }
     }
   }
-  out->append(s.data() + plain, s.size() - plain);
+  out->append(plain, static_cast<size_t>(end - plain));
   out->push_back('"');
 }
 
