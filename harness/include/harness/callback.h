@@ -1,7 +1,8 @@
 // Move-only callables for the simulator's hot paths, stored inline when they fit
 // (nearly every one does), else on the heap: a timer or a call's continuation costs no
 // allocation of its own, and moving one is a relocation through one function pointer.
-//   Callback             a timer: void(), 112 bytes inline
+//   Callback             a timer: void(), 80 bytes inline (the largest timer the
+//                        simulator sets: a worker's effect step, 80 bytes)
 //   InlineFunction<S, N> any signature S with N bytes inline (the calls' continuations)
 #pragma once
 
@@ -90,6 +91,6 @@ class InlineFunction<R(Args...), N> {
   const Ops* ops_ = nullptr;
 };
 
-using Callback = InlineFunction<void(), 112>;
+using Callback = InlineFunction<void(), 80>;
 
 }  // namespace ithappens::harness
