@@ -445,8 +445,9 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
     const std::string group = engine::DeterministicTaskId(s.name, static_cast<int64_t>(w), "group");
     const ProgramCache programs(spec.program);
     const ProgramCache failing_root(R"([{"exit":1}])");
+    std::vector<size_t> chain;
     for (int64_t i = 0; i < n; ++i) {
-      std::vector<size_t> chain;
+      chain.clear();
       for (int k = 0; k < length; ++k) {
         PlannedTask t;
         const int64_t ordinal = i * length + k;
@@ -505,16 +506,17 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         chain.push_back(out.tasks.size());
         out.tasks.push_back(std::move(t));
       }
+      const TaskRange tasks{chain.front(), chain.size()};  // pushed one after the other
       if (spec.kind == "cron") {
         // The filler re-submits the same task every every_ms until until_ms.
-        out.submissions.push_back(Submission{spec.at_ms, chain, spec.every_ms,
+        out.submissions.push_back(Submission{spec.at_ms, tasks, spec.every_ms,
                                              (spec.until_ms - spec.at_ms) / spec.every_ms + 1});
       } else if (spec.kind == "rate") {
         // Open loop: arrivals evenly spaced over [at, until), whatever the platform does.
         out.submissions.push_back(
-            Submission{spec.at_ms + i * (spec.until_ms - spec.at_ms) / n, chain});
+            Submission{spec.at_ms + i * (spec.until_ms - spec.at_ms) / n, tasks});
       } else {
-        out.submissions.push_back(Submission{spec.at_ms, chain});
+        out.submissions.push_back(Submission{spec.at_ms, tasks});
       }
       out.last_ms = std::max(out.last_ms, spec.until_ms > 0 ? spec.until_ms : spec.at_ms);
     }

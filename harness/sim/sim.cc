@@ -247,7 +247,7 @@ class Simulation final : public Driver {
   // Creates chain[k], then (when its create is answered) chain[k+1]. A task whose create
   // was acknowledged gets its client's later calls (re-create, cancel, rerun).
   void SubmitChain(uint32_t sub, size_t k) {
-    const std::vector<size_t>& chain = workload_.submissions[sub].tasks;
+    const TaskRange chain = workload_.submissions[sub].tasks;
     if (k == chain.size()) return;
     PlannedTask& t = plan_[chain[k]];
     const int64_t created = t.created_at_ms >= 0 ? kEpochMs + t.created_at_ms : Now();

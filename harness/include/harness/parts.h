@@ -116,13 +116,37 @@ class NoopNemesis final : public Nemesis {
   void Stop(const FaultSpec&) override {}
 };
 
+// Consecutive indices into the plan, [first, first + count): a chain's tasks (the planner
+// puts them one after the other). Read like a vector of indices; no allocation of its own
+// (a batch has one submission per task).
+struct TaskRange {
+  size_t first = 0, count = 0;
+  struct Iterator {
+    size_t k;
+    size_t operator*() const { return k; }
+    Iterator& operator++() {
+      ++k;
+      return *this;
+    }
+    bool operator==(const Iterator&) const = default;
+  };
+  size_t size() const { return count; }
+  bool empty() const { return count == 0; }
+  size_t operator[](size_t k) const { return first + k; }
+  size_t front() const { return first; }
+  size_t back() const { return first + count - 1; }
+  Iterator begin() const { return {first}; }
+  Iterator end() const { return {first + count}; }
+  bool operator==(const TaskRange&) const = default;
+};
+
 // One thing the workload does: at at_ms after the run began, submit the planned tasks
 // `tasks` (indices into the plan), one after the other (a chain waits for each create).
 // A cron filler's submission repeats: `repeats` times, every every_ms from at_ms (one
 // record, not one per repetition: 10^6 of them at 50x).
 struct Submission {
   int64_t at_ms = 0;
-  std::vector<size_t> tasks;
+  TaskRange tasks;
   int64_t every_ms = 0;
   int64_t repeats = 1;
   int64_t LastAtMs() const { return at_ms + (repeats - 1) * every_ms; }
