@@ -78,6 +78,8 @@ bool EverResolved(const std::vector<Run>& runs) {
 Status QueueImpl::ReloadLocked() {
   tasks_.clear();
   by_id_.Clear();
+  tasks_.reserve(options_.expected_tasks);
+  by_id_.Reserve(options_.expected_tasks);
   groups_.clear();
   group_index_.Clear();
   for (auto& heap : pending_) heap = MinHeap();

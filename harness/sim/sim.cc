@@ -56,6 +56,9 @@ class Simulation final : public Driver {
     qo.claim_timeout_ms = o.scenario->claim_timeout_ms;
     qo.bugs = o.bugs;
     qo.bug_seed = o.seed;
+    // The plan's size (and the bound probes' few tasks beyond it): room made once.
+    qo.expected_tasks =
+        static_cast<size_t>(std::min(SizeOfRun(*o.scenario, o.load).tasks, kMaxRunTasks));
     return qo;
   }
 

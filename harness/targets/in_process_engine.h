@@ -37,6 +37,7 @@ class InProcessEngine final : public Target {
     down_until_ms_ = 0;
     if (queue_) return engine::Status::Ok();
     store_.SetSyncOff(options_.bugs.fsync_off);
+    store_.Reserve(options_.expected_tasks);
     auto q = engine::Queue::Open(&store_, &clock_, options_);
     if (!q.ok()) return q.status();
     queue_ = std::move(q).value();

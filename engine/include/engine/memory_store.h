@@ -37,6 +37,9 @@ class MemoryStore final : public Store {
   Status Recover() override;
   std::string_view Name() const override { return "memory"; }
 
+  // Room for n tasks (a capacity hint; see QueueOptions::expected_tasks).
+  void Reserve(size_t n) { tasks_.reserve(n); }
+
   // Power cut: drops unsynced writes and the failed/poisoned state. The queue on top must
   // be discarded and a new one opened on this store.
   void Crash();

@@ -36,6 +36,10 @@ struct QueueOptions {
   // page of a task group ends early with a continuation token. At least one item always
   // goes out (every item is far below the cap).
   size_t response_budget_bytes = kResponseBudgetBytes;
+  // A capacity hint: room for this many tasks is made when the queue opens (the simulator
+  // knows its plan's size), so the task table and its index do not double, and copy
+  // themselves, as a batch is created. Nothing is refused past it.
+  size_t expected_tasks = 0;
 };
 
 struct TickCounts {

@@ -49,6 +49,19 @@ class TaskIdIndex {
     ++size_;
   }
 
+  // Room for n ids without growing.
+  void Reserve(size_t n) {
+    size_t want = 1024;
+    while (want < 2 * n) want *= 2;
+    if (want <= slots_.size()) return;
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(want, Slot{0, kNone});
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.index != kNone) Place(s);
+    }
+  }
+
   void Clear() {
     slots_.clear();
     mask_ = 0;
@@ -65,14 +78,7 @@ class TaskIdIndex {
     while (slots_[s].index != kNone) s = (s + 1) & mask_;
     slots_[s] = slot;
   }
-  void Grow() {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 1024 : old.size() * 2, Slot{0, kNone});
-    mask_ = slots_.size() - 1;
-    for (const Slot& s : old) {
-      if (s.index != kNone) Place(s);
-    }
-  }
+  void Grow() { Reserve(slots_.empty() ? 1 : slots_.size()); }
   std::vector<Slot> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
