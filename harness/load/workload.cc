@@ -80,11 +80,12 @@ std::shared_ptr<const engine::Result<worker::Program>> ProgramCache::Shared(
 namespace {
 
 // The outcome a correct platform must reach for a program with `retries` (ground truth),
-// and in *effects every notification a run of it may deliver (a later run gets past an
-// intermittent step: a rerun, for one).
-// ordinal: as PlannedTask::program_ordinal.
-std::string Expect(const engine::Result<worker::Program>& p, int64_t ordinal, int retries,
-                   int64_t worker_mb, std::vector<PlannedEffect>* effects) {
+// and in *effect_steps how many of its steps a run may get through: the effects among them
+// are every notification a run of it may deliver (a later run gets past an intermittent
+// step: a rerun, for one).
+std::string Expect(const engine::Result<worker::Program>& p, int retries, int64_t worker_mb,
+                   int32_t* effect_steps) {
+  *effect_steps = 0;
   if (!p.ok()) return "exception";
   std::string outcome;
   int64_t allocated_mb = 0;
@@ -99,9 +100,7 @@ std::string Expect(const engine::Result<worker::Program>& p, int64_t ordinal, in
     // Past the worker's own memory, every run kills its worker (the OOM killer): no run
     // ever reports, each expires, and the retries run out (a poison pill).
     if (allocated_mb >= worker_mb) return "exception";
-    if (st.kind == K::kEffect) {
-      effects->push_back(PlannedEffect{static_cast<int64_t>(k), st.channel, EffectTo(st, ordinal)});
-    }
+    *effect_steps = static_cast<int32_t>(k + 1);
     if (st.kind == K::kExit) {
       return !outcome.empty() ? outcome : st.value == 0 ? "completed" : "failed";
     }
@@ -109,12 +108,26 @@ std::string Expect(const engine::Result<worker::Program>& p, int64_t ordinal, in
     if (st.kind == K::kFailIfAttemptBelow && st.value - 1 > retries && outcome.empty())
       outcome = "exception";
   }
+  *effect_steps = static_cast<int32_t>(p->steps.size());
   return outcome.empty() ? "completed" : outcome;
 }
 
 }  // namespace
 
+std::vector<PlannedEffect> PlannedTask::Effects() const {
+  std::vector<PlannedEffect> out;
+  if (!program || !program->ok()) return out;
+  const std::vector<worker::Step>& steps = (*program)->steps;
+  for (size_t k = 0; k < static_cast<size_t>(effect_steps) && k < steps.size(); ++k) {
+    if (steps[k].kind == worker::Step::Kind::kEffect)
+      out.push_back(PlannedEffect{static_cast<int64_t>(k), steps[k].channel,
+                                  EffectTo(steps[k], program_ordinal)});
+  }
+  return out;
+}
+
 std::string PlannedTask::PlanJson() const {
+  const std::vector<PlannedEffect> effects = Effects();
   // Keys in sorted order, as nlohmann writes objects (a test compares the two).
   std::string out = "{\"deps\":[";
   for (size_t k = 0; k < def->dependencies.size(); ++k) {
@@ -192,11 +205,11 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
     h.client = static_cast<int>(i % s.clients);
     h.at_ms = spec.at_ms;
     h.until_ms = spec.until_ms;
-    std::vector<PlannedEffect> effects;
+    int32_t effect_steps = 0;
     // Every fire runs the same program: parsed once.
     auto program =
         std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(t.payload));
-    const std::string expect = Expect(*program, -1, spec.retries, s.worker_memory_mb, &effects);
+    const std::string expect = Expect(*program, spec.retries, s.worker_memory_mb, &effect_steps);
     const int64_t candidates_until_ms = HookCandidatesUntilMs(s, spec);
     for (int64_t abs = cron->NextAfter(epoch_ms + spec.at_ms); abs >= 0;
          abs = cron->NextAfter(abs)) {
@@ -211,7 +224,7 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
       p.client = h.client;
       p.expect = expect;
       p.runs_as = expect;
-      p.effects = effects;
+      p.effect_steps = effect_steps;
       p.program = program;
       p.deadline_after_ms = spec.deadline_ms;
       p.created_at_ms = abs - epoch_ms;
@@ -470,7 +483,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         if (t.program && substitute) t.program_ordinal = ordinal;
         if (!t.program) t.program = cache.For(ordinal, t.def->payload);
         t.expect =
-            Expect(*t.program, t.program_ordinal, spec.retries, s.worker_memory_mb, &t.effects);
+            Expect(*t.program, spec.retries, s.worker_memory_mb, &t.effect_steps);
         t.runs_as = t.expect;
         std::vector<size_t> deps;
         if (spec.kind == "fanout" && k == length - 1) {
@@ -502,7 +515,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
           break;
         }
         // A blocked task delivers nothing, unless a rerun makes it run anyway.
-        if (t.expect == "blocked" && t.rerun_after_ms < 0) t.effects.clear();
+        if (t.expect == "blocked" && t.rerun_after_ms < 0) t.effect_steps = 0;
         chain.push_back(out.tasks.size());
         out.tasks.push_back(std::move(t));
       }

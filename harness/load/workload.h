@@ -35,7 +35,8 @@ struct PlannedTask {
   std::string expect;                  // completed | failed | exception | blocked
   std::string runs_as;                 // what the program itself ends as when it runs
   std::string root;                    // blocked: the root cause
-  std::vector<PlannedEffect> effects;  // what it may deliver
+  // What it may deliver: the effect steps of its program before this step (Effects()).
+  int32_t effect_steps = 0;
   int64_t deadline_after_ms = 0;       // deadline = created + this
   int64_t created_at_ms = -1;          // fixed created time (cron filler), or -1: at submission
   // Client calls after the create was answered OK (WorkloadSpec's *_after_ms; -1: none).
@@ -51,6 +52,9 @@ struct PlannedTask {
   // {deps, effects [{channel, step, to}], expect, program, requires, retries, root?,
   // runs_as}.
   std::string PlanJson() const;
+  // Every notification a run of it may deliver, from its program (kept as a step count, not
+  // a list per task: a batch of 10^6 would hold 10^6 lists).
+  std::vector<PlannedEffect> Effects() const;
 };
 
 // The definition a re-create sends to prove the platform compares definitions: def with

@@ -39,7 +39,7 @@ TEST(Workload, BatchSubmitsEveryTaskAtItsTimeAndLoadScalesIt) {
     EXPECT_EQ(s.at_ms, 5000);
     EXPECT_EQ(s.tasks.size(), 1u);
   }
-  EXPECT_EQ(w.tasks[2].effects[0].to, "p-2") << "{i} is the ordinal";
+  EXPECT_EQ(w.tasks[2].Effects()[0].to, "p-2") << "{i} is the ordinal";
   EXPECT_EQ(w.tasks[0].expect, "completed");
   EXPECT_NE(w.tasks[0].def->task_id, w.tasks[1].def->task_id);
   EXPECT_EQ(PlanWorkload(With(b), 5.0).tasks.size(), 15u);
@@ -61,7 +61,7 @@ TEST(Workload, FailingRootBlocksItsChainWithTheRootNamed) {
   EXPECT_EQ(root.expect, "failed");
   EXPECT_EQ(last.expect, "blocked");
   EXPECT_EQ(last.root, root.def->task_id);
-  EXPECT_TRUE(last.effects.empty()) << "a blocked task never notifies";
+  EXPECT_TRUE(last.Effects().empty()) << "a blocked task never notifies";
   EXPECT_EQ(last.def->dependencies,
             std::vector<std::string>{w.tasks[subs[0].tasks[1]].def->task_id});
 }
@@ -106,7 +106,7 @@ TEST(Workload, FanoutWidthGrowsWithLoadUpToTheDependencyBound) {
 // exactly what nlohmann writes for the same value, escapes included.
 nlohmann::json PlanOracle(const PlannedTask& t) {
   nlohmann::json fx = nlohmann::json::array();
-  for (const PlannedEffect& e : t.effects)
+  for (const PlannedEffect& e : t.Effects())
     fx.push_back({{"step", e.step}, {"channel", e.channel}, {"to", e.to}});
   nlohmann::json value = {{"expect", t.expect},
                           {"deps", t.def->dependencies},
@@ -131,8 +131,16 @@ TEST(Workload, PlanJsonIsThePlanValueAsNlohmannWritesIt) {
   ASSERT_EQ(w.tasks.size(), 2u);
   for (const auto& t : w.tasks) EXPECT_EQ(t.PlanJson(), PlanOracle(t).dump());
   EXPECT_FALSE(w.tasks[1].root.empty());
-  PlannedTask fx = w.tasks[0];
-  fx.effects = {PlannedEffect{3, "e\u00e9", "x\ty"}};
+  // A tab and non-ASCII in an effect's recipient, at step 3.
+  c.kind = "batch";
+  c.fail_root = false;
+  c.program = R"([{"sleep_ms":1},{"sleep_ms":1},{"sleep_ms":1},)"
+              R"({"effect":{"channel":"sms","to":"x\ty\u00e9"}},{"exit":0}])";
+  const PlannedTask fx = PlanWorkload(With(c), 1.0).tasks.at(0);
+  ASSERT_EQ(fx.Effects().size(), 1u);
+  EXPECT_EQ(fx.Effects()[0].step, 3);
+  EXPECT_EQ(fx.Effects()[0].channel, "sms");
+  EXPECT_EQ(fx.Effects()[0].to, "x\ty\u00e9");
   EXPECT_EQ(fx.PlanJson(), PlanOracle(fx).dump());
 }
 
@@ -251,7 +259,7 @@ TEST(RunSize, EqualsThePlanOfEveryScenarioAtEveryLoad) {
         creates += static_cast<double>(sub.tasks.size() * sub.repeats);
       for (const PlannedTask& t : w.tasks) {
         if (t.recreate_after_ms >= 0) creates += 2;
-        effects += static_cast<double>(t.effects.size());
+        effects += static_cast<double>(t.Effects().size());
       }
       const RunSize size = SizeOfRun(*s, load);
       EXPECT_EQ(size.tasks, static_cast<double>(w.tasks.size())) << f.path() << " " << load;
@@ -373,7 +381,7 @@ TEST(Workload, PlannedOutcomeAgreesWithTheSharedInterpreter) {
           }
           EXPECT_EQ(t.expect, outcome) << text << " retries " << retries;
           std::set<size_t> planned;
-          for (const PlannedEffect& e : t.effects) planned.insert(static_cast<size_t>(e.step));
+          for (const PlannedEffect& e : t.Effects()) planned.insert(static_cast<size_t>(e.step));
           EXPECT_EQ(planned, reachable) << text;
           ++judged;
         }
