@@ -228,16 +228,16 @@ std::string_view FirstDifference(const TaskDefinition& a, const TaskDefinition& 
 }  // namespace
 
 Status QueueImpl::CreateLocked(std::shared_ptr<TaskDefinition> def, bool check_created_window,
-                               TaskStatus* status, bool* created) {
+                               TaskStatus* status, bool* created, TaskIndex* index) {
   if (created) *created = false;
   if (options_.bugs.random_task_ids) def->task_id = RandomTaskId();
   // Everything but the created window first, so a malformed retry is INVALID_ARGUMENT.
   ITHAPPENS_RETURN_IF_ERROR(ValidateTaskDefinition(def.get()));
-  return CreateValidLocked(std::move(def), check_created_window, status, created);
+  return CreateValidLocked(std::move(def), check_created_window, status, created, index);
 }
 
 Status QueueImpl::CreateValidLocked(TaskDefinitionPtr def, bool check_created_window,
-                                    TaskStatus* status, bool* created) {
+                                    TaskStatus* status, bool* created, TaskIndex* index) {
   TaskIndex existing;
   if (Find(def->task_id, &existing)) {
     const TaskDefinition& old = *tasks_[existing].def;
@@ -249,6 +249,7 @@ Status QueueImpl::CreateValidLocked(TaskDefinitionPtr def, bool check_created_wi
                                    std::string(diff) + ")");
     }
     BuildStatus(existing, status);
+    if (index) *index = existing;
     return Status::Ok();
   }
   if (check_created_window) ITHAPPENS_RETURN_IF_ERROR(ValidateCreatedWindow(*def, clock_->NowMs()));
@@ -279,6 +280,7 @@ Status QueueImpl::CreateValidLocked(TaskDefinitionPtr def, bool check_created_wi
   batch_.tasks.push_back(ptr);
   if (AllDepsSatisfied(e)) AddPendingRun(i, ReasonCreated::kScheduled);
   if (created) *created = true;
+  if (index) *index = i;
   BuildStatus(i, status);
   return Status::Ok();
 }
@@ -572,13 +574,12 @@ Status Queue::CreateTask(TaskDefinitionPtr def, TaskStatus* status) {
     }
     const bool copy = impl_->options_.bugs.random_task_ids || !HasDefaults(*def);
     Status st = copy ? impl_->CreateLocked(std::make_shared<TaskDefinition>(*def), true, status,
-                                           nullptr)
+                                           nullptr, &i)
                      : ValidateTaskDefinitionWithDefaults(*def);
-    if (!copy && st.ok()) st = impl_->CreateValidLocked(def, true, status, nullptr);
-    // The task now holds this very object (new, with its defaults), a copy of it, or one
-    // found equal to it.
-    if (st.ok() && !impl_->options_.bugs.random_task_ids && impl_->Find(def->task_id, &i))
-      impl_->tasks_[i].same_request = std::move(def);
+    if (!copy && st.ok()) st = impl_->CreateValidLocked(def, true, status, nullptr, &i);
+    // The task (at i) now holds this very object (new, with its defaults), a copy of it, or
+    // one found equal to it.
+    if (st.ok() && !impl_->options_.bugs.random_task_ids) impl_->tasks_[i].same_request = std::move(def);
     return st;
   });
 }

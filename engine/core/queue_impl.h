@@ -97,12 +97,13 @@ class QueueImpl {
 
   // ---- operations (all *Locked: mu_ held) ----
   // def is normalized in place and, if the task is new, kept as the shared definition.
+  // *index (if given): the task's, on OK (new or found equal).
   Status CreateLocked(std::shared_ptr<TaskDefinition> def, bool check_created_window,
-                      TaskStatus* status, bool* created);
+                      TaskStatus* status, bool* created, TaskIndex* index = nullptr);
   // CreateLocked after its validation: def is valid and has its defaults; kept as it is if
   // the task is new.
   Status CreateValidLocked(TaskDefinitionPtr def, bool check_created_window, TaskStatus* status,
-                           bool* created);
+                           bool* created, TaskIndex* index = nullptr);
   Status ClaimLocked(std::string_view group, std::string_view id, int n, std::vector<Claim>* out);
   Status ReclaimLocked(const RunRef& ref, TimeMs* taken_until);
   Status ReportLocked(const RunRef& ref, RunState outcome, ReasonResolved reason,
