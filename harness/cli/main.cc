@@ -16,7 +16,6 @@
 // Exit codes: 0 every property holds · 1 a property is violated · 2 bad usage or bad
 // scenario (the message names file, line and field) · 3 the harness itself failed (it
 // says so: that is our fault, not the target's).
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -317,10 +316,7 @@ int MeasureHere(const Scenario& s, uint64_t seed, double load, const std::string
     if (n <= 0) return kExitHarness;
     off += static_cast<size_t>(n);
   }
-  close(out_fd);
-  std::fflush(stdout);
-  std::fflush(stderr);
-  return 0;
+  return 0;  // RunInChild closes out_fd and flushes the streams
 }
 
 // One measured run in a child process of its own: each run starts from a fresh heap, as a
@@ -330,51 +326,22 @@ int MeasureHere(const Scenario& s, uint64_t seed, double load, const std::string
 std::optional<BenchRun> MeasureInChild(const Scenario& s, uint64_t seed, double load,
                                        const std::string& history, const std::string& label,
                                        bool hash) {
-  int fds[2];
-  if (pipe(fds) != 0) {
-    std::cerr << "ithappens: bench: pipe: " << std::strerror(errno) << "\n";
-    return std::nullopt;
-  }
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    std::cerr << "ithappens: bench: fork: " << std::strerror(errno) << "\n";
-    close(fds[0]);
-    close(fds[1]);
-    return std::nullopt;
-  }
-  if (pid == 0) {
-    // The child never returns into the caller's loop: every way out is _exit.
-    close(fds[0]);
+  const ChildRun run = RunInChild([&](int fd) {
     try {
-      _exit(MeasureHere(s, seed, load, history, label, hash, fds[1]));
+      return MeasureHere(s, seed, load, history, label, hash, fd);
     } catch (const std::bad_alloc&) {
       std::cerr << "ithappens: out of memory (the harness failed, not the target)\n";
     } catch (const std::exception& e) {
       std::cerr << "ithappens: the harness failed (not the target): " << e.what() << "\n";
     }
-    _exit(kExitHarness);
-  }
-  close(fds[1]);
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    text.append(buf, static_cast<size_t>(n));
-  }
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || text.empty()) {
+    return kExitHarness;
+  });
+  if (!run.Succeeded() || run.out.empty()) {
     std::cerr << "ithappens: bench: the run at " << LoadText(load) << " in a child process "
-              << (WIFSIGNALED(status) ? "died of signal " + std::to_string(WTERMSIG(status))
-                                      : "exited with " + std::to_string(WEXITSTATUS(status)))
-              << "\n";
+              << run.How() << "\n";
     return std::nullopt;
   }
+  const std::string& text = run.out;
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     std::cerr << "ithappens: bench: unreadable figures from the run at " << LoadText(load) << "\n";

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <string_view>
 
@@ -101,43 +102,72 @@ bool ResetPeakResident() {
   return f.good();
 }
 
-int64_t PeakGrowthInChild(const std::function<void()>& work) {
+ChildRun RunInChild(const std::function<int(int fd)>& body) {
+  ChildRun run;
   int fds[2];
-  if (pipe(fds) != 0) return -1;
+  if (pipe(fds) != 0) {
+    run.error = std::string("pipe: ") + std::strerror(errno);
+    return run;
+  }
   std::fflush(stdout);
   std::fflush(stderr);
   const pid_t pid = fork();
   if (pid < 0) {
+    run.error = std::string("fork: ") + std::strerror(errno);
     close(fds[0]);
     close(fds[1]);
-    return -1;
+    return run;
   }
   if (pid == 0) {  // the child never returns into the caller: every way out is _exit
     close(fds[0]);
-    int64_t grown = -1;
+    int code = 70;
     try {
-      malloc_trim(0);
-      const int64_t before = ResetPeakResident() ? ResidentBytes() : -1;
-      work();
-      const int64_t peak = PeakResidentBytes();
-      if (before >= 0 && peak >= before) grown = peak - before;
+      code = body(fds[1]);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "ithappens: a measurement in a child process failed: %s\n", e.what());
     } catch (...) {
-      grown = -1;
+      std::fprintf(stderr, "ithappens: a measurement in a child process failed\n");
     }
-    const ssize_t n = write(fds[1], &grown, sizeof grown);
-    _exit(n == static_cast<ssize_t>(sizeof grown) ? 0 : 1);
+    close(fds[1]);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(code);
   }
   close(fds[1]);
-  int64_t grown = -1;
-  ssize_t n;
-  while ((n = read(fds[0], &grown, sizeof grown)) < 0 && errno == EINTR) {
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    run.out.append(buf, static_cast<size_t>(n));
   }
   close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (waitpid(pid, &run.wait_status, 0) < 0 && errno == EINTR) {
   }
-  if (n != static_cast<ssize_t>(sizeof grown) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return -1;
+  return run;
+}
+
+bool ChildRun::Succeeded() const {
+  return error.empty() && WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+}
+
+std::string ChildRun::How() const {
+  if (!error.empty()) return error;
+  return WIFSIGNALED(wait_status) ? "died of signal " + std::to_string(WTERMSIG(wait_status))
+                                  : "exited with " + std::to_string(WEXITSTATUS(wait_status));
+}
+
+int64_t PeakGrowthInChild(const std::function<void()>& work) {
+  const ChildRun run = RunInChild([&](int fd) {
+    malloc_trim(0);
+    const int64_t before = ResetPeakResident() ? ResidentBytes() : -1;
+    work();
+    const int64_t peak = PeakResidentBytes();
+    const int64_t grown = before >= 0 && peak >= before ? peak - before : -1;
+    return write(fd, &grown, sizeof grown) == static_cast<ssize_t>(sizeof grown) ? 0 : 1;
+  });
+  int64_t grown = -1;
+  if (!run.Succeeded() || run.out.size() != sizeof grown) return -1;
+  std::memcpy(&grown, run.out.data(), sizeof grown);
   return grown;
 }
 

@@ -42,4 +42,18 @@ bool ResetPeakResident();
 // they were. -1 if it could not be measured.
 int64_t PeakGrowthInChild(const std::function<void()>& work);
 
+// body(fd) in a forked child, which never returns into the caller: it exits with body's
+// answer (or 70 on an exception, after saying why on stderr). The caller gets everything
+// the child wrote to fd and how it ended. Measurements run this way start from a fresh
+// copy of the heap and leave the caller's as it was.
+struct ChildRun {
+  std::string error;    // why no child ran (pipe, fork); empty if one did
+  int wait_status = 0;  // waitpid's
+  std::string out;      // what the child wrote to its fd
+  bool Succeeded() const;
+  // "exited with N" or "died of signal N"
+  std::string How() const;
+};
+ChildRun RunInChild(const std::function<int(int fd)>& body);
+
 }  // namespace ithappens::harness
