@@ -121,7 +121,7 @@ class Simulation final : public Driver {
   // operation to the client, record the completion when it comes back.
   void Call(Operation op, Done done) override {
     summary_.requests++;
-    Emit(op.proc, EventType::kInvoke, op.f, op.task, InvokeValue(op));
+    Emit(op.proc, EventType::kInvoke, op.f, op.TaskId(), InvokeValue(op));
     // One allocation: the operation and its continuation together; the client shares the
     // operation (an aliasing pointer), which keeps both until the completion is handled.
     auto state = std::make_shared<CallState>(CallState{std::move(op), std::move(done)});
@@ -130,13 +130,13 @@ class Simulation final : public Driver {
                    [this, call](Completion c) {
                      const Operation& op = call->op;
                      if (c.type == EventType::kOk) {
-                       Emit(op.proc, EventType::kOk, op.f, op.task, c.value_json);
+                       Emit(op.proc, EventType::kOk, op.f, op.TaskId(), c.value_json);
                      } else {
                        // A failed or unknown call names its run too, so it can be matched
                        // to its invoke.
-                       const bool has_run = !op.task.empty() && op.f != "create" &&
+                       const bool has_run = !op.TaskId().empty() && op.f != "create" &&
                                             op.f != "cancel" && op.f != "rerun";
-                       Emit(op.proc, c.type, op.f, op.task, has_run ? InvokeValue(op) : "",
+                       Emit(op.proc, c.type, op.f, op.TaskId(), has_run ? InvokeValue(op) : "",
                             c.status.ToString());
                      }
                      call->done(c);
@@ -303,8 +303,7 @@ class Simulation final : public Driver {
     Operation op;
     op.proc = ClientName(job->client);
     op.f = "create";
-    op.task = job->def->task_id;
-    op.def = job->def;
+    op.def = job->def;  // op.task stays empty: TaskId() is the definition's
     // A view: the job lives until the call is done.
     if (job->digest[0] != '\0') op.digest = std::string_view(job->digest.data(), job->digest.size());
     if (job->probe != nullptr) {

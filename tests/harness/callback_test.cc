@@ -48,5 +48,27 @@ TEST(Callback, MoveOnlyCallablesAreHeld) {
   EXPECT_EQ(*seen, 43) << "the moved callable is the same one, not a copy";
 }
 
+// A callable aligned beyond the inline buffer's 8 bytes is held on the heap, at its
+// alignment, and still runs, moves and dies once.
+TEST(Callback, OverAlignedCallablesAreHeldAtTheirAlignment) {
+  struct alignas(64) Wide {
+    int v = 5;
+  };
+  auto calls = std::make_shared<int>(0);
+  const Wide* where = nullptr;
+  {
+    Callback cb([w = Wide{}, calls, &where]() {
+      where = &w;
+      *calls += w.v;
+    });
+    Callback moved = std::move(cb);
+    moved();
+  }
+  EXPECT_EQ(*calls, 5);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(where) % 64, 0u);
+  EXPECT_EQ(calls.use_count(), 1);
+  static_assert(sizeof(Callback) == 88, "80 bytes inline and one pointer: no padding");
+}
+
 }  // namespace
 }  // namespace ithappens::harness

@@ -20,6 +20,10 @@ template <typename R, typename... Args, size_t N>
 class InlineFunction<R(Args...), N> {
  public:
   static constexpr size_t kInlineBytes = N;
+  // Captures are pointers, integers and std::strings: 8-byte alignment holds them, and a
+  // 16-byte one would pad every stored function by 8 bytes. An over-aligned callable goes
+  // to the heap.
+  static constexpr size_t kAlign = 8;
 
   InlineFunction() = default;
   InlineFunction(std::nullptr_t) {}  // NOLINT: implicit, like std::function
@@ -27,7 +31,7 @@ class InlineFunction<R(Args...), N> {
             typename = std::enable_if_t<!std::is_same_v<D, InlineFunction> &&
                                         !std::is_same_v<D, std::nullptr_t>>>
   InlineFunction(F&& f) {  // NOLINT: implicit, like std::function
-    if constexpr (sizeof(D) <= kInlineBytes && alignof(D) <= alignof(std::max_align_t) &&
+    if constexpr (sizeof(D) <= kInlineBytes && alignof(D) <= kAlign &&
                   std::is_nothrow_move_constructible_v<D>) {
       ::new (static_cast<void*>(buf_)) D(std::forward<F>(f));
       ops_ = &kInline<D>;
@@ -87,7 +91,7 @@ class InlineFunction<R(Args...), N> {
     ops_ = nullptr;
   }
 
-  alignas(std::max_align_t) unsigned char buf_[kInlineBytes];
+  alignas(kAlign) unsigned char buf_[kInlineBytes];
   const Ops* ops_ = nullptr;
 };
 

@@ -58,7 +58,7 @@ struct Operation {
   std::string_view proc;  // the caller: client-N or worker-N
   std::string_view f;     // create | claim | reclaim | report-completed | report-failed |
                           // report-exception | create-hook | remove-hook
-  std::string task;       // the task it is about ("" for claim)
+  std::string task;       // the task it is about ("" for claim; a create's is its def's)
   std::shared_ptr<const engine::TaskDefinition> def;              // create: the definition
   std::string_view digest;  // create: DefinitionDigest(*def) when the caller has it already
   std::shared_ptr<const engine::HookDefinition> hook;             // create-hook, remove-hook
@@ -68,6 +68,8 @@ struct Operation {
   // create: a probe of a bound, "accept" or "refuse" (what a correct platform must answer),
   // and the bound it probes ("retries 50"); empty for an ordinary create.
   std::string_view probe, bound;
+  // The task it is about: a create's definition's id (not copied into task), else task.
+  std::string_view TaskId() const { return def ? std::string_view(def->task_id) : task; }
 };
 
 // The answer to one Operation, as the caller saw it.
