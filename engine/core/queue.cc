@@ -579,7 +579,8 @@ Status Queue::CreateTask(TaskDefinitionPtr def, TaskStatus* status) {
     if (!copy && st.ok()) st = impl_->CreateValidLocked(def, true, status, nullptr, &i);
     // The task (at i) now holds this very object (new, with its defaults), a copy of it, or
     // one found equal to it.
-    if (st.ok() && !impl_->options_.bugs.random_task_ids) impl_->tasks_[i].same_request = std::move(def);
+    if (st.ok() && !impl_->options_.bugs.random_task_ids)
+      impl_->tasks_[i].same_request = std::move(def);
     return st;
   });
 }

@@ -482,8 +482,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         t.program = cache.Shared(ordinal, &substitute);
         if (t.program && substitute) t.program_ordinal = ordinal;
         if (!t.program) t.program = cache.For(ordinal, t.def->payload);
-        t.expect =
-            Expect(*t.program, spec.retries, s.worker_memory_mb, &t.effect_steps);
+        t.expect = Expect(*t.program, spec.retries, s.worker_memory_mb, &t.effect_steps);
         t.runs_as = t.expect;
         std::vector<size_t> deps;
         if (spec.kind == "fanout" && k == length - 1) {

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/task.h"
 #include "engine/payload.h"
+#include "engine/task.h"
 #include "harness/parts.h"
 #include "harness/scenario/scenario.h"
 

@@ -276,11 +276,14 @@ class Simulation final : public Driver {
       digest = kept;
     }
     std::shared_ptr<const TaskDefinition> def = t.def;
-    SubmitCreate(def, t.client, [this, sub, k, def](bool acknowledged) {
-      creates_in_flight_--;
-      if (acknowledged) LaterCalls(plan_[workload_.submissions[sub].tasks[k]], def);
-      SubmitChain(sub, k + 1);
-    }, nullptr, digest);
+    SubmitCreate(
+        def, t.client,
+        [this, sub, k, def](bool acknowledged) {
+          creates_in_flight_--;
+          if (acknowledged) LaterCalls(plan_[workload_.submissions[sub].tasks[k]], def);
+          SubmitChain(sub, k + 1);
+        },
+        nullptr, digest);
   }
 
   // Sends a create, retrying it while the outcome is unknown; then(acknowledged). A probe
@@ -305,7 +308,8 @@ class Simulation final : public Driver {
     op.f = "create";
     op.def = job->def;  // op.task stays empty: TaskId() is the definition's
     // A view: the job lives until the call is done.
-    if (job->digest[0] != '\0') op.digest = std::string_view(job->digest.data(), job->digest.size());
+    if (job->digest[0] != '\0')
+      op.digest = std::string_view(job->digest.data(), job->digest.size());
     if (job->probe != nullptr) {
       op.probe = job->probe->accept ? "accept" : "refuse";
       op.bound = job->probe->bound;

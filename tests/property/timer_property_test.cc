@@ -24,11 +24,16 @@ struct Program {
   uint64_t seed;
   int64_t Delay(uint64_t h) const {
     switch (h % 5) {
-      case 0: return 0;
-      case 1: return static_cast<int64_t>((h >> 8) % 10);
-      case 2: return static_cast<int64_t>((h >> 8) % 5'000);
-      case 3: return TimerLoop::kRingMs - 5 + static_cast<int64_t>((h >> 8) % 10);
-      default: return static_cast<int64_t>((h >> 8) % 100'000);
+      case 0:
+        return 0;
+      case 1:
+        return static_cast<int64_t>((h >> 8) % 10);
+      case 2:
+        return static_cast<int64_t>((h >> 8) % 5'000);
+      case 3:
+        return TimerLoop::kRingMs - 5 + static_cast<int64_t>((h >> 8) % 10);
+      default:
+        return static_cast<int64_t>((h >> 8) % 100'000);
     }
   }
   int Children(uint64_t id, int depth) const {

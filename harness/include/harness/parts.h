@@ -98,7 +98,8 @@ class NoopClient final : public Client {
   void Invoke(std::shared_ptr<const Operation> op, Done done) override {
     Completion c;
     c.type = EventType::kFail;
-    c.status = engine::Status::FailedPrecondition("noop client: " + std::string(op->f) + " was not sent");
+    c.status =
+        engine::Status::FailedPrecondition("noop client: " + std::string(op->f) + " was not sent");
     done(std::move(c));
   }
 };
