@@ -20,7 +20,12 @@ uint32_t TimerLoop::Store(Callback fn) {
 
 void TimerLoop::Append(int64_t t, uint64_t seq, uint32_t slot) {
   const size_t b = static_cast<size_t>(t & kMask);
-  ring_[b].items.push_back(Entry{seq, slot});
+  std::vector<Entry>& items = ring_[b].items;
+  if (items.capacity() == 0 && !spare_.empty()) {
+    items = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  items.push_back(Entry{seq, slot});
   busy_[b >> 6] |= uint64_t{1} << (b & 63);
   ++in_ring_;
 }
@@ -117,11 +122,14 @@ void TimerLoop::Run(int64_t end_ms, int64_t progress_every,
     Bucket& b = ring_[index];
     const uint32_t slot = b.items[b.head].slot;
     if (++b.head == b.items.size()) {
-      // Drained. A bucket that held a burst (a batch's creates) gives its memory back.
-      if (b.items.capacity() > (size_t{1} << 16)) {
+      // Drained. A bucket that held a burst (a batch's creates, a cron filler's second)
+      // hands its block on to the next bucket that starts, rather than keeping it for its
+      // own next turn a ring later: what the ring holds is what its busiest moment needs,
+      // not a burst's worth in every bucket a periodic burst ever fell in.
+      b.items.clear();
+      if (b.items.capacity() > kKeptEntries) {
+        if (spare_.size() < kSpareBlocks) spare_.push_back(std::move(b.items));
         std::vector<Entry>().swap(b.items);
-      } else {
-        b.items.clear();
       }
       b.head = 0;
       busy_[index >> 6] &= ~(uint64_t{1} << (index & 63));

@@ -78,6 +78,10 @@ class TimerLoop {
     bool operator>(const Far& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
   static constexpr int64_t kMask = kRingMs - 1;
+  // A drained bucket keeps a block of up to kKeptEntries; a larger one goes to spare_ (up
+  // to kSpareBlocks of them), for the next bucket that starts empty.
+  static constexpr size_t kKeptEntries = 64;
+  static constexpr size_t kSpareBlocks = 8;
   static constexpr size_t kWords = kRingMs / 64;
 
   uint32_t Store(Callback fn);
@@ -93,6 +97,7 @@ class TimerLoop {
   std::vector<Bucket> ring_;
   std::array<uint64_t, kWords> busy_{};
   size_t in_ring_ = 0;
+  std::vector<std::vector<Entry>> spare_;
   // Timers at now + kRingMs or later: a heap of small records.
   std::priority_queue<Far, std::vector<Far>, std::greater<Far>> far_;
   // Every pending timer's callback, in a slot reused once it has run (the most recently
