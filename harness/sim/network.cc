@@ -52,42 +52,45 @@ void SimNetwork::Flaky(const std::string& target, bool start, double probability
   }
 }
 
-void SimClient::Invoke(std::shared_ptr<const Operation> op_ptr, Done done) {
-  // One allocation per call: the timers capture only the call (16 bytes: stored inside
-  // the callback, no allocation of their own); the operation is the caller's.
-  const Operation& op = *op_ptr;
-  auto call = std::make_shared<InFlight>(InFlight{this, std::move(op_ptr), std::move(done),
-                                                  loop_.Now() + request_timeout_ms_, {}, false});
+void SimClient::Invoke(std::shared_ptr<const Operation> op, Done done) {
+  auto call = std::make_shared<Call>();
+  call->op = *op;
+  call->then = [done = std::move(done)](const Completion& c) mutable { done(c); };
+  Send(std::move(call));
+}
+
+void SimClient::Send(std::shared_ptr<Call> call) {
+  // The timers capture only this client and the call (24 bytes: stored inside the
+  // callback, no allocation of their own).
+  call->timeout_at = loop_.Now() + request_timeout_ms_;
+  const Operation& op = call->op;
   if (!net_.Reachable(op.proc))
     return Lost(std::move(call), "request lost: partitioned from the engine");
   if (net_.Dropped(op.proc)) return Lost(std::move(call), "request dropped by a flaky network");
-  loop_.After(net_.HopMs(op.proc), [call] {
-    SimClient& c = *call->client;
-    const Operation& op = *call->op;
-    if (!c.engine_.Up()) return Lost(call, "request lost: the engine is down");
-    if (!c.net_.Reachable(op.proc)) return Lost(call, "request lost: partitioned from the engine");
-    call->answer = c.Apply(c.engine_.queue(), op);
-    c.after_engine_call_();
-    call->dropped = c.net_.Dropped(op.proc);
-    c.loop_.After(c.net_.HopMs(op.proc), [call] {
-      SimClient& c = *call->client;
-      const std::string_view proc = call->op->proc;
+  loop_.After(net_.HopMs(op.proc), [this, call = std::move(call)] {
+    const Operation& op = call->op;
+    if (!engine_.Up()) return Lost(call, "request lost: the engine is down");
+    if (!net_.Reachable(op.proc)) return Lost(call, "request lost: partitioned from the engine");
+    call->answer = Apply(engine_.queue(), op);
+    after_engine_call_();
+    call->dropped = net_.Dropped(op.proc);
+    loop_.After(net_.HopMs(op.proc), [this, call] {
+      const std::string_view proc = call->op.proc;
       if (call->dropped) return Lost(call, "response dropped by a flaky network");
-      if (!c.net_.Reachable(proc)) return Lost(call, "response lost: partitioned from the engine");
-      if (c.net_.ResponseLost(proc)) return Lost(call, "response lost (the request was applied)");
-      call->done(std::move(call->answer));
+      if (!net_.Reachable(proc)) return Lost(call, "response lost: partitioned from the engine");
+      if (net_.ResponseLost(proc)) return Lost(call, "response lost (the request was applied)");
+      End(*call, call->answer);
     });
   });
 }
 
-void SimClient::Lost(std::shared_ptr<InFlight> call, const char* why) {
-  TimerLoop& loop = call->client->loop_;
+void SimClient::Lost(std::shared_ptr<Call> call, const char* why) {
   const int64_t at = call->timeout_at;
-  loop.At(at, [call = std::move(call), why] {
+  loop_.At(at, [this, call = std::move(call), why] {
     Completion c;
     c.type = EventType::kInfo;
     c.status = Status(StatusCode::kDeadlineExceeded, why);
-    call->done(std::move(c));
+    End(*call, c);
   });
 }
 

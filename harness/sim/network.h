@@ -54,26 +54,43 @@ class SimNetwork {
 // after each request the engine applied (a failed commit restarts it).
 class SimClient final : public Client {
  public:
+  using Then = InlineFunction<void(const Completion&), 48>;
+  // One call on its way: the caller's operation and continuation, and what the network
+  // keeps while it travels. One allocation per call: a batch's creates are all in flight
+  // at once, so this is what a batch holds per task until its answers arrive.
+  struct Call {
+    Operation op;
+    Then then;  // the caller's continuation
+    int64_t timeout_at = 0;
+    Completion answer;
+    bool dropped = false;
+  };
+  // How an answered (or given-up) call ends: by default then(answer); the simulator
+  // records the completion first.
+  using Finish = std::function<void(Call&, const Completion&)>;
+
   SimClient(TimerLoop& loop, SimNetwork& net, InProcessEngine& engine, int64_t request_timeout_ms,
-            std::function<void()> after_engine_call)
+            std::function<void()> after_engine_call, Finish finish = {})
       : loop_(loop),
         net_(net),
         engine_(engine),
         request_timeout_ms_(request_timeout_ms),
-        after_engine_call_(std::move(after_engine_call)) {}
+        after_engine_call_(std::move(after_engine_call)),
+        finish_(std::move(finish)) {}
+  void Send(std::shared_ptr<Call> call);
+  // The generic entry (tests): the operation is copied into a Call.
   void Invoke(std::shared_ptr<const Operation> op, Done done) override;
 
  private:
-  struct InFlight {
-    SimClient* client;
-    std::shared_ptr<const Operation> op;
-    Done done;
-    int64_t timeout_at;
-    Completion answer;
-    bool dropped = false;
-  };
   // The caller hears nothing and gives up when its request times out: info.
-  static void Lost(std::shared_ptr<InFlight> call, const char* why);
+  void Lost(std::shared_ptr<Call> call, const char* why);
+  void End(Call& call, const Completion& c) {
+    if (finish_) {
+      finish_(call, c);
+    } else {
+      call.then(c);
+    }
+  }
   // What the engine answers, before the network has its say.
   Completion Apply(engine::Queue& q, const Operation& op);
 
@@ -82,6 +99,7 @@ class SimClient final : public Client {
   InProcessEngine& engine_;
   int64_t request_timeout_ms_;
   std::function<void()> after_engine_call_;
+  Finish finish_;
   std::vector<engine::Claim> claims_;  // reused: no allocation per poll
 };
 

@@ -46,7 +46,8 @@ class Simulation final : public Driver {
         disk_(engine::Mix64(o.seed ^ 0x6469736b)),
         client_rng_(engine::Mix64(o.seed ^ 0x636c69)),
         target_(&loop_.clock(), EngineOptions(o)),
-        client_(loop_, network_, target_, s_.request_timeout_ms, [this] { AfterEngineCall(); }),
+        client_(loop_, network_, target_, s_.request_timeout_ms, [this] { AfterEngineCall(); },
+                [this](SimClient::Call& call, const Completion& c) { Finished(call, c); }),
         workers_(loop_, *this, sink_, s_, o.bugs),
         nemesis_({loop_, workers_, network_, target_, sink_, disk_, summary_.engine_crashes}),
         workload_(PlanWorkload(*o.scenario, o.load, kEpochMs)) {}
@@ -122,30 +123,26 @@ class Simulation final : public Driver {
   void Call(Operation op, Done done) override {
     summary_.requests++;
     Emit(op.proc, EventType::kInvoke, op.f, op.TaskId(), InvokeValue(op));
-    // One allocation: the operation and its continuation together; the client shares the
-    // operation (an aliasing pointer), which keeps both until the completion is handled.
-    auto state = std::make_shared<CallState>(CallState{std::move(op), std::move(done)});
-    CallState* call = state.get();
-    client_.Invoke(std::shared_ptr<const Operation>(std::move(state), &call->op),
-                   [this, call](Completion c) {
-                     const Operation& op = call->op;
-                     if (c.type == EventType::kOk) {
-                       Emit(op.proc, EventType::kOk, op.f, op.TaskId(), c.value_json);
-                     } else {
-                       // A failed or unknown call names its run too, so it can be matched
-                       // to its invoke.
-                       const bool has_run = !op.TaskId().empty() && op.f != "create" &&
-                                            op.f != "cancel" && op.f != "rerun";
-                       Emit(op.proc, c.type, op.f, op.TaskId(), has_run ? InvokeValue(op) : "",
-                            c.status.ToString());
-                     }
-                     call->done(c);
-                   });
+    // One allocation: the operation, its continuation and the network's state of the call
+    // together; Finished records the completion when it comes back.
+    auto call = std::make_shared<SimClient::Call>();
+    call->op = std::move(op);
+    call->then = std::move(done);
+    client_.Send(std::move(call));
   }
-  struct CallState {
-    Operation op;
-    Done done;
-  };
+  void Finished(SimClient::Call& call, const Completion& c) {
+    const Operation& op = call.op;
+    if (c.type == EventType::kOk) {
+      Emit(op.proc, EventType::kOk, op.f, op.TaskId(), c.value_json);
+    } else {
+      // A failed or unknown call names its run too, so it can be matched to its invoke.
+      const bool has_run =
+          !op.TaskId().empty() && op.f != "create" && op.f != "cancel" && op.f != "rerun";
+      Emit(op.proc, c.type, op.f, op.TaskId(), has_run ? InvokeValue(op) : "",
+           c.status.ToString());
+    }
+    call.then(c);
+  }
   // The invoke's value, in a buffer reused from call to call (valid until the next).
   std::string_view InvokeValue(const Operation& op) {
     std::string& v = invoke_value_;
