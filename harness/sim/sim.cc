@@ -46,8 +46,9 @@ class Simulation final : public Driver {
         disk_(engine::Mix64(o.seed ^ 0x6469736b)),
         client_rng_(engine::Mix64(o.seed ^ 0x636c69)),
         target_(&loop_.clock(), EngineOptions(o)),
-        client_(loop_, network_, target_, s_.request_timeout_ms, [this] { AfterEngineCall(); },
-                [this](SimClient::Call& call, const Completion& c) { Finished(call, c); }),
+        client_(
+            loop_, network_, target_, s_.request_timeout_ms, [this] { AfterEngineCall(); },
+            [this](SimClient::Call& call, const Completion& c) { Finished(call, c); }),
         workers_(loop_, *this, sink_, s_, o.bugs),
         nemesis_({loop_, workers_, network_, target_, sink_, disk_, summary_.engine_crashes}),
         workload_(PlanWorkload(*o.scenario, o.load, kEpochMs)) {}
@@ -138,8 +139,7 @@ class Simulation final : public Driver {
       // A failed or unknown call names its run too, so it can be matched to its invoke.
       const bool has_run =
           !op.TaskId().empty() && op.f != "create" && op.f != "cancel" && op.f != "rerun";
-      Emit(op.proc, c.type, op.f, op.TaskId(), has_run ? InvokeValue(op) : "",
-           c.status.ToString());
+      Emit(op.proc, c.type, op.f, op.TaskId(), has_run ? InvokeValue(op) : "", c.status.ToString());
     }
     call.then(c);
   }
