@@ -1,9 +1,9 @@
 #include "harness/history/history.h"
 
 #include <array>
-#include <cstdint>
 #include <cstdio>
-#include <cstring>
+
+#include "harness/history/plain_bytes.h"
 
 namespace ithappens::harness {
 namespace {
@@ -60,19 +60,9 @@ void AppendJsonString(std::string* out, std::string_view s) {
   const char* p = s.data();
   const char* const end = p + s.size();
   const char* plain = p;  // the start of the run not yet appended
-  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
   while (p < end) {
-    // Plain bytes, eight at a time: stop at a word holding a quote, a backslash or a
-    // control character (each test exact for "any byte of the word"), then byte by byte.
-    while (end - p >= 8) {
-      uint64_t x;
-      std::memcpy(&x, p, 8);
-      const uint64_t quote = x ^ (kOnes * '"'), slash = x ^ (kOnes * '\\');
-      const uint64_t special =
-          ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) | ((x - kOnes * 0x20) & ~x);
-      if ((special & kHigh) != 0) break;
-      p += 8;
-    }
+    // Plain bytes, eight at a time, then byte by byte to the one that ends the run.
+    while (end - p >= 8 && QuoteSlashOrControl(LoadWord(p)) == 0) p += 8;
     while (p < end) {
       const unsigned char c = static_cast<unsigned char>(*p);
       if (c < 0x20 || c == '"' || c == '\\') break;

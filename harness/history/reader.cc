@@ -12,6 +12,7 @@
 
 #include "harness/history/history.h"
 #include "harness/history/interner.h"
+#include "harness/history/plain_bytes.h"
 
 namespace ithappens::harness {
 
@@ -117,14 +118,9 @@ class Decoder {
   // The first byte at or after q that ends the plain run of a string: '"', '\\', a control
   // character or a non-ASCII byte (eight bytes at a time).
   const char* PlainRun(const char* q) const {
-    constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
     while (end_ - q >= 8) {
-      uint64_t x;
-      std::memcpy(&x, q, 8);
-      const uint64_t quote = x ^ (kOnes * '"'), slash = x ^ (kOnes * '\\');
-      const uint64_t special =
-          ((quote - kOnes) & ~quote) | ((slash - kOnes) & ~slash) | (x - kOnes * 0x20) | x;
-      if ((special & kHigh) != 0) break;
+      const uint64_t x = LoadWord(q);
+      if ((QuoteSlashOrControl(x) | (x & kPlainHigh)) != 0) break;  // or non-ASCII
       q += 8;
     }
     while (q < end_ && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20 &&

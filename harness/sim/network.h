@@ -54,7 +54,7 @@ class SimNetwork {
 // after each request the engine applied (a failed commit restarts it).
 class SimClient final : public Client {
  public:
-  using Then = InlineFunction<void(const Completion&), 48>;
+  using Then = Driver::Done;
   // One call on its way: the caller's operation and continuation, and what the network
   // keeps while it travels. One allocation per call: a batch's creates are all in flight
   // at once, so this is what a batch holds per task until its answers arrive.
