@@ -48,7 +48,7 @@ class NoLost final : public Checker {
   std::string name() const override { return "no-lost"; }
   void Observe(const EventView& e) override {
     if (e.task_ix == kNoTask) return;
-    if (e.type == EventType::kOk && e.f == "create") {
+    if (e.type == EventType::kOk && e.call == Call::kCreate) {
       int64_t& at = Slot(acked_, e.task_ix, int64_t{-1});
       if (at < 0) ++acknowledged_;
       at = e.i;
@@ -80,14 +80,16 @@ class NoDuplicateTasks final : public Checker {
  public:
   std::string name() const override { return "no-duplicate-tasks"; }
   void Observe(const EventView& e) override {
-    if (e.type != EventType::kOk || e.f != "create" || e.task_ix == kNoTask || e.value_json.empty())
+    if (e.type != EventType::kOk || e.call != Call::kCreate || e.task_ix == kNoTask ||
+        e.value_json.empty())
       return;
     const std::string_view got = e.task_id.empty() ? e.task : e.task_id;
     Seen& s = Slot(seen_, e.task_ix);
     s.evidence.Add(e.i);
     if (!s.any) {
       s.any = true;
-      s.first = got;
+      s.first_is_own = got == e.task;  // the usual case: no copy of the id kept
+      if (!s.first_is_own) s.first = got;
       ++tasks_;
     }
     if (got != e.task && !s.foreign) {
@@ -99,10 +101,10 @@ class NoDuplicateTasks final : public Checker {
            "the platform ignored the client's task id (answered " + std::string(got) +
                "): creates are not idempotent");
     }
-    if (got != s.first && !s.duplicated) {
+    if (got != (s.first_is_own ? e.task : std::string_view(s.first)) && !s.duplicated) {
       s.duplicated = true;
       ++dups_;
-      Flag(&r_, e.task, s.evidence.events,
+      Flag(&r_, e.task, s.evidence.Events(),
            "one logical task was created as 2 platform tasks (the create was not idempotent)");
     }
   }
@@ -115,7 +117,8 @@ class NoDuplicateTasks final : public Checker {
  private:
   struct Seen {
     bool any = false, foreign = false, duplicated = false;
-    std::string first;  // the first id the platform answered
+    bool first_is_own = false;  // the first id the platform answered was the task's own
+    std::string first;          // else that id
     Evidence evidence;
   };
   std::vector<Seen> seen_;
@@ -134,9 +137,9 @@ class NoDuplicateEffects final : public Checker {
   void Observe(const EventView& e) override {
     if (e.type == EventType::kPlan) {
       for (const EffectFacts& fx : e.effects) Slot(planned_, fx.recipient_ix)++;
-      if (e.f == "task" && e.task_ix != kNoTask) Slot(planned_task_, e.task_ix) = 1;
-      if (e.f == "target" && e.timing_slack_ms > 0) slack_ms_ = e.timing_slack_ms;
-      if (e.f == "herd-guard") {
+      if (e.call == Call::kTask && e.task_ix != kNoTask) Slot(planned_task_, e.task_ix) = 1;
+      if (e.call == Call::kTarget && e.timing_slack_ms > 0) slack_ms_ = e.timing_slack_ms;
+      if (e.call == Call::kHerdGuard) {
         herd_window_ms_ = e.value().at("window_ms").get<int64_t>();
         herd_max_ = e.value().at("max").get<int64_t>();
       }
@@ -273,8 +276,9 @@ class SingleCompletion final : public Checker {
   std::string name() const override { return "single-completion"; }
   void Observe(const EventView& e) override {
     if (e.task_ix == kNoTask) return;
-    if (e.type == EventType::kInvoke && e.f == "rerun") Slot(accepted_, e.task_ix).rerun = true;
-    if (e.type == EventType::kOk && e.f == "report-completed") {
+    if (e.type == EventType::kInvoke && e.call == Call::kRerun)
+      Slot(accepted_, e.task_ix).rerun = true;
+    if (e.type == EventType::kOk && e.call == Call::kReportCompleted) {
       Accepted& a = Slot(accepted_, e.task_ix);
       a.evidence.Add(e.i);
       if (a.runs == 0) {
@@ -283,7 +287,7 @@ class SingleCompletion final : public Checker {
         ++tasks_completed_;
       } else if (a.runs == 1 && e.run != a.first_run && !a.rerun) {
         a.runs = 2;
-        Flag(&r_, e.task, a.evidence.events, "two runs' completions were accepted");
+        Flag(&r_, e.task, a.evidence.Events(), "two runs' completions were accepted");
       }
     }
     if (e.type == EventType::kFinal && !e.runs.empty()) {
@@ -325,18 +329,26 @@ class Attribution final : public Checker {
   void Observe(const EventView& e) override {
     if (e.type == EventType::kFault) ++faults_;
     if (e.task_ix == kNoTask) return;
-    if (e.type == EventType::kPlan && e.f == "task") {
-      Slot(plan_, e.task_ix) = Plan{true, std::string(e.expect), std::string(e.root),
-                                    std::string(e.runs_as.empty() ? e.expect : e.runs_as), e.i};
+    if (e.type == EventType::kPlan && e.call == Call::kTask) {
+      uint32_t root = kNoRoot;
+      if (!e.root.empty()) {
+        root = static_cast<uint32_t>(roots_.size());
+        roots_.emplace_back(e.root);
+      }
+      Slot(plan_, e.task_ix) = Plan{true, texts_.Code(e.expect), root,
+                                    texts_.Code(e.runs_as.empty() ? e.expect : e.runs_as), e.i};
     }
     if (e.type != EventType::kFinal || !e.error.empty()) return;
     if (e.task_ix >= plan_.size() || !plan_[e.task_ix].planned) return;
-    const Plan& p = plan_[e.task_ix];
+    const Plan& plan = plan_[e.task_ix];
+    const P p{texts_.Name(plan.expect), texts_.Name(plan.runs_as),
+              plan.root == kNoRoot ? std::string_view() : std::string_view(roots_[plan.root]),
+              plan.i};
     ++judged_;
-    const std::string ended = e.state == "unscheduled" && !e.blocked_by.empty()
-                                  ? "blocked"
-                                  : std::string(e.state.empty() ? "unknown" : e.state);
-    matrix_[p.expect][ended]++;
+    const std::string_view ended = e.state == "unscheduled" && !e.blocked_by.empty() ? "blocked"
+                                   : e.state.empty()                                 ? "unknown"
+                                                                                     : e.state;
+    Count(plan.expect, texts_.Code(ended));
     for (size_t k = 0; k < e.runs.size(); ++k) {
       const RunFacts& run = e.runs[k];
       if (run.state == "failed" && p.runs_as != "failed") {
@@ -364,29 +376,47 @@ class Attribution final : public Checker {
       Flag(&r_, e.task, {p.i, e.i}, "the program fails, but the task completed");
     }
     if (p.expect == "blocked" && e.state == "unscheduled" && e.blocked_by != p.root) {
-      Flag(
-          &r_, e.task, {p.i, e.i},
-          "blocked by '" + std::string(e.blocked_by) + "', but the root cause is '" + p.root + "'");
+      Flag(&r_, e.task, {p.i, e.i},
+           "blocked by '" + std::string(e.blocked_by) + "', but the root cause is '" +
+               std::string(p.root) + "'");
     }
   }
   CheckResult Finish() override {
     r_.checker = name();
+    std::map<std::string, std::map<std::string, int64_t>> matrix;  // planned -> ended -> n
+    for (size_t x = 0; x < matrix_.size(); ++x)
+      for (size_t y = 0; y < matrix_[x].size(); ++y)
+        if (matrix_[x][y] > 0) matrix[texts_.Name(x)][texts_.Name(y)] = matrix_[x][y];
     r_.counts = {{"judged", judged_},
                  {"faults", faults_},
                  {"failed_although_succeeding", misattributed_},
-                 {"matrix", matrix_}};
+                 {"matrix", matrix}};
     return r_;
   }
 
  private:
+  static constexpr uint32_t kNoRoot = UINT32_MAX;
+  // A task's plan, small: its texts as codes of texts_, its root (rare) in roots_.
   struct Plan {
     bool planned = false;
-    std::string expect, root;
-    std::string runs_as;  // what the program ends as when it runs (a rerun of a blocked task)
+    uint32_t expect = 0, root = kNoRoot;
+    uint32_t runs_as = 0;  // what the program ends as when it runs (a rerun of a blocked task)
     int64_t i = 0;
   };
+  // The plan of the task being judged, as text.
+  struct P {
+    std::string_view expect, runs_as, root;
+    int64_t i;
+  };
+  void Count(uint32_t expect, uint32_t ended) {
+    if (matrix_.size() <= expect) matrix_.resize(expect + 1);
+    if (matrix_[expect].size() <= ended) matrix_[expect].resize(ended + 1);
+    ++matrix_[expect][ended];
+  }
+  checkers::SmallNames texts_;
+  std::vector<std::string> roots_;
   std::vector<Plan> plan_;
-  std::map<std::string, std::map<std::string, int64_t>> matrix_;  // planned -> ended -> n
+  std::vector<std::vector<int64_t>> matrix_;  // [expect code][ended code] -> n
   int64_t faults_ = 0, judged_ = 0, misattributed_ = 0;
   CheckResult r_;
 };
@@ -399,8 +429,8 @@ class DependencyOrder final : public Checker {
   void Observe(const EventView& e) override {
     if (e.type == EventType::kFault && IsFaultOf(e.f, FaultKindId::kClockJump)) clock_jumped_ = true;
     if (e.task_ix == kNoTask) return;
-    if (e.type == EventType::kPlan && e.f == "task") {
-      Slot(names_, e.task_ix) = e.task;
+    if (e.type == EventType::kPlan && e.call == Call::kTask) {
+      names_.Set(e.task_ix, e.task);
       if (!e.deps.empty()) deps_.push_back({e.task_ix, e.requires_ == "all-resolved", e.deps});
     }
     if (e.type != EventType::kFinal || !e.error.empty()) return;
@@ -460,8 +490,8 @@ class DependencyOrder final : public Checker {
     bool all_resolved;
     std::vector<uint32_t> deps;
   };
-  std::string Name(uint32_t ix) const { return ix < names_.size() ? names_[ix] : "?"; }
-  std::vector<std::string> names_;
+  std::string Name(uint32_t ix) const { return std::string(names_.Get(ix, "?")); }
+  checkers::NameTable names_;
   std::vector<Edges> deps_;  // plan order
   std::vector<Satisfied> satisfied_at_;
   std::vector<Start> started_at_;
@@ -511,7 +541,7 @@ class Liveness final : public Checker {
   std::string name() const override { return "liveness"; }
   void Observe(const EventView& e) override {
     if (e.task_ix == kNoTask) return;
-    if (e.type == EventType::kPlan && e.f == "task")
+    if (e.type == EventType::kPlan && e.call == Call::kTask)
       Slot(planned_, e.task_ix) = e.requires_ == "all-resolved" ? kAllResolved : kAllCompleted;
     if (e.type != EventType::kFinal || !e.error.empty()) return;
     if (e.state == "failed" || e.state == "exception") bad_end_.insert(std::string(e.task));
@@ -569,7 +599,7 @@ class HookFires final : public Checker {
   std::string name() const override { return "hook-fires"; }
   void Observe(const EventView& e) override {
     const int64_t now_ms = e.t_ns / 1'000'000;
-    if (e.type == EventType::kPlan && e.f == "hook") {
+    if (e.type == EventType::kPlan && e.call == Call::kHook) {
       const json& v = e.value();  // rare: one per hook
       Hook& h = hooks_[v.at("hook").get<std::string>()];
       h.plan_i = e.i;
@@ -581,15 +611,15 @@ class HookFires final : public Checker {
       order_.push_back(&h);
       return;
     }
-    if (e.f == "create-hook" || e.f == "remove-hook") {
+    if (e.call == Call::kCreateHook || e.call == Call::kRemoveHook) {
       auto it = hooks_.find(std::string(e.hook));
       if (it == hooks_.end()) return;
       Hook& h = it->second;
-      if (e.f == "create-hook" && e.type == EventType::kOk && h.created_ms < 0)
+      if (e.call == Call::kCreateHook && e.type == EventType::kOk && h.created_ms < 0)
         h.created_ms = now_ms + jump_offset_ms_;  // on the engine's clock
-      if (e.f == "remove-hook" && e.type == EventType::kInvoke && h.removing_ms < 0)
+      if (e.call == Call::kRemoveHook && e.type == EventType::kInvoke && h.removing_ms < 0)
         h.removing_ms = now_ms;
-      if (e.f == "remove-hook" && e.type == EventType::kOk && h.removed_ms < 0)
+      if (e.call == Call::kRemoveHook && e.type == EventType::kOk && h.removed_ms < 0)
         h.removed_ms = now_ms;
       return;
     }
@@ -709,18 +739,18 @@ class PlannedTasks final : public Checker {
     const int64_t now_ms = e.t_ns / 1'000'000;
     if (e.type == EventType::kFault) return Fault(e, now_ms);
     if (e.task_ix == kNoTask) return;
-    if (e.type == EventType::kPlan && e.f == "task") {
+    if (e.type == EventType::kPlan && e.call == Call::kTask) {
       Task& t = Slot(tasks_, e.task_ix);
       if (!t.planned) order_.push_back(e.task_ix);
       t.planned = true;
-      Slot(names_, e.task_ix) = e.task;
+      names_.Set(e.task_ix, e.task);
       return;
     }
     if (e.type == EventType::kFinal) {
       Slot(tasks_, e.task_ix).exists = e.error.empty();
       return;
     }
-    if (e.f != "create") return;
+    if (e.call != Call::kCreate) return;
     Task& t = Slot(tasks_, e.task_ix);
     if (e.type == EventType::kInvoke) t.submitted = true;
     if (e.type == EventType::kOk) t.acknowledged = true;
@@ -755,7 +785,7 @@ class PlannedTasks final : public Checker {
       if (t.refusal_explained) {
         ++explained;
       } else {
-        Flag(&r_, names_[ix], {t.refusal_i},
+        Flag(&r_, names_.Get(ix), {t.refusal_i},
              "the platform refused a create the scenario made valid, with no fault to explain "
              "it: " +
                  t.refusal);
@@ -800,7 +830,7 @@ class PlannedTasks final : public Checker {
   }
   static constexpr int64_t kAfterMs = 10'000;
   std::vector<Task> tasks_;
-  std::vector<std::string> names_;
+  checkers::NameTable names_;
   std::vector<uint32_t> order_;
   int open_ = 0;
   int64_t last_close_ms_ = -1;

@@ -47,6 +47,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -108,8 +109,8 @@ Outcome RunOutcome(const RunFacts& r) {
 
 // What a report call asks for.
 Outcome ReportOutcome(const EventView& e) {
-  if (e.f == "report-completed") return kCompleted;
-  if (e.f == "report-failed") return kFailed;
+  if (e.call == Call::kReportCompleted) return kCompleted;
+  if (e.call == Call::kReportFailed) return kFailed;
   return ExceptionOutcome(e.reason);
 }
 
@@ -120,13 +121,25 @@ bool Retryable(Outcome o) {
 enum CallStatus : uint8_t { kOpen, kAcked, kUnknown, kRefused };
 
 // The calls on a task, as small codes (an invoke and its answer have the same).
-uint8_t CallOf(std::string_view f) {
-  static constexpr std::string_view kCalls[] = {
-      "create", "reclaim", "report-completed", "report-failed", "report-exception",
-      "cancel", "rerun"};
-  for (uint8_t k = 0; k < 7; ++k)
-    if (kCalls[k] == f) return k;
-  return 255;
+uint8_t CallOf(Call c) {
+  switch (c) {
+    case Call::kCreate:
+      return 0;
+    case Call::kReclaim:
+      return 1;
+    case Call::kReportCompleted:
+      return 2;
+    case Call::kReportFailed:
+      return 3;
+    case Call::kReportException:
+      return 4;
+    case Call::kCancel:
+      return 5;
+    case Call::kRerun:
+      return 6;
+    default:
+      return 255;
+  }
 }
 
 // A definition digest (16 hex digits); another text is hashed.
@@ -182,7 +195,7 @@ class TaskModel final : public Checker {
       default:
         break;
     }
-    if (e.f == "claim") return Claim(e, now);
+    if (e.call == Call::kClaim) return Claim(e, now);
     if (e.task_ix == kNoTask) return;
     if (e.type == EventType::kInvoke) return Invoke(e, now);
     Completion(e, now);
@@ -261,27 +274,27 @@ class TaskModel final : public Checker {
     if (t.runs.size() <= static_cast<size_t>(run)) t.runs.resize(static_cast<size_t>(run) + 1);
     return &t.runs[static_cast<size_t>(run)];
   }
-  // Processes are few (clients, workers): a scan without allocation, the last hit first.
-  uint32_t Proc(std::string_view p) {
-    if (last_proc_ < proc_names_.size() && proc_names_[last_proc_] == p) return last_proc_;
-    for (uint32_t k = 0; k < proc_names_.size(); ++k) {
-      if (proc_names_[k] == p) return last_proc_ = k;
-    }
-    proc_names_.emplace_back(p);
-    return last_proc_ = static_cast<uint32_t>(proc_names_.size() - 1);
+  // The reader interns process names: the index is the caller's, its name kept for messages.
+  uint32_t Proc(const EventView& e) {
+    if (e.proc_ix == kNoTask)
+      throw std::logic_error("an event whose process the reader did not intern");
+    if (e.proc_ix >= proc_names_.size()) proc_names_.resize(e.proc_ix + 1);
+    std::string& name = proc_names_[e.proc_ix];
+    if (name.empty()) name = e.proc;
+    return e.proc_ix;
   }
   std::string ProcName(uint32_t ix) const {
     return ix < proc_names_.size() ? proc_names_[ix] : "nobody";
   }
 
   void Plan(const EventView& e) {
-    if (e.f == "target" && e.claim_timeout_ms > 0) claim_timeout_ms_ = e.claim_timeout_ms;
+    if (e.call == Call::kTarget && e.claim_timeout_ms > 0) claim_timeout_ms_ = e.claim_timeout_ms;
     // A real run at a high time scale says how late its platform's clockwork may be in run
     // time (a wall tick and a loaded machine's scheduling, times K): never less than ours.
-    if (e.f == "target" && e.timing_slack_ms > 0)
+    if (e.call == Call::kTarget && e.timing_slack_ms > 0)
       reaper_slack_ms_ = std::max(kReaperSlackMs, e.timing_slack_ms);
-    if (e.f == "hook") hooks_ = true;
-    if (e.f != "task" || e.task_ix == kNoTask) return;
+    if (e.call == Call::kHook) hooks_ = true;
+    if (e.call != Call::kTask || e.task_ix == kNoTask) return;
     Task& t = TaskOf(e);
     if (!t.known) ++tasks_modeled_;
     t.known = true;
@@ -339,41 +352,36 @@ class TaskModel final : public Checker {
 
   void Invoke(const EventView& e, int64_t now) {
     Task& t = TaskOf(e);
-    if (!t.known && e.f == "create") ++tasks_modeled_;
-    if (e.f == "create") t.known = true;
-    Open o{Proc(e.proc),
-           CallOf(e.f),
-           e.run,
-           now,
-           e.i,
-           Digest(e.digest),
-           e.retries,
-           PriorityLevel(e.priority),
-           0,
-           0,
+    if (!t.known && e.call == Call::kCreate) ++tasks_modeled_;
+    if (e.call == Call::kCreate) t.known = true;
+    Open o{Proc(e),   CallOf(e.call),
+           e.run,     now,
+           e.i,       Digest(e.digest),
+           e.retries, PriorityLevel(e.priority),
+           0,         0,
            {}};
     if (!e.probe.empty()) {
       o.probe = e.probe == "accept" ? 1 : e.probe == "refuse" ? -1 : 0;
       o.bound = std::string(e.bound);
     }
-    if (e.f == "create") t.first_create_t = std::min(t.first_create_t, now);
-    if (e.f.rfind("report-", 0) == 0) {
+    if (e.call == Call::kCreate) t.first_create_t = std::min(t.first_create_t, now);
+    if (IsReport(e.call, e.f)) {
       if (Run* run = RunOf(t, e.run)) {
         o.report = run->reports.size();
         run->reports.push_back(Report{ReportOutcome(e), kOpen, o.proc, now, e.i, kNever, -1});
       }
     }
-    if (e.f == "cancel") t.cancel_invoke_t = std::min(t.cancel_invoke_t, now);
-    if (e.f == "rerun") t.rerun_invoke_t = now;
+    if (e.call == Call::kCancel) t.cancel_invoke_t = std::min(t.cancel_invoke_t, now);
+    if (e.call == Call::kRerun) t.rerun_invoke_t = now;
     t.open.push_back(std::move(o));
   }
 
   // The invoke this answer belongs to: the same caller, call and run.
   bool TakeOpen(Task& t, const EventView& e, Open* out) {
-    const uint32_t proc = Proc(e.proc);
+    const uint32_t proc = Proc(e);
     for (size_t k = 0; k < t.open.size(); ++k) {
       const Open& o = t.open[k];
-      if (o.proc != proc || o.f != CallOf(e.f) || (e.run >= 0 && o.run != e.run)) continue;
+      if (o.proc != proc || o.f != CallOf(e.call) || (e.run >= 0 && o.run != e.run)) continue;
       *out = std::move(t.open[k]);
       t.open.erase(t.open.begin() + static_cast<ptrdiff_t>(k));
       return true;
@@ -385,8 +393,8 @@ class TaskModel final : public Checker {
     Task& t = TaskOf(e);
     Open o;
     if (!TakeOpen(t, e, &o)) return;  // an answer without its invoke: nothing to judge
-    if (e.f == "create") return Create(e, t, o);
-    if (e.f == "cancel") {
+    if (e.call == Call::kCreate) return Create(e, t, o);
+    if (e.call == Call::kCancel) {
       if (e.type == EventType::kOk && t.cancel_ok_t == kNever) {
         t.cancel_ok_t = now;
         t.cancel_ok_i = e.i;
@@ -394,7 +402,7 @@ class TaskModel final : public Checker {
       }
       return;
     }
-    if (e.f == "rerun") {
+    if (e.call == Call::kRerun) {
       if (e.type == EventType::kOk && t.rerun_ok_t == kNever) {
         t.rerun_ok_t = now;
         t.rerun_ok_i = e.i;
@@ -403,8 +411,8 @@ class TaskModel final : public Checker {
     }
     Run* run = RunOf(t, o.run);
     if (run == nullptr) return;
-    if (e.f == "reclaim") return Reclaim(e, t, *run, o);
-    if (e.f.rfind("report-", 0) == 0) return ReportDone(e, t, *run, o, now);
+    if (e.call == Call::kReclaim) return Reclaim(e, t, *run, o);
+    if (IsReport(e.call, e.f)) return ReportDone(e, t, *run, o, now);
   }
 
   static std::string Code(std::string_view error) {
@@ -457,7 +465,7 @@ class TaskModel final : public Checker {
   }
 
   void Claim(const EventView& e, int64_t now) {
-    const uint32_t proc = Proc(e.proc);
+    const uint32_t proc = Proc(e);
     if (e.type == EventType::kInvoke) {
       open_claims_[proc] = OpenClaim{e.n, now, e.i};
       return;
@@ -476,7 +484,7 @@ class TaskModel final : public Checker {
       if (rf.task_ix == kNoTask) continue;
       ++runs_claimed_;
       Task& t = TaskAt(rf.task_ix);
-      const std::string task(rf.task);
+      const std::string_view task = rf.task;
       if (!t.known) {
         // A hook makes tasks the plan may not name: on a jumped clock, or after its
         // removal was held up by an outage (it fires until the removal lands); with hooks
@@ -503,7 +511,7 @@ class TaskModel final : public Checker {
         run->lease_until_ms = rf.taken_until_ms;
         run->lease_i = e.i;
         run->lease_set_t = claim.t;
-        LeaseLength(task, "claim", rf.taken_until_ms, claim.t, now, {claim.i, e.i});
+        LeaseLength(task, "claim", rf.taken_until_ms, claim.t, now, claim.i, e.i);
       }
       for (int64_t p = 0; p < rf.run; ++p) {
         Run& before = t.runs[static_cast<size_t>(p)];
@@ -523,6 +531,7 @@ class TaskModel final : public Checker {
     }
     // The claim, for judging the order of later ones: the worst-ranked task it handed out.
     checkers::ClaimOrder::Claim record{claim.t, now, e.i, checkers::ClaimOrder::kNoRank, ""};
+    std::string_view worst;
     for (const RunFacts& rf : e.runs) {
       if (rf.task_ix == kNoTask || rf.task_ix >= tasks_.size()) continue;
       const Task& x = tasks_[rf.task_ix];
@@ -530,16 +539,17 @@ class TaskModel final : public Checker {
       const int64_t rank = checkers::ClaimOrder::Rank(x.priority, x.first_create_t);
       if (rank > record.worst_rank) {
         record.worst_rank = rank;
-        record.worst_task = std::string(rf.task);
+        worst = rf.task;
       }
     }
+    record.worst_task = std::string(worst);
     order_.Add(std::move(record));
   }
 
   // The first run of a task with no dependencies was pending from its acknowledgement: a
   // claim answered in between that handed out a worse-ranked task broke the queue's order.
   void OrderRule(const EventView& e, const Task& y, const RunFacts& rf, int64_t claim_t,
-                 const std::string& task) {
+                 std::string_view task) {
     if (rf.run != 0 || !y.no_deps || y.priority < 0 || y.acked_t == kNever || clock_jumped_) return;
     const int64_t rank = checkers::ClaimOrder::Rank(y.priority, y.acked_t);
     const checkers::ClaimOrder::Claim* c = order_.Overtaken(rank, y.acked_t, claim_t);
@@ -554,13 +564,13 @@ class TaskModel final : public Checker {
   // A lease lasts the claim timeout from when the platform answered: taken_until falls
   // between the call's invoke and its answer, plus the timeout (on a clock that never
   // jumped, the platform's times are the harness's).
-  void LeaseLength(const std::string& task, const char* call, int64_t taken_until_ms,
-                   int64_t invoke_ms, int64_t answer_ms, std::vector<int64_t> events) {
+  void LeaseLength(std::string_view task, const char* call, int64_t taken_until_ms,
+                   int64_t invoke_ms, int64_t answer_ms, int64_t invoke_i, int64_t answer_i) {
     if (claim_timeout_ms_ <= 0 || clock_jumped_) return;
     if (taken_until_ms >= invoke_ms + claim_timeout_ms_ &&
         taken_until_ms <= answer_ms + claim_timeout_ms_)
       return;
-    Flag(&r_, task, std::move(events),
+    Flag(&r_, task, {invoke_i, answer_i},
          std::string("a ") + call + " answered between " + std::to_string(invoke_ms) + " and " +
              std::to_string(answer_ms) + " ms leased the run until " +
              std::to_string(taken_until_ms) + " ms; the claim timeout is " +
@@ -571,7 +581,7 @@ class TaskModel final : public Checker {
   // lease running out. With neither of the first two sent, the previous lease must be over
   // at the time of this claim (on the platform's clock: taken_until - claim timeout).
   void LeaseRule(const EventView& e, const Task& t, const RunFacts& rf, int64_t claim_t,
-                 int64_t now, const std::string& task) {
+                 int64_t now, std::string_view task) {
     if (rf.run < 1 || claim_timeout_ms_ <= 0 || rf.taken_until_ms < 0) return;
     const Run& prev = t.runs[static_cast<size_t>(rf.run - 1)];
     if (prev.lease_until_ms == kUnknownLease || prev.lease_uncertain) return;
@@ -635,8 +645,7 @@ class TaskModel final : public Checker {
     }
     // The latest acknowledged lease is the lease (a clock that jumped back can shorten it).
     if (e.taken_until_ms >= 0) {
-      LeaseLength(std::string(e.task), "reclaim", e.taken_until_ms, o.t, e.t_ns / 1'000'000,
-                  {o.i, e.i});
+      LeaseLength(e.task, "reclaim", e.taken_until_ms, o.t, e.t_ns / 1'000'000, o.i, e.i);
       run.lease_until_ms = e.taken_until_ms;
       run.lease_i = e.i;
       run.lease_set_t = o.t;
@@ -907,7 +916,6 @@ class TaskModel final : public Checker {
   };
   std::vector<Task> tasks_;
   std::vector<std::string> proc_names_;
-  uint32_t last_proc_ = 0;
   std::map<uint32_t, OpenClaim> open_claims_;
   std::vector<Window> windows_;
   std::multimap<std::string, size_t> open_windows_;

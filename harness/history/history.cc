@@ -9,13 +9,54 @@ namespace ithappens::harness {
 namespace {
 constexpr std::array<std::string_view, 8> kTypes = {"invoke", "ok",     "fail", "info",
                                                     "fault",  "effect", "plan", "final"};
+// In Call's order (kOther first, with no name).
+constexpr std::array<std::string_view, 17> kCalls = {"",
+                                                     "create",
+                                                     "claim",
+                                                     "reclaim",
+                                                     "report-completed",
+                                                     "report-failed",
+                                                     "report-exception",
+                                                     "cancel",
+                                                     "rerun",
+                                                     "status",
+                                                     "create-hook",
+                                                     "remove-hook",
+                                                     "task",
+                                                     "target",
+                                                     "hook",
+                                                     "herd-guard",
+                                                     "deliver"};
+static_assert(kCalls.size() == static_cast<size_t>(Call::kDeliver) + 1);
+
+// Length and first byte first: a name of another length or initial costs no comparison.
+template <size_t N>
+int Find(const std::array<std::string_view, N>& names, std::string_view s) {
+  for (size_t k = 0; k < N; ++k) {
+    const std::string_view n = names[k];
+    if (n.size() == s.size() && !s.empty() && n[0] == s[0] && n == s) return static_cast<int>(k);
+  }
+  return -1;
+}
 }  // namespace
 
 std::string_view ToString(EventType t) { return kTypes[static_cast<size_t>(t)]; }
 
+std::string_view ToString(Call c) { return kCalls[static_cast<size_t>(c)]; }
+
+Call ParseCall(std::string_view f) {
+  const int k = Find(kCalls, f);
+  return k < 0 ? Call::kOther : static_cast<Call>(k);
+}
+
+bool IsReport(Call c, std::string_view f) {
+  return c == Call::kReportCompleted || c == Call::kReportFailed || c == Call::kReportException ||
+         (c == Call::kOther && f.starts_with("report-"));
+}
+
 bool Parse(std::string_view s, EventType* out) {
   for (size_t k = 0; k < kTypes.size(); ++k) {
-    if (kTypes[k] == s) {
+    if (kTypes[k].size() == s.size() && !s.empty() && kTypes[k][0] == s[0] && kTypes[k] == s) {
       *out = static_cast<EventType>(k);
       return true;
     }

@@ -4,6 +4,7 @@
 // is, the caller finds byte by byte.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -17,6 +18,36 @@ inline uint64_t LoadWord(const char* p) {
   uint64_t x;
   std::memcpy(&x, p, 8);
   return x;
+}
+
+// The N bytes at a and b are equal (N known at compile time: a few loads and one test,
+// where memcmp with a constant length above a few bytes stays a call).
+template <size_t N>
+inline bool SameBytes(const char* a, const char* b) {
+  if constexpr (N >= 8) {
+    uint64_t diff = 0;
+    for (size_t k = 0; k + 8 <= N; k += 8) diff |= LoadWord(a + k) ^ LoadWord(b + k);
+    if constexpr (N % 8 != 0) diff |= LoadWord(a + N - 8) ^ LoadWord(b + N - 8);
+    return diff == 0;
+  } else if constexpr (N >= 4) {
+    uint32_t x0, y0, x1, y1;
+    std::memcpy(&x0, a, 4);
+    std::memcpy(&y0, b, 4);
+    std::memcpy(&x1, a + N - 4, 4);
+    std::memcpy(&y1, b + N - 4, 4);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  } else if constexpr (N >= 2) {
+    uint16_t x0, y0, x1, y1;
+    std::memcpy(&x0, a, 2);
+    std::memcpy(&y0, b, 2);
+    std::memcpy(&x1, a + N - 2, 2);
+    std::memcpy(&y1, b + N - 2, 2);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  } else if constexpr (N == 1) {
+    return a[0] == b[0];
+  } else {
+    return true;
+  }
 }
 
 // Bit 7 of some byte is set iff a byte of x is '"', '\\' or below 0x20.

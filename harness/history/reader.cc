@@ -10,6 +10,10 @@
 #include <memory>
 #include <unordered_map>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "harness/history/history.h"
 #include "harness/history/interner.h"
 #include "harness/history/plain_bytes.h"
@@ -28,8 +32,9 @@ const nlohmann::json& EventView::value() const {
 void EventView::Reset() {
   i = t_ns = 0;
   type = EventType::kInvoke;
+  call = Call::kOther;
   proc = f = task = error = value_json = {};
-  task_ix = recipient_ix = kNoTask;
+  task_ix = proc_ix = recipient_ix = kNoTask;
   expect = root = task_id = state = blocked_by = key = channel = to = target = hook = {};
   digest = reason = requires_ = runs_as = priority = probe = bound = {};
   run = step = deadline_ms = duration_ms = n = -1;
@@ -46,7 +51,7 @@ namespace {
 // k equals the literal (a constant-length comparison, inlined).
 template <size_t N>
 bool Is(std::string_view k, const char (&lit)[N]) {
-  return k.size() == N - 1 && std::memcmp(k.data(), lit, N - 1) == 0;
+  return k.size() == N - 1 && SameBytes<N - 1>(k.data(), lit);
 }
 
 class Decoder {
@@ -67,6 +72,8 @@ class Decoder {
       return Fail("not in the writer's form");
     }
     if (!Parse(type, &v->type)) return Fail("type: unknown value '" + std::string(type) + "'");
+    v->proc_ix = ProcIx(v->proc, line);
+    v->call = ParseCall(v->f);
     if (Lit(",\"task\":")) {
       if (!Str(&v->task)) return Fail("task: not a string");
       if (v->task.size() > kMaxTaskIdLength) {
@@ -111,13 +118,26 @@ class Decoder {
   template <size_t N>
   bool Lit(const char (&s)[N]) {
     constexpr size_t n = N - 1;
-    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, s, n) != 0) return false;
+    if (static_cast<size_t>(end_ - p_) < n || !SameBytes<n>(p_, s)) return false;
     p_ += n;
     return true;
   }
   // The first byte at or after q that ends the plain run of a string: '"', '\\', a control
   // character or a non-ASCII byte (eight bytes at a time).
   const char* PlainRun(const char* q) const {
+#if defined(__SSE2__)
+    // Sixteen at a time: a signed compare below 0x20 catches control and non-ASCII bytes.
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    while (end_ - q >= 16) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+      const int stop = _mm_movemask_epi8(
+          _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, slash)),
+                       _mm_cmplt_epi8(x, space)));
+      if (stop != 0) return q + __builtin_ctz(static_cast<unsigned>(stop));
+      q += 16;
+    }
+#endif
     while (end_ - q >= 8) {
       const uint64_t x = LoadWord(q);
       if ((QuoteSlashOrControl(x) | (x & kPlainHigh)) != 0) break;  // or non-ASCII
@@ -482,6 +502,30 @@ class Decoder {
   const char* end_ = nullptr;
   std::string* why_ = nullptr;
   Interner ids_;
+  // Process names, few and on every line: a direct-mapped cache in front of their interner,
+  // keyed by the name's length and the eight bytes at each of its ends. A name of at most
+  // 16 bytes in the line is 8 bytes after `"proc":"` and 8 before `,"type":`, so those
+  // loads stay in the line, and what they read beyond the name is the same on every line:
+  // equal keys, equal names.
+  uint32_t ProcIx(std::string_view proc, std::string_view line) {
+    const char* const lo = line.data() + 8;
+    const char* const hi = line.data() + line.size() - 8;
+    if (proc.empty() || proc.size() > 16 || proc.data() < lo || proc.data() + proc.size() > hi)
+      return procs_.Intern(proc);
+    const uint64_t a = LoadWord(proc.data()), b = LoadWord(proc.data() + proc.size() - 8);
+    ProcEntry& slot =
+        proc_cache_[((a ^ (b * 0x9e3779b97f4a7c15ull) ^ proc.size()) * 0xbf58476d1ce4e5b9ull) >>
+                    58];
+    if (slot.len == proc.size() && slot.a == a && slot.b == b) return slot.ix;
+    slot = ProcEntry{a, b, static_cast<uint32_t>(proc.size()), procs_.Intern(proc)};
+    return slot.ix;
+  }
+  struct ProcEntry {
+    uint64_t a = 0, b = 0;
+    uint32_t len = 0, ix = kNoTask;
+  };
+  Interner procs_;
+  std::array<ProcEntry, 64> proc_cache_{};
   std::deque<std::string> pool_;  // decoded escaped strings; a deque never moves them
   size_t pool_used_ = 0;
 };
@@ -497,18 +541,19 @@ class LineReader {
 
   bool Add(std::string_view line, std::string* error) {
     if (used_ == kBatch) Flush();
-    Item& item = items_[used_];
+    EventView& view = views_[used_];
+    Aux& aux = aux_[used_];
     std::string why;
-    if (!decoder_.Decode(line, &item.view, &item.task_hash, &item.recipient_hash, &why)) {
+    if (!decoder_.Decode(line, &view, &aux.task_hash, &aux.recipient_hash, &why)) {
       Event e;
       std::string bad;
       if (!EventFromJson(line, &e, &bad)) {
         *error = bad;
         return false;
       }
-      item.normal = EventToJson(e);
+      aux.normal = EventToJson(e);
       why.clear();
-      if (!decoder_.Decode(item.normal, &item.view, &item.task_hash, &item.recipient_hash, &why)) {
+      if (!decoder_.Decode(aux.normal, &view, &aux.task_hash, &aux.recipient_hash, &why)) {
         *error = why;
         return false;
       }
@@ -518,21 +563,21 @@ class LineReader {
   }
   void Flush() {
     for (size_t k = 0; k < used_; ++k)
-      decoder_.Intern(&items_[k].view, items_[k].task_hash, items_[k].recipient_hash);
-    for (size_t k = 0; k < used_; ++k) fn_(items_[k].view);
+      decoder_.Intern(&views_[k], aux_[k].task_hash, aux_[k].recipient_hash);
+    for (size_t k = 0; k < used_; ++k) fn_(views_[k]);
     used_ = 0;
     decoder_.NewBatch();
   }
 
  private:
-  struct Item {
-    EventView view;
+  struct Aux {
     size_t task_hash = 0, recipient_hash = 0;
     std::string normal;  // the line in the writer's form, when it came in another
   };
   const std::function<void(const EventView&)>& fn_;
   Decoder decoder_;
-  std::array<Item, kBatch> items_;
+  std::array<EventView, kBatch> views_;
+  std::array<Aux, kBatch> aux_;
   size_t used_ = 0;
 };
 

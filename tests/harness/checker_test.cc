@@ -7,6 +7,7 @@
 
 #include <fstream>
 
+#include "harness/checkers/checker_util.h"
 #include "harness/history/history.h"
 #include "tests/testing/engine_fixtures.h"
 #include "tests/testing/history_fixtures.h"
@@ -480,6 +481,43 @@ TEST_F(Reader, RefusesBadLinesNamingTheLineAndTheField) {
   refuses(R"({"i":1,"t_ns":0,"proc":"p","type":"ok","f":"x","task":")" +
               std::string(kMaxTaskIdLength + 1, 'x') + R"("})",
           "h.jsonl:2: task: 1025 characters, over the limit of 1024");
+}
+
+// The checkers' compact per-task helpers keep what the vectors and strings they replace
+// kept: every event up to ten, the first name given to an index, one code per text.
+TEST(CheckerUtil, EvidenceKeepsTheFirstTenEventsInOrder) {
+  checkers::Evidence ev;
+  EXPECT_TRUE(ev.Events().empty());
+  for (int64_t i = 0; i < 14; ++i) {
+    ev.Add(100 + i);
+    std::vector<int64_t> want;
+    for (int64_t k = 0; k <= std::min<int64_t>(i, 9); ++k) want.push_back(100 + k);
+    EXPECT_EQ(ev.Events(), want) << "after " << i + 1;
+  }
+}
+
+TEST(CheckerUtil, NameTableGivesEachIndexItsFirstName) {
+  checkers::NameTable names;
+  names.Set(3, "three");
+  names.Set(0, "zero");
+  names.Set(3, "other");
+  names.Set(1000, std::string(40, 'x'));
+  EXPECT_EQ(names.Get(3), "three");
+  EXPECT_EQ(names.Get(0), "zero");
+  EXPECT_EQ(names.Get(1000), std::string(40, 'x'));
+  EXPECT_EQ(names.Get(1), "");
+  EXPECT_EQ(names.Get(5000, "?"), "?");
+}
+
+TEST(CheckerUtil, SmallNamesCodeEachTextOnce) {
+  checkers::SmallNames texts;
+  const std::vector<std::string> seq = {"completed", "failed", "completed",
+                                        "",          "failed", "blocked"};
+  std::vector<uint32_t> codes;
+  for (const auto& t : seq) codes.push_back(texts.Code(t));
+  EXPECT_EQ(codes, (std::vector<uint32_t>{0, 1, 0, 2, 1, 3}));
+  EXPECT_EQ(texts.size(), 4u);
+  for (size_t k = 0; k < seq.size(); ++k) EXPECT_EQ(texts.Name(codes[k]), seq[k]);
 }
 
 }  // namespace

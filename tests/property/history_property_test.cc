@@ -7,8 +7,10 @@
 #include <rapidcheck/gtest.h>
 
 #include <fstream>
+#include <unordered_map>
 
 #include "harness/history/history.h"
+#include "harness/history/interner.h"
 #include "tests/testing/engine_fixtures.h"
 
 namespace ithappens::harness {
@@ -227,6 +229,54 @@ RC_GTEST_PROP(HistoryReader, ACorruptedLineIsReadOnlyIfItIsStillValidJson, ()) {
   } else {
     RC_ASSERT(error.find("h.jsonl:1: ") != std::string::npos);
   }
+}
+
+// The interner against a map: equal names get one index, distinct names distinct ones,
+// dense in order of first appearance. Names of every length around the word size and the
+// inline limit (23), over a two-letter alphabet so that many differ in one byte only,
+// anywhere (the hash and the comparison go a word at a time, the tail overlapping).
+RC_GTEST_PROP(Interner, IndicesAreDenseAndEqualExactlyForEqualNames, ()) {
+  const auto name = rc::gen::mapcat(rc::gen::inRange<size_t>(0, 41), [](size_t n) {
+    return rc::gen::container<std::string>(n, rc::gen::element('a', 'b'));
+  });
+  const auto names =
+      *rc::gen::container<std::vector<std::string>>(*rc::gen::inRange<size_t>(1, 300), name);
+  Interner interner;
+  std::unordered_map<std::string, uint32_t> want;
+  for (const std::string& n : names) {
+    const uint32_t expected = want.emplace(n, static_cast<uint32_t>(want.size())).first->second;
+    RC_ASSERT(interner.Intern(n) == expected);
+  }
+  RC_ASSERT(interner.size() == want.size());
+}
+
+// The interner's comparison (a hash collision is what would reach it, too rare to test
+// through Intern): equal exactly when the texts are, at every length and every place of
+// the one byte that differs.
+RC_GTEST_PROP(Interner, SameIsEqualityOfTexts, ()) {
+  const size_t n = *rc::gen::inRange<size_t>(0, 41);
+  const std::string a = *rc::gen::container<std::string>(n, rc::gen::element('a', 'b'));
+  std::string b = a;
+  if (n > 0 && *rc::gen::arbitrary<bool>()) b[*rc::gen::inRange<size_t>(0, n)] ^= 3;
+  if (*rc::gen::arbitrary<bool>()) b.push_back('a');
+  RC_ASSERT(Interner::Same(a, b) == (a == b));
+}
+
+// Every call name the reader codes reads back as its code; another f is kOther (and a
+// report's name of another kind is still a report).
+TEST(HistoryReader, CallNamesDecodeToTheirCodesAndOthersToOther) {
+  for (int c = 1; c <= static_cast<int>(Call::kDeliver); ++c) {
+    const Call call = static_cast<Call>(c);
+    ASSERT_FALSE(ToString(call).empty());
+    EXPECT_EQ(ParseCall(ToString(call)), call) << ToString(call);
+  }
+  for (const char* other :
+       {"", "creat", "createe", "Create", "report-", "report-later", "partition-start", "claim "})
+    EXPECT_EQ(ParseCall(other), Call::kOther) << other;
+  EXPECT_TRUE(IsReport(Call::kReportFailed, "report-failed"));
+  EXPECT_TRUE(IsReport(Call::kOther, "report-later"));
+  EXPECT_FALSE(IsReport(Call::kCreate, "create"));
+  EXPECT_FALSE(IsReport(Call::kOther, "reports"));
 }
 
 }  // namespace

@@ -34,6 +34,33 @@ enum class EventType { kInvoke, kOk, kFail, kInfo, kFault, kEffect, kPlan, kFina
 std::string_view ToString(EventType t);
 bool Parse(std::string_view s, EventType* out);
 
+// An event's f as a code, decoded once by the reader so checkers compare integers: the
+// calls a client or worker makes, the plan's entries, the sink's delivery. kOther: any
+// other f (a fault's edge, a name this harness does not know); f keeps the text.
+enum class Call : uint8_t {
+  kOther,
+  kCreate,
+  kClaim,
+  kReclaim,
+  kReportCompleted,
+  kReportFailed,
+  kReportException,
+  kCancel,
+  kRerun,
+  kStatus,
+  kCreateHook,
+  kRemoveHook,
+  kTask,       // plan: one task
+  kTarget,     // plan: the run's targets
+  kHook,       // plan: one hook
+  kHerdGuard,  // plan: the herd guard
+  kDeliver,    // effect
+};
+std::string_view ToString(Call c);  // "" for kOther
+Call ParseCall(std::string_view f);
+// f names a report (report-completed, -failed, -exception, or another "report-..." name).
+bool IsReport(Call c, std::string_view f);
+
 // A fault event's f names one edge of a window: "<kind>-start" or "<kind>-stop".
 std::string FaultEdgeName(std::string_view kind, bool start);
 // The kind and edge of a fault event's f; false if f names neither edge.
@@ -88,8 +115,11 @@ struct EventView {
   int64_t t_ns = 0;
   EventType type = EventType::kInvoke;
   std::string_view proc, f, task, error;
+  Call call = Call::kOther;     // f as a code
   std::string_view value_json;  // "" when absent
   uint32_t task_ix = kNoTask;
+  // `proc` interned the same way (dense from 0 within one pass, equal names equal indices).
+  uint32_t proc_ix = kNoTask;
   // The value's (channel, to) interned together: equal recipients, equal indices (kNoTask
   // when the value names neither).
   uint32_t recipient_ix = kNoTask;
