@@ -25,10 +25,12 @@ inline void Flag(CheckResult* r, std::string_view task, std::vector<int64_t> eve
   }
 }
 
-// The per-task slot of v, grown on demand (ix is dense, so this is O(tasks)).
+// The per-task slot of v, grown on demand (ix is dense, so this is O(tasks)): to ix + 1
+// only, the vector doubling its capacity (growing the size by half again as well made
+// half as many elements again that nothing used, and touched their memory).
 template <typename T>
 T& Slot(std::vector<T>& v, uint32_t ix, const T& fill = T()) {
-  if (ix >= v.size()) v.resize(std::max<size_t>(ix + 1, v.size() * 3 / 2), fill);
+  if (ix >= v.size()) v.resize(static_cast<size_t>(ix) + 1, fill);
   return v[ix];
 }
 
@@ -85,7 +87,7 @@ class NameTable {
  public:
   // The first name given to ix stays (an index names one id within a pass).
   void Set(uint32_t ix, std::string_view name) {
-    if (ix >= at_.size()) at_.resize(std::max<size_t>(ix + 1, at_.size() * 3 / 2));
+    if (ix >= at_.size()) at_.resize(static_cast<size_t>(ix) + 1);
     if (at_[ix].len != kUnset) return;
     at_[ix] = At{arena_.size(), static_cast<uint32_t>(name.size())};
     arena_.append(name);

@@ -241,13 +241,40 @@ class TaskModel final : public Checker {
     int64_t retries;    // create
     int priority;       // create
     size_t report;      // report-*: index into the run's reports
-    int8_t probe = 0;   // create: a bound probe (must be 1 accepted, -1 refused), or 0
-    std::string bound;  // create: the bound a probe probes
+    int8_t probe = 0;         // create: a bound probe (must be 1 accepted, -1 refused), or 0
+    uint32_t bound = kNoBound;  // create: the bound a probe probes (in bounds_)
+  };
+  // A task's candidate definitions: almost always one, kept inline (no allocation per task).
+  class Digests {
+   public:
+    size_t size() const { return n_; }
+    uint64_t front() const { return first_; }
+    bool Contains(uint64_t d) const {
+      return (n_ > 0 && first_ == d) || std::find(more_.begin(), more_.end(), d) != more_.end();
+    }
+    void Add(uint64_t d) {
+      if (n_ == 0) {
+        first_ = d;
+      } else {
+        more_.push_back(d);
+      }
+      ++n_;
+    }
+    void Only(uint64_t d) {
+      first_ = d;
+      n_ = 1;
+      more_.clear();
+    }
+
+   private:
+    uint64_t first_ = 0;
+    size_t n_ = 0;
+    std::vector<uint64_t> more_;
   };
   struct Task {
     bool known = false;
     bool maybe_absent = true;       // no create of it was acknowledged yet
-    std::vector<uint64_t> digests;  // the definitions it may have been stored with
+    Digests digests;  // the definitions it may have been stored with
     int64_t retries = -1, plan_retries = -1;
     std::vector<Run> runs;
     std::vector<Open> open;
@@ -274,6 +301,8 @@ class TaskModel final : public Checker {
     if (t.runs.size() <= static_cast<size_t>(run)) t.runs.resize(static_cast<size_t>(run) + 1);
     return &t.runs[static_cast<size_t>(run)];
   }
+  static constexpr uint32_t kNoBound = UINT32_MAX;
+  std::string Bound(const Open& o) const { return o.bound == kNoBound ? "" : bounds_[o.bound]; }
   // The reader interns process names: the index is the caller's, its name kept for messages.
   uint32_t Proc(const EventView& e) {
     if (e.proc_ix == kNoTask)
@@ -359,10 +388,11 @@ class TaskModel final : public Checker {
            e.i,       Digest(e.digest),
            e.retries, PriorityLevel(e.priority),
            0,         0,
-           {}};
+           kNoBound};
     if (!e.probe.empty()) {
       o.probe = e.probe == "accept" ? 1 : e.probe == "refuse" ? -1 : 0;
-      o.bound = std::string(e.bound);
+      o.bound = static_cast<uint32_t>(bounds_.size());
+      bounds_.emplace_back(e.bound);
     }
     if (e.call == Call::kCreate) t.first_create_t = std::min(t.first_create_t, now);
     if (IsReport(e.call, e.f)) {
@@ -424,26 +454,26 @@ class TaskModel final : public Checker {
     if (o.probe != 0) ++probes_;
     if (o.probe < 0 && e.type == EventType::kOk) {
       Flag(&r_, e.task, {o.i, e.i},
-           "a create past a bound was acknowledged (" + o.bound +
+           "a create past a bound was acknowledged (" + Bound(o) +
                "): it must be refused with INVALID_ARGUMENT naming the field");
     }
     if (o.probe > 0 && e.type == EventType::kFail && !clock_jumped_ &&
         EngineDisturbed(o.t, e.t_ns / 1'000'000) == nullptr) {
       Flag(&r_, e.task, {o.i, e.i},
-           "a create at a bound was refused (" + o.bound + "): " + std::string(e.error));
+           "a create at a bound was refused (" + Bound(o) + "): " + std::string(e.error));
     }
     const bool stored_is_this =
-        !t.maybe_absent && t.digests.size() == 1 && t.digests[0] == o.digest;
+        !t.maybe_absent && t.digests.size() == 1 && t.digests.front() == o.digest;
     if (e.type == EventType::kOk) {
       if (!t.maybe_absent &&
-          std::find(t.digests.begin(), t.digests.end(), o.digest) == t.digests.end()) {
+          !t.digests.Contains(o.digest)) {
         Flag(&r_, e.task, {o.i, e.i},
              "a create was answered OK although its definition (digest " + Hex(o.digest) +
                  ") differs from the stored one (" + Hex(t.digests.front()) +
                  "): a changed re-create must be refused with ALREADY_EXISTS");
       }
       t.maybe_absent = false;
-      t.digests = {o.digest};
+      t.digests.Only(o.digest);
       t.retries = o.retries;
       t.priority = o.priority;
       t.acked_t = std::min(t.acked_t, e.t_ns / 1'000'000);
@@ -451,8 +481,8 @@ class TaskModel final : public Checker {
     }
     if (e.type == EventType::kInfo) {
       if (t.maybe_absent &&
-          std::find(t.digests.begin(), t.digests.end(), o.digest) == t.digests.end())
-        t.digests.push_back(o.digest);
+          !t.digests.Contains(o.digest))
+        t.digests.Add(o.digest);
       return;
     }
     const std::string code = Code(e.error);
@@ -916,6 +946,7 @@ class TaskModel final : public Checker {
   };
   std::vector<Task> tasks_;
   std::vector<std::string> proc_names_;
+  std::vector<std::string> bounds_;  // the bounds probes probe (few: kept out of Open)
   std::map<uint32_t, OpenClaim> open_claims_;
   std::vector<Window> windows_;
   std::multimap<std::string, size_t> open_windows_;
