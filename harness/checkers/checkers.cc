@@ -341,7 +341,7 @@ class Attribution final : public Checker {
     if (e.type != EventType::kFinal || !e.error.empty()) return;
     if (e.task_ix >= plan_.size() || !plan_[e.task_ix].planned) return;
     const Plan& plan = plan_[e.task_ix];
-    const P p{texts_.Name(plan.expect), texts_.Name(plan.runs_as),
+    const PlanText p{texts_.Name(plan.expect), texts_.Name(plan.runs_as),
               plan.root == kNoRoot ? std::string_view() : std::string_view(roots_[plan.root]),
               plan.i};
     ++judged_;
@@ -404,7 +404,7 @@ class Attribution final : public Checker {
     int64_t i = 0;
   };
   // The plan of the task being judged, as text.
-  struct P {
+  struct PlanText {
     std::string_view expect, runs_as, root;
     int64_t i;
   };

@@ -122,24 +122,12 @@ enum CallStatus : uint8_t { kOpen, kAcked, kUnknown, kRefused };
 
 // The calls on a task, as small codes (an invoke and its answer have the same).
 uint8_t CallOf(Call c) {
-  switch (c) {
-    case Call::kCreate:
-      return 0;
-    case Call::kReclaim:
-      return 1;
-    case Call::kReportCompleted:
-      return 2;
-    case Call::kReportFailed:
-      return 3;
-    case Call::kReportException:
-      return 4;
-    case Call::kCancel:
-      return 5;
-    case Call::kRerun:
-      return 6;
-    default:
-      return 255;
-  }
+  static constexpr Call kCalls[] = {Call::kCreate,       Call::kReclaim,         Call::kReportCompleted,
+                                    Call::kReportFailed, Call::kReportException, Call::kCancel,
+                                    Call::kRerun};
+  for (uint8_t k = 0; k < 7; ++k)
+    if (kCalls[k] == c) return k;
+  return 255;
 }
 
 // A definition digest (16 hex digits); another text is hashed.

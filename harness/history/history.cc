@@ -55,13 +55,10 @@ bool IsReport(Call c, std::string_view f) {
 }
 
 bool Parse(std::string_view s, EventType* out) {
-  for (size_t k = 0; k < kTypes.size(); ++k) {
-    if (kTypes[k].size() == s.size() && !s.empty() && kTypes[k][0] == s[0] && kTypes[k] == s) {
-      *out = static_cast<EventType>(k);
-      return true;
-    }
-  }
-  return false;
+  const int k = Find(kTypes, s);
+  if (k < 0) return false;
+  *out = static_cast<EventType>(k);
+  return true;
 }
 
 std::string FaultEdgeName(std::string_view kind, bool start) {

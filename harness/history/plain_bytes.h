@@ -20,6 +20,18 @@ inline uint64_t LoadWord(const char* p) {
   return x;
 }
 
+// The first and last sizeof(U) bytes of n at a and b are equal (n at most twice that: the
+// two loads cover all n).
+template <typename U>
+inline bool SameEnds(const char* a, const char* b, size_t n) {
+  U x0, y0, x1, y1;
+  std::memcpy(&x0, a, sizeof(U));
+  std::memcpy(&y0, b, sizeof(U));
+  std::memcpy(&x1, a + n - sizeof(U), sizeof(U));
+  std::memcpy(&y1, b + n - sizeof(U), sizeof(U));
+  return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+}
+
 // The N bytes at a and b are equal (N known at compile time: a few loads and one test,
 // where memcmp with a constant length above a few bytes stays a call).
 template <size_t N>
@@ -30,19 +42,9 @@ inline bool SameBytes(const char* a, const char* b) {
     if constexpr (N % 8 != 0) diff |= LoadWord(a + N - 8) ^ LoadWord(b + N - 8);
     return diff == 0;
   } else if constexpr (N >= 4) {
-    uint32_t x0, y0, x1, y1;
-    std::memcpy(&x0, a, 4);
-    std::memcpy(&y0, b, 4);
-    std::memcpy(&x1, a + N - 4, 4);
-    std::memcpy(&y1, b + N - 4, 4);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    return SameEnds<uint32_t>(a, b, N);
   } else if constexpr (N >= 2) {
-    uint16_t x0, y0, x1, y1;
-    std::memcpy(&x0, a, 2);
-    std::memcpy(&y0, b, 2);
-    std::memcpy(&x1, a + N - 2, 2);
-    std::memcpy(&y1, b + N - 2, 2);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    return SameEnds<uint16_t>(a, b, N);
   } else if constexpr (N == 1) {
     return a[0] == b[0];
   } else {

@@ -123,7 +123,7 @@ class Decoder {
     return true;
   }
   // The first byte at or after q that ends the plain run of a string: '"', '\\', a control
-  // character or a non-ASCII byte (eight bytes at a time).
+  // character or a non-ASCII byte (sixteen bytes at a time, then eight, then one).
   const char* PlainRun(const char* q) const {
 #if defined(__SSE2__)
     // Sixteen at a time: a signed compare below 0x20 catches control and non-ASCII bytes.
@@ -504,9 +504,9 @@ class Decoder {
   Interner ids_;
   // Process names, few and on every line: a direct-mapped cache in front of their interner,
   // keyed by the name's length and the eight bytes at each of its ends. A name of at most
-  // 16 bytes in the line is 8 bytes after `"proc":"` and 8 before `,"type":`, so those
-  // loads stay in the line, and what they read beyond the name is the same on every line:
-  // equal keys, equal names.
+  // 16 bytes read from the line sits between `"proc":"` and `","type":` (the fast path
+  // checked both), so those loads stay in the line, and what they read beyond the name is
+  // that fixed text: equal keys, equal names.
   uint32_t ProcIx(std::string_view proc, std::string_view line) {
     const char* const lo = line.data() + 8;
     const char* const hi = line.data() + line.size() - 8;
