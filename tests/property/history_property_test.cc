@@ -231,6 +231,62 @@ RC_GTEST_PROP(HistoryReader, ACorruptedLineIsReadOnlyIfItIsStillValidJson, ()) {
   }
 }
 
+// The reader's process index (a cache keyed by a name's length and end words, in front of
+// an interner) is equal exactly when the names are, over names that differ in one byte at
+// either end or in the middle, short and long ones, escaped ones (read from the pool, not
+// the line) and lines in another key order (the fallback); and `call` is f's code.
+RC_GTEST_PROP(HistoryReader, ProcessIndicesAreEqualExactlyForEqualNames, ()) {
+  // JSON string text (escapes are decoded: those names come from the reader's pool).
+  const std::vector<std::string> pool = {"worker-1",  "worker-10", "worker-11", "client-1",
+                                         "xorker-10", "w",         "",          "plan",
+                                         "worker-10-and-then-some", "worker-10-and-then-somf",
+                                         R"(a\"b)",  R"(tab\there)", R"(caf\u00e9-worker-1)",
+                                         "0123456789abcdef", "0123456789abcdeF", "1123456789abcdef"};
+  const auto events = *rc::gen::container<std::vector<Event>>(
+      *rc::gen::inRange<size_t>(1, 200), rc::gen::exec([&] {
+        Event e = *Events();
+        // Or one of 300 workers: many share a length and their first eight bytes, so some
+        // meet in the cache's 64 entries.
+        const std::string name = *rc::gen::inRange(0, 2)
+                                     ? *rc::gen::elementOf(pool)
+                                     : "worker-" + std::to_string(*rc::gen::inRange(0, 300));
+        e.proc = json::parse("\"" + name + "\"").get<std::string>();
+        if (*rc::gen::inRange(0, 2)) e.f = std::string(ToString(static_cast<Call>(*rc::gen::inRange(0, 17))));
+        return e;
+      }));
+  std::vector<std::string> lines;
+  for (const Event& e : events) {
+    if (*rc::gen::inRange(0, 4)) {
+      lines.push_back(EventToJson(e));
+    } else {  // another key order: the fallback normalises it
+      json j = {{"f", e.f}, {"i", e.i}, {"proc", e.proc}, {"t_ns", e.t_ns}, {"type", ToString(e.type)}};
+      if (!e.task.empty()) j["task"] = e.task;
+      lines.push_back(j.dump());
+    }
+  }
+  testing::TempDir dir;
+  const auto path = dir.path() / "h.jsonl";
+  {
+    std::ofstream out(path, std::ios::binary);
+    for (const auto& l : lines) out << l << "\n";
+  }
+  std::vector<std::pair<std::string, uint32_t>> got;
+  std::string error;
+  RC_ASSERT(ReadEvents(
+      path.string(),
+      [&](const EventView& e) {
+        RC_ASSERT(e.call == ParseCall(e.f));
+        got.emplace_back(std::string(e.proc), e.proc_ix);
+      },
+      &error));
+  RC_ASSERT(got.size() == events.size());
+  for (size_t a = 0; a < got.size(); ++a) {
+    RC_ASSERT(got[a].first == events[a].proc);
+    for (size_t b = 0; b < a; ++b)
+      RC_ASSERT((got[a].second == got[b].second) == (got[a].first == got[b].first));
+  }
+}
+
 // The interner against a map: equal names get one index, distinct names distinct ones,
 // dense in order of first appearance. Names of every length around the word size and the
 // inline limit (23), over a two-letter alphabet so that many differ in one byte only,
