@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,21 +36,33 @@ T& Slot(std::vector<T>& v, uint32_t ix, const T& fill = T()) {
 }
 
 // A few event indices of one task, for a counterexample: the first two inline (most
-// tasks never have more), the rest up to kMax on the heap.
+// tasks never have more), the rest up to kMax on the heap (32 bytes in all per task).
 class Evidence {
  public:
   static constexpr size_t kMax = 10;
+  Evidence() = default;
+  Evidence(const Evidence& o) : inline_(o.inline_), n_(o.n_) {
+    if (o.more_) more_ = std::make_unique<std::vector<int64_t>>(*o.more_);
+  }
+  Evidence& operator=(const Evidence& o) {
+    if (this != &o) *this = Evidence(o);
+    return *this;
+  }
+  Evidence(Evidence&&) noexcept = default;
+  Evidence& operator=(Evidence&&) noexcept = default;
+
   void Add(int64_t i) {
     if (n_ < kInline) {
       inline_[n_++] = i;
     } else if (n_ < kMax) {
-      more_.push_back(i);
+      if (!more_) more_ = std::make_unique<std::vector<int64_t>>();
+      more_->push_back(i);
       ++n_;
     }
   }
   std::vector<int64_t> Events() const {
     std::vector<int64_t> out(inline_.begin(), inline_.begin() + std::min<size_t>(n_, kInline));
-    out.insert(out.end(), more_.begin(), more_.end());
+    if (more_) out.insert(out.end(), more_->begin(), more_->end());
     return out;
   }
 
@@ -57,7 +70,7 @@ class Evidence {
   static constexpr size_t kInline = 2;
   std::array<int64_t, kInline> inline_{};
   uint8_t n_ = 0;
-  std::vector<int64_t> more_;
+  std::unique_ptr<std::vector<int64_t>> more_;
 };
 
 // A few distinct texts (states, outcomes) as small codes, numbered as they come; the last

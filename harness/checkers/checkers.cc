@@ -89,7 +89,7 @@ class NoDuplicateTasks final : public Checker {
     if (!s.any) {
       s.any = true;
       s.first_is_own = got == e.task;  // the usual case: no copy of the id kept
-      if (!s.first_is_own) s.first = got;
+      if (!s.first_is_own) foreign_first_[e.task_ix] = got;
       ++tasks_;
     }
     if (got != e.task && !s.foreign) {
@@ -101,7 +101,8 @@ class NoDuplicateTasks final : public Checker {
            "the platform ignored the client's task id (answered " + std::string(got) +
                "): creates are not idempotent");
     }
-    if (got != (s.first_is_own ? e.task : std::string_view(s.first)) && !s.duplicated) {
+    if (got != (s.first_is_own ? e.task : std::string_view(foreign_first_[e.task_ix])) &&
+        !s.duplicated) {
       s.duplicated = true;
       ++dups_;
       Flag(&r_, e.task, s.evidence.Events(),
@@ -118,10 +119,10 @@ class NoDuplicateTasks final : public Checker {
   struct Seen {
     bool any = false, foreign = false, duplicated = false;
     bool first_is_own = false;  // the first id the platform answered was the task's own
-    std::string first;          // else that id
     Evidence evidence;
   };
   std::vector<Seen> seen_;
+  std::unordered_map<uint32_t, std::string> foreign_first_;  // else that id, by task (rare)
   int64_t tasks_ = 0, dups_ = 0, foreign_ = 0;
   CheckResult r_;
 };

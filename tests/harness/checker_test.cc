@@ -496,6 +496,17 @@ TEST(CheckerUtil, EvidenceKeepsTheFirstTenEventsInOrder) {
   }
 }
 
+TEST(CheckerUtil, EvidenceCopiesAreWholeAndIndependent) {
+  checkers::Evidence a;
+  for (int64_t i = 0; i < 5; ++i) a.Add(i);
+  checkers::Evidence b = a;
+  b.Add(99);
+  EXPECT_EQ(a.Events(), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(b.Events(), (std::vector<int64_t>{0, 1, 2, 3, 4, 99}));
+  std::vector<checkers::Evidence> slots(3, a);  // as a per-task slot vector fills
+  EXPECT_EQ(slots[2].Events(), a.Events());
+}
+
 TEST(CheckerUtil, NameTableGivesEachIndexItsFirstName) {
   checkers::NameTable names;
   names.Set(3, "three");
