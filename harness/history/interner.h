@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "harness/history/plain_bytes.h"
+
 namespace ithappens::harness {
 
 class Interner {
@@ -25,11 +27,11 @@ class Interner {
       h = (h ^ w) * kMul;
       h ^= h >> 31;
     };
-    for (; n >= 8; p += 8, n -= 8) mix(Word(p));
+    for (; n >= 8; p += 8, n -= 8) mix(LoadWord(p));
     if (n > 0) {
       uint64_t w = 0;
       if (s.size() >= 8) {
-        w = Word(s.data() + s.size() - 8) >> (8 * (8 - n));  // the tail's n bytes
+        w = LoadWord(s.data() + s.size() - 8) >> (8 * (8 - n));  // the tail's n bytes
       } else {
         std::memcpy(&w, p, n);
       }
@@ -72,16 +74,11 @@ class Interner {
     if (n != b.size()) return false;
     if (n < 8) return n == 0 || std::memcmp(a.data(), b.data(), n) == 0;
     uint64_t diff = 0;
-    for (size_t k = 0; k + 8 <= n; k += 8) diff |= Word(a.data() + k) ^ Word(b.data() + k);
-    return (diff | (Word(a.data() + n - 8) ^ Word(b.data() + n - 8))) == 0;
+    for (size_t k = 0; k + 8 <= n; k += 8) diff |= LoadWord(a.data() + k) ^ LoadWord(b.data() + k);
+    return (diff | (LoadWord(a.data() + n - 8) ^ LoadWord(b.data() + n - 8))) == 0;
   }
 
  private:
-  static uint64_t Word(const char* p) {
-    uint64_t w;
-    std::memcpy(&w, p, sizeof w);
-    return w;
-  }
   static constexpr uint32_t kEmpty = UINT32_MAX;
   static constexpr uint8_t kInArena = 0xFF;
   static constexpr size_t kInline = 23;
