@@ -10,8 +10,17 @@
 
 namespace ithappens::harness {
 std::string ExpandOrdinal(const std::string& text, int64_t i) {
-  std::string out = text;
-  for (size_t p; (p = out.find("{i}")) != std::string::npos;) out.replace(p, 3, std::to_string(i));
+  // Built at its exact size: the text is a task's payload, kept by the engine for every
+  // task (replacing in place doubles the capacity once the digits outgrow "{i}").
+  const std::string digits = std::to_string(i);
+  size_t n = 0;
+  for (size_t p = text.find("{i}"); p != std::string::npos; p = text.find("{i}", p + 3)) ++n;
+  std::string out;
+  out.reserve(text.size() + n * digits.size() - n * 3);
+  size_t from = 0;
+  for (size_t p; (p = text.find("{i}", from)) != std::string::npos; from = p + 3)
+    out.append(text, from, p - from).append(digits);
+  out.append(text, from);
   return out;
 }
 
@@ -456,6 +465,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
     // chain: a line of `length`; fanout: a root, `width` children, then a join of all.
     const int length = spec.kind == "chain" ? spec.length : spec.kind == "fanout" ? width + 2 : 1;
     const std::string group = engine::DeterministicTaskId(s.name, static_cast<int64_t>(w), "group");
+    const std::string id_base = s.name + "/workload-" + std::to_string(w);
     const ProgramCache programs(spec.program);
     const ProgramCache failing_root(R"([{"exit":1}])");
     std::vector<size_t> chain;
@@ -465,13 +475,15 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         PlannedTask t;
         const int64_t ordinal = i * length + k;
         t.def = std::make_shared<engine::TaskDefinition>();
-        t.def->task_id =
-            engine::DeterministicTaskId(s.name + "/workload-" + std::to_string(w), ordinal, "task");
+        t.def->task_id = engine::DeterministicTaskId(id_base, ordinal, "task");
         t.def->task_group_id = group;
         t.def->retries = spec.retries;
         t.def->payload =
             (k == 0 && spec.fail_root) ? R"([{"exit":1}])" : ExpandOrdinal(spec.program, ordinal);
-        t.def->metadata.name = s.name + "/" + std::to_string(w) + "/" + std::to_string(ordinal);
+        std::string& name = t.def->metadata.name;  // at its exact size, as the payload
+        const std::string w_text = std::to_string(w), ordinal_text = std::to_string(ordinal);
+        name.reserve(s.name.size() + w_text.size() + ordinal_text.size() + 2);
+        name.append(s.name).append("/").append(w_text).append("/").append(ordinal_text);
         t.client = static_cast<int>(ordinal % s.clients);
         t.deadline_after_ms = spec.deadline_ms;
         if (spec.kind == "cron") t.created_at_ms = spec.at_ms;

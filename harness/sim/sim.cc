@@ -198,7 +198,7 @@ class Simulation final : public Driver {
       if (program_index_.Find(t.def->task_id, PlannedId()) == engine::TaskIdIndex::kNone)
         program_index_.Insert(t.def->task_id, k);
     }
-    cron_digests_.assign(plan_.size(), DigestText{});
+    digests_.assign(plan_.size(), DigestText{});
     hook_creating_.assign(workload_.hooks.size(), false);
     hook_remove_waiting_.assign(workload_.hooks.size(), false);
     for (size_t h = 0; h < workload_.hooks.size(); ++h) {
@@ -258,38 +258,54 @@ class Simulation final : public Driver {
     // fill in (so the engine keeps it rather than a copy; the digest is of that form
     // anyway). An object someone still holds (the engine, a call in flight) is never
     // changed: it is copied first. A cron filler sends the same definition (its created
-    // time is fixed) again and again: stamped, and its digest computed, once.
-    DigestText& kept = cron_digests_[chain[k]];
-    DigestText digest;
-    if (kept[0] == '\0' || t.def->created_ms != created || t.def->deadline_ms != deadline) {
+    // time is fixed) again and again: stamped, and its digest computed, once. Any other
+    // task is submitted once, so its definition is never stamped again while its create
+    // is in flight: its retries and its continuation find it in the plan.
+    DigestText& digest = digests_[chain[k]];
+    if (digest[0] == '\0' || t.def->created_ms != created || t.def->deadline_ms != deadline) {
       if (t.def.use_count() > 1) t.def = std::make_shared<TaskDefinition>(*t.def);
       t.def->created_ms = created;
       t.def->deadline_ms = deadline;
       t.def->expires_ms = 0;
       engine::FillDefaults(t.def.get());
       digest = DefinitionDigestText(*t.def);
-      if (t.created_at_ms >= 0) kept = digest;
-    } else {
-      digest = kept;
     }
-    std::shared_ptr<const TaskDefinition> def = t.def;
-    SubmitCreate(
-        def, t.client,
-        [this, sub, k, def](bool acknowledged) {
-          creates_in_flight_--;
-          if (acknowledged) LaterCalls(plan_[workload_.submissions[sub].tasks[k]], def);
-          SubmitChain(sub, k + 1);
-        },
-        nullptr, digest);
+    SendChainCreate(sub, static_cast<uint32_t>(k), 0);
+  }
+  // A create of the plan and its retries: the submission, the place in its chain and the
+  // attempt are all it keeps (its continuation holds them inline), as a batch has every
+  // create in flight at once; the definition and its digest are the plan's.
+  void SendChainCreate(uint32_t sub, uint32_t k, int attempt) {
+    const size_t task = workload_.submissions[sub].tasks[k];
+    const PlannedTask& t = plan_[task];
+    Operation op;
+    op.proc = ClientName(t.client);
+    op.f = "create";
+    op.def = t.def;  // op.task stays empty: TaskId() is the definition's
+    op.digest = std::string_view(digests_[task].data(), digests_[task].size());
+    Call(std::move(op), [this, sub, k, attempt](const Completion& c) {
+      if (Retried(c, attempt, [this, sub, k, attempt] { SendChainCreate(sub, k, attempt + 1); }))
+        return;
+      creates_in_flight_--;
+      const PlannedTask& t = plan_[workload_.submissions[sub].tasks[k]];
+      if (c.type == EventType::kOk) LaterCalls(t, t.def);
+      SubmitChain(sub, k + 1);
+    });
+  }
+  // A call whose outcome is unknown is sent again after the caller's backoff, up to
+  // kMaxAttempts in all: true when it will be.
+  bool Retried(const Completion& c, int attempt, Callback again) {
+    if (!Transient(c.status) || attempt + 1 >= kMaxAttempts) return false;
+    After(Backoff(attempt), std::move(again));
+    return true;
   }
 
   // Sends a create, retrying it while the outcome is unknown; then(acknowledged). A probe
   // (BoundProbes) names what it probes in the history.
   using CreateThen = InlineFunction<void(bool), 48>;
   void SubmitCreate(std::shared_ptr<const TaskDefinition> def, int client, CreateThen then,
-                    const BoundProbe* probe = nullptr, DigestText digest = {}) {
-    SendCreate(std::make_shared<CreateJob>(
-        CreateJob{std::move(def), client, 0, std::move(then), probe, digest}));
+                    const BoundProbe* probe = nullptr) {
+    SendCreate(std::make_shared<CreateJob>(CreateJob{std::move(def), client, 0, std::move(then), probe}));
   }
   // One create and its retries: made once, whatever the number of attempts.
   struct CreateJob {
@@ -297,27 +313,22 @@ class Simulation final : public Driver {
     int client = 0, attempt = 0;
     CreateThen then;
     const BoundProbe* probe = nullptr;
-    DigestText digest{};  // all '\0': not known, computed at the invoke
   };
   void SendCreate(std::shared_ptr<CreateJob> job) {
     Operation op;
     op.proc = ClientName(job->client);
     op.f = "create";
     op.def = job->def;  // op.task stays empty: TaskId() is the definition's
-    // A view: the job lives until the call is done.
-    if (job->digest[0] != '\0')
-      op.digest = std::string_view(job->digest.data(), job->digest.size());
     if (job->probe != nullptr) {
       op.probe = job->probe->accept ? "accept" : "refuse";
       op.bound = job->probe->bound;
     }
     Call(std::move(op), [this, job = std::move(job)](const Completion& c) {
-      if (Transient(c.status) && job->attempt + 1 < kMaxAttempts) {
-        const int64_t wait = Backoff(job->attempt);
-        ++job->attempt;
-        After(wait, [this, job] { SendCreate(job); });
+      if (Retried(c, job->attempt, [this, job] {
+            ++job->attempt;
+            SendCreate(job);
+          }))
         return;
-      }
       job->then(c.type == EventType::kOk);
     });
   }
@@ -375,11 +386,9 @@ class Simulation final : public Driver {
     op.f = f;
     op.task = task;
     Call(std::move(op), [this, f, task, client, attempt](const Completion& c) {
-      if (Transient(c.status) && attempt + 1 < kMaxAttempts) {
-        After(Backoff(attempt),
-              [this, f, task, client, attempt] { SubmitTaskCall(f, task, client, attempt + 1); });
+      if (Retried(c, attempt,
+                  [this, f, task, client, attempt] { SubmitTaskCall(f, task, client, attempt + 1); }))
         return;
-      }
       later_calls_--;
     });
   }
@@ -396,10 +405,9 @@ class Simulation final : public Driver {
       const bool creating = std::string_view(f) == "create-hook";
       // The creation gives up at the hook's removal time: no hook is made after it.
       const bool late = creating && Now() >= kEpochMs + workload_.hooks[h].until_ms;
-      if (Transient(c.status) && attempt + 1 < kMaxAttempts && !late) {
-        After(Backoff(attempt), [this, h, def, f, attempt] { SubmitHook(h, def, f, attempt + 1); });
+      if (!late &&
+          Retried(c, attempt, [this, h, def, f, attempt] { SubmitHook(h, def, f, attempt + 1); }))
         return;
-      }
       if (!creating) return;
       hook_creating_[h] = false;
       if (hook_remove_waiting_[h]) SubmitHook(h, def, "remove-hook", 0);
@@ -537,9 +545,9 @@ class Simulation final : public Driver {
   static constexpr int64_t kProbeAtMs = 1'000;
   std::vector<BoundProbe> probes_;  // the bound probes (bound_probes), made at kProbeAtMs
   std::vector<bool> hook_creating_, hook_remove_waiting_;  // per planned hook
-  // Per planned task: the digest of the definition a cron filler sends again and again
-  // (its created time is fixed); all '\0' for any other task.
-  std::vector<DigestText> cron_digests_;
+  // Per planned task: the digest of the definition its client sends (stamped, as sent);
+  // all '\0' until its first create.
+  std::vector<DigestText> digests_;
   // The run ends no earlier than the latest deadline that falls before its hard end, so a
   // task blocked until its deadline is judged after it.
   int64_t hard_end_ms_ = INT64_MAX, latest_deadline_ms_ = 0;

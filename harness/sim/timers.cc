@@ -8,13 +8,13 @@ namespace ithappens::harness {
 uint32_t TimerLoop::Store(Callback fn) {
   uint32_t slot;
   if (free_slots_.empty()) {
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.emplace_back();
+    slot = slot_count_++;
+    if ((slot & kSlotMask) == 0) slot_blocks_.push_back(std::make_unique<Callback[]>(kSlotMask + 1));
   } else {
     slot = free_slots_.back();
     free_slots_.pop_back();
   }
-  slots_[slot] = std::move(fn);
+  SlotAt(slot) = std::move(fn);
   return slot;
 }
 
@@ -113,6 +113,12 @@ void TimerLoop::Run(int64_t end_ms, int64_t progress_every,
       if (c.rep + 1 < item.repeats)
         stream_.push(Cursor{std::max(item.at + (c.rep + 1) * item.every, c.at), c.seq + 1, c.k,
                             c.rep + 1});
+      if (stream_.empty()) {
+        // Done: its heap and items (a batch's: one each per task) are not held for the rest
+        // of the run.
+        stream_ = {};
+        std::vector<Repeating>().swap(stream_items_);
+      }
       stream_run_(c.k, c.rep);
       continue;
     }
@@ -136,12 +142,12 @@ void TimerLoop::Run(int64_t end_ms, int64_t progress_every,
     } else {
       // The next timer's callback, into the cache while this one runs.
       const unsigned char* next =
-          reinterpret_cast<const unsigned char*>(&slots_[b.items[b.head].slot]);
+          reinterpret_cast<const unsigned char*>(&SlotAt(b.items[b.head].slot));
       __builtin_prefetch(next);
       __builtin_prefetch(next + sizeof(Callback) - 1);
     }
     --in_ring_;
-    Callback fn = std::move(slots_[slot]);  // out first: fn may set timers
+    Callback fn = std::move(SlotAt(slot));  // out first: fn may set timers
     free_slots_.push_back(slot);
     fn();
   }

@@ -144,13 +144,35 @@ TEST(Workload, PlanJsonIsThePlanValueAsNlohmannWritesIt) {
   EXPECT_EQ(fx.PlanJson(), PlanOracle(fx).dump());
 }
 
+// "{i}" replaced by the ordinal until none is left: what ExpandOrdinal must give.
+std::string ExpandByReplacing(std::string t, int64_t i) {
+  for (size_t p; (p = t.find("{i}")) != std::string::npos;) t.replace(p, 3, std::to_string(i));
+  return t;
+}
+
+// A task's payload and an effect's `to` are their workload's text with the ordinal for
+// every "{i}", and the payload (the engine keeps one per task) is held at its size, not at
+// the doubled capacity of a string grown in place.
+TEST(Workload, ExpandOrdinalPutsTheOrdinalForEveryPlaceholderAtItsSize) {
+  const std::string long_text(100, 'x');
+  for (const std::string& t :
+       {std::string(""), std::string("{i}"), std::string("{i}{i}"), std::string("{{i}}"),
+        std::string("{i}i}"), std::string("{i"), std::string("i}"), std::string("a{i}b{i}c"),
+        std::string(R"([{"sleep_ms":10},{"effect":{"channel":"sms","to":"p-{i}"}}])"),
+        long_text + "{i}" + long_text + "{i}", std::string("no placeholder at all, long enough")}) {
+    for (int64_t i : {int64_t{0}, int64_t{7}, int64_t{-3}, int64_t{123456789012}}) {
+      const std::string got = ExpandOrdinal(t, i);
+      EXPECT_EQ(got, ExpandByReplacing(t, i)) << t << " i=" << i;
+      // (libstdc++ grows a string out of its 15-byte buffer to at least 30.)
+      EXPECT_LE(got.capacity(), std::max<size_t>(got.size(), 30)) << t << " i=" << i;
+    }
+  }
+}
+
 // ProgramCache parses a workload's template once where that is exactly what parsing each
 // task's expanded text gives, and parses per task where it is not.
 TEST(Workload, ProgramCacheEqualsParsingEachExpandedPayload) {
-  auto expand = [](std::string t, int64_t i) {
-    for (size_t p; (p = t.find("{i}")) != std::string::npos;) t.replace(p, 3, std::to_string(i));
-    return t;
-  };
+  const auto expand = ExpandByReplacing;
   auto same = [](const engine::Result<worker::Program>& a,
                  const engine::Result<worker::Program>& b) {
     if (a.ok() != b.ok()) return false;
