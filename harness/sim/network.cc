@@ -53,38 +53,68 @@ void SimNetwork::Flaky(const std::string& target, bool start, double probability
 }
 
 void SimClient::Invoke(std::shared_ptr<const Operation> op, Done done) {
-  auto call = std::make_shared<Call>();
+  auto call = std::make_unique<Call>();
   call->op = *op;
   call->then = [done = std::move(done)](const Completion& c) mutable { done(c); };
   Send(std::move(call));
 }
 
-void SimClient::Send(std::shared_ptr<Call> call) {
-  // The timers capture only this client and the call (24 bytes: stored inside the
-  // callback, no allocation of their own).
+SimClient::Answer SimClient::Answer::Of(Completion c) {
+  Answer a;
+  a.type = c.type;
+  a.code = c.status.code();
+  a.text = c.status.ok() ? std::move(c.value_json) : c.status.message();
+  a.claimed = std::move(c.claimed);
+  return a;
+}
+
+Completion SimClient::Answer::Take() && {
+  Completion c;
+  c.type = type;
+  if (code == StatusCode::kOk) {
+    c.value_json = std::move(text);
+  } else {
+    c.status = Status(code, std::move(text));
+  }
+  c.claimed = std::move(claimed);
+  return c;
+}
+
+// The response's timer holds the client, the call and the answer inline.
+static_assert(sizeof(SimClient::Answer) + sizeof(void*) + sizeof(SimClient::CallPtr) <=
+              Callback::kInlineBytes);
+
+void SimClient::Send(CallPtr call) {
+  // The timers capture only this client, the call and (the response's) its answer: stored
+  // inside the callback, no allocation of their own.
   call->timeout_at = loop_.Now() + request_timeout_ms_;
   const Operation& op = call->op;
   if (!net_.Reachable(op.proc))
     return Lost(std::move(call), "request lost: partitioned from the engine");
   if (net_.Dropped(op.proc)) return Lost(std::move(call), "request dropped by a flaky network");
-  loop_.After(net_.HopMs(op.proc), [this, call = std::move(call)] {
+  const int64_t hop = net_.HopMs(op.proc);
+  loop_.After(hop, [this, call = std::move(call)]() mutable {
     const Operation& op = call->op;
-    if (!engine_.Up()) return Lost(call, "request lost: the engine is down");
-    if (!net_.Reachable(op.proc)) return Lost(call, "request lost: partitioned from the engine");
-    call->answer = Apply(engine_.queue(), op);
+    if (!engine_.Up()) return Lost(std::move(call), "request lost: the engine is down");
+    if (!net_.Reachable(op.proc))
+      return Lost(std::move(call), "request lost: partitioned from the engine");
+    Answer answer = Answer::Of(Apply(engine_.queue(), op));
     after_engine_call_();
     call->dropped = net_.Dropped(op.proc);
-    loop_.After(net_.HopMs(op.proc), [this, call] {
+    const int64_t back = net_.HopMs(op.proc);
+    loop_.After(back, [this, call = std::move(call), answer = std::move(answer)]() mutable {
       const std::string_view proc = call->op.proc;
-      if (call->dropped) return Lost(call, "response dropped by a flaky network");
-      if (!net_.Reachable(proc)) return Lost(call, "response lost: partitioned from the engine");
-      if (net_.ResponseLost(proc)) return Lost(call, "response lost (the request was applied)");
-      End(*call, call->answer);
+      if (call->dropped) return Lost(std::move(call), "response dropped by a flaky network");
+      if (!net_.Reachable(proc))
+        return Lost(std::move(call), "response lost: partitioned from the engine");
+      if (net_.ResponseLost(proc))
+        return Lost(std::move(call), "response lost (the request was applied)");
+      End(*call, std::move(answer).Take());
     });
   });
 }
 
-void SimClient::Lost(std::shared_ptr<Call> call, const char* why) {
+void SimClient::Lost(CallPtr call, const char* why) {
   const int64_t at = call->timeout_at;
   loop_.At(at, [this, call = std::move(call), why] {
     Completion c;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -56,14 +57,26 @@ class SimClient final : public Client {
  public:
   using Then = Driver::Done;
   // One call on its way: the caller's operation and continuation, and what the network
-  // keeps while it travels. One allocation per call: a batch's creates are all in flight
-  // at once, so this is what a batch holds per task until its answers arrive.
+  // keeps while it travels. One allocation per call, owned by the timer it waits in: a
+  // batch's creates are all in flight at once, so this is what a batch holds per task
+  // until its answers arrive (its answer travels in the response's timer, not here).
   struct Call {
     Operation op;
     Then then;  // the caller's continuation
     int64_t timeout_at = 0;
-    Completion answer;
-    bool dropped = false;
+    bool dropped = false;  // the response will be lost on a flaky link
+  };
+  using CallPtr = std::unique_ptr<Call>;
+  // The engine's answer on its way back, inside the response's timer (80 bytes with the
+  // client and the call): a Completion in 64 bytes, whose one text is an ok answer's value
+  // or an error's message.
+  struct Answer {
+    EventType type = EventType::kInfo;
+    engine::StatusCode code = engine::StatusCode::kOk;
+    std::string text;
+    std::vector<std::pair<std::string, uint32_t>> claimed;
+    static Answer Of(Completion c);
+    Completion Take() &&;
   };
   // How an answered (or given-up) call ends: by default then(answer); the simulator
   // records the completion first.
@@ -77,13 +90,13 @@ class SimClient final : public Client {
         request_timeout_ms_(request_timeout_ms),
         after_engine_call_(std::move(after_engine_call)),
         finish_(std::move(finish)) {}
-  void Send(std::shared_ptr<Call> call);
+  void Send(CallPtr call);
   // The generic entry (tests): the operation is copied into a Call.
   void Invoke(std::shared_ptr<const Operation> op, Done done) override;
 
  private:
   // The caller hears nothing and gives up when its request times out: info.
-  void Lost(std::shared_ptr<Call> call, const char* why);
+  void Lost(CallPtr call, const char* why);
   void End(Call& call, const Completion& c) {
     if (finish_) {
       finish_(call, c);

@@ -126,7 +126,7 @@ class Simulation final : public Driver {
     Emit(op.proc, EventType::kInvoke, op.f, op.TaskId(), InvokeValue(op));
     // One allocation: the operation, its continuation and the network's state of the call
     // together; Finished records the completion when it comes back.
-    auto call = std::make_shared<SimClient::Call>();
+    auto call = std::make_unique<SimClient::Call>();
     call->op = std::move(op);
     call->then = std::move(done);
     client_.Send(std::move(call));

@@ -83,6 +83,39 @@ TEST(SimParts, ClientOverTheNetworkAnswersOkAndLostAnswersAreInfoAfterTheTimeout
   EXPECT_EQ(r.engine_calls, 2);
 }
 
+// What the engine answered reaches the caller whole over the network: an ok answer's
+// value and the runs a claim handed out, a refusal's code and message.
+TEST(SimParts, AnAnswerReachesItsCallerWhole) {
+  Rig r;
+  Completion ok = r.Call(r.Create(1));
+  ASSERT_EQ(ok.type, EventType::kOk) << ok.status.ToString();
+  EXPECT_TRUE(ok.status.ok());
+  EXPECT_EQ(ok.value_json, "{\"task_id\":\"" + testing::TaskId(1) + "\"}");
+  // The same id with another definition: refused, as the engine itself refuses it.
+  Operation conflict = r.Create(1);
+  auto changed = std::make_shared<engine::TaskDefinition>(*conflict.def);
+  changed->retries = conflict.def->retries + 1;
+  conflict.def = changed;
+  Completion refused = r.Call(conflict);
+  engine::TaskStatus ignored;
+  const engine::Status direct = r.engine.queue().CreateTask(changed, &ignored);
+  ASSERT_FALSE(direct.ok());
+  EXPECT_EQ(refused.type, EventType::kFail);
+  EXPECT_EQ(refused.status.code(), direct.code());
+  EXPECT_EQ(refused.status.message(), direct.message());
+  EXPECT_FALSE(refused.status.message().empty());
+  Operation claim;
+  claim.proc = "worker-0";
+  claim.f = "claim";
+  claim.n = 10;
+  Completion claimed = r.Call(claim);
+  ASSERT_EQ(claimed.type, EventType::kOk);
+  ASSERT_EQ(claimed.claimed.size(), 1u);
+  EXPECT_EQ(claimed.claimed[0].first, testing::TaskId(1));
+  EXPECT_EQ(claimed.claimed[0].second, 0u);
+  EXPECT_NE(claimed.value_json.find(testing::TaskId(1)), std::string::npos) << claimed.value_json;
+}
+
 TEST(SimParts, APartitionedWorkersRequestNeverReachesTheEngine) {
   Rig r;
   ASSERT_EQ(r.Call(r.Create(1)).type, EventType::kOk);
