@@ -92,11 +92,11 @@ namespace {
 // and in *effect_steps how many of its steps a run may get through: the effects among them
 // are every notification a run of it may deliver (a later run gets past an intermittent
 // step: a rerun, for one).
-std::string Expect(const engine::Result<worker::Program>& p, int retries, int64_t worker_mb,
-                   int32_t* effect_steps) {
+std::string_view Expect(const engine::Result<worker::Program>& p, int retries, int64_t worker_mb,
+                        int32_t* effect_steps) {
   *effect_steps = 0;
   if (!p.ok()) return "exception";
-  std::string outcome;
+  std::string_view outcome;
   int64_t allocated_mb = 0;
   for (size_t k = 0; k < p->steps.size(); ++k) {
     const auto& st = p->steps[k];
@@ -218,7 +218,8 @@ void PlanHooks(const Scenario& s, size_t w, int64_t n, int64_t epoch_ms, Workloa
     // Every fire runs the same program: parsed once.
     auto program =
         std::make_shared<const engine::Result<worker::Program>>(worker::ParsePayload(t.payload));
-    const std::string expect = Expect(*program, spec.retries, s.worker_memory_mb, &effect_steps);
+    const std::string_view expect =
+        Expect(*program, spec.retries, s.worker_memory_mb, &effect_steps);
     const int64_t candidates_until_ms = HookCandidatesUntilMs(s, spec);
     for (int64_t abs = cron->NextAfter(epoch_ms + spec.at_ms); abs >= 0;
          abs = cron->NextAfter(abs)) {

@@ -32,8 +32,9 @@ struct PlannedTask {
   // planner always sets it.
   std::shared_ptr<engine::TaskDefinition> def;
   int client = 0;                      // which client submits it
-  std::string expect;                  // completed | failed | exception | blocked
-  std::string runs_as;                 // what the program itself ends as when it runs
+  // Literals (a view each, not a string per task):
+  std::string_view expect;             // completed | failed | exception | blocked
+  std::string_view runs_as;            // what the program itself ends as when it runs
   std::string root;                    // blocked: the root cause
   // What it may deliver: the effect steps of its program before this step (Effects()).
   int32_t effect_steps = 0;
