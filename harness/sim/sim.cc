@@ -305,7 +305,8 @@ class Simulation final : public Driver {
   using CreateThen = InlineFunction<void(bool), 48>;
   void SubmitCreate(std::shared_ptr<const TaskDefinition> def, int client, CreateThen then,
                     const BoundProbe* probe = nullptr) {
-    SendCreate(std::make_shared<CreateJob>(CreateJob{std::move(def), client, 0, std::move(then), probe}));
+    SendCreate(
+        std::make_shared<CreateJob>(CreateJob{std::move(def), client, 0, std::move(then), probe}));
   }
   // One create and its retries: made once, whatever the number of attempts.
   struct CreateJob {
@@ -386,8 +387,9 @@ class Simulation final : public Driver {
     op.f = f;
     op.task = task;
     Call(std::move(op), [this, f, task, client, attempt](const Completion& c) {
-      if (Retried(c, attempt,
-                  [this, f, task, client, attempt] { SubmitTaskCall(f, task, client, attempt + 1); }))
+      if (Retried(c, attempt, [this, f, task, client, attempt] {
+            SubmitTaskCall(f, task, client, attempt + 1);
+          }))
         return;
       later_calls_--;
     });

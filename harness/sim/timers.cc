@@ -9,7 +9,8 @@ uint32_t TimerLoop::Store(Callback fn) {
   uint32_t slot;
   if (free_slots_.empty()) {
     slot = slot_count_++;
-    if ((slot & kSlotMask) == 0) slot_blocks_.push_back(std::make_unique<Callback[]>(kSlotMask + 1));
+    if ((slot & kSlotMask) == 0)
+      slot_blocks_.push_back(std::make_unique<Callback[]>(kSlotMask + 1));
   } else {
     slot = free_slots_.back();
     free_slots_.pop_back();
