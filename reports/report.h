@@ -133,6 +133,12 @@ struct ScheduleSide {
 };
 
 struct ExploreProperty {
+  // One not yet violated (every other member at its default).
+  static ExploreProperty Named(std::string name) {
+    ExploreProperty p;
+    p.name = std::move(name);
+    return p;
+  }
   std::string name;
   int64_t seeds_violated = 0;
   int64_t first_index = -1;  // the first seed index that violated it; -1: none

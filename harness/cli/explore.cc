@@ -452,7 +452,7 @@ void Tally(reports::ExploreReport* r) {
       auto it = std::find_if(r->properties.begin(), r->properties.end(),
                              [&](const reports::ExploreProperty& p) { return p.name == name; });
       if (it == r->properties.end()) {  // a property this build does not know
-        r->properties.push_back(reports::ExploreProperty{name});
+        r->properties.push_back(reports::ExploreProperty::Named(name));
         it = r->properties.end() - 1;
       }
       if (it->first_index < 0) {
@@ -550,7 +550,7 @@ engine::Result<reports::ExploreReport> MergeExplore(std::vector<reports::Explore
     const int64_t violated = p.seeds_violated, first = p.first_index;
     const uint64_t first_seed = p.first_seed;
     if (from) p = *from;
-    else p = reports::ExploreProperty{p.name};
+    else p = reports::ExploreProperty::Named(p.name);
     p.seeds_violated = violated;
     p.first_index = first;
     p.first_seed = first_seed;

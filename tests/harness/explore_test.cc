@@ -205,7 +205,9 @@ TEST(Explore, FourShardsMergedEqualOneUnshardedRun) {
     const json b = ReadJson(out.path() / "merged" / "smoke" / "explore.json");
     EXPECT_EQ(Comparable(a), Comparable(b));
     EXPECT_EQ(b["merged_shards"], json({0, 1, 2, 3}));
-    if (!*mode) EXPECT_LT(a["counts"]["seeds"].get<int>(), 40) << "stopped early";
+    if (!*mode) {
+      EXPECT_LT(a["counts"]["seeds"].get<int>(), 40) << "stopped early";
+    }
     // The merged directory holds each property's files, its reproduce line names them.
     for (const auto& p : b["properties"]) {
       if (p["minimal"]["file"].get<std::string>().empty()) continue;
