@@ -28,15 +28,45 @@ namespace ithappens::engine {
 
 using TaskIndex = uint32_t;
 
+// Task indices of a task's dependencies or dependents. Most tasks have none: an empty list
+// is one null pointer (a vector would be 24 bytes in every task's entry). Move-only, as
+// the entries are.
+class IndexList {
+ public:
+  IndexList() = default;
+  IndexList(IndexList&&) noexcept = default;
+  IndexList& operator=(IndexList&&) noexcept = default;
+  // Takes the indices of v (none: no allocation).
+  IndexList& operator=(std::vector<TaskIndex>&& v) {
+    v_ = v.empty() ? nullptr : std::make_unique<Vec>(std::move(v));
+    return *this;
+  }
+  void push_back(TaskIndex i) {
+    if (!v_) v_ = std::make_unique<Vec>();
+    v_->push_back(i);
+  }
+  size_t size() const { return v_ ? v_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  TaskIndex operator[](size_t k) const { return (*v_)[k]; }
+  const TaskIndex* begin() const { return v_ ? v_->data() : nullptr; }
+  const TaskIndex* end() const { return v_ ? v_->data() + v_->size() : nullptr; }
+
+ private:
+  using Vec = std::vector<TaskIndex>;
+  std::unique_ptr<Vec> v_;
+};
+
+// One task's state: 88 bytes, its runs and any dependency lists apart (a batch of 10^6
+// holds 10^6 of these).
 struct TaskEntry {
   TaskDefinitionPtr def;
   std::vector<Run> runs;
+  IndexList deps;                       // def->dependencies, resolved to indices
+  IndexList dependents;                 // reverse edges, in the dependents' creation order
   int retries_left = 0;
-  std::vector<TaskIndex> deps;          // def->dependencies, resolved to indices
-  std::vector<TaskIndex> dependents;    // reverse edges, in the dependents' creation order
+  uint32_t next_in_group = UINT32_MAX;  // the group's next task in creation order
   bool ever_completed = false;          // some run completed (satisfies all-completed)
   bool ever_resolved = false;           // the task was resolved at some point (all-resolved)
-  uint32_t next_in_group = UINT32_MAX;  // the group's next task in creation order
   // The last request object (Queue::CreateTask(TaskDefinitionPtr)) found equal to def:
   // held, so its address cannot be another definition's.
   TaskDefinitionPtr same_request;
@@ -45,6 +75,7 @@ struct TaskEntry {
     return runs.empty() ? TaskState::kUnscheduled : TaskStateOf(runs.back().state);
   }
 };
+static_assert(sizeof(TaskEntry) <= 88, "a task entry is held per task: keep it small");
 
 struct TimedRef {
   TimeMs at_ms;
