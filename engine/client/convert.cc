@@ -54,9 +54,9 @@ void ToProto(const engine::TaskDefinition& in, v1::TaskDefinition* out) {
   out->set_payload(in.payload);
   auto* m = out->mutable_metadata();
   m->set_name(in.metadata.name);
-  m->set_description(in.metadata.description);
-  m->set_owner(in.metadata.owner);
-  m->set_source(in.metadata.source);
+  m->set_description(in.metadata.description.str());
+  m->set_owner(in.metadata.owner.str());
+  m->set_source(in.metadata.source.str());
 }
 
 void ToProto(const engine::TaskStatus& in, v1::TaskStatus* out) {

@@ -61,8 +61,8 @@ class IndexList {
 struct TaskEntry {
   TaskDefinitionPtr def;
   std::vector<Run> runs;
-  IndexList deps;                       // def->dependencies, resolved to indices
-  IndexList dependents;                 // reverse edges, in the dependents' creation order
+  IndexList deps;        // def->dependencies, resolved to indices
+  IndexList dependents;  // reverse edges, in the dependents' creation order
   int retries_left = 0;
   uint32_t next_in_group = UINT32_MAX;  // the group's next task in creation order
   bool ever_completed = false;          // some run completed (satisfies all-completed)

@@ -20,9 +20,9 @@ json ToJson(const TaskDefinition& d) {
               {"payload", d.payload},
               {"metadata",
                {{"name", d.metadata.name},
-                {"description", d.metadata.description},
-                {"owner", d.metadata.owner},
-                {"source", d.metadata.source}}}};
+                {"description", d.metadata.description.view()},
+                {"owner", d.metadata.owner.view()},
+                {"source", d.metadata.source.view()}}}};
 }
 
 template <typename E>

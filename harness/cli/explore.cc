@@ -550,7 +550,8 @@ engine::Result<reports::ExploreReport> MergeExplore(std::vector<reports::Explore
     const int64_t violated = p.seeds_violated, first = p.first_index;
     const uint64_t first_seed = p.first_seed;
     if (from) p = *from;
-    else p = reports::ExploreProperty::Named(p.name);
+    else
+      p = reports::ExploreProperty::Named(p.name);
     p.seeds_violated = violated;
     p.first_index = first;
     p.first_seed = first_seed;

@@ -279,7 +279,8 @@ int ExploreCommand(const ExploreArgs& a) {
   r.shards = shards;
   r.keep_going = a.keep_going;
   r.stopped_early = run.stopped_early;
-  for (const auto& c : StandardCheckers()) r.properties.push_back(reports::ExploreProperty::Named(c->name()));
+  for (const auto& c : StandardCheckers())
+    r.properties.push_back(reports::ExploreProperty::Named(c->name()));
   for (const SeedOutcome& s : run.seeds) {
     r.seeds.push_back(reports::ExploreSeed{s.index, s.seed, std::string(ToString(s.verdict)),
                                            s.violated, s.tasks, s.events, s.faults, s.error});

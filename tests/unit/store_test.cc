@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 
 #include "engine/fault_points.h"
+#include "engine/store/codec.h"
+#include "engine/wire_convert.h"
 #include "tests/testing/engine_fixtures.h"
 
 namespace ithappens::testing {
@@ -306,6 +308,46 @@ TEST_P(QueueFaultTest, BatchIsAllOrNothingUnderAnFsyncFault) {
 INSTANTIATE_TEST_SUITE_P(Stores, QueueFaultTest,
                          ::testing::Values(StoreKind::kMemory, StoreKind::kSqlite),
                          [](const auto& info) { return StoreKindName(info.param); });
+
+// A definition's rarely set texts (description, owner, source: one pointer each until
+// set) are whole and independent in copies, compare by their text, and survive the
+// store's encoding and the wire's conversion with every other field.
+TEST(TaskDefinitionTexts, CopiesAreWholeAndEveryFieldSurvivesTheStoreAndTheWire) {
+  engine::SparseText a;
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.view(), "");
+  a = std::string("owner@example.com");
+  engine::SparseText b = a;
+  EXPECT_EQ(b.view(), "owner@example.com");
+  a = "changed";
+  EXPECT_EQ(b.view(), "owner@example.com") << "a copy is its own text";
+  EXPECT_FALSE(a == b);
+  b = a;
+  EXPECT_TRUE(a == b);
+  a = "";
+  EXPECT_TRUE(a.empty());
+  EXPECT_TRUE(a == engine::SparseText());
+
+  TaskDefinition d = MakeTask(1, kStartMs);
+  d.metadata.description = std::string(5000, 'd');
+  d.metadata.owner = "owner@example.com";
+  d.metadata.source = "https://example.com/source";
+  for (int which = 0; which < 4; ++which) {
+    TaskDefinition e = d;
+    if (which == 1) e.metadata.description = "";
+    if (which == 2) e.metadata.owner = "other@example.com";
+    if (which == 3) e.metadata.source = "";
+    EXPECT_EQ(e == d, which == 0) << which;
+    auto decoded = engine::DecodeTaskDefinition(engine::EncodeTaskDefinition(e));
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+    EXPECT_TRUE(decoded.value() == e) << which;
+    v1::TaskDefinition wire;
+    rpc::ToProto(e, &wire);
+    TaskDefinition back;
+    ASSERT_TRUE(rpc::FromProto(wire, &back).ok());
+    EXPECT_TRUE(back == e) << which;
+  }
+}
 
 }  // namespace
 }  // namespace ithappens::testing

@@ -19,8 +19,10 @@ TaskDefinition Largest(uint32_t n) {
   d.payload = std::string(engine::kMaxPayloadBytes, 'p');
   for (size_t r = 0; r < engine::kMaxRoutes; ++r) d.routes.push_back(std::string(249, 'r'));
   for (uint32_t k = 0; k < engine::kMaxDependencies; ++k) d.dependencies.push_back(TaskId(k));
-  d.metadata = {std::string(255, 'n'), std::string(32 * 1024, 'd'), std::string(255, 'o'),
-                std::string(4096, 's')};
+  d.metadata.name = std::string(255, 'n');
+  d.metadata.description = std::string(32 * 1024, 'd');
+  d.metadata.owner = std::string(255, 'o');
+  d.metadata.source = std::string(4096, 's');
   d.priority = Priority::kVeryHigh;
   d.requires_ = Requires::kAllResolved;
   return d;

@@ -114,11 +114,45 @@ bool IsWorkerExceptionReason(ReasonResolved r);
 // Reasons that create a new run while retriesLeft > 0 (DESIGN.md, "Retries").
 bool IsRetryableReason(ReasonResolved r);
 
+// A text that is nearly always empty: one pointer, the text on the heap only when it has
+// one (a std::string is 32 bytes in every definition). Reads as a string_view.
+class SparseText {
+ public:
+  SparseText() = default;
+  SparseText(const SparseText& o) { *this = o.view(); }
+  SparseText& operator=(const SparseText& o) {
+    if (this != &o) *this = o.view();
+    return *this;
+  }
+  SparseText(SparseText&&) noexcept = default;
+  SparseText& operator=(SparseText&&) noexcept = default;
+  SparseText& operator=(std::string_view v) {
+    text_ = v.empty() ? nullptr : std::make_unique<std::string>(v);
+    return *this;
+  }
+  SparseText& operator=(const std::string& v) { return *this = std::string_view(v); }
+  SparseText& operator=(std::string&& v) {
+    text_ = v.empty() ? nullptr : std::make_unique<std::string>(std::move(v));
+    return *this;
+  }
+  SparseText& operator=(const char* v) { return *this = std::string_view(v); }
+  std::string_view view() const { return text_ ? std::string_view(*text_) : std::string_view(); }
+  operator std::string_view() const { return view(); }  // NOLINT: reads as its text
+  std::string str() const { return std::string(view()); }
+  size_t size() const { return view().size(); }
+  bool empty() const { return size() == 0; }
+  bool operator==(const SparseText& o) const { return view() == o.view(); }
+
+ private:
+  std::unique_ptr<std::string> text_;
+};
+
 struct TaskMetadata {
   std::string name;
-  std::string description;
-  std::string owner;
-  std::string source;
+  // Rarely set (a definition is held per task: 3 x 8 bytes, not 3 x 32).
+  SparseText description;
+  SparseText owner;
+  SparseText source;
   bool operator==(const TaskMetadata&) const = default;
 };
 
