@@ -9,12 +9,21 @@
 #include "harness/history/history.h"
 
 namespace ithappens::harness {
+namespace {
+
+size_t Count(std::string_view text, std::string_view what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string_view::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
 std::string ExpandOrdinal(const std::string& text, int64_t i) {
   // Built at its exact size: the text is a task's payload, kept by the engine for every
   // task (replacing in place doubles the capacity once the digits outgrow "{i}").
   const std::string digits = std::to_string(i);
-  size_t n = 0;
-  for (size_t p = text.find("{i}"); p != std::string::npos; p = text.find("{i}", p + 3)) ++n;
+  const size_t n = Count(text, "{i}");
   std::string out;
   out.reserve(text.size() + n * digits.size() - n * 3);
   size_t from = 0;
@@ -31,12 +40,6 @@ std::string EffectTo(const worker::Step& st, int64_t ordinal) {
 namespace {
 
 using nlohmann::json;
-
-size_t Count(std::string_view text, std::string_view what) {
-  size_t n = 0;
-  for (size_t p = text.find(what); p != std::string_view::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
 
 }  // namespace
 
