@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <stdexcept>
 
 #include "engine/cron.h"
 #include "engine/payload.h"
@@ -126,6 +127,17 @@ std::string_view Expect(const engine::Result<worker::Program>& p, int retries, i
 
 }  // namespace
 
+Outcome::Outcome(std::string_view name) {
+  for (size_t k = 0; k < kNames.size(); ++k) {
+    if (kNames[k] == name) {
+      code_ = static_cast<uint8_t>(k);
+      return;
+    }
+  }
+  throw std::logic_error("planned outcome: '" + std::string(name) +
+                         "' is none of completed, failed, exception, blocked");
+}
+
 std::vector<PlannedEffect> PlannedTask::Effects() const {
   std::vector<PlannedEffect> out;
   if (!program || !program->ok()) return out;
@@ -133,7 +145,7 @@ std::vector<PlannedEffect> PlannedTask::Effects() const {
   for (size_t k = 0; k < static_cast<size_t>(effect_steps) && k < steps.size(); ++k) {
     if (steps[k].kind == worker::Step::Kind::kEffect)
       out.push_back(PlannedEffect{static_cast<int64_t>(k), steps[k].channel,
-                                  EffectTo(steps[k], program_ordinal)});
+                                  EffectTo(steps[k], ProgramOrdinal())});
   }
   return out;
 }
@@ -496,7 +508,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
         const ProgramCache& cache = (k == 0 && spec.fail_root) ? failing_root : programs;
         bool substitute = false;
         t.program = cache.Shared(ordinal, &substitute);
-        if (t.program && substitute) t.program_ordinal = ordinal;
+        t.substitute = t.program && substitute;
         if (!t.program) t.program = cache.For(ordinal, t.def->payload);
         t.expect = Expect(*t.program, spec.retries, s.worker_memory_mb, &t.effect_steps);
         t.runs_as = t.expect;
@@ -526,7 +538,7 @@ Workload PlanWorkload(const Scenario& s, double load, int64_t epoch_ms) {
           if (t.def->requires_ == engine::Requires::kAllResolved && dep.expect != "blocked")
             continue;
           t.expect = "blocked";
-          t.root = dep.expect == "blocked" ? dep.root : dep.def->task_id;
+          t.root = dep.expect == "blocked" ? dep.root.view() : std::string_view(dep.def->task_id);
           break;
         }
         // A blocked task delivers nothing, unless a rerun makes it run anyway.

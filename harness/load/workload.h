@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,26 @@ struct PlannedEffect {
   std::string channel, to;
 };
 
+// A planned outcome in one byte: none (""), completed, failed, exception or blocked. Reads
+// as its name; made from one of those names only (anything else is a planner's bug: it
+// throws std::logic_error).
+class Outcome {
+ public:
+  Outcome() = default;
+  Outcome(std::string_view name);  // NOLINT: the planner assigns names
+  Outcome(const char* name) : Outcome(std::string_view(name)) {}  // NOLINT: as a literal
+  std::string_view view() const { return kNames[code_]; }
+  operator std::string_view() const { return view(); }  // NOLINT: reads as its name
+  bool empty() const { return code_ == 0; }
+  friend bool operator==(Outcome a, std::string_view b) { return a.view() == b; }
+  friend std::ostream& operator<<(std::ostream& os, Outcome o) { return os << o.view(); }
+
+ private:
+  static constexpr std::array<std::string_view, 5> kNames = {"", "completed", "failed", "exception",
+                                                             "blocked"};
+  uint8_t code_ = 0;
+};
+
 struct PlannedTask {
   // The definition: one object from the plan to the engine. The simulator stamps it when
   // it submits it (created, deadline, the expiry the engine would fill in) while nobody
@@ -31,24 +52,25 @@ struct PlannedTask {
   // was given); real mode sends a stamped copy. Copies of a PlannedTask share it. The
   // planner always sets it.
   std::shared_ptr<engine::TaskDefinition> def;
-  int client = 0;                      // which client submits it
-  // Literals (a view each, not a string per task):
-  std::string_view expect;             // completed | failed | exception | blocked
-  std::string_view runs_as;            // what the program itself ends as when it runs
-  std::string root;                    // blocked: the root cause
-  // What it may deliver: the effect steps of its program before this step (Effects()).
-  int32_t effect_steps = 0;
+  // The payload, parsed once by the planner (shared by tasks with the same program). When
+  // substitute is set the program is its workload's template, shared by every task of it:
+  // an effect's `to` holds "{i}" where this task's text has its ordinal (EffectTo puts it
+  // in; ProgramOrdinal()).
+  std::shared_ptr<const engine::Result<worker::Program>> program;
+  engine::SparseText root;             // blocked: the root cause (one pointer: rarely set)
+  int64_t ordinal = 0;                 // within its workload (picks the field a re-create changes)
   int64_t deadline_after_ms = 0;       // deadline = created + this
   int64_t created_at_ms = -1;          // fixed created time (cron filler), or -1: at submission
   // Client calls after the create was answered OK (WorkloadSpec's *_after_ms; -1: none).
   int64_t recreate_after_ms = -1, cancel_after_ms = -1, rerun_after_ms = -1;
-  int64_t ordinal = 0;  // within its workload (picks the field a re-create changes)
-  // The payload, parsed once by the planner (shared by tasks with the same program). When
-  // program_ordinal is not -1 the program is its workload's template, shared by every task
-  // of it: an effect's `to` holds "{i}" where this task's text has program_ordinal
-  // (EffectTo puts it in).
-  std::shared_ptr<const engine::Result<worker::Program>> program;
-  int64_t program_ordinal = -1;
+  int client = 0;  // which client submits it
+  // What it may deliver: the effect steps of its program before this step (Effects()).
+  int32_t effect_steps = 0;
+  Outcome expect;           // completed | failed | exception | blocked
+  Outcome runs_as;          // what the program itself ends as when it runs
+  bool substitute = false;  // program is the template (see program)
+  // The ordinal to put in the program's effects (EffectTo), or -1: the program is its own.
+  int64_t ProgramOrdinal() const { return substitute ? ordinal : -1; }
   // The `plan` event's value as JSON text (written without building a JSON object):
   // {deps, effects [{channel, step, to}], expect, program, requires, retries, root?,
   // runs_as}.
@@ -57,6 +79,8 @@ struct PlannedTask {
   // a list per task: a batch of 10^6 would hold 10^6 lists).
   std::vector<PlannedEffect> Effects() const;
 };
+// A batch of 10^6 holds 10^6 of these.
+static_assert(sizeof(PlannedTask) <= 104);
 
 // The definition a re-create sends to prove the platform compares definitions: def with
 // one field changed (which % 10: deadline, retries, payload, priority, dependencies,
@@ -112,7 +136,7 @@ struct Workload {
 // "{i}" in text replaced by i (a workload's program: each task's payload).
 std::string ExpandOrdinal(const std::string& text, int64_t i);
 // The recipient of effect step st of a task whose program is shared with ordinal
-// (PlannedTask::program_ordinal; -1: the program is the task's own, st.to as it is).
+// (PlannedTask::ProgramOrdinal(); -1: the program is the task's own, st.to as it is).
 std::string EffectTo(const worker::Step& st, int64_t ordinal);
 
 // The parsed programs of one workload's tasks: the payload text with "{i}" expanded to the

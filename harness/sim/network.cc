@@ -59,20 +59,22 @@ void SimClient::Invoke(std::shared_ptr<const Operation> op, Done done) {
   Send(std::move(call));
 }
 
-SimClient::Answer SimClient::Answer::Of(Completion c) {
-  Answer a;
-  a.type = c.type;
-  a.code = c.status.code();
-  a.text = c.status.ok() ? std::move(c.value_json) : c.status.message();
-  a.claimed = std::move(c.claimed);
-  return a;
+// The value of an ok create: the task's id as the engine answered it.
+static std::string CreatedJson(std::string_view task_id) {
+  std::string v;
+  v.reserve(task_id.size() + 15);
+  v.assign("{\"task_id\":");
+  AppendJsonString(&v, task_id);
+  v.push_back('}');
+  return v;
 }
 
-Completion SimClient::Answer::Take() && {
+Completion SimClient::Answer::Take(const Operation& op) && {
   Completion c;
   c.type = type;
   if (code == StatusCode::kOk) {
-    c.value_json = std::move(text);
+    const bool own_task_id = text.empty() && op.f == "create";
+    c.value_json = own_task_id ? CreatedJson(op.TaskId()) : std::move(text);
   } else {
     c.status = Status(code, std::move(text));
   }
@@ -98,7 +100,7 @@ void SimClient::Send(CallPtr call) {
     if (!engine_.Up()) return Lost(std::move(call), "request lost: the engine is down");
     if (!net_.Reachable(op.proc))
       return Lost(std::move(call), "request lost: partitioned from the engine");
-    Answer answer = Answer::Of(Apply(engine_.queue(), op));
+    Answer answer = Apply(engine_.queue(), op);
     after_engine_call_();
     call->dropped = net_.Dropped(op.proc);
     const int64_t back = net_.HopMs(op.proc);
@@ -109,7 +111,7 @@ void SimClient::Send(CallPtr call) {
         return Lost(std::move(call), "response lost: partitioned from the engine");
       if (net_.ResponseLost(proc))
         return Lost(std::move(call), "response lost (the request was applied)");
-      End(*call, std::move(answer).Take());
+      End(*call, std::move(answer).Take(call->op));
     });
   });
 }
@@ -124,66 +126,69 @@ void SimClient::Lost(CallPtr call, const char* why) {
   });
 }
 
-Completion SimClient::Apply(engine::Queue& q, const Operation& op) {
-  Completion c;
+SimClient::Answer SimClient::Apply(engine::Queue& q, const Operation& op) {
+  Answer a;
+  std::string& value = a.text;
+  engine::Status status;
   engine::RunRef ref{op.task, op.run, "sim", op.proc};
   if (op.f == "create") {
     engine::TaskStatus ts;
-    c.status = q.CreateTask(op.def, &ts);
-    if (c.status.ok()) {
-      c.value_json.assign("{\"task_id\":");
-      AppendJsonString(&c.value_json, ts.task_id);
-      c.value_json.push_back('}');
+    status = q.CreateTask(op.def, &ts);
+    if (status.ok()) {
+      // The engine's id, which a correct engine gives as the definition's: then no text.
+      if (ts.task_id != op.TaskId()) value = CreatedJson(ts.task_id);
     }
   } else if (op.f == "claim") {
     std::vector<engine::Claim>& claims = claims_;
     claims.clear();
-    c.status = q.ClaimWork("sim", op.proc, op.n, &claims);
-    c.value_json.assign("{\"runs\":[");
+    status = q.ClaimWork("sim", op.proc, op.n, &claims);
+    value.assign("{\"runs\":[");
     for (size_t k = 0; k < claims.size(); ++k) {
-      c.claimed.emplace_back(claims[k].task->task_id, claims[k].run_id);
-      c.value_json.append(k ? ",{\"task\":" : "{\"task\":");
-      AppendJsonString(&c.value_json, claims[k].task->task_id);
-      c.value_json.append(",\"run\":")
+      a.claimed.emplace_back(claims[k].task->task_id, claims[k].run_id);
+      value.append(k ? ",{\"task\":" : "{\"task\":");
+      AppendJsonString(&value, claims[k].task->task_id);
+      value.append(",\"run\":")
           .append(std::to_string(claims[k].run_id))
           .append(",\"taken_until_ms\":")
           .append(std::to_string(claims[k].taken_until_ms - kEpochMs))
           .push_back('}');
     }
-    c.value_json.append("]}");
+    value.append("]}");
     claims.clear();  // drop the definitions' references now
   } else if (op.f == "reclaim") {
     engine::TimeMs taken_until_ms = 0;
-    c.status = q.ReclaimTask(ref, &taken_until_ms);
-    if (c.status.ok()) c.value_json = LeaseJson(op.run, taken_until_ms);
+    status = q.ReclaimTask(ref, &taken_until_ms);
+    if (status.ok()) value = LeaseJson(op.run, taken_until_ms);
   } else if (op.f == "cancel") {
-    c.status = q.CancelTask(op.task);
+    status = q.CancelTask(op.task);
   } else if (op.f == "rerun") {
-    c.status = q.RerunTask(op.task);
+    status = q.RerunTask(op.task);
   } else if (op.f == "report-completed") {
-    c.status = q.ReportCompleted(ref);
-    c.value_json = RunJson(op.run);
+    status = q.ReportCompleted(ref);
+    value = RunJson(op.run);
   } else if (op.f == "report-failed") {
-    c.status = q.ReportFailed(ref);
-    c.value_json = RunJson(op.run);
+    status = q.ReportFailed(ref);
+    value = RunJson(op.run);
   } else if (op.f == "report-exception") {
-    c.status = q.ReportException(ref, op.reason);
-    c.value_json = ReasonRunJson(op.reason, op.run);
+    status = q.ReportException(ref, op.reason);
+    value = ReasonRunJson(op.reason, op.run);
   } else if (op.f == "create-hook") {
-    c.status = q.CreateHook(*op.hook);
-    c.value_json = HookJson(*op.hook);
+    status = q.CreateHook(*op.hook);
+    value = HookJson(*op.hook);
   } else if (op.f == "remove-hook") {
-    c.status = q.RemoveHook(op.hook->hook_id);
-    c.value_json = HookJson(*op.hook);
+    status = q.RemoveHook(op.hook->hook_id);
+    value = HookJson(*op.hook);
   } else {
-    c.status = Status::InvalidArgument("f: unknown operation '" + std::string(op.f) + "'");
+    status = Status::InvalidArgument("f: unknown operation '" + std::string(op.f) + "'");
   }
-  if (c.status.ok()) {
-    c.type = EventType::kOk;
+  a.code = status.code();
+  if (status.ok()) {
+    a.type = EventType::kOk;
   } else {
-    c.type = c.status.code() == StatusCode::kUnavailable ? EventType::kInfo : EventType::kFail;
+    a.type = status.code() == StatusCode::kUnavailable ? EventType::kInfo : EventType::kFail;
+    a.text = status.message();  // an error's one text is its message
   }
-  return c;
+  return a;
 }
 
 }  // namespace ithappens::harness

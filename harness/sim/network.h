@@ -69,14 +69,15 @@ class SimClient final : public Client {
   using CallPtr = std::unique_ptr<Call>;
   // The engine's answer on its way back, inside the response's timer (80 bytes with the
   // client and the call): a Completion in 64 bytes, whose one text is an ok answer's value
-  // or an error's message.
+  // or an error's message. An ok create answered with the created task's own id keeps no
+  // text (a batch has every create's answer in flight at once; an ok create's value is
+  // never empty otherwise): Take makes its value again from the call's operation.
   struct Answer {
     EventType type = EventType::kInfo;
     engine::StatusCode code = engine::StatusCode::kOk;
     std::string text;
     std::vector<std::pair<std::string, uint32_t>> claimed;
-    static Answer Of(Completion c);
-    Completion Take() &&;
+    Completion Take(const Operation& op) &&;
   };
   // How an answered (or given-up) call ends: by default then(answer); the simulator
   // records the completion first.
@@ -105,7 +106,7 @@ class SimClient final : public Client {
     }
   }
   // What the engine answers, before the network has its say.
-  Completion Apply(engine::Queue& q, const Operation& op);
+  Answer Apply(engine::Queue& q, const Operation& op);
 
   TimerLoop& loop_;
   SimNetwork& net_;

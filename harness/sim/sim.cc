@@ -152,20 +152,20 @@ class Simulation final : public Driver {
       // What the checkers need of the definition: its digest (a re-create with another
       // definition must be refused) and its retries.
       v.append("{\"digest\":\"");
-      if (op.digest.empty()) {
+      if (op.digest == nullptr) {
         v.append(DefinitionDigest(*op.def));
       } else {
-        v.append(op.digest);
+        v.append(op.digest->data(), op.digest->size());
       }
       v.append("\",\"priority\":\"")
           .append(engine::ToString(op.def->priority))
           .append("\",\"retries\":")
           .append(std::to_string(op.def->retries));
-      if (!op.probe.empty()) {
+      if (op.probe != nullptr) {
         v.append(",\"probe\":");
-        AppendJsonString(&v, op.probe);
+        AppendJsonString(&v, op.probe->accept ? "accept" : "refuse");
         v.append(",\"bound\":");
-        AppendJsonString(&v, op.bound);
+        AppendJsonString(&v, op.probe->bound);
       }
       return v.append("}");
     }
@@ -282,7 +282,7 @@ class Simulation final : public Driver {
     op.proc = ClientName(t.client);
     op.f = "create";
     op.def = t.def;  // op.task stays empty: TaskId() is the definition's
-    op.digest = std::string_view(digests_[task].data(), digests_[task].size());
+    op.digest = &digests_[task];
     Call(std::move(op), [this, sub, k, attempt](const Completion& c) {
       if (Retried(c, attempt, [this, sub, k, attempt] { SendChainCreate(sub, k, attempt + 1); }))
         return;
@@ -320,10 +320,7 @@ class Simulation final : public Driver {
     op.proc = ClientName(job->client);
     op.f = "create";
     op.def = job->def;  // op.task stays empty: TaskId() is the definition's
-    if (job->probe != nullptr) {
-      op.probe = job->probe->accept ? "accept" : "refuse";
-      op.bound = job->probe->bound;
-    }
+    op.probe = job->probe;
     Call(std::move(op), [this, job = std::move(job)](const Completion& c) {
       if (Retried(c, job->attempt, [this, job] {
             ++job->attempt;
@@ -420,7 +417,7 @@ class Simulation final : public Driver {
   // the plan does not know (a platform that invents ids) is fetched and parsed once.
   TaskProgram ProgramOf(const std::string& task) override {
     if (const uint32_t k = program_index_.Find(task, PlannedId()); k != engine::TaskIdIndex::kNone)
-      return TaskProgram{plan_[k].program, plan_[k].program_ordinal};
+      return TaskProgram{plan_[k].program, plan_[k].ProgramOrdinal()};
     auto it = programs_.find(task);
     if (it != programs_.end()) return it->second;
     auto def = target_.Up()

@@ -10,6 +10,8 @@
 #include <fiu-control.h>
 #include <fiu.h>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/fault_points.h"
 #include "harness/sim/disk.h"
 #include "harness/sim/nemesis.h"
@@ -45,7 +47,7 @@ struct Rig {
   InProcessEngine engine{&loop.clock(), options};
   int engine_calls = 0;
   SimClient client{loop, net, engine, 5'000, [this] { ++engine_calls; }};
-  Rig() { EXPECT_TRUE(engine.Start().ok()); }
+  explicit Rig(engine::QueueOptions o = {}) : options(o) { EXPECT_TRUE(engine.Start().ok()); }
   Completion Call(Operation op) {
     Completion got;
     int answers = 0;
@@ -114,6 +116,22 @@ TEST(SimParts, AnAnswerReachesItsCallerWhole) {
   EXPECT_EQ(claimed.claimed[0].first, testing::TaskId(1));
   EXPECT_EQ(claimed.claimed[0].second, 0u);
   EXPECT_NE(claimed.value_json.find(testing::TaskId(1)), std::string::npos) << claimed.value_json;
+}
+
+// An ok create's answer is the id the engine gave the task, even when that is not the
+// definition's (an engine bug the no-duplicate-tasks checker must see in the history).
+TEST(SimParts, ACreatesAnswerNamesTheIdTheEngineGave) {
+  engine::QueueOptions buggy;
+  buggy.bugs.random_task_ids = true;
+  Rig r(buggy);
+  Completion ok = r.Call(r.Create(1));
+  ASSERT_EQ(ok.type, EventType::kOk) << ok.status.ToString();
+  const auto got = nlohmann::json::parse(ok.value_json);
+  ASSERT_TRUE(got.contains("task_id")) << ok.value_json;
+  const std::string id = got["task_id"].get<std::string>();
+  EXPECT_NE(id, testing::TaskId(1)) << "the engine's id, not the definition's";
+  engine::TaskStatus s;
+  EXPECT_TRUE(r.engine.queue().GetStatus(id, &s).ok()) << "the engine knows the task by it";
 }
 
 TEST(SimParts, APartitionedWorkersRequestNeverReachesTheEngine) {

@@ -1,7 +1,8 @@
 // Flat open-addressing index from task id to TaskIndex. Keys are not copied: the caller
-// resolves an index back to its id (the definitions own the strings), so a slot is 16 bytes
-// and a lookup touches one cache line in the common case. Linear probing, power-of-two
-// capacity, load factor at most 1/2. Not thread-safe (the queue's mutex guards it).
+// resolves an index back to its id (the definitions own the strings), so a slot is 8 bytes
+// (the hash's low 32 bits, which also place it, and the index) and a lookup touches one
+// cache line in the common case. Linear probing, power-of-two capacity up to 2^32 slots,
+// load factor at most 1/2. Not thread-safe (the queue's mutex guards it).
 #pragma once
 
 #include <cstdint>
@@ -34,7 +35,7 @@ class TaskIdIndex {
   template <typename KeyOf>
   uint32_t Find(std::string_view id, const KeyOf& key_of) const {
     if (slots_.empty()) return kNone;
-    const uint64_t h = Hash(id);
+    const uint32_t h = static_cast<uint32_t>(Hash(id));
     for (size_t s = h & mask_;; s = (s + 1) & mask_) {
       const Slot& slot = slots_[s];
       if (slot.index == kNone) return kNone;
@@ -45,7 +46,7 @@ class TaskIdIndex {
   // The id must not be present already.
   void Insert(std::string_view id, uint32_t index) {
     if ((size_ + 1) * 2 > slots_.size()) Grow();
-    Place(Slot{Hash(id), index});
+    Place(Slot{static_cast<uint32_t>(Hash(id)), index});
     ++size_;
   }
 
@@ -70,9 +71,10 @@ class TaskIdIndex {
 
  private:
   struct Slot {
-    uint64_t hash;
+    uint32_t hash;  // Hash(id)'s low bits: its place at every capacity, without the id
     uint32_t index;
   };
+  static_assert(sizeof(Slot) == 8);
   void Place(Slot slot) {
     size_t s = slot.hash & mask_;
     while (slots_[s].index != kNone) s = (s + 1) & mask_;

@@ -8,6 +8,7 @@
 // will implement them with processes, signals and libfiu's control fifo.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,23 +55,28 @@ class NoopTarget final : public Target {
 // alive until the call is done (literals, the simulation's names for its callers and its
 // digests of the plan's definitions, what the caller's continuation holds). An operation
 // of a batch's create is in flight for every task at once, so it is kept small.
+struct BoundProbe;  // harness/load/workload.h
+
 struct Operation {
   std::string_view proc;  // the caller: client-N or worker-N
   std::string_view f;     // create | claim | reclaim | report-completed | report-failed |
                           // report-exception | create-hook | remove-hook
   std::string task;       // the task it is about ("" for claim; a create's is its def's)
   std::shared_ptr<const engine::TaskDefinition> def;              // create: the definition
-  std::string_view digest;  // create: DefinitionDigest(*def) when the caller has it already
   std::shared_ptr<const engine::HookDefinition> hook;             // create-hook, remove-hook
+  // create: DefinitionDigest(*def) when the caller has it already (its 16 characters).
+  const std::array<char, 16>* digest = nullptr;
+  // create: a probe of a bound (what a correct platform must answer, and the bound it
+  // probes: "retries 50"); null for an ordinary create.
+  const BoundProbe* probe = nullptr;
   uint32_t run = 0;                                               // reclaim, report-*: the run
   int n = 0;                                                      // claim: at most this many runs
   engine::ReasonResolved reason = engine::ReasonResolved::kNone;  // report-exception
-  // create: a probe of a bound, "accept" or "refuse" (what a correct platform must answer),
-  // and the bound it probes ("retries 50"); empty for an ordinary create.
-  std::string_view probe, bound;
   // The task it is about: a create's definition's id (not copied into task), else task.
   std::string_view TaskId() const { return def ? std::string_view(def->task_id) : task; }
 };
+// A batch has every create in flight at once, each holding one.
+static_assert(sizeof(Operation) <= 128);
 
 // The answer to one Operation, as the caller saw it.
 struct Completion {
