@@ -566,9 +566,11 @@ Status Queue::CreateTask(TaskDefinition def, TaskStatus* status) {
 Status Queue::CreateTask(TaskDefinitionPtr def, TaskStatus* status) {
   if (def == nullptr) return Status::InvalidArgument("task: no definition");
   return impl_->Mutate([&] {
+    // The very object the task holds (a caller sending its definition again): equal to
+    // itself, nothing to compare. Any other object is compared below.
     TaskIndex i;
     if (!impl_->options_.bugs.random_task_ids && impl_->Find(def->task_id, &i) &&
-        impl_->tasks_[i].same_request == def) {
+        impl_->tasks_[i].def == def) {
       impl_->BuildStatus(i, status);
       return Status::Ok();
     }
@@ -577,10 +579,6 @@ Status Queue::CreateTask(TaskDefinitionPtr def, TaskStatus* status) {
                                            nullptr, &i)
                      : ValidateTaskDefinitionWithDefaults(*def);
     if (!copy && st.ok()) st = impl_->CreateValidLocked(def, true, status, nullptr, &i);
-    // The task (at i) now holds this very object (new, with its defaults), a copy of it, or
-    // one found equal to it.
-    if (st.ok() && !impl_->options_.bugs.random_task_ids)
-      impl_->tasks_[i].same_request = std::move(def);
     return st;
   });
 }

@@ -67,15 +67,12 @@ struct TaskEntry {
   uint32_t next_in_group = UINT32_MAX;  // the group's next task in creation order
   bool ever_completed = false;          // some run completed (satisfies all-completed)
   bool ever_resolved = false;           // the task was resolved at some point (all-resolved)
-  // The last request object (Queue::CreateTask(TaskDefinitionPtr)) found equal to def:
-  // held, so its address cannot be another definition's.
-  TaskDefinitionPtr same_request;
 
   TaskState state() const {
     return runs.empty() ? TaskState::kUnscheduled : TaskStateOf(runs.back().state);
   }
 };
-static_assert(sizeof(TaskEntry) <= 88, "a task entry is held per task: keep it small");
+static_assert(sizeof(TaskEntry) <= 72, "a task entry is held per task: keep it small");
 
 struct TimedRef {
   TimeMs at_ms;

@@ -69,9 +69,10 @@ class Queue {
   // Dependencies must exist. The task is pending at once if its dependencies are satisfied.
   Status CreateTask(TaskDefinition def, TaskStatus* status = nullptr);
   // The same for a definition the caller keeps and may send again (a cron filler
-  // re-creating its appointments): a request that is the very object an earlier create of
-  // this task was found equal to is equal again (a definition behind a TaskDefinitionPtr
-  // never changes), so it is answered without copying or comparing it.
+  // re-creating its appointments). A definition with its defaults (HasDefaults) is kept as
+  // the very object sent, not a copy; a request that is the object the task holds is equal
+  // to it (a definition behind a TaskDefinitionPtr never changes), so it is answered
+  // without copying or comparing it. Any other object is compared.
   Status CreateTask(TaskDefinitionPtr def, TaskStatus* status = nullptr);
   // Creates many tasks as one change: one commit and one fsync for the batch. Each item
   // gets its own answer in *results (and its status in *statuses, if given); if the commit

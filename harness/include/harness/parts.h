@@ -127,9 +127,13 @@ class NoopNemesis final : public Nemesis {
 
 // Consecutive indices into the plan, [first, first + count): a chain's tasks (the planner
 // puts them one after the other). Read like a vector of indices; no allocation of its own
-// (a batch has one submission per task).
+// (a batch has one submission per task). A plan has fewer than 2^32 tasks (the simulator's
+// index of them is 32 bits too).
 struct TaskRange {
-  size_t first = 0, count = 0;
+  uint32_t first = 0, count = 0;
+  TaskRange() = default;
+  TaskRange(size_t first_task, size_t tasks)
+      : first(static_cast<uint32_t>(first_task)), count(static_cast<uint32_t>(tasks)) {}
   struct Iterator {
     size_t k;
     size_t operator*() const { return k; }
@@ -141,11 +145,11 @@ struct TaskRange {
   };
   size_t size() const { return count; }
   bool empty() const { return count == 0; }
-  size_t operator[](size_t k) const { return first + k; }
+  size_t operator[](size_t k) const { return size_t{first} + k; }
   size_t front() const { return first; }
-  size_t back() const { return first + count - 1; }
+  size_t back() const { return size_t{first} + count - 1; }
   Iterator begin() const { return {first}; }
-  Iterator end() const { return {first + count}; }
+  Iterator end() const { return {size_t{first} + count}; }
   bool operator==(const TaskRange&) const = default;
 };
 
@@ -160,6 +164,7 @@ struct Submission {
   int64_t repeats = 1;
   int64_t LastAtMs() const { return at_ms + (repeats - 1) * every_ms; }
 };
+static_assert(sizeof(Submission) == 32);
 
 // The workload as a sequence of submissions, in the order they were planned (the driver
 // schedules each at its time). nullopt: nothing more.
