@@ -51,10 +51,11 @@ class NoopTarget final : public Target {
 
 // One call a process makes to the platform (Jepsen's operation). Plain data, so that a
 // client can carry it over any transport; `f` is the name the history records.
-// The views (proc, f, digest, probe, bound) do not own their text: the caller keeps it
-// alive until the call is done (literals, the simulation's names for its callers and its
-// digests of the plan's definitions, what the caller's continuation holds). An operation
-// of a batch's create is in flight for every task at once, so it is kept small.
+// The views and pointers (proc, f, digest, probe) do not own what they show: the caller
+// keeps it alive until the call is done (literals, the simulation's names for its
+// callers, its digests of the plan's definitions and its bound probes, what the caller's
+// continuation holds). An operation of a batch's create is in flight for every task at
+// once, so it is kept small.
 struct BoundProbe;  // harness/load/workload.h
 
 struct Operation {
