@@ -183,7 +183,7 @@ class SimWorkers::Impl {
     AppendJsonString(&v, st.channel);
     v.append(",\"to\":");
     AppendJsonString(&v, EffectTo(st, ordinal));
-    const bool delivered = sink_.Deliver(std::move(key));
+    const bool delivered = sink_.Deliver(key);
     v.append(delivered ? ",\"delivered\":true}" : ",\"delivered\":false}");
     driver_.Emit("sink", EventType::kEffect, "deliver", r->task, v);
     if (sink_.RunsOutOfMemory(loop_.Now())) {

@@ -11,6 +11,9 @@
 #include <fiu.h>
 
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "engine/fault_points.h"
 #include "harness/sim/disk.h"
@@ -196,6 +199,34 @@ TEST(SimParts, NemesisSwitchesTheSinkAndTheEngine) {
   EXPECT_TRUE(r.engine.Up());
   EXPECT_TRUE(sink.Deliver("k/1"));
   EXPECT_FALSE(sink.Deliver("k/1")) << "a key is delivered once";
+}
+
+// The sink's delivered keys live in blocks that never move: every key is held once, in
+// blocks far smaller than the keys' total here (and keys that fill a block to its last
+// byte, and the empty key), a key that is a prefix of a held one is another key, and a
+// key over a block's room is refused with its size and the bound.
+TEST(SimParts, TheSinksKeySetHoldsEveryKeyOnceAcrossBlocks) {
+  KeySet set(8);  // 256-byte blocks
+  std::vector<std::string> keys;
+  for (int64_t i = 0; i < 5'000; ++i)
+    keys.push_back(engine::DeterministicTaskId("sink", i, "task") + "/" + std::to_string(i % 7));
+  keys.push_back("");
+  keys.push_back(std::string(254, 'x'));  // a whole block
+  keys.push_back(std::string(253, 'y'));
+  for (const std::string& k : keys) EXPECT_TRUE(set.Insert(k)) << "new: " << k;
+  for (const std::string& k : keys) EXPECT_FALSE(set.Insert(k)) << "held: " << k;
+  EXPECT_EQ(set.size(), keys.size());
+  EXPECT_TRUE(set.Insert(std::string(200, 'x')));
+  EXPECT_TRUE(set.Insert(keys[0].substr(0, keys[0].size() - 1)));
+  EXPECT_EQ(set.size(), keys.size() + 2);
+  try {
+    set.Insert(std::string(255, 'z'));
+    ADD_FAILURE() << "a key over the block's room was taken";
+  } catch (const std::length_error& e) {
+    EXPECT_NE(std::string(e.what()).find("255 bytes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bound of 254"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(set.size(), keys.size() + 2) << "a refused key is not held";
 }
 
 }  // namespace
