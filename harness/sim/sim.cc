@@ -194,9 +194,9 @@ class Simulation final : public Driver {
     }
     for (const PlannedTask& t : plan_) {
       Emit("plan", EventType::kPlan, "task", t.def->task_id, t.PlanJson());
-      const uint32_t k = static_cast<uint32_t>(&t - plan_.data());
-      if (program_index_.Find(t.def->task_id, PlannedId()) == engine::TaskIdIndex::kNone)
-        program_index_.Insert(t.def->task_id, k);
+      // The first planned task of an id is the one found by it.
+      program_index_.FindOrInsert(t.def->task_id, static_cast<uint32_t>(&t - plan_.data()),
+                                  PlannedId());
     }
     digests_.assign(plan_.size(), DigestText{});
     hook_creating_.assign(workload_.hooks.size(), false);

@@ -19,12 +19,12 @@ namespace ithappens::harness {
 
 // A set of keys that only grows (a sink never forgets a delivery): each key's length (two
 // bytes) and characters in blocks that never move, and the engine's flat index from a key
-// to its place in them (block and offset in 32 bits). About 45 bytes a key of 24
-// characters, where a set of strings held about 110 and allocated twice per key. Blocks of
-// 64 KiB by default (a small run's few keys take little; the heap can hand a freed run of
-// that size back). Keys up to 65,535 bytes and within a block; at most 2^32 / block bytes
-// blocks (4 GiB of keys: a run delivers at most 10^7 effects). Either bound is refused
-// with std::length_error.
+// to its place in them (block and offset in 32 bits). 42-58 bytes a key of 24 characters
+// (the index is a quarter to half full), where a set of strings held about 110 and allocated twice
+// per key. Blocks of 64 KiB by default (a small run's few keys take little; the heap can hand a
+// freed run of that size back). Keys up to 65,535 bytes and within a block; at most 2^32 / block
+// bytes blocks (4 GiB of keys: a run delivers at most 10^7 effects). Either bound is refused with
+// std::length_error.
 class KeySet {
  public:
   explicit KeySet(int block_bits = 16) : block_bits_(block_bits) {}
@@ -36,21 +36,21 @@ class KeySet {
       throw std::length_error("sink: a key of " + std::to_string(key.size()) +
                               " bytes is over the key set's bound of " +
                               std::to_string(std::min<size_t>(0xffff, block_bytes - 2)));
-    const auto key_of = [this](uint32_t place) { return At(place); };
-    if (index_.Find(key, key_of) != engine::TaskIdIndex::kNone) return false;
     if (blocks_.empty() || used_ + need > block_bytes) {
       if (blocks_.size() >= (uint64_t{1} << (32 - block_bits_)))
         throw std::length_error("sink: more keys than the key set's 4 GiB");
       blocks_.push_back(std::make_unique_for_overwrite<unsigned char[]>(block_bytes));
       used_ = 0;
     }
+    // Where the key goes if it is new. Never kNone: a block's last byte cannot start a key
+    // (it takes two bytes at least).
+    const uint32_t place = static_cast<uint32_t>(((blocks_.size() - 1) << block_bits_) | used_);
+    const auto key_of = [this](uint32_t at) { return At(at); };
+    if (index_.FindOrInsert(key, place, key_of) != engine::TaskIdIndex::kNone) return false;
     unsigned char* p = blocks_.back().get() + used_;
     p[0] = static_cast<unsigned char>(key.size() & 0xff);
     p[1] = static_cast<unsigned char>(key.size() >> 8);
     if (!key.empty()) std::memcpy(p + 2, key.data(), key.size());
-    // Never kNone: a block's last byte cannot start a key (it takes two bytes at least).
-    const uint32_t place = static_cast<uint32_t>(((blocks_.size() - 1) << block_bits_) | used_);
-    index_.Insert(key, place);
     used_ += need;
     ++size_;
     return true;

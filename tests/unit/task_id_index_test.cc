@@ -40,5 +40,22 @@ TEST(TaskIdIndex, FindsEveryIdAtItsIndexThroughGrowthAndNoIdItWasNotGiven) {
   for (uint32_t k = 0; k < kIds; ++k) ASSERT_EQ(index.Find(ids[k], key_of), k) << ids[k];
 }
 
+// FindOrInsert is Find and Insert in one probe: a held id gives its index and changes
+// nothing, an absent one is inserted.
+TEST(TaskIdIndex, FindOrInsertGivesAHeldIdsIndexAndInsertsOnlyAnAbsentOne) {
+  constexpr int64_t kIds = 100'000;
+  std::vector<std::string> ids;
+  for (int64_t i = 0; i < kIds; ++i) ids.push_back(DeterministicTaskId("once", i, "task"));
+  const auto key_of = [&](uint32_t k) -> std::string_view { return ids[k]; };
+  TaskIdIndex index;
+  for (uint32_t k = 0; k < kIds; ++k)
+    ASSERT_EQ(index.FindOrInsert(ids[k], k, key_of), TaskIdIndex::kNone) << ids[k];
+  for (uint32_t k = 0; k < kIds; ++k) {
+    // Asked again with another index: the held one, and the held one stays.
+    ASSERT_EQ(index.FindOrInsert(ids[k], k + 1, key_of), k) << ids[k];
+    ASSERT_EQ(index.Find(ids[k], key_of), k) << ids[k];
+  }
+}
+
 }  // namespace
 }  // namespace ithappens::engine

@@ -43,6 +43,21 @@ class TaskIdIndex {
     }
   }
 
+  // Find and Insert in one probe: the index id has, or (absent) inserts it with `index`
+  // and returns kNone. key_of is only asked for indices already held.
+  template <typename KeyOf>
+  uint32_t FindOrInsert(std::string_view id, uint32_t index, const KeyOf& key_of) {
+    if ((size_ + 1) * 2 > slots_.size()) Grow();
+    const uint32_t h = static_cast<uint32_t>(Hash(id));
+    size_t s = h & mask_;
+    for (; slots_[s].index != kNone; s = (s + 1) & mask_) {
+      if (slots_[s].hash == h && key_of(slots_[s].index) == id) return slots_[s].index;
+    }
+    slots_[s] = Slot{h, index};
+    ++size_;
+    return kNone;
+  }
+
   // The id must not be present already.
   void Insert(std::string_view id, uint32_t index) {
     if ((size_ + 1) * 2 > slots_.size()) Grow();
