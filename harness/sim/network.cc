@@ -78,51 +78,58 @@ Completion SimClient::Answer::Take(const Operation& op) && {
   } else {
     c.status = Status(code, std::move(text));
   }
-  c.claimed = std::move(claimed);
+  if (claimed) c.claimed = std::move(*claimed);
   return c;
 }
 
 // The response's timer holds the client, the call and the answer inline.
 static_assert(sizeof(SimClient::Answer) + sizeof(void*) + sizeof(SimClient::CallPtr) <=
               Callback::kInlineBytes);
+static_assert(sizeof(SimClient::Answer) + sizeof(void*) + sizeof(SimClient::PlanCall) <=
+              Callback::kInlineBytes);
 
-void SimClient::Send(CallPtr call) {
+template <typename C>
+void SimClient::Transmit(C call) {
   // The timers capture only this client, the call and (the response's) its answer: stored
   // inside the callback, no allocation of their own.
-  call->timeout_at = loop_.Now() + request_timeout_ms_;
-  const Operation& op = call->op;
-  if (!net_.Reachable(op.proc))
-    return Lost(std::move(call), "request lost: partitioned from the engine");
-  if (net_.Dropped(op.proc)) return Lost(std::move(call), "request dropped by a flaky network");
-  const int64_t hop = net_.HopMs(op.proc);
+  TimeoutOf(call) = loop_.Now() + request_timeout_ms_;
+  const std::string_view proc = OpOf(call).proc;
+  if (!net_.Reachable(proc)) return Lost(std::move(call), "request lost: partitioned from the engine");
+  if (net_.Dropped(proc)) return Lost(std::move(call), "request dropped by a flaky network");
+  const int64_t hop = net_.HopMs(proc);
   loop_.After(hop, [this, call = std::move(call)]() mutable {
-    const Operation& op = call->op;
+    const Operation& op = OpOf(call);
     if (!engine_.Up()) return Lost(std::move(call), "request lost: the engine is down");
     if (!net_.Reachable(op.proc))
       return Lost(std::move(call), "request lost: partitioned from the engine");
     Answer answer = Apply(engine_.queue(), op);
     after_engine_call_();
-    call->dropped = net_.Dropped(op.proc);
-    const int64_t back = net_.HopMs(op.proc);
+    const std::string_view proc = op.proc;  // a name the caller's name table keeps
+    SetDropped(call, net_.Dropped(proc));
+    const int64_t back = net_.HopMs(proc);
     loop_.After(back, [this, call = std::move(call), answer = std::move(answer)]() mutable {
-      const std::string_view proc = call->op.proc;
-      if (call->dropped) return Lost(std::move(call), "response dropped by a flaky network");
+      const std::string_view proc = OpOf(call).proc;
+      if (DroppedOf(call)) return Lost(std::move(call), "response dropped by a flaky network");
       if (!net_.Reachable(proc))
         return Lost(std::move(call), "response lost: partitioned from the engine");
       if (net_.ResponseLost(proc))
         return Lost(std::move(call), "response lost (the request was applied)");
-      End(*call, std::move(answer).Take(call->op));
+      End(call, std::move(answer).Take(OpOf(call)));
     });
   });
 }
 
-void SimClient::Lost(CallPtr call, const char* why) {
-  const int64_t at = call->timeout_at;
-  loop_.At(at, [this, call = std::move(call), why] {
+void SimClient::Send(CallPtr call) { Transmit(std::move(call)); }
+void SimClient::Send(PlanCall call) { Transmit(call); }
+
+template <typename C>
+void SimClient::Lost(C call, const char* why) {
+  const int64_t at = TimeoutOf(call);
+  loop_.At(at, [this, call = std::move(call), why]() mutable {
     Completion c;
     c.type = EventType::kInfo;
     c.status = Status(StatusCode::kDeadlineExceeded, why);
-    End(*call, c);
+    End(call, c);
   });
 }
 
@@ -143,8 +150,12 @@ SimClient::Answer SimClient::Apply(engine::Queue& q, const Operation& op) {
     claims.clear();
     status = q.ClaimWork("sim", op.proc, op.n, &claims);
     value.assign("{\"runs\":[");
+    if (!claims.empty()) {
+      a.claimed = std::make_unique<std::vector<std::pair<std::string, uint32_t>>>();
+      a.claimed->reserve(claims.size());
+    }
     for (size_t k = 0; k < claims.size(); ++k) {
-      a.claimed.emplace_back(claims[k].task->task_id, claims[k].run_id);
+      a.claimed->emplace_back(claims[k].task->task_id, claims[k].run_id);
       value.append(k ? ",{\"task\":" : "{\"task\":");
       AppendJsonString(&value, claims[k].task->task_id);
       value.append(",\"run\":")

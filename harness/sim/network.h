@@ -67,16 +67,36 @@ class SimClient final : public Client {
     bool dropped = false;  // the response will be lost on a flaky link
   };
   using CallPtr = std::unique_ptr<Call>;
-  // The engine's answer on its way back, inside the response's timer (80 bytes with the
-  // client and the call): a Completion in 64 bytes, whose one text is an ok answer's value
-  // or an error's message. An ok create answered with the created task's own id keeps no
-  // text (a batch has every create's answer in flight at once; an ok create's value is
-  // never empty otherwise): Take makes its value again from the call's operation.
+  // A create of the simulator's plan on its way: no Call and no allocation, 16 bytes held
+  // inside the timers it waits in. The plan (PlanCalls) makes its operation again whenever
+  // the network needs it and ends it; which create it is (the submission, the place in its
+  // chain, the attempt) means something only to the plan. A batch has every create in
+  // flight at once: a Call each was 200 bytes per task at the batch's peak.
+  struct PlanCall {
+    uint32_t sub = 0;
+    uint32_t k : 24 = 0;  // a chain is shorter than 2^24 (a run plans at most 2,000,000 tasks)
+    uint32_t attempt : 7 = 0;  // below kMaxAttempts (60)
+    uint32_t dropped : 1 = 0;  // the response will be lost on a flaky link
+    int64_t timeout_at = 0;
+  };
+  class PlanCalls {
+   public:
+    virtual ~PlanCalls() = default;
+    // The call's operation, valid until the next Op().
+    virtual const Operation& Op(const PlanCall& call) = 0;
+    virtual void End(const PlanCall& call, const Completion& c) = 0;
+  };
+  // The engine's answer on its way back, inside the response's timer (with the client and
+  // the call): a Completion in 48 bytes, whose one text is an ok answer's value or an
+  // error's message. An ok create answered with the created task's own id keeps no text (a
+  // batch has every create's answer in flight at once; an ok create's value is never empty
+  // otherwise): Take makes its value again from the call's operation. A claim's handed-out
+  // runs are behind a pointer, only when there are any.
   struct Answer {
     EventType type = EventType::kInfo;
     engine::StatusCode code = engine::StatusCode::kOk;
     std::string text;
-    std::vector<std::pair<std::string, uint32_t>> claimed;
+    std::unique_ptr<std::vector<std::pair<std::string, uint32_t>>> claimed;
     Completion Take(const Operation& op) &&;
   };
   // How an answered (or given-up) call ends: by default then(answer); the simulator
@@ -84,27 +104,45 @@ class SimClient final : public Client {
   using Finish = std::function<void(Call&, const Completion&)>;
 
   SimClient(TimerLoop& loop, SimNetwork& net, InProcessEngine& engine, int64_t request_timeout_ms,
-            std::function<void()> after_engine_call, Finish finish = {})
+            std::function<void()> after_engine_call, Finish finish = {},
+            PlanCalls* plan = nullptr)
       : loop_(loop),
         net_(net),
         engine_(engine),
         request_timeout_ms_(request_timeout_ms),
         after_engine_call_(std::move(after_engine_call)),
-        finish_(std::move(finish)) {}
+        finish_(std::move(finish)),
+        plan_(plan) {}
   void Send(CallPtr call);
+  // Only with the plan given at construction.
+  void Send(PlanCall call);
   // The generic entry (tests): the operation is copied into a Call.
   void Invoke(std::shared_ptr<const Operation> op, Done done) override;
 
  private:
+  // A call's way, the same for both kinds of call (the same draws of the network's
+  // randomness, the same timers in the same order).
+  template <typename C>
+  void Transmit(C call);
   // The caller hears nothing and gives up when its request times out: info.
-  void Lost(CallPtr call, const char* why);
-  void End(Call& call, const Completion& c) {
+  template <typename C>
+  void Lost(C call, const char* why);
+  const Operation& OpOf(const CallPtr& call) { return call->op; }
+  const Operation& OpOf(const PlanCall& call) { return plan_->Op(call); }
+  static int64_t& TimeoutOf(CallPtr& call) { return call->timeout_at; }
+  static int64_t& TimeoutOf(PlanCall& call) { return call.timeout_at; }
+  static void SetDropped(CallPtr& call, bool dropped) { call->dropped = dropped; }
+  static void SetDropped(PlanCall& call, bool dropped) { call.dropped = dropped; }
+  static bool DroppedOf(const CallPtr& call) { return call->dropped; }
+  static bool DroppedOf(const PlanCall& call) { return call.dropped; }
+  void End(CallPtr& call, const Completion& c) {
     if (finish_) {
-      finish_(call, c);
+      finish_(*call, c);
     } else {
-      call.then(c);
+      call->then(c);
     }
   }
+  void End(PlanCall& call, const Completion& c) { plan_->End(call, c); }
   // What the engine answers, before the network has its say.
   Answer Apply(engine::Queue& q, const Operation& op);
 
@@ -114,6 +152,7 @@ class SimClient final : public Client {
   int64_t request_timeout_ms_;
   std::function<void()> after_engine_call_;
   Finish finish_;
+  PlanCalls* plan_;
   std::vector<engine::Claim> claims_;  // reused: no allocation per poll
 };
 

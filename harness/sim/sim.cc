@@ -35,7 +35,7 @@ constexpr int64_t kTickMs = 100;
 // workers, sink, disk, nemesis (harness/sim/*.h) — around the engine core, records every
 // call and event in the history, plays the workload's clients (creates, later calls,
 // hooks) and ends the run when it is quiet.
-class Simulation final : public Driver {
+class Simulation final : public Driver, SimClient::PlanCalls {
  public:
   explicit Simulation(const SimOptions& o)
       : o_(o),
@@ -48,7 +48,7 @@ class Simulation final : public Driver {
         target_(&loop_.clock(), EngineOptions(o)),
         client_(
             loop_, network_, target_, s_.request_timeout_ms, [this] { AfterEngineCall(); },
-            [this](SimClient::Call& call, const Completion& c) { Finished(call, c); }),
+            [this](SimClient::Call& call, const Completion& c) { Finished(call, c); }, this),
         workers_(loop_, *this, sink_, s_, o.bugs),
         nemesis_({loop_, workers_, network_, target_, sink_, disk_, summary_.engine_crashes}),
         workload_(PlanWorkload(*o.scenario, o.load, kEpochMs)) {}
@@ -132,7 +132,11 @@ class Simulation final : public Driver {
     client_.Send(std::move(call));
   }
   void Finished(SimClient::Call& call, const Completion& c) {
-    const Operation& op = call.op;
+    Record(call.op, c);
+    call.then(c);
+  }
+  // The completion of a call in the history.
+  void Record(const Operation& op, const Completion& c) {
     if (c.type == EventType::kOk) {
       Emit(op.proc, EventType::kOk, op.f, op.TaskId(), c.value_json);
     } else {
@@ -141,7 +145,6 @@ class Simulation final : public Driver {
           !op.TaskId().empty() && op.f != "create" && op.f != "cancel" && op.f != "rerun";
       Emit(op.proc, c.type, op.f, op.TaskId(), has_run ? InvokeValue(op) : "", c.status.ToString());
     }
-    call.then(c);
   }
   // The invoke's value, in a buffer reused from call to call (valid until the next).
   std::string_view InvokeValue(const Operation& op) {
@@ -153,7 +156,8 @@ class Simulation final : public Driver {
       // definition must be refused) and its retries.
       v.append("{\"digest\":\"");
       if (op.digest == nullptr) {
-        v.append(DefinitionDigest(*op.def));
+        const DigestText digest = DefinitionDigestText(*op.def);
+        v.append(digest.data(), digest.size());
       } else {
         v.append(op.digest->data(), op.digest->size());
       }
@@ -198,7 +202,6 @@ class Simulation final : public Driver {
       program_index_.FindOrInsert(t.def->task_id, static_cast<uint32_t>(&t - plan_.data()),
                                   PlannedId());
     }
-    digests_.assign(plan_.size(), DigestText{});
     hook_creating_.assign(workload_.hooks.size(), false);
     hook_remove_waiting_.assign(workload_.hooks.size(), false);
     for (size_t h = 0; h < workload_.hooks.size(); ++h) {
@@ -260,37 +263,59 @@ class Simulation final : public Driver {
     // changed: it is copied first. A cron filler sends the same definition (its created
     // time is fixed) again and again: stamped, and its digest computed, once. Any other
     // task is submitted once, so its definition is never stamped again while its create
-    // is in flight: its retries and its continuation find it in the plan.
-    DigestText& digest = digests_[chain[k]];
-    if (digest[0] == '\0' || t.def->created_ms != created || t.def->deadline_ms != deadline) {
+    // is in flight: its retries and its continuation find it in the plan, and its digest
+    // is made when it is sent (held per task, it was 16 bytes of every task of a batch).
+    DigestText* digest = RepeatedDigest(sub, chain[k]);
+    if (digest == nullptr || (*digest)[0] == '\0' || t.def->created_ms != created ||
+        t.def->deadline_ms != deadline) {
+      if (plan_op_.def == t.def) plan_op_.def.reset();  // a made operation is no holder
       if (t.def.use_count() > 1) t.def = std::make_shared<TaskDefinition>(*t.def);
       t.def->created_ms = created;
       t.def->deadline_ms = deadline;
       t.def->expires_ms = 0;
       engine::FillDefaults(t.def.get());
-      digest = DefinitionDigestText(*t.def);
+      if (digest != nullptr) *digest = DefinitionDigestText(*t.def);
     }
     SendChainCreate(sub, static_cast<uint32_t>(k), 0);
   }
   // A create of the plan and its retries: the submission, the place in its chain and the
-  // attempt are all it keeps (its continuation holds them inline), as a batch has every
-  // create in flight at once; the definition and its digest are the plan's.
+  // attempt are all it keeps (a SimClient::PlanCall, 16 bytes in the timers it waits in),
+  // as a batch has every create in flight at once; its operation is made again from the
+  // plan whenever it is needed (Op), the definition and its digest are the plan's.
   void SendChainCreate(uint32_t sub, uint32_t k, int attempt) {
-    const size_t task = workload_.submissions[sub].tasks[k];
+    summary_.requests++;
+    SimClient::PlanCall call{sub, k, static_cast<uint32_t>(attempt)};
+    const Operation& op = Op(call);
+    Emit(op.proc, EventType::kInvoke, op.f, op.TaskId(), InvokeValue(op));
+    client_.Send(call);
+  }
+  const Operation& Op(const SimClient::PlanCall& call) override {
+    const size_t task = workload_.submissions[call.sub].tasks[call.k];
     const PlannedTask& t = plan_[task];
-    Operation op;
+    Operation& op = plan_op_;
     op.proc = ClientName(t.client);
     op.f = "create";
     op.def = t.def;  // op.task stays empty: TaskId() is the definition's
-    op.digest = &digests_[task];
-    Call(std::move(op), [this, sub, k, attempt](const Completion& c) {
-      if (Retried(c, attempt, [this, sub, k, attempt] { SendChainCreate(sub, k, attempt + 1); }))
-        return;
-      creates_in_flight_--;
-      const PlannedTask& t = plan_[workload_.submissions[sub].tasks[k]];
-      if (c.type == EventType::kOk) LaterCalls(t, t.def);
-      SubmitChain(sub, k + 1);
-    });
+    op.digest = RepeatedDigest(call.sub, task);
+    return op;
+  }
+  // The digest of a task its submission sends again and again (stamped, as sent; all '\0'
+  // until its first create); null for any other task.
+  DigestText* RepeatedDigest(uint32_t sub, size_t task) {
+    if (workload_.submissions[sub].repeats <= 1) return nullptr;
+    return &repeated_digests_[task];
+  }
+  void End(const SimClient::PlanCall& call, const Completion& c) override {
+    Record(Op(call), c);
+    plan_op_.def.reset();  // the plan's definition, held by the plan only again
+    const uint32_t sub = call.sub, k = call.k;
+    const int attempt = static_cast<int>(call.attempt);
+    if (Retried(c, attempt, [this, sub, k, attempt] { SendChainCreate(sub, k, attempt + 1); }))
+      return;
+    creates_in_flight_--;
+    const PlannedTask& t = plan_[workload_.submissions[sub].tasks[k]];
+    if (c.type == EventType::kOk) LaterCalls(t, t.def);
+    SubmitChain(sub, k + 1);
   }
   // A call whose outcome is unknown is sent again after the caller's backoff, up to
   // kMaxAttempts in all: true when it will be.
@@ -516,6 +541,7 @@ class Simulation final : public Driver {
   const Scenario& s_;
   HistoryWriter hist_;
   std::string invoke_value_;  // InvokeValue's buffer
+  Operation plan_op_;         // the operation of a plan's create (Op), made again each time
   TimerLoop loop_;
   SimNetwork network_;
   SimDisk disk_;
@@ -544,9 +570,9 @@ class Simulation final : public Driver {
   static constexpr int64_t kProbeAtMs = 1'000;
   std::vector<BoundProbe> probes_;  // the bound probes (bound_probes), made at kProbeAtMs
   std::vector<bool> hook_creating_, hook_remove_waiting_;  // per planned hook
-  // Per planned task: the digest of the definition its client sends (stamped, as sent);
-  // all '\0' until its first create.
-  std::vector<DigestText> digests_;
+  // Per planned task of a repeated submission (a cron filler's): the digest of the
+  // definition its client sends.
+  std::unordered_map<size_t, DigestText> repeated_digests_;
   // The run ends no earlier than the latest deadline that falls before its hard end, so a
   // task blocked until its deadline is judged after it.
   int64_t hard_end_ms_ = INT64_MAX, latest_deadline_ms_ = 0;

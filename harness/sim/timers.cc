@@ -19,6 +19,43 @@ uint32_t TimerLoop::Store(Callback fn) {
   return slot;
 }
 
+void TimerLoop::Compact() {
+  const uint32_t live = slot_count_ - static_cast<uint32_t>(free_slots_.size());
+  // Room for twice what is pending, in whole blocks: the next compaction is at least as
+  // many timers away as this one moves.
+  const uint32_t keep_blocks = std::max<uint32_t>(1, ((2 * live) >> kSlotBits) + 1);
+  const uint32_t keep = keep_blocks << kSlotBits;
+  if (keep >= slot_count_) return;
+  // The free slots that stay, lowest first, for the callbacks that move.
+  std::vector<bool> used(keep, false);
+  auto mark = [&](uint32_t slot) {
+    if (slot < keep) used[slot] = true;
+  };
+  for (const Bucket& b : ring_)
+    for (size_t k = b.head; k < b.items.size(); ++k) mark(b.items[k].slot);
+  for (const Far& f : far_.items()) mark(f.slot);
+  uint32_t next_free = 0;
+  auto move = [&](uint32_t& slot) {
+    if (slot < keep) return;
+    while (used[next_free]) ++next_free;  // a free one exists: live <= keep / 2
+    used[next_free] = true;
+    SlotAt(next_free) = std::move(SlotAt(slot));
+    slot = next_free;
+  };
+  for (Bucket& b : ring_)
+    for (size_t k = b.head; k < b.items.size(); ++k) move(b.items[k].slot);
+  for (Far& f : far_.items()) move(f.slot);
+  slot_blocks_.resize(keep_blocks);
+  slot_blocks_.shrink_to_fit();
+  slot_count_ = keep;
+  free_slots_.clear();
+  for (uint32_t slot = keep; slot-- > 0;)
+    if (!used[slot]) free_slots_.push_back(slot);  // the lowest on top: taken first
+  free_slots_.shrink_to_fit();
+  spare_.clear();  // a burst's buckets too
+  ++compactions_;
+}
+
 void TimerLoop::Append(int64_t t, uint64_t seq, uint32_t slot) {
   const size_t b = static_cast<size_t>(t & kMask);
   std::vector<Entry>& items = ring_[b].items;
@@ -150,6 +187,7 @@ void TimerLoop::Run(int64_t end_ms, int64_t progress_every,
     --in_ring_;
     Callback fn = std::move(SlotAt(slot));  // out first: fn may set timers
     free_slots_.push_back(slot);
+    MaybeCompact();
     fn();
   }
 }

@@ -63,6 +63,11 @@ class TimerLoop {
   // Milliseconds of virtual time ahead that the ring holds (a power of two).
   static constexpr int64_t kRingMs = 4096;
 
+  // The callbacks' store: slots it holds (in blocks of kSlotMask + 1), and how many times it
+  // gave blocks back (Compact).
+  size_t held_slots() const { return slot_blocks_.size() << kSlotBits; }
+  int64_t compactions() const { return compactions_; }
+
  private:
   struct Entry {
     uint64_t seq;
@@ -99,8 +104,12 @@ class TimerLoop {
   std::array<uint64_t, kWords> busy_{};
   size_t in_ring_ = 0;
   std::vector<std::vector<Entry>> spare_;
-  // Timers at now + kRingMs or later: a heap of small records.
-  std::priority_queue<Far, std::vector<Far>, std::greater<Far>> far_;
+  // Timers at now + kRingMs or later: a heap of small records (its container is reachable,
+  // for Compact to renumber slots; the order never depends on a slot).
+  struct FarHeap : std::priority_queue<Far, std::vector<Far>, std::greater<Far>> {
+    std::vector<Far>& items() { return c; }
+  };
+  FarHeap far_;
   // Every pending timer's callback, in a slot reused once it has run (the most recently
   // freed first: the timer a callback sets lands where that callback was). The slots are
   // blocks that never move: the store grows a block at a time, not by doubling and moving
@@ -112,6 +121,19 @@ class TimerLoop {
   std::vector<std::unique_ptr<Callback[]>> slot_blocks_;
   uint32_t slot_count_ = 0;
   std::vector<uint32_t> free_slots_;
+  // A burst (a batch's creates, all pending at once) grows the store to its size; once no
+  // more than an eighth of it is in use, Compact moves the pending callbacks into the
+  // lowest blocks and frees the rest, so the memory serves the rest of the run (the
+  // engine's runs, the sink's keys) instead of waiting for a burst that may never come
+  // again. Only a store of kCompactBlocks blocks or more: a compaction is the size of the
+  // store, so it takes at least as many timers run in between.
+  static constexpr size_t kCompactBlocks = 16;
+  void MaybeCompact() {
+    if (slot_blocks_.size() >= kCompactBlocks && (slot_count_ - free_slots_.size()) * 8 <= slot_count_)
+      Compact();
+  }
+  void Compact();
+  int64_t compactions_ = 0;
   // The stream (SetStream): one cursor per item, at its next repetition, in a heap.
   struct Cursor {
     int64_t at;

@@ -137,6 +137,94 @@ TEST(SimParts, ACreatesAnswerNamesTheIdTheEngineGave) {
   EXPECT_TRUE(r.engine.queue().GetStatus(id, &s).ok()) << "the engine knows the task by it";
 }
 
+// A create of the simulator's plan travels as a PlanCall (16 bytes, its operation made
+// again by the plan each time the network needs it), any other call as a Call: the two
+// take the same way. The same creates, sent each way over the same flaky network (dropped
+// requests and answers, longer hops), through a partition, lost answers and an engine that
+// is down for a while, end at the same times with the same answers.
+struct PlanSide final : SimClient::PlanCalls {
+  std::vector<Operation> ops;  // by PlanCall::sub
+  std::vector<std::string>* ended = nullptr;
+  TimerLoop* loop = nullptr;
+  int made = 0;
+  const Operation& Op(const SimClient::PlanCall& call) override {
+    ++made;
+    return ops.at(call.sub);
+  }
+  void End(const SimClient::PlanCall& call, const Completion& c) override;
+};
+
+std::string Ended(int64_t at, const Operation& op, const Completion& c) {
+  return std::to_string(at) + " " + std::string(op.TaskId()) + " " + std::string(ToString(c.type)) + " " +
+         std::string(engine::StatusCodeName(c.status.code())) + " " + c.status.message() + " " +
+         c.value_json;
+}
+
+void PlanSide::End(const SimClient::PlanCall& call, const Completion& c) {
+  ended->push_back(Ended(loop->Now(), ops.at(call.sub), c));
+}
+
+std::vector<std::string> SendCreates(bool as_plan_calls, int* made = nullptr) {
+  TimerLoop loop{kEpochMs};
+  SimNetwork net{1, 42};
+  InProcessEngine engine{&loop.clock(), engine::QueueOptions{}};
+  EXPECT_TRUE(engine.Start().ok());
+  std::vector<std::string> ended;
+  PlanSide plan;
+  plan.ended = &ended;
+  plan.loop = &loop;
+  SimClient client{loop, net, engine, 5'000, [] {}, {}, &plan};
+  net.Flaky("all", true, 0.3);
+  loop.At(kEpochMs + 2'000, [&] { net.Partition("worker-1", true); });
+  loop.At(kEpochMs + 4'000, [&] { net.Partition("worker-1", false); });
+  loop.At(kEpochMs + 6'000, [&] { net.LoseResponses("client-0", true); });
+  loop.At(kEpochMs + 7'000, [&] { net.LoseResponses("client-0", false); });
+  loop.At(kEpochMs + 9'000, [&] { engine.Restarting(kEpochMs + 10'500); });
+  constexpr uint32_t kCreates = 300;
+  for (uint32_t n = 0; n < kCreates; ++n) {
+    Operation op;
+    op.proc = n % 3 == 0 ? "worker-1" : "client-0";
+    op.f = "create";
+    // Some ids twice, one with another definition: ok again, and a refusal.
+    const uint32_t id = n % 7 == 6 ? n - 1 : n;
+    auto def = std::make_shared<engine::TaskDefinition>(testing::MakeTask(id, kEpochMs));
+    if (n % 14 == 13) def->retries += 1;
+    op.def = def;
+    plan.ops.push_back(op);
+    loop.At(kEpochMs + n * 40, [&, n] {
+      const Operation& sent = plan.ops[n];
+      if (as_plan_calls) {
+        client.Send(SimClient::PlanCall{n});
+      } else {
+        client.Invoke(std::make_shared<const Operation>(sent), [&, n](Completion c) {
+          ended.push_back(Ended(loop.Now(), plan.ops[n], c));
+        });
+      }
+    });
+  }
+  loop.Run(INT64_MAX, 1 << 20, [] {});
+  EXPECT_EQ(ended.size(), kCreates);
+  if (made != nullptr) *made = plan.made;
+  return ended;
+}
+
+TEST(SimParts, APlansCreateTakesTheWayOfAnyOtherCall) {
+  int made = 0;
+  const std::vector<std::string> plan_calls = SendCreates(true, &made);
+  const std::vector<std::string> calls = SendCreates(false);
+  EXPECT_GT(made, 0) << "the plan made the operations";
+  ASSERT_EQ(plan_calls.size(), calls.size());
+  for (size_t k = 0; k < calls.size(); ++k) EXPECT_EQ(plan_calls[k], calls[k]) << "answer " << k;
+  // The run met every way a call can end.
+  std::string all;
+  for (const auto& e : calls) all += e + "\n";
+  for (const char* seen :
+       {" ok OK ", "request dropped by a flaky network", "response dropped by a flaky network",
+        "request lost: partitioned from the engine", "response lost (the request was applied)",
+        "request lost: the engine is down", "ALREADY_EXISTS"})
+    EXPECT_NE(all.find(seen), std::string::npos) << seen << " in\n" << all;
+}
+
 TEST(SimParts, APartitionedWorkersRequestNeverReachesTheEngine) {
   Rig r;
   ASSERT_EQ(r.Call(r.Create(1)).type, EventType::kOk);

@@ -157,22 +157,25 @@ struct TaskMetadata {
 };
 
 // What a client submits. Immutable once created: the queue shares it as
-// std::shared_ptr<const TaskDefinition> with the store and with claimers.
+// std::shared_ptr<const TaskDefinition> with the store and with claimers. Held once per
+// task (by the engine, and in sim mode by the plan too): the one-byte fields sit together,
+// no padding between the 8-byte ones.
 struct TaskDefinition {
   std::string task_id;
   std::string task_group_id;  // empty on input means "= task_id"
   std::vector<std::string> dependencies;
   Requires requires_ = Requires::kAllCompleted;
+  Priority priority = Priority::kLowest;
   int retries = kDefaultRetries;
   TimeMs created_ms = 0;
   TimeMs deadline_ms = 0;
   TimeMs expires_ms = 0;  // 0 on input means deadline + 1 year
-  Priority priority = Priority::kLowest;
   std::vector<std::string> routes;
   std::string payload;  // opaque to the engine (the worker's program, JSON)
   TaskMetadata metadata;
   bool operator==(const TaskDefinition&) const = default;
 };
+static_assert(sizeof(TaskDefinition) <= 232);
 using TaskDefinitionPtr = std::shared_ptr<const TaskDefinition>;
 
 // The defaults a queue fills in on create: taskGroupId = taskId, expires = deadline + 1
