@@ -86,13 +86,23 @@ std::vector<Ran> Reference(const Program& p, const std::vector<Start>& starts,
   return ran;
 }
 
+// The loop's store of callbacks as it ran: its largest size, its size at the end, and how
+// many times it compacted.
+struct Store {
+  size_t most_slots = 0, end_slots = 0;
+  int64_t compactions = 0;
+};
+
 std::vector<Ran> Loop(const Program& p, const std::vector<Start>& starts,
-                      const std::vector<TimerLoop::Repeating>& stream, int64_t end_ms) {
+                      const std::vector<TimerLoop::Repeating>& stream, int64_t end_ms,
+                      Store* store = nullptr) {
   TimerLoop loop(0);
   uint64_t next_id = 1'000'000;
   std::vector<Ran> ran;
+  size_t most_slots = 0;
   std::function<void(uint64_t, int)> fire = [&](uint64_t id, int depth) {
     ran.push_back({loop.Now(), id});
+    most_slots = std::max(most_slots, loop.held_slots());
     for (int c = 0; c < p.Children(id, depth); ++c) {
       const uint64_t child = next_id++;
       loop.After(p.ChildDelay(id, c), [&fire, child, depth] { fire(child, depth + 1); });
@@ -107,6 +117,7 @@ std::vector<Ran> Loop(const Program& p, const std::vector<Start>& starts,
   });
   loop.Run(end_ms, 1 << 20, [] {});
   loop.Run(INT64_MAX, 1 << 20, [] {});
+  if (store != nullptr) *store = Store{most_slots, loop.held_slots(), loop.compactions()};
   return ran;
 }
 
@@ -135,6 +146,31 @@ RC_GTEST_PROP(TimerProperty, RingAndFarHeapRunTimersAsOneHeapOfAtAndSeq, ()) {
   for (size_t k = 0; k < want.size(); ++k) {
     RC_ASSERT(got[k].at == want[k].at);
     RC_ASSERT(got[k].id == want[k].id);
+  }
+}
+
+// A burst (a batch's creates: 100,000 timers within 20 ms, each setting more, near and far)
+// grows the store of callbacks; as it drains the store compacts, moving the callbacks still
+// pending (in the ring and in the far heap) into its lowest blocks, and every timer still
+// runs when and in the order the plain definition says.
+TEST(TimerProperty, TheStoreGivesABurstsBlocksBackAndEveryTimerStillRunsInOrder) {
+  const Program p{0x5eed};
+  std::vector<Start> starts;
+  for (uint64_t k = 0; k < 100'000; ++k)
+    starts.push_back({static_cast<int64_t>(engine::Mix64(k) % 20), k});
+  const std::vector<TimerLoop::Repeating> stream = {{5, 3'000, 4}};
+  for (const int64_t end_ms : {int64_t{3'000}, INT64_MAX}) {
+    const std::vector<Ran> want = Reference(p, starts, stream, end_ms);
+    Store store;
+    const std::vector<Ran> got = Loop(p, starts, stream, end_ms, &store);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k) {
+      ASSERT_EQ(got[k].at, want[k].at) << "timer " << k;
+      ASSERT_EQ(got[k].id, want[k].id) << "timer " << k;
+    }
+    EXPECT_GE(store.most_slots, 100'000u);
+    EXPECT_GE(store.compactions, 1);
+    EXPECT_LE(store.end_slots * 2, store.most_slots) << "the burst's blocks were given back";
   }
 }
 
