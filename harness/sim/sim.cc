@@ -100,8 +100,15 @@ class Simulation final : public Driver, SimClient::PlanCalls {
 
  private:
   int64_t Now() const { return loop_.Now(); }
-  void At(int64_t t, Callback fn) { loop_.At(t, std::move(fn)); }
-  void After(int64_t d, Callback fn) { loop_.After(d, std::move(fn)); }
+  // Lambdas go through to the loop as they are, so it sees (and checks) their size.
+  template <typename F>
+  void At(int64_t t, F&& fn) {
+    loop_.At(t, std::forward<F>(fn));
+  }
+  template <typename F>
+  void After(int64_t d, F&& fn) {
+    loop_.After(d, std::forward<F>(fn));
+  }
 
   // A commit failed: the engine restarts, down for kRestartMs (one reload afterwards,
   // however many requests arrive meanwhile).
@@ -319,9 +326,10 @@ class Simulation final : public Driver, SimClient::PlanCalls {
   }
   // A call whose outcome is unknown is sent again after the caller's backoff, up to
   // kMaxAttempts in all: true when it will be.
-  bool Retried(const Completion& c, int attempt, Callback again) {
+  template <typename F>
+  bool Retried(const Completion& c, int attempt, F&& again) {
     if (!Transient(c.status) || attempt + 1 >= kMaxAttempts) return false;
-    After(Backoff(attempt), std::move(again));
+    After(Backoff(attempt), std::forward<F>(again));
     return true;
   }
 

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <queue>
+#include <type_traits>
 #include <vector>
 
 #include "engine/clock.h"
@@ -33,6 +34,19 @@ class TimerLoop {
   // fn at t (never before now).
   void At(int64_t t, Callback fn);
   void After(int64_t d, Callback fn) { At(Now() + d, std::move(fn)); }
+  // A lambda's captures are held inside its slot: one that would not fit (and so cost an
+  // allocation per timer, and the bytes of every slot for nothing) is refused here.
+  template <typename F, typename D = std::decay_t<F>,
+            typename = std::enable_if_t<!std::is_same_v<D, Callback>>>
+  void At(int64_t t, F&& fn) {
+    static_assert(sizeof(D) <= Callback::kInlineBytes, "a timer's captures exceed its slot");
+    At(t, Callback(std::forward<F>(fn)));
+  }
+  template <typename F, typename D = std::decay_t<F>,
+            typename = std::enable_if_t<!std::is_same_v<D, Callback>>>
+  void After(int64_t d, F&& fn) {
+    At(Now() + d, std::forward<F>(fn));
+  }
   // fn every period, until the loop is stopped.
   template <typename F>
   void Every(int64_t period, F fn) {

@@ -67,13 +67,15 @@ class SimWorkers::Impl {
   }
 
  private:
-  // Runs fn for worker w unless it crashed since (epoch) or defers it while paused.
+  // Runs fn for worker w unless it crashed since (epoch) or defers it while paused. The
+  // epoch's low 32 bits are enough to tell (a worker does not crash 2^32 times in a run)
+  // and keep the timer inside a callback's inline bytes.
   template <typename F>
   void WorkerAt(int w, int64_t t, F fn) {
-    uint64_t epoch = workers_[w].epoch;
+    const auto epoch = static_cast<uint32_t>(workers_[w].epoch);
     loop_.At(t, [this, w, epoch, fn = std::move(fn)]() mutable {
       SimWorker& wk = workers_[w];
-      if (wk.epoch != epoch || !wk.alive) return;
+      if (static_cast<uint32_t>(wk.epoch) != epoch || !wk.alive) return;
       if (loop_.Now() < wk.paused_until) return WorkerAt(w, wk.paused_until, std::move(fn));
       fn();
     });

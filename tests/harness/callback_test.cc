@@ -67,7 +67,7 @@ TEST(Callback, OverAlignedCallablesAreHeldAtTheirAlignment) {
   EXPECT_EQ(*calls, 5);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(where) % 64, 0u);
   EXPECT_EQ(calls.use_count(), 1);
-  static_assert(sizeof(Callback) == 88, "80 bytes inline and one pointer: no padding");
+  static_assert(sizeof(Callback) == 80, "72 bytes inline and one pointer: no padding");
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // Move-only callables for the simulator's hot paths, stored inline when they fit
 // (nearly every one does), else on the heap: a timer or a call's continuation costs no
 // allocation of its own, and moving one is a relocation through one function pointer.
-//   Callback             a timer: void(), 80 bytes inline (the largest timer the
-//                        simulator sets: a worker's effect step, 80 bytes)
+//   Callback             a timer: void(), 72 bytes inline (the largest timers the
+//                        simulator sets: a worker's effect step, and a plan's create's
+//                        answer on its way back, 72 bytes each; TimerLoop refuses a
+//                        larger lambda at compile time)
 //   InlineFunction<S, N> any signature S with N bytes inline (the calls' continuations)
 #pragma once
 
@@ -95,6 +97,6 @@ class InlineFunction<R(Args...), N> {
   const Ops* ops_ = nullptr;
 };
 
-using Callback = InlineFunction<void(), 80>;
+using Callback = InlineFunction<void(), 72>;
 
 }  // namespace ithappens::harness
