@@ -31,8 +31,7 @@ void TimerLoop::Compact() {
   auto mark = [&](uint32_t slot) {
     if (slot < keep) used[slot] = true;
   };
-  for (const Bucket& b : ring_)
-    for (size_t k = b.head; k < b.items.size(); ++k) mark(b.items[k].slot);
+  for (Bucket& b : ring_) ForEachEntry(b, [&](const Entry& e) { mark(e.slot); });
   for (const Far& f : far_.items()) mark(f.slot);
   uint32_t next_free = 0;
   auto move = [&](uint32_t& slot) {
@@ -42,8 +41,7 @@ void TimerLoop::Compact() {
     SlotAt(next_free) = std::move(SlotAt(slot));
     slot = next_free;
   };
-  for (Bucket& b : ring_)
-    for (size_t k = b.head; k < b.items.size(); ++k) move(b.items[k].slot);
+  for (Bucket& b : ring_) ForEachEntry(b, [&](Entry& e) { move(e.slot); });
   for (Far& f : far_.items()) move(f.slot);
   slot_blocks_.resize(keep_blocks);
   slot_blocks_.shrink_to_fit();
@@ -52,19 +50,71 @@ void TimerLoop::Compact() {
   for (uint32_t slot = keep; slot-- > 0;)
     if (!used[slot]) free_slots_.push_back(slot);  // the lowest on top: taken first
   free_slots_.shrink_to_fit();
-  spare_.clear();  // a burst's buckets too
   ++compactions_;
 }
 
-void TimerLoop::Append(int64_t t, uint64_t seq, uint32_t slot) {
-  const size_t b = static_cast<size_t>(t & kMask);
-  std::vector<Entry>& items = ring_[b].items;
-  if (items.capacity() == 0 && !spare_.empty()) {
-    items = std::move(spare_.back());
-    spare_.pop_back();
+TimerLoop::~TimerLoop() {
+  for (Bucket& b : ring_) {
+    for (Chunk* c = b.first; c != nullptr;) {
+      Chunk* next = c == b.last ? nullptr : c->next;
+      delete c;
+      c = next;
+    }
   }
-  items.push_back(Entry{seq, slot});
-  busy_[b >> 6] |= uint64_t{1} << (b & 63);
+  while (pool_ != nullptr) {
+    Chunk* next = pool_->next;
+    delete pool_;
+    pool_ = next;
+  }
+}
+
+TimerLoop::Chunk* TimerLoop::NewChunk() {
+  if (pool_ == nullptr) return new Chunk;
+  Chunk* c = pool_;
+  pool_ = c->next;
+  --pool_size_;
+  return c;
+}
+
+void TimerLoop::FreeChunk(Chunk* c) {
+  if (pool_size_ >= kPoolChunks) {
+    delete c;
+    return;
+  }
+  c->next = pool_;
+  pool_ = c;
+  ++pool_size_;
+}
+
+uint32_t TimerLoop::PopFront(Bucket& b, bool* drained) {
+  const uint32_t slot = b.first->items[b.head].slot;
+  ++b.head;
+  *drained = b.first == b.last && b.head == b.tail;
+  if (*drained) {
+    FreeChunk(b.first);
+    b = Bucket{};
+  } else if (b.head == kChunkEntries) {
+    Chunk* next = b.first->next;
+    FreeChunk(b.first);
+    b.first = next;
+    b.head = 0;
+  }
+  return slot;
+}
+
+void TimerLoop::Append(int64_t t, uint64_t seq, uint32_t slot) {
+  const size_t index = static_cast<size_t>(t & kMask);
+  Bucket& b = ring_[index];
+  if (b.first == nullptr) {
+    b.first = b.last = NewChunk();
+  } else if (b.tail == kChunkEntries) {
+    Chunk* c = NewChunk();
+    b.last->next = c;
+    b.last = c;
+    b.tail = 0;
+  }
+  b.last->items[b.tail++] = Entry{seq, slot};
+  busy_[index >> 6] |= uint64_t{1} << (index & 63);
   ++in_ring_;
 }
 
@@ -135,7 +185,7 @@ void TimerLoop::Run(int64_t end_ms, int64_t progress_every,
     if (in_ring_ > 0) {
       at = FirstInRing();
       const Bucket& b = ring_[static_cast<size_t>(at & kMask)];
-      seq = b.items[b.head].seq;
+      seq = b.Front().seq;
     } else if (have_timer) {
       at = far_.top().at;
       seq = far_.top().seq;
@@ -164,23 +214,13 @@ void TimerLoop::Run(int64_t end_ms, int64_t progress_every,
     Advance(at);  // a far timer comes into the ring here
     const size_t index = static_cast<size_t>(at & kMask);
     Bucket& b = ring_[index];
-    const uint32_t slot = b.items[b.head].slot;
-    if (++b.head == b.items.size()) {
-      // Drained. A bucket that held a burst (a batch's creates, a cron filler's second)
-      // hands its block on to the next bucket that starts, rather than keeping it for its
-      // own next turn a ring later: what the ring holds is what its busiest moment needs,
-      // not a burst's worth in every bucket a periodic burst ever fell in.
-      b.items.clear();
-      if (b.items.capacity() > kKeptEntries) {
-        if (spare_.size() < kSpareBlocks) spare_.push_back(std::move(b.items));
-        std::vector<Entry>().swap(b.items);
-      }
-      b.head = 0;
+    bool drained = false;
+    const uint32_t slot = PopFront(b, &drained);
+    if (drained) {
       busy_[index >> 6] &= ~(uint64_t{1} << (index & 63));
     } else {
       // The next timer's callback, into the cache while this one runs.
-      const unsigned char* next =
-          reinterpret_cast<const unsigned char*>(&SlotAt(b.items[b.head].slot));
+      const unsigned char* next = reinterpret_cast<const unsigned char*>(&SlotAt(b.Front().slot));
       __builtin_prefetch(next);
       __builtin_prefetch(next + sizeof(Callback) - 1);
     }

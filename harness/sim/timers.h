@@ -28,6 +28,9 @@ namespace ithappens::harness {
 class TimerLoop {
  public:
   explicit TimerLoop(int64_t start_ms) : ring_(kRingMs) { clock_.SetMs(start_ms); }
+  ~TimerLoop();
+  TimerLoop(const TimerLoop&) = delete;
+  TimerLoop& operator=(const TimerLoop&) = delete;
   int64_t Now() const { return clock_.NowMs(); }
   const engine::ManualClock& clock() const { return clock_; }
 
@@ -87,9 +90,21 @@ class TimerLoop {
     uint64_t seq;
     uint32_t slot;
   };
+  // A bucket is a FIFO of chunks of entries: a burst (a batch's creates, all at one
+  // millisecond) takes chunks as it fills and gives each back as soon as it has run, so
+  // the bucket its answers fill next takes the very chunks its requests left (a vector per
+  // bucket held both bursts whole, and doubled on the way).
+  static constexpr uint32_t kChunkEntries = 63;  // with the link: 1,016 bytes
+  struct Chunk {
+    Entry items[kChunkEntries];
+    Chunk* next;
+  };
   struct Bucket {
-    std::vector<Entry> items;
-    size_t head = 0;  // the next to run
+    Chunk* first = nullptr;  // the head's chunk; null when the bucket is empty
+    Chunk* last = nullptr;   // the tail's chunk
+    uint32_t head = 0;       // the next to run, in first
+    uint32_t tail = 0;       // entries in last
+    const Entry& Front() const { return first->items[head]; }
   };
   struct Far {
     int64_t at;
@@ -98,10 +113,9 @@ class TimerLoop {
     bool operator>(const Far& o) const { return at != o.at ? at > o.at : seq > o.seq; }
   };
   static constexpr int64_t kMask = kRingMs - 1;
-  // A drained bucket keeps a block of up to kKeptEntries; a larger one goes to spare_ (up
-  // to kSpareBlocks of them), for the next bucket that starts empty.
-  static constexpr size_t kKeptEntries = 64;
-  static constexpr size_t kSpareBlocks = 8;
+  // Chunks that have run wait in a pool for the next bucket to fill, up to kPoolChunks of
+  // them (1 MB); the rest go back to the heap.
+  static constexpr size_t kPoolChunks = 1024;
   static constexpr size_t kWords = kRingMs / 64;
 
   uint32_t Store(Callback fn);
@@ -117,7 +131,20 @@ class TimerLoop {
   std::vector<Bucket> ring_;
   std::array<uint64_t, kWords> busy_{};
   size_t in_ring_ = 0;
-  std::vector<std::vector<Entry>> spare_;
+  Chunk* pool_ = nullptr;
+  size_t pool_size_ = 0;
+  Chunk* NewChunk();
+  void FreeChunk(Chunk* c);
+  // Runs the bucket's head: its slot, and whether the bucket is empty now.
+  uint32_t PopFront(Bucket& b, bool* drained);
+  template <typename F>
+  static void ForEachEntry(Bucket& b, F f) {
+    for (Chunk* c = b.first; c != nullptr; c = c->next) {
+      const uint32_t from = c == b.first ? b.head : 0, to = c == b.last ? b.tail : kChunkEntries;
+      for (uint32_t k = from; k < to; ++k) f(c->items[k]);
+      if (c == b.last) break;
+    }
+  }
   // Timers at now + kRingMs or later: a heap of small records (its container is reachable,
   // for Compact to renumber slots; the order never depends on a slot).
   struct FarHeap : std::priority_queue<Far, std::vector<Far>, std::greater<Far>> {
