@@ -479,6 +479,7 @@ Status QueueImpl::CreateHookLocked(HookDefinition hook) {
   auto schedule = CronSchedule::Parse(hook.schedule);
   auto def = std::make_shared<const HookDefinition>(std::move(hook));
   HookState& h = hooks_[def->hook_id];
+  hooks_due_known_ = false;
   h.def = def;
   h.schedule = schedule.value();
   h.last_fire_ms = clock_->NowMs();  // fires at schedule times after creation only
@@ -494,6 +495,7 @@ Status QueueImpl::RemoveHookLocked(std::string_view hook_id) {
   // A removal is recorded as the definition with last_fire_ms = -1.
   batch_.hooks.push_back(HookRecord{it->second.def, -1});
   hooks_.erase(it);
+  hooks_due_known_ = false;
   return Status::Ok();
 }
 

@@ -203,6 +203,11 @@ class QueueImpl {
   MinHeap leases_;                    // (taken_until, task, run) of running runs
   MinHeap deadlines_;                 // (deadline, task, 0) of unresolved tasks
   std::map<std::string, HookState, std::less<>> hooks_;
+  // The earliest next fire of any hook (-1: none will fire), as FireHooksLocked last found
+  // it; a tick before it has nothing to fire and walks no hook. Forgotten (hooks_due_known_
+  // false) whenever hooks_ changes other than by firing: creation, removal, reload.
+  TimeMs hooks_due_ms_ = -1;
+  bool hooks_due_known_ = false;
   std::unordered_map<std::string, WorkerPtr> workers_;
   uint64_t rng_state_;
 };

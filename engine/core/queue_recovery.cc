@@ -86,6 +86,7 @@ Status QueueImpl::ReloadLocked() {
   leases_ = MinHeap();
   deadlines_ = MinHeap();
   hooks_.clear();
+  hooks_due_known_ = false;
   batch_.Clear();
 
   Loader loader(this);

@@ -44,12 +44,23 @@ void QueueImpl::ProcessDueLocked(TickCounts* counts) {
 
 int QueueImpl::FireHooksLocked() {
   const TimeMs now = clock_->NowMs();
+  // A tick comes every 100 ms and a hook fires at most once a minute: most ticks have no
+  // hook to fire, and walking every hook (10^4 of them at 50x in reminder-hooks) to find
+  // out was most of the engine's work.
+  if (hooks_due_known_ && (hooks_due_ms_ < 0 || hooks_due_ms_ > now)) return 0;
   int created_count = 0;
+  TimeMs due = -1;
+  auto next_due = [&due](TimeMs next) {
+    if (next >= 0 && (due < 0 || next < due)) due = next;
+  };
   for (auto& [id, h] : hooks_) {
     // No catch-up: of the fire times in (last_fire, now] only the latest creates a task;
     // the earlier ones were missed (the engine was down or the tick late).
     TimeMs fire = h.NextFire();
-    if (fire < 0 || fire > now) continue;
+    if (fire < 0 || fire > now) {
+      next_due(fire);
+      continue;
+    }
     int steps = 0;
     for (TimeMs next = h.schedule.NextAfter(fire); next >= 0 && next <= now;
          next = h.schedule.NextAfter(fire)) {
@@ -75,7 +86,10 @@ int QueueImpl::FireHooksLocked() {
     (void)st;
     h.last_fire_ms = fire;
     batch_.hooks.push_back(HookRecord{h.def, fire});
+    next_due(h.NextFire());
   }
+  hooks_due_ms_ = due;
+  hooks_due_known_ = true;
   return created_count;
 }
 

@@ -83,6 +83,35 @@ TEST_P(HookTest, CreateIsIdempotentConflictAndRemove) {
   EXPECT_EQ(t_.q().Tick()->hook_tasks_created, 0) << "the removal is durable";
 }
 
+// A tick that finds no hook due before some time walks none until then; a hook created
+// (or the engine reloaded) since still fires at its first fire time, and each of several
+// hooks with different schedules fires at each of its own times, not one later.
+TEST_P(HookTest, EveryHookFiresAtItsOwnTimesWhateverWasDueBefore) {
+  HookDefinition hourly = Reminder("hourly");
+  hourly.hook_id = "hourly";
+  hourly.schedule = "0 * * * *";  // 23:00
+  ASSERT_TRUE(t_.q().CreateHook(hourly).ok());
+  EXPECT_EQ(t_.q().Tick()->hook_tasks_created, 0) << "the next fire is at 23:00";
+  t_.clock().AdvanceMs(kMinute);  // 22:14:20
+  EXPECT_EQ(t_.q().Tick()->hook_tasks_created, 0);
+  // Created after a tick found nothing due before 23:00: fires at 22:15 all the same.
+  ASSERT_TRUE(t_.q().CreateHook(Reminder()).ok());
+  t_.clock().SetMs(FirstFire());
+  EXPECT_EQ(t_.q().Tick()->hook_tasks_created, 1) << "the */5 hook at 22:15";
+  EXPECT_EQ(t_.Status(DeterministicTaskId("appointment-reminders", FirstFire(), "patient-437"))
+                .state,
+            TaskState::kPending);
+  int fired = 0;
+  for (int minute = 1; minute <= 50; ++minute) {  // to 23:05
+    t_.clock().SetMs(FirstFire() + minute * kMinute);
+    fired += t_.q().Tick()->hook_tasks_created;
+    if (minute == 20) t_.CrashAndReopen();
+  }
+  EXPECT_EQ(fired, 11) << "ten */5 fires (22:20 to 23:05) and the hourly one at 23:00";
+  EXPECT_EQ(t_.Status(DeterministicTaskId("hourly", FirstFire() + 45 * kMinute, "hourly")).state,
+            TaskState::kPending);
+}
+
 TEST_P(HookTest, RejectsBadHookNamingTheField) {
   HookDefinition h = Reminder();
   h.schedule = "*/5 * * *";
