@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "harness/checker.h"
+#include "harness/cli/outputs.h"
 #include "harness/fault_kind.h"
 #include "harness/scenario/scenario.h"
 #include "tests/testing/engine_fixtures.h"
@@ -110,6 +111,40 @@ bool PortAccepts(int port) {
   const bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
   return ok;
+}
+
+// A history's hash (a bench's rounds and a run's self-check compare them) tells apart
+// files that differ in any one byte: in a lane of the first 32 bytes, in the 8-byte and
+// single-byte tails, on each side of the 1 MiB chunks it is read in, or by one byte more;
+// the same bytes in another file hash the same.
+TEST(Cli, AHistorysHashTellsApartFilesThatDifferInAnyOneByte) {
+  testing::TempDir dir;
+  std::string text((3 << 20) + 13, '\0');
+  uint64_t x = 1;
+  for (char& c : text) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    c = static_cast<char>(x >> 56);
+  }
+  auto hash_of = [&](const std::string& bytes, const std::string& name) {
+    const std::filesystem::path p = dir.path() / name;
+    std::ofstream(p, std::ios::binary) << bytes;
+    return FileHash(p.string());
+  };
+  const std::string h = hash_of(text, "a");
+  EXPECT_EQ(h.size(), 16u);
+  EXPECT_EQ(hash_of(text, "b"), h);
+  std::set<std::string> seen{h};
+  for (const size_t at : {size_t{0}, size_t{7}, size_t{8}, size_t{31}, size_t{32},
+                          (size_t{1} << 20) - 1, size_t{1} << 20, (size_t{1} << 20) + 5,
+                          text.size() - 13, text.size() - 6, text.size() - 1}) {
+    std::string changed = text;
+    changed[at] = static_cast<char>(changed[at] ^ 0x20);
+    EXPECT_TRUE(seen.insert(hash_of(changed, "c")).second) << "one byte changed at " << at;
+  }
+  EXPECT_TRUE(seen.insert(hash_of(text + "x", "d")).second) << "one byte more";
+  EXPECT_TRUE(seen.insert(hash_of(text.substr(0, 20), "e")).second) << "a short file";
+  EXPECT_TRUE(seen.insert(hash_of(text.substr(0, 21), "f")).second);
+  EXPECT_EQ(hash_of("", "g").size(), 16u);
 }
 
 TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {
