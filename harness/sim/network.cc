@@ -94,7 +94,8 @@ void SimClient::Transmit(C call) {
   // inside the callback, no allocation of their own.
   TimeoutOf(call) = loop_.Now() + request_timeout_ms_;
   const std::string_view proc = OpOf(call).proc;
-  if (!net_.Reachable(proc)) return Lost(std::move(call), "request lost: partitioned from the engine");
+  if (!net_.Reachable(proc))
+    return Lost(std::move(call), "request lost: partitioned from the engine");
   if (net_.Dropped(proc)) return Lost(std::move(call), "request dropped by a flaky network");
   const int64_t hop = net_.HopMs(proc);
   loop_.After(hop, [this, call = std::move(call)]() mutable {

@@ -74,7 +74,7 @@ class SimClient final : public Client {
   // flight at once: a Call each was 200 bytes per task at the batch's peak.
   struct PlanCall {
     uint32_t sub = 0;
-    uint32_t k : 24 = 0;  // a chain is shorter than 2^24 (a run plans at most 2,000,000 tasks)
+    uint32_t k : 24 = 0;       // the place in its chain (a run plans at most 2,000,000 tasks)
     uint32_t attempt : 7 = 0;  // below kMaxAttempts (60)
     uint32_t dropped : 1 = 0;  // the response will be lost on a flaky link
     int64_t timeout_at = 0;
@@ -104,8 +104,7 @@ class SimClient final : public Client {
   using Finish = std::function<void(Call&, const Completion&)>;
 
   SimClient(TimerLoop& loop, SimNetwork& net, InProcessEngine& engine, int64_t request_timeout_ms,
-            std::function<void()> after_engine_call, Finish finish = {},
-            PlanCalls* plan = nullptr)
+            std::function<void()> after_engine_call, Finish finish = {}, PlanCalls* plan = nullptr)
       : loop_(loop),
         net_(net),
         engine_(engine),

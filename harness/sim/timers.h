@@ -170,7 +170,8 @@ class TimerLoop {
   // store, so it takes at least as many timers run in between.
   static constexpr size_t kCompactBlocks = 16;
   void MaybeCompact() {
-    if (slot_blocks_.size() >= kCompactBlocks && (slot_count_ - free_slots_.size()) * 8 <= slot_count_)
+    if (slot_blocks_.size() >= kCompactBlocks &&
+        (slot_count_ - free_slots_.size()) * 8 <= slot_count_)
       Compact();
   }
   void Compact();

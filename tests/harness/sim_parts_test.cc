@@ -155,9 +155,9 @@ struct PlanSide final : SimClient::PlanCalls {
 };
 
 std::string Ended(int64_t at, const Operation& op, const Completion& c) {
-  return std::to_string(at) + " " + std::string(op.TaskId()) + " " + std::string(ToString(c.type)) + " " +
-         std::string(engine::StatusCodeName(c.status.code())) + " " + c.status.message() + " " +
-         c.value_json;
+  return std::to_string(at) + " " + std::string(op.TaskId()) + " " + std::string(ToString(c.type)) +
+         " " + std::string(engine::StatusCodeName(c.status.code())) + " " + c.status.message() +
+         " " + c.value_json;
 }
 
 void PlanSide::End(const SimClient::PlanCall& call, const Completion& c) {
@@ -196,9 +196,8 @@ std::vector<std::string> SendCreates(bool as_plan_calls, int* made = nullptr) {
       if (as_plan_calls) {
         client.Send(SimClient::PlanCall{n});
       } else {
-        client.Invoke(std::make_shared<const Operation>(sent), [&, n](Completion c) {
-          ended.push_back(Ended(loop.Now(), plan.ops[n], c));
-        });
+        client.Invoke(std::make_shared<const Operation>(sent),
+                      [&, n](Completion c) { ended.push_back(Ended(loop.Now(), plan.ops[n], c)); });
       }
     });
   }

@@ -98,9 +98,9 @@ TEST_P(HookTest, EveryHookFiresAtItsOwnTimesWhateverWasDueBefore) {
   ASSERT_TRUE(t_.q().CreateHook(Reminder()).ok());
   t_.clock().SetMs(FirstFire());
   EXPECT_EQ(t_.q().Tick()->hook_tasks_created, 1) << "the */5 hook at 22:15";
-  EXPECT_EQ(t_.Status(DeterministicTaskId("appointment-reminders", FirstFire(), "patient-437"))
-                .state,
-            TaskState::kPending);
+  EXPECT_EQ(
+      t_.Status(DeterministicTaskId("appointment-reminders", FirstFire(), "patient-437")).state,
+      TaskState::kPending);
   int fired = 0;
   for (int minute = 1; minute <= 50; ++minute) {  // to 23:05
     t_.clock().SetMs(FirstFire() + minute * kMinute);
