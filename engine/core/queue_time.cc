@@ -45,7 +45,7 @@ void QueueImpl::ProcessDueLocked(TickCounts* counts) {
 int QueueImpl::FireHooksLocked() {
   const TimeMs now = clock_->NowMs();
   // A tick comes every 100 ms and a hook fires at most once a minute: most ticks have no
-  // hook to fire, and walking every hook (10^4 of them at 50x in reminder-hooks) to find
+  // hook to fire, and walking every hook (2,500 of them at 50x in reminder-hooks) to find
   // out was most of the engine's work.
   if (hooks_due_known_ && (hooks_due_ms_ < 0 || hooks_due_ms_ > now)) return 0;
   int created_count = 0;
