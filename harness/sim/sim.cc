@@ -129,14 +129,18 @@ class Simulation final : public Driver, SimClient::PlanCalls {
   // The driver's side of a call (Jepsen's interpreter): record the invoke, hand the
   // operation to the client, record the completion when it comes back.
   void Call(Operation op, Done done) override {
-    summary_.requests++;
-    Emit(op.proc, EventType::kInvoke, op.f, op.TaskId(), InvokeValue(op));
+    Invoked(op);
     // One allocation: the operation, its continuation and the network's state of the call
     // together; Finished records the completion when it comes back.
     auto call = std::make_unique<SimClient::Call>();
     call->op = std::move(op);
     call->then = std::move(done);
     client_.Send(std::move(call));
+  }
+  // A call in the history as it is sent (a Call or a plan's create alike).
+  void Invoked(const Operation& op) {
+    summary_.requests++;
+    Emit(op.proc, EventType::kInvoke, op.f, op.TaskId(), InvokeValue(op));
   }
   void Finished(SimClient::Call& call, const Completion& c) {
     Record(call.op, c);
@@ -290,10 +294,8 @@ class Simulation final : public Driver, SimClient::PlanCalls {
   // as a batch has every create in flight at once; its operation is made again from the
   // plan whenever it is needed (Op), the definition and its digest are the plan's.
   void SendChainCreate(uint32_t sub, uint32_t k, int attempt) {
-    summary_.requests++;
     SimClient::PlanCall call{sub, k, static_cast<uint32_t>(attempt)};
-    const Operation& op = Op(call);
-    Emit(op.proc, EventType::kInvoke, op.f, op.TaskId(), InvokeValue(op));
+    Invoked(Op(call));
     client_.Send(call);
   }
   const Operation& Op(const SimClient::PlanCall& call) override {
