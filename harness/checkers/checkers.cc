@@ -859,7 +859,8 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers() {
 
 namespace {
 std::vector<CheckResult> Run(
-    const std::function<bool(const std::function<void(const EventView&)>&)>& feed) {
+    const std::function<bool(const std::function<void(const EventView&)>&)>& feed,
+    const std::function<void(const EventView&)>& also) {
   auto checkers = StandardCheckers();
   std::vector<std::string> failed(checkers.size());
   bool read = feed([&](const EventView& e) {
@@ -871,6 +872,7 @@ std::vector<CheckResult> Run(
         failed[k] = ex.what();
       }
     }
+    if (also) also(e);
   });
   std::vector<CheckResult> results;
   if (!read) return results;
@@ -895,13 +897,14 @@ std::vector<CheckResult> Run(
 }
 }  // namespace
 
-std::vector<CheckResult> CheckHistoryFile(const std::string& path, std::string* error) {
-  return Run([&](const auto& fn) { return ReadEvents(path, fn, error); });
+std::vector<CheckResult> CheckHistoryFile(const std::string& path, std::string* error,
+                                          const std::function<void(const EventView&)>& also) {
+  return Run([&](const auto& fn) { return ReadEvents(path, fn, error); }, also);
 }
 
 std::vector<CheckResult> CheckEvents(const std::vector<Event>& events) {
   std::string error;
-  auto results = Run([&](const auto& fn) { return ReadEvents(events, fn, &error); });
+  auto results = Run([&](const auto& fn) { return ReadEvents(events, fn, &error); }, nullptr);
   if (results.empty()) {  // an event that does not decode: every checker is unknown
     for (const auto& c : StandardCheckers()) {
       CheckResult r;
@@ -914,23 +917,20 @@ std::vector<CheckResult> CheckEvents(const std::vector<Event>& events) {
   return results;
 }
 
+void RootCauseCollector::Observe(const EventView& e) {
+  if (e.type != EventType::kFinal || !e.error.empty() || e.blocked_by.empty()) return;
+  const std::string root(e.blocked_by);
+  auto [it, fresh] = index_.emplace(root, out_.size());
+  if (fresh) out_.push_back(RootCause{root, 0, {}});
+  RootCause& r = out_[it->second];
+  ++r.blocked;
+  if (r.examples.size() < 3) r.examples.emplace_back(e.task);
+}
+
 std::vector<RootCause> RootCauses(const std::string& history_path, std::string* error) {
-  std::vector<RootCause> out;
-  std::unordered_map<std::string, size_t> index;
-  bool ok = ReadEvents(
-      history_path,
-      [&](const EventView& e) {
-        if (e.type != EventType::kFinal || !e.error.empty() || e.blocked_by.empty()) return;
-        const std::string root(e.blocked_by);
-        auto [it, fresh] = index.emplace(root, out.size());
-        if (fresh) out.push_back(RootCause{root, 0, {}});
-        RootCause& r = out[it->second];
-        ++r.blocked;
-        if (r.examples.size() < 3) r.examples.emplace_back(e.task);
-      },
-      error);
-  if (!ok) out.clear();
-  return out;
+  RootCauseCollector c;
+  if (!ReadEvents(history_path, [&](const EventView& e) { c.Observe(e); }, error)) return {};
+  return c.Take();
 }
 
 Validity Compose(const std::vector<CheckResult>& results) {

@@ -186,21 +186,18 @@ int RunOneReal(const std::string& file, const std::string& out_root, double load
                               " --load " + LoadText(load) + " --out " + out_root + bug_args;
   const std::string history = (dir / "history.jsonl").string();
   std::string error;
-  auto results = CheckHistoryFile(history, &error);
-  if (results.empty()) {
+  HistoryFacts facts;
+  if (!ReadHistoryFacts(history, 40, &facts, &error)) {
     std::cerr << "ithappens: cannot read back the history: " << error << "\n";
     return kExitHarness;
   }
-  auto roots = RootCauses(history, &error);
-  Timeline timeline;
+  const auto& results = facts.results;
   SimSummary sum;
   sum.events = real->events;
   sum.tasks = real->tasks;
   sum.sim_ms = real->scenario_ms;
   sum.requests = real->requests;
-  if (!BuildTimeline(history, 200, &timeline, &error) ||
-      !WriteReports(dir, s, "real", 0, load, bugs, sum, results, roots, timeline, command,
-                    time_scale)) {
+  if (!WriteReports(dir, s, "real", 0, load, bugs, sum, facts, command, &error, time_scale)) {
     std::cerr << "ithappens: the harness failed writing the reports: " << error << "\n";
     return kExitHarness;
   }

@@ -125,10 +125,42 @@ void ProgressPrinter::Line(const std::string& text, bool done) {
   drawn_ = tty_;
 }
 
+bool ReadHistoryFacts(const std::string& history_path, int latency_buckets, HistoryFacts* out,
+                      std::string* error) {
+  RootCauseCollector roots;
+  TimelineBuilder timeline;
+  MemoryBuilder memory;
+  LatencyBuilder latency;
+  std::string failed;  // a builder's exception: the read goes on for the checkers' sake
+  out->results = CheckHistoryFile(history_path, error, [&](const EventView& e) {
+    if (!failed.empty()) return;
+    try {
+      roots.Observe(e);
+      timeline.Observe(e);
+      memory.Observe(e);
+      if (latency_buckets > 0) latency.Observe(e);
+    } catch (const std::exception& ex) {
+      failed = "event " + std::to_string(e.i) + ": " + ex.what();
+    }
+  });
+  if (out->results.empty()) return false;
+  if (!failed.empty()) {
+    *error = history_path + ": building the report's series: " + failed;
+    return false;
+  }
+  out->roots = roots.Take();
+  timeline.Finish(200, &out->timeline);
+  memory.Finish(&out->memory);
+  if (latency_buckets > 0) latency.Finish(latency_buckets, &out->latency);
+  return true;
+}
+
 bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std::string& mode,
                   uint64_t seed, double load, const engine::BugSwitches& bugs, const SimSummary& sum,
-                  const std::vector<CheckResult>& results, const std::vector<RootCause>& roots,
-                  const Timeline& timeline, const std::string& command, double time_scale) {
+                  const HistoryFacts& facts, const std::string& command, std::string* error,
+                  double time_scale) {
+  const std::vector<CheckResult>& results = facts.results;
+  const Timeline& timeline = facts.timeline;
   reports::Report r;
   r.scenario = s.name;
   r.file = s.file;
@@ -155,11 +187,12 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std
   }
   std::map<std::string, std::vector<TaskEvent>> task_events;
   std::map<int64_t, double> event_t_s;
-  std::string error;
   if (!tasks.empty() || !events.empty()) {
     if (!CollectTaskEvents((dir / "history.jsonl").string(), tasks, events, 40, &task_events,
-                           &event_t_s, &error))
+                           &event_t_s, error)) {
+      *error = "collecting the counterexamples' events: " + *error;
       return false;
+    }
   }
   for (const auto& c : results) {
     reports::Property p{c.checker, std::string(ToString(c.valid)), c.counts, {}, c.error};
@@ -182,7 +215,7 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std
       r.attribution = c.counts["matrix"].get<decltype(r.attribution)>();
     r.properties.push_back(std::move(p));
   }
-  for (const auto& c : roots)
+  for (const auto& c : facts.roots)
     r.root_causes.push_back(reports::RootCause{c.task, c.blocked, c.examples});
   for (const auto& f : timeline.faults) {
     r.faults.push_back(
@@ -192,8 +225,7 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std
   r.states.tasks = timeline.tasks;
   if (time_scale > 0) {
     // A real run: its calls' throughput and latency, in wall units (run time / K).
-    Latency lat;
-    if (!BuildLatency((dir / "history.jsonl").string(), 40, &lat, &error)) return false;
+    const Latency& lat = facts.latency;
     r.time_scale = time_scale;
     r.ops_t_s = lat.t_s;
     const double wall_s = std::max(1e-3, static_cast<double>(sum.sim_ms) / 1000.0 / time_scale);
@@ -207,8 +239,7 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std
     }
   }
   // Memory: the rss series (real mode) and the OOM kills with the recovery (both modes).
-  Memory mem;
-  if (!BuildMemory((dir / "history.jsonl").string(), &mem, &error)) return false;
+  const Memory& mem = facts.memory;
   r.memory.mechanism = mem.mechanism;
   r.memory.worker_limit_mb = static_cast<double>(mem.worker_limit_bytes) / (1 << 20);
   r.memory.sink_limit_mb = static_cast<double>(mem.sink_limit_bytes) / (1 << 20);
@@ -224,7 +255,12 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std
   r.history_sha = FileHash((dir / "history.jsonl").string());
   r.reproduce = command;
   std::ofstream(dir / "command.txt") << command << "\n";
-  return reports::WriteAll(r, dir.string());
+  if (!reports::WriteAll(r, dir.string())) {
+    *error = "cannot write the report files (report.json, junit.xml, summary.md, report.html) in " +
+             dir.string();
+    return false;
+  }
+  return true;
 }
 
 
@@ -280,15 +316,17 @@ SimRun RunSimAndReport(const Scenario& s, const std::string& file, const std::st
               << "\n";
   }
   std::string error;
-  run.results = CheckHistoryFile(o.history_path, &error);
-  if (run.results.empty()) {
+  HistoryFacts facts;
+  if (!ReadHistoryFacts(o.history_path, 0, &facts, &error)) {
     std::cerr << "ithappens: cannot read back the history: " << error << "\n";
     return run;
   }
-  run.roots = RootCauses(o.history_path, &error);
-  if (!BuildTimeline(o.history_path, 200, &run.timeline, &error) ||
-      !WriteReports(run.dir, s, "sim", seed, load, bugs, run.summary, run.results, run.roots,
-                    run.timeline, run.command)) {
+  const bool written =
+      WriteReports(run.dir, s, "sim", seed, load, bugs, run.summary, facts, run.command, &error);
+  run.results = std::move(facts.results);
+  run.roots = std::move(facts.roots);
+  run.timeline = std::move(facts.timeline);
+  if (!written) {
     std::cerr << "ithappens: the harness failed writing the reports: " << error << "\n";
     return run;
   }

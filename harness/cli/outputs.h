@@ -48,12 +48,28 @@ class ProgressPrinter {
   Clock::time_point start_, last_;
 };
 
+// What a run's reports need from its history, from one read of it (a 10^5-task history
+// is 160 MB; it was read once for each of these): the checkers' results, the cascades'
+// root causes, the timeline (200 samples), the memory series and, for a real run
+// (latency_buckets > 0), its calls' latency in that many buckets.
+struct HistoryFacts {
+  std::vector<CheckResult> results;
+  std::vector<RootCause> roots;
+  Timeline timeline;
+  Memory memory;
+  Latency latency;
+};
+// False (with *error naming the line, or what failed) when the history does not read back.
+bool ReadHistoryFacts(const std::string& history_path, int latency_buckets, HistoryFacts* out,
+                      std::string* error);
+
 // Fills the report model (reports/report.h) from the run and writes every report file.
+// time_scale > 0: a real run (facts.latency is in the report). False with *error saying
+// what could not be read or written.
 bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std::string& mode,
                   uint64_t seed, double load, const engine::BugSwitches& bugs,
-                  const SimSummary& sum, const std::vector<CheckResult>& results,
-                  const std::vector<RootCause>& roots, const Timeline& timeline,
-                  const std::string& command, double time_scale = 0);
+                  const SimSummary& sum, const HistoryFacts& facts, const std::string& command,
+                  std::string* error, double time_scale = 0);
 
 // One simulated run as `ithappens run` makes it: OUT/<scenario>/ with the history and
 // every report. exit is what `run` would exit with; on exit 3 the reason is printed.

@@ -3,11 +3,22 @@
 // claimed: running; an accepted report: its outcome; the final read: the platform's last
 // word, placed when the last run resolved if it is terminal), sampled at evenly spaced
 // times, and the fault windows (each "X-start" paired with its "X-stop").
+//
+// Each Build* below reads the history for itself. A run that needs several of them (its
+// reports need the timeline, the memory series and, in real mode, the latency, besides the
+// checkers' results) feeds one read to their builders instead: each builder observes the
+// events of one ReadEvents pass in order (task indices are that pass's own), then Finish.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
+
+#include "harness/event.h"
 
 namespace ithappens::harness {
 
@@ -35,6 +46,40 @@ struct Timeline {
 // False (with *error naming the line) on a malformed history.
 bool BuildTimeline(const std::string& history_path, int samples, Timeline* out, std::string* error);
 
+class TimelineBuilder {
+ public:
+  void Observe(const EventView& e);
+  // The plot sampled at `samples` (at least 2) evenly spaced times; the builder is spent.
+  void Finish(int samples, Timeline* out);
+
+ private:
+  static constexpr uint32_t kNoState = UINT32_MAX;
+  struct Move {  // a task entering a state at t_ms (16 bytes: a 10^6-task history has 3x that)
+    int64_t t_ms;
+    uint32_t task;   // this builder's dense index, in order of first move
+    uint32_t state;  // into states_
+  };
+  struct Hash {  // heterogeneous lookup: a name from the line needs no string of its own
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  using Names = std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>>;
+  void Add(uint32_t task_ix, std::string_view task, int64_t t_ms, std::string_view state);
+  uint32_t State(std::string_view name);
+
+  std::vector<uint32_t> task_of_ix_;  // the reader's task index -> this builder's
+  Names task_of_name_;                // tasks the reader gave no index (an empty id)
+  uint32_t tasks_ = 0;
+  std::vector<std::string> states_;
+  Names state_of_name_;
+  std::vector<Move> moves_;
+  std::vector<FaultSpan> faults_;
+  // (kind, target) -> the open span's index in faults_ (its end is set when it closes)
+  std::map<std::pair<std::string, std::string>, size_t> open_;
+  std::unordered_map<std::string, int64_t, Hash, std::equal_to<>> fired_at_;  // hook task -> fire
+  int64_t t_max_ms_ = 0;
+};
+
 // Calls per operation over time (a real run's throughput and latency): each invoke paired
 // with its answer (ok, fail or info) by process, call and task. Times are run time: a
 // real run divides them by its time scale for wall time (its clocks are derived so).
@@ -52,6 +97,23 @@ struct Latency {
 
 // False (with *error naming the line) on a malformed history.
 bool BuildLatency(const std::string& history_path, int buckets, Latency* out, std::string* error);
+
+class LatencyBuilder {
+ public:
+  void Observe(const EventView& e);
+  // The series in `buckets` (at least 1) equal spans of run time; the builder is spent.
+  void Finish(int buckets, Latency* out);
+
+ private:
+  struct Answer {
+    int64_t t_ns;
+    double ms;
+  };
+  std::map<std::string, std::vector<Answer>> answers_;  // op -> its answered calls
+  std::unordered_map<std::string, int64_t> open_;       // proc \n f \n task -> invoke time
+  std::string key_;
+  int64_t t_max_ns_ = 0;
+};
 
 // Memory over time (real mode): each process's resident set as the supervisor sampled it
 // (`rss` events: {"bytes":{"<process>":N,...}}, at most every 250 wall ms), the limit the
@@ -83,6 +145,20 @@ struct Memory {
 // False (with *error naming the line) on a malformed history. A history without rss
 // events (the simulator's) gives an empty Memory.
 bool BuildMemory(const std::string& history_path, Memory* out, std::string* error);
+
+class MemoryBuilder {
+ public:
+  void Observe(const EventView& e);
+  // The series and the detector's verdicts; the builder is spent.
+  void Finish(Memory* out);
+
+ private:
+  Memory memory_;
+  std::vector<double> report_t_s_;  // when each task run was resolved (reports accepted)
+  std::vector<std::map<std::string, int64_t>> samples_;
+  std::map<std::string, std::vector<double>> oom_at_;   // process -> its OOM kills' times
+  std::map<std::string, std::vector<double>> work_at_;  // process -> claims that got runs
+};
 
 // One event of a task's own story (a counterexample's timeline, as Jepsen's for
 // operations). `i` is the event's number: line i + 1 of history.jsonl.

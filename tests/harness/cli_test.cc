@@ -26,7 +26,9 @@
 #include "harness/cli/outputs.h"
 #include "harness/fault_kind.h"
 #include "harness/scenario/scenario.h"
+#include "harness/history/history.h"
 #include "tests/testing/engine_fixtures.h"
+#include "tests/testing/history_fixtures.h"
 
 namespace ithappens::harness {
 namespace {
@@ -145,6 +147,116 @@ TEST(Cli, AHistorysHashTellsApartFilesThatDifferInAnyOneByte) {
   EXPECT_TRUE(seen.insert(hash_of(text.substr(0, 20), "e")).second) << "a short file";
   EXPECT_TRUE(seen.insert(hash_of(text.substr(0, 21), "f")).second);
   EXPECT_EQ(hash_of("", "g").size(), 16u);
+}
+
+// A run's reports come from one read of its history (ReadHistoryFacts): the checkers, the
+// root causes, the timeline, the memory series and the latency each see every event, and
+// say what reading the history once for each of them says. The history has a bit of each:
+// a dependency blocked by a failed task, a fault window, a hook's fire, a supervisor's
+// memory samples and an OOM kill, calls answered later.
+TEST(Cli, ARunsReportsComeFromOneReadOfItsHistoryAndSayWhatAReadForEachSays) {
+  using nlohmann::json;
+  testing::HistoryBuilder h;
+  h.Plan("A", "failed").Plan("B", "exception", {{"deps", {"A"}}});
+  h.Add("plan", EventType::kPlan, "hook", "",
+        {{"hook", "h"}, {"fires", {{{"at_ms", 3}, {"task", "H"}}}}, {"next_ms", 60'000}});
+  h.Add("supervisor", EventType::kInfo, "started", "",
+        {{"memory_limit",
+          {{"mechanism", "cgroup-v1"}, {"worker_bytes", 64 << 20}, {"sink_bytes", 32 << 20}}}});
+  h.Created("A").Created("B");
+  h.Add("nemesis", EventType::kFault, "partition-start", "", {{"target", "worker-0"}});
+  h.Ran("A", 0, "report-failed");
+  h.Add("nemesis", EventType::kFault, "partition-stop", "", {{"target", "worker-0"}});
+  for (int k = 0; k < 8; ++k)
+    h.Add("supervisor", EventType::kInfo, "rss", "",
+          {{"bytes", {{"worker-0", (10 + 8 * k) << 20}, {"sink", 5 << 20}}}});
+  h.Add("nemesis", EventType::kFault, "worker-oom", "", {{"target", "worker-0"}});
+  h.Ran("H", 0, "report-completed");
+  h.Final("A", "failed", json::array({{{"state", "failed"}, {"resolved_ms", 9}}}));
+  h.Final("B", "exception", json::array(), {{"blocked_by", "A"}});
+  h.Final("H", "completed", json::array({{{"state", "completed"}, {"resolved_ms", 30}}}));
+  testing::TempDir dir;
+  const std::string path = (dir.path() / "history.jsonl").string();
+  {
+    HistoryWriter w(path);
+    for (Event e : h.events()) w.Append(e);
+  }
+
+  HistoryFacts facts;
+  std::string error;
+  ASSERT_TRUE(ReadHistoryFacts(path, 40, &facts, &error)) << error;
+  const auto results = CheckHistoryFile(path, &error);
+  ASSERT_EQ(facts.results.size(), results.size());
+  for (size_t k = 0; k < results.size(); ++k) {
+    EXPECT_EQ(facts.results[k].checker, results[k].checker);
+    EXPECT_EQ(facts.results[k].valid, results[k].valid) << results[k].checker;
+    EXPECT_EQ(facts.results[k].counts, results[k].counts) << results[k].checker;
+  }
+  const auto roots = RootCauses(path, &error);
+  ASSERT_EQ(roots.size(), 1u) << "B was blocked by A";
+  ASSERT_EQ(facts.roots.size(), 1u);
+  EXPECT_EQ(facts.roots[0].task, roots[0].task);
+  EXPECT_EQ(facts.roots[0].examples, roots[0].examples);
+
+  Timeline timeline;
+  ASSERT_TRUE(BuildTimeline(path, 200, &timeline, &error)) << error;
+  ASSERT_FALSE(timeline.tasks.empty());
+  EXPECT_EQ(facts.timeline.t_s, timeline.t_s);
+  EXPECT_EQ(facts.timeline.tasks, timeline.tasks);
+  ASSERT_EQ(timeline.faults.size(), 1u) << "the partition (an OOM kill is no window)";
+  ASSERT_EQ(facts.timeline.faults.size(), 1u);
+  EXPECT_EQ(facts.timeline.faults[0].kind, timeline.faults[0].kind);
+  EXPECT_EQ(facts.timeline.faults[0].tasks_in_flight, timeline.faults[0].tasks_in_flight);
+  EXPECT_EQ(facts.timeline.faults[0].requests, timeline.faults[0].requests);
+
+  Memory memory;
+  ASSERT_TRUE(BuildMemory(path, &memory, &error)) << error;
+  EXPECT_EQ(memory.mechanism, "cgroup-v1");
+  ASSERT_EQ(memory.t_s.size(), 8u);
+  EXPECT_EQ(facts.memory.mechanism, memory.mechanism);
+  EXPECT_EQ(facts.memory.worker_limit_bytes, memory.worker_limit_bytes);
+  EXPECT_EQ(facts.memory.t_s, memory.t_s);
+  EXPECT_EQ(facts.memory.oom_kills, memory.oom_kills);
+  EXPECT_EQ(facts.memory.back_to_work_s, memory.back_to_work_s);
+  ASSERT_EQ(facts.memory.procs.size(), memory.procs.size());
+  for (const auto& [proc, series] : memory.procs) {
+    EXPECT_EQ(facts.memory.procs[proc].bytes, series.bytes) << proc;
+    EXPECT_EQ(facts.memory.procs[proc].growing, series.growing) << proc;
+  }
+
+  Latency latency;
+  ASSERT_TRUE(BuildLatency(path, 40, &latency, &error)) << error;
+  ASSERT_TRUE(latency.ops.contains("claim"));
+  EXPECT_EQ(facts.latency.t_s, latency.t_s);
+  ASSERT_EQ(facts.latency.ops.size(), latency.ops.size());
+  for (const auto& [op, series] : latency.ops) {
+    EXPECT_EQ(facts.latency.ops[op].calls, series.calls) << op;
+    EXPECT_EQ(facts.latency.ops[op].per_s, series.per_s) << op;
+    EXPECT_EQ(facts.latency.ops[op].p99_ms_t, series.p99_ms_t) << op;
+  }
+  HistoryFacts sim;  // no latency asked for (a simulated run's reports have none)
+  ASSERT_TRUE(ReadHistoryFacts(path, 0, &sim, &error)) << error;
+  EXPECT_TRUE(sim.latency.ops.empty());
+}
+
+// A value the report's series cannot take (a memory sample that is not a number) fails
+// the read with the event named, as a malformed line does: never an exception out of the
+// run, and never a report that leaves the sample out.
+TEST(Cli, ARunsReportsRefuseAHistoryTheirSeriesCannotTakeNamingTheEvent) {
+  testing::HistoryBuilder h;
+  h.Plan("A", "completed").Created("A");
+  h.Add("supervisor", EventType::kInfo, "rss", "", {{"bytes", {{"worker-0", "lots"}}}});
+  testing::TempDir dir;
+  const std::string path = (dir.path() / "history.jsonl").string();
+  {
+    HistoryWriter w(path);
+    for (Event e : h.events()) w.Append(e);
+  }
+  HistoryFacts facts;
+  std::string error;
+  EXPECT_FALSE(ReadHistoryFacts(path, 0, &facts, &error));
+  EXPECT_THAT(error, ::testing::HasSubstr("event 3"));
+  EXPECT_THAT(error, ::testing::HasSubstr("history.jsonl"));
 }
 
 TEST(Cli, RunWritesEveryOutputAndExitsZeroWhenValid) {

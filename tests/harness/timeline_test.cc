@@ -71,6 +71,8 @@ TEST_F(TimelineTest, TasksMoveWhenTheHistorySaysAndFaultsArePaired) {
   EXPECT_EQ(At(t, "pending", 0), 0);
   EXPECT_EQ(At(t, "pending", 1000), 3) << "A and B created, H fired at 0.5 s";
   EXPECT_EQ(At(t, "running", 2000), 2) << "A and H claimed";
+  EXPECT_EQ(At(t, "pending", 2000), 1) << "a claimed task left pending: only B waits";
+  EXPECT_EQ(At(t, "running", 3000), 0) << "a run's task is the task its report names";
   EXPECT_EQ(At(t, "completed", 3000), 2) << "H resolved at 2.5 s, A reported at 3 s";
   EXPECT_EQ(At(t, "pending", 4000), 1) << "B still waits";
   EXPECT_EQ(At(t, "exception", 6000), 1) << "B's deadline resolved it at 5 s, not at the read";
@@ -80,6 +82,8 @@ TEST_F(TimelineTest, TasksMoveWhenTheHistorySaysAndFaultsArePaired) {
   EXPECT_EQ(t.faults[0].target, "worker-0");
   EXPECT_DOUBLE_EQ(t.faults[0].start_s, 1.0);
   EXPECT_DOUBLE_EQ(t.faults[0].end_s, 4.0);
+  EXPECT_EQ(t.faults[0].tasks_in_flight, 3) << "A, B and H: each task once, however named";
+  EXPECT_EQ(t.faults[0].requests, 1) << "worker-0's claim that handed out runs";
 }
 
 }  // namespace

@@ -3,9 +3,11 @@
 // crash, and a composed result is invalid if any part is.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "harness/event.h"
@@ -61,8 +63,11 @@ std::vector<std::unique_ptr<Checker>> StandardCheckers();
 std::unique_ptr<Checker> MakeTaskModelChecker();
 
 // Runs checkers over a history file in one streaming pass. A checker that throws becomes
-// unknown with the exception's message.
-std::vector<CheckResult> CheckHistoryFile(const std::string& path, std::string* error);
+// unknown with the exception's message. `also`, when given, sees every event of the same
+// pass after the checkers (what else a run builds from its history: one read for all).
+std::vector<CheckResult> CheckHistoryFile(
+    const std::string& path, std::string* error,
+    const std::function<void(const EventView&)>& also = nullptr);
 // The same over events in memory, decoded exactly as a file's lines; an event that does
 // not decode makes every checker unknown.
 std::vector<CheckResult> CheckEvents(const std::vector<Event>& events);
@@ -77,5 +82,15 @@ struct RootCause {
   std::vector<std::string> examples;  // at most 3
 };
 std::vector<RootCause> RootCauses(const std::string& history_path, std::string* error);
+// The same from the events of a pass another reader makes.
+class RootCauseCollector {
+ public:
+  void Observe(const EventView& e);
+  std::vector<RootCause> Take() { return std::move(out_); }
+
+ private:
+  std::vector<RootCause> out_;
+  std::unordered_map<std::string, size_t> index_;  // root -> its place in out_
+};
 
 }  // namespace ithappens::harness
