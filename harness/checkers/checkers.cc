@@ -929,7 +929,7 @@ void RootCauseCollector::Observe(const EventView& e) {
 
 std::vector<RootCause> RootCauses(const std::string& history_path, std::string* error) {
   RootCauseCollector c;
-  if (!ReadEvents(history_path, [&](const EventView& e) { c.Observe(e); }, error)) return {};
+  if (!ReadEventsInto(history_path, &c, error)) return {};
   return c.Take();
 }
 

@@ -156,9 +156,9 @@ bool ReadHistoryFacts(const std::string& history_path, int latency_buckets, Hist
 }
 
 bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std::string& mode,
-                  uint64_t seed, double load, const engine::BugSwitches& bugs, const SimSummary& sum,
-                  const HistoryFacts& facts, const std::string& command, std::string* error,
-                  double time_scale) {
+                  uint64_t seed, double load, const engine::BugSwitches& bugs,
+                  const SimSummary& sum, const HistoryFacts& facts, const std::string& command,
+                  std::string* error, double time_scale) {
   const std::vector<CheckResult>& results = facts.results;
   const Timeline& timeline = facts.timeline;
   reports::Report r;
@@ -262,7 +262,6 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std
   }
   return true;
 }
-
 
 // A multiplier like "5x", "0.5" or "50X"; false (with *why) outside (0, 1000].
 bool ParseLoad(std::string text, double* load, std::string* why) {

@@ -46,6 +46,13 @@ class HistoryWriter {
 // and the field. The EventView is valid only during the call.
 bool ReadEvents(const std::string& path, const std::function<void(const EventView&)>& fn,
                 std::string* error);
+// ReadEvents into an observer: anything with Observe(const EventView&) (timeline.h's
+// builders, RootCauseCollector).
+template <typename Observer>
+bool ReadEventsInto(const std::string& path, Observer* observer, std::string* error) {
+  const auto observe = [observer](const EventView& e) { observer->Observe(e); };
+  return ReadEvents(path, observe, error);
+}
 // The same over events in memory (each is formatted and decoded exactly as a file's line).
 bool ReadEvents(const std::vector<Event>& events, const std::function<void(const EventView&)>& fn,
                 std::string* error);

@@ -159,7 +159,7 @@ void TimelineBuilder::Finish(int samples, Timeline* out) {
 
 bool BuildTimeline(const std::string& path, int samples, Timeline* out, std::string* error) {
   TimelineBuilder b;
-  if (!ReadEvents(path, [&](const EventView& e) { b.Observe(e); }, error)) return false;
+  if (!ReadEventsInto(path, &b, error)) return false;
   b.Finish(samples, out);
   return true;
 }
@@ -265,7 +265,7 @@ void MemoryBuilder::Observe(const EventView& e) {
 
 bool BuildMemory(const std::string& path, Memory* out, std::string* error) {
   MemoryBuilder b;
-  if (!ReadEvents(path, [&](const EventView& e) { b.Observe(e); }, error)) return false;
+  if (!ReadEventsInto(path, &b, error)) return false;
   b.Finish(out);
   return true;
 }
@@ -352,7 +352,7 @@ void LatencyBuilder::Observe(const EventView& e) {
 
 bool BuildLatency(const std::string& path, int buckets, Latency* out, std::string* error) {
   LatencyBuilder b;
-  if (!ReadEvents(path, [&](const EventView& e) { b.Observe(e); }, error)) return false;
+  if (!ReadEventsInto(path, &b, error)) return false;
   b.Finish(buckets, out);
   return true;
 }

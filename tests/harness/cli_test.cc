@@ -25,8 +25,8 @@
 #include "harness/checker.h"
 #include "harness/cli/outputs.h"
 #include "harness/fault_kind.h"
-#include "harness/scenario/scenario.h"
 #include "harness/history/history.h"
+#include "harness/scenario/scenario.h"
 #include "tests/testing/engine_fixtures.h"
 #include "tests/testing/history_fixtures.h"
 
