@@ -902,6 +902,12 @@ std::vector<CheckResult> CheckHistoryFile(const std::string& path, std::string* 
   return Run([&](const auto& fn) { return ReadEvents(path, fn, error); }, also);
 }
 
+std::vector<CheckResult> CheckHistory(const std::function<size_t(char*, size_t)>& read,
+                                      const std::string& name, std::string* error,
+                                      const std::function<void(const EventView&)>& also) {
+  return Run([&](const auto& fn) { return ReadEvents(read, name, fn, error); }, also);
+}
+
 std::vector<CheckResult> CheckEvents(const std::vector<Event>& events) {
   std::string error;
   auto results = Run([&](const auto& fn) { return ReadEvents(events, fn, &error); }, nullptr);

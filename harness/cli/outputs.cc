@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "reports/report.h"
@@ -125,14 +126,18 @@ void ProgressPrinter::Line(const std::string& text, bool done) {
   drawn_ = tty_;
 }
 
-bool ReadHistoryFacts(const std::string& history_path, int latency_buckets, HistoryFacts* out,
-                      std::string* error) {
+namespace {
+// check(also) runs the checkers over the history, `also` seeing each event after them.
+bool ReadFacts(
+    const std::function<std::vector<CheckResult>(const std::function<void(const EventView&)>&)>&
+        check,
+    const std::string& name, int latency_buckets, HistoryFacts* out, std::string* error) {
   RootCauseCollector roots;
   TimelineBuilder timeline;
   MemoryBuilder memory;
   LatencyBuilder latency;
   std::string failed;  // a builder's exception: the read goes on for the checkers' sake
-  out->results = CheckHistoryFile(history_path, error, [&](const EventView& e) {
+  out->results = check([&](const EventView& e) {
     if (!failed.empty()) return;
     try {
       roots.Observe(e);
@@ -145,7 +150,7 @@ bool ReadHistoryFacts(const std::string& history_path, int latency_buckets, Hist
   });
   if (out->results.empty()) return false;
   if (!failed.empty()) {
-    *error = history_path + ": building the report's series: " + failed;
+    *error = name + ": building the report's series: " + failed;
     return false;
   }
   out->roots = roots.Take();
@@ -153,6 +158,19 @@ bool ReadHistoryFacts(const std::string& history_path, int latency_buckets, Hist
   memory.Finish(&out->memory);
   if (latency_buckets > 0) latency.Finish(latency_buckets, &out->latency);
   return true;
+}
+}  // namespace
+
+bool ReadHistoryFacts(const std::string& history_path, int latency_buckets, HistoryFacts* out,
+                      std::string* error) {
+  return ReadFacts([&](const auto& also) { return CheckHistoryFile(history_path, error, also); },
+                   history_path, latency_buckets, out, error);
+}
+
+bool ReadHistoryFacts(const ByteSource& read, const std::string& name, int latency_buckets,
+                      HistoryFacts* out, std::string* error) {
+  return ReadFacts([&](const auto& also) { return CheckHistory(read, name, error, also); }, name,
+                   latency_buckets, out, error);
 }
 
 bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std::string& mode,
@@ -290,7 +308,27 @@ SimRun RunSimAndReport(const Scenario& s, const std::string& file, const std::st
   if (!MakeDirectory(run.dir / "logs")) return run;
   SimOptions o{&s, seed, load, bugs, (run.dir / "history.jsonl").string(), nullptr};
   if (show_progress) o.progress = ProgressPrinter(s.name);
+  // The checkers and the report's series read the history on another thread while the
+  // simulator writes it: a run takes about as long as its simulation, not that plus a read
+  // of its history (the lines are the file's, in its order: the same verdicts and reports).
+  ByteChannel tee;
+  HistoryFacts facts;
+  std::string read_error;
+  bool read = false;
+  std::thread reader([&] {
+    try {
+      read = ReadHistoryFacts([&](char* dst, size_t n) { return tee.Read(dst, n); }, o.history_path,
+                              0, &facts, &read_error);
+    } catch (const std::exception& ex) {
+      read_error = o.history_path + ": " + ex.what();
+    }
+    tee.Abandon();  // a reader that stopped early never holds the simulator up
+  });
+  o.history_tee = &tee;
   auto sum = RunSimulation(o);
+  o.history_tee = nullptr;
+  tee.Close();  // RunSimulation did; this keeps the join below safe whatever it did
+  reader.join();
   if (!sum.ok()) {
     std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
               << "\n";
@@ -315,9 +353,8 @@ SimRun RunSimAndReport(const Scenario& s, const std::string& file, const std::st
               << "\n";
   }
   std::string error;
-  HistoryFacts facts;
-  if (!ReadHistoryFacts(o.history_path, 0, &facts, &error)) {
-    std::cerr << "ithappens: cannot read back the history: " << error << "\n";
+  if (!read) {
+    std::cerr << "ithappens: cannot read back the history: " << read_error << "\n";
     return run;
   }
   const bool written =

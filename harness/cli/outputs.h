@@ -9,6 +9,7 @@
 
 #include "engine/bugs.h"
 #include "harness/checker.h"
+#include "harness/history/history.h"
 #include "harness/history/timeline.h"
 #include "harness/scenario/scenario.h"
 #include "harness/sim/sim.h"
@@ -62,6 +63,10 @@ struct HistoryFacts {
 // False (with *error naming the line, or what failed) when the history does not read back.
 bool ReadHistoryFacts(const std::string& history_path, int latency_buckets, HistoryFacts* out,
                       std::string* error);
+// The same over the history's bytes from a source (ReadEvents' ByteSource); `name` stands
+// for the file in messages.
+bool ReadHistoryFacts(const ByteSource& read, const std::string& name, int latency_buckets,
+                      HistoryFacts* out, std::string* error);
 
 // Fills the report model (reports/report.h) from the run and writes every report file.
 // time_scale > 0: a real run (facts.latency is in the report). False with *error saying

@@ -1,7 +1,9 @@
 #include "harness/history/history.h"
 
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "harness/history/plain_bytes.h"
 
@@ -205,12 +207,36 @@ bool EventFromJson(std::string_view line, Event* e, std::string* error) {
   return true;
 }
 
-HistoryWriter::HistoryWriter(const std::string& path) : f_(std::fopen(path.c_str(), "w")) {
+HistoryWriter::HistoryWriter(const std::string& path, ByteChannel* tee)
+    : path_(path), f_(std::fopen(path.c_str(), "w")), tee_(tee) {
   if (f_) std::setvbuf(f_, nullptr, _IOFBF, 1 << 20);
 }
 
 HistoryWriter::~HistoryWriter() {
-  if (f_) std::fclose(f_);
+  std::string unused;
+  Close(&unused);
+}
+
+bool HistoryWriter::Close(std::string* error) {
+  if (f_) {
+    if (std::fflush(f_) != 0 && write_errno_ == 0) write_errno_ = errno;
+    if (std::fclose(f_) != 0 && write_errno_ == 0) write_errno_ = errno;
+    f_ = nullptr;
+  }
+  if (tee_) {
+    Tee();
+    tee_->Close();
+    tee_ = nullptr;
+  }
+  if (write_errno_ == 0) return true;
+  *error = path_ + ": writing the history failed after " + std::to_string(next_) +
+           " events: " + std::strerror(write_errno_);
+  return false;
+}
+
+void HistoryWriter::Tee() {
+  tee_->Write(std::move(tee_chunk_));
+  tee_chunk_.clear();
 }
 
 void HistoryWriter::Append(Event& e) {
@@ -226,7 +252,12 @@ void HistoryWriter::AppendRaw(int64_t t_ns, std::string_view proc, EventType typ
   line_.clear();
   AppendEventLine(&line_, i, t_ns, proc, type, f, task, value_json, error);
   line_.push_back('\n');
-  std::fwrite(line_.data(), 1, line_.size(), f_);
+  if (std::fwrite(line_.data(), 1, line_.size(), f_) != line_.size() && write_errno_ == 0)
+    write_errno_ = errno != 0 ? errno : EIO;
+  if (tee_) {
+    tee_chunk_.append(line_);
+    if (tee_chunk_.size() >= (size_t{256} << 10)) Tee();  // the reader's unit of work
+  }
 }
 
 }  // namespace ithappens::harness

@@ -5,6 +5,7 @@
 // UTF-8 are validated; a property test holds it to nlohmann's verdict); anything it cannot
 // take goes to the fallback, which refuses what is not valid.
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -590,6 +591,24 @@ bool ReadEvents(const std::string& path, const std::function<void(const EventVie
     *error = path + ": cannot open";
     return false;
   }
+  FILE* const file = f.get();
+  bool failed = false;
+  const bool ok = ReadEvents(
+      [&](char* dst, size_t n) {
+        const size_t got = std::fread(dst, 1, n, file);
+        failed |= got == 0 && std::ferror(file) != 0;
+        return got;
+      },
+      path, fn, error);
+  if (ok && failed) {
+    *error = path + ": reading failed: " + std::strerror(errno);
+    return false;
+  }
+  return ok;
+}
+
+bool ReadEvents(const ByteSource& read, const std::string& path,
+                const std::function<void(const EventView&)>& fn, std::string* error) {
   LineReader reader(fn);
   std::string buf(1 << 20, '\0');
   size_t have = 0;
@@ -597,7 +616,7 @@ bool ReadEvents(const std::string& path, const std::function<void(const EventVie
   bool eof = false;
   while (!eof || have > 0) {
     if (!eof) {
-      size_t got = std::fread(buf.data() + have, 1, buf.size() - have, f.get());
+      size_t got = read(buf.data() + have, buf.size() - have);
       have += got;
       eof = got == 0;
     }

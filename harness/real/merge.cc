@@ -32,6 +32,7 @@ engine::Status MergeHistories(const std::vector<std::filesystem::path>& sources,
   HistoryWriter w(out.string());
   if (!w.ok()) return engine::Status::Unavailable(out.string() + ": cannot write");
   for (Event& e : events) w.Append(e);
+  if (std::string why; !w.Close(&why)) return engine::Status::Unavailable(why);
   return engine::Status::Ok();
 }
 

@@ -39,6 +39,11 @@ class Recorder {
   Recorder(const std::string& path, const engine::ScaledClock& clock, int64_t origin_ms)
       : w_(path), clock_(clock), origin_ms_(origin_ms) {}
   bool ok() const { return w_.ok(); }
+  // False with *error when a line did not reach the file (HistoryWriter::Close).
+  bool Close(std::string* error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return w_.Close(error);
+  }
   void Emit(std::string_view proc, EventType type, std::string_view f, std::string_view task,
             std::string_view value = "", std::string_view error = "") {
     EmitAt((clock_.NowMs() - origin_ms_) * 1'000'000, proc, type, f, task, value, error);
@@ -266,6 +271,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
 
   const std::string own = (real / "harness.jsonl").string();
   std::atomic<int> nemesis_failures{0}, watcher_failures{0};
+  std::string record_error;  // the harness's own record did not reach its file
   {
     Recorder rec(own, clock, origin);
     if (!rec.ok()) return Status::Unavailable(own + ": cannot write");
@@ -764,6 +770,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
       rec.EmitAt((d.t_ms() - origin) * 1'000'000, "sink", EventType::kEffect, "deliver",
                  d.task_id(), v.dump());
     }
+    (void)rec.Close(&record_error);
   }
   if (power) {
     // The file system goes last and gracefully: the target first (its files closed), then
@@ -775,6 +782,7 @@ engine::Result<RealSummary> RunReal(const RealOptions& o) {
   if (power && !Unmount(data_dir.string()).ok())
     return Status::Unavailable(data_dir.string() + ": the power-cut file system stayed mounted");
   for (auto& [name, p] : proxies) p->Stop();
+  if (!record_error.empty()) return Status::Unavailable(record_error);
   std::vector<fs::path> sources = {own};
   for (const auto& l : op_logs) sources.emplace_back(l);
   const fs::path history = run_dir / "history.jsonl";

@@ -40,7 +40,7 @@ class Simulation final : public Driver, SimClient::PlanCalls {
   explicit Simulation(const SimOptions& o)
       : o_(o),
         s_(*o.scenario),
-        hist_(o.history_path),
+        hist_(o.history_path, o.history_tee),
         loop_(kEpochMs),
         network_(s_.latency_ms, engine::Mix64(o.seed ^ 0x6e6574)),
         disk_(engine::Mix64(o.seed ^ 0x6469736b)),
@@ -95,6 +95,7 @@ class Simulation final : public Driver, SimClient::PlanCalls {
     summary_.events = hist_.count();
     summary_.tasks = static_cast<int64_t>(plan_.size());
     summary_.sim_ms = loop_.Now() - kEpochMs;
+    if (std::string why; !hist_.Close(&why)) return Status::Unavailable("history: " + why);
     return summary_;
   }
 
@@ -591,6 +592,13 @@ class Simulation final : public Driver, SimClient::PlanCalls {
 }  // namespace
 
 engine::Result<SimSummary> RunSimulation(const SimOptions& options) {
+  // The tee ends with the run, however it ends (the writer closes it too, when there is one).
+  struct CloseTee {
+    ByteChannel* tee;
+    ~CloseTee() {
+      if (tee) tee->Close();
+    }
+  } close_tee{options.history_tee};
   if (options.scenario == nullptr) return Status::InvalidArgument("scenario: missing");
   if (options.load <= 0 || options.load > 1000) {
     return Status::InvalidArgument("load: " + std::to_string(options.load) +

@@ -14,6 +14,8 @@
 
 namespace ithappens::harness {
 
+class ByteChannel;  // harness/history/byte_channel.h
+
 // Where a run stands, for a progress display: simulated time so far, the latest it can
 // end (the last workload or fault plus heal_s), events recorded. Reported every
 // kProgressEvery timers and once at the end (done). Reporting changes nothing in the run.
@@ -32,6 +34,9 @@ struct SimOptions {
   engine::BugSwitches bugs;
   std::string history_path;
   std::function<void(const SimProgress&)> progress;  // optional
+  // Optional: the history's bytes also go here as they are written (a reader on another
+  // thread judges the run meanwhile); closed when the run ends, however it ends.
+  ByteChannel* history_tee = nullptr;
 };
 
 struct SimSummary {

@@ -239,6 +239,46 @@ TEST(Cli, ARunsReportsComeFromOneReadOfItsHistoryAndSayWhatAReadForEachSays) {
   EXPECT_TRUE(sim.latency.ops.empty());
 }
 
+// A simulated run's checkers and report series read its history while the simulator
+// writes it (RunSimAndReport): what they say is what reading the finished file says, for
+// a correct engine and for one whose bugs make counterexamples.
+TEST(Cli, ARunJudgesItsHistoryAsItIsWrittenAndSaysWhatItsFileSays) {
+  const std::string file = std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/invoice-workflow.yaml";
+  auto s = LoadScenario(file);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  for (const char* bug : {"", "lose-pending-on-restart", "blame-user-for-platform"}) {
+    SCOPED_TRACE(bug);
+    engine::BugSwitches bugs;
+    if (*bug != '\0') ASSERT_TRUE(engine::EnableBugSwitch(bug, &bugs).ok());
+    testing::TempDir out;
+    const SimRun run =
+        RunSimAndReport(*s, file, out.path().string(), 5, 2.0, bugs, "", false, false);
+    ASSERT_NE(run.exit, kExitHarness);
+    HistoryFacts facts;
+    std::string error;
+    ASSERT_TRUE(ReadHistoryFacts((run.dir / "history.jsonl").string(), 0, &facts, &error)) << error;
+    ASSERT_EQ(run.results.size(), facts.results.size());
+    int counterexamples = 0;
+    for (size_t k = 0; k < facts.results.size(); ++k) {
+      const CheckResult &a = run.results[k], &b = facts.results[k];
+      EXPECT_EQ(a.valid, b.valid) << b.checker;
+      EXPECT_EQ(a.counts, b.counts) << b.checker;
+      ASSERT_EQ(a.counterexamples.size(), b.counterexamples.size()) << b.checker;
+      for (size_t c = 0; c < b.counterexamples.size(); ++c) {
+        EXPECT_EQ(a.counterexamples[c].events, b.counterexamples[c].events) << b.checker;
+        EXPECT_EQ(a.counterexamples[c].explanation, b.counterexamples[c].explanation);
+      }
+      counterexamples += static_cast<int>(b.counterexamples.size());
+    }
+    EXPECT_EQ(*bug == '\0', counterexamples == 0) << "the bugs are caught, the engine is not";
+    EXPECT_EQ(run.timeline.t_s, facts.timeline.t_s);
+    EXPECT_EQ(run.timeline.tasks, facts.timeline.tasks);
+    ASSERT_EQ(run.roots.size(), facts.roots.size());
+    for (size_t k = 0; k < facts.roots.size(); ++k)
+      EXPECT_EQ(run.roots[k].task, facts.roots[k].task);
+  }
+}
+
 // A value the report's series cannot take (a memory sample that is not a number) fails
 // the read with the event named, as a malformed line does: never an exception out of the
 // run, and never a report that leaves the sample out.

@@ -10,8 +10,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "harness/checker.h"
+#include "harness/history/byte_channel.h"
 #include "harness/scenario/scenario.h"
 #include "tests/testing/engine_fixtures.h"
 
@@ -55,6 +57,44 @@ TEST(Simulator, SameSeedGivesByteIdenticalHistory) {
   ASSERT_GT(a.history.size(), 10'000u);
   EXPECT_TRUE(a.history == b.history) << "same seed, different history";
   EXPECT_FALSE(a.history == c.history) << "the seed must matter";
+}
+
+// A history the disk did not take is the harness's failure, named with its cause: a run
+// whose history lost lines would judge the platform on what the harness's disk dropped.
+TEST(Simulator, AHistoryTheDiskRefusesFailsTheRunWithTheCause) {
+  auto s = LoadScenario(SmokePath());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  SimOptions o{&s.value(), 11, 1.0, {}, "/dev/full", {}};  // every write: no space left
+  auto sum = RunSimulation(o);
+  ASSERT_FALSE(sum.ok());
+  EXPECT_NE(sum.status().ToString().find("history: /dev/full: writing the history failed"),
+            std::string::npos)
+      << sum.status().ToString();
+  EXPECT_NE(sum.status().ToString().find("No space left on device"), std::string::npos)
+      << sum.status().ToString();
+}
+
+// The history's bytes through a tee (the reader that judges a run while it is written) are
+// the file's, to the last line, and the tee is closed when the run ends.
+TEST(Simulator, TheHistorysTeeCarriesTheFilesBytesToTheLastLine) {
+  auto s = LoadScenario(SmokePath());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  testing::TempDir dir;
+  ByteChannel tee(4096);  // small: the simulator waits for the reader many times
+  SimOptions o{&s.value(), 11, 1.0, {}, (dir.path() / "history.jsonl").string(), {}};
+  o.history_tee = &tee;
+  std::string got;
+  std::thread reader([&] {
+    char buf[1000];
+    while (size_t n = tee.Read(buf, sizeof buf)) got.append(buf, n);
+  });
+  auto sum = RunSimulation(o);
+  reader.join();  // returns only once the run closed the tee
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  const std::string file = Slurp(o.history_path);
+  ASSERT_GT(file.size(), 10'000u);
+  EXPECT_EQ(got.size(), file.size());
+  EXPECT_TRUE(got == file);
 }
 
 // Progress reports are for a display: they arrive in order, end with one `done`, and

@@ -105,5 +105,19 @@ TEST(WorkerHistory, AMergeNamesTheSourceAndLineOfABadRecord) {
   EXPECT_NE(st.message().find("bad.jsonl:2: "), std::string::npos) << st.message();
 }
 
+// A merged history the disk does not take fails the merge with the cause, never a short
+// history judged as if the platform had lost what the disk dropped.
+TEST(WorkerHistory, AMergeTheDiskRefusesFailsWithTheCause) {
+  testing::TempDir dir;
+  const auto good = dir.path() / "good.jsonl";
+  std::ofstream(good) << R"({"t_ns":1,"proc":"w","type":"ok","f":"claim"})"
+                      << "\n";
+  auto st = harness::MergeHistories({good}, "/dev/full");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("/dev/full: writing the history failed"), std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("No space left on device"), std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace ithappens::testing

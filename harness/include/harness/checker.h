@@ -68,6 +68,12 @@ std::unique_ptr<Checker> MakeTaskModelChecker();
 std::vector<CheckResult> CheckHistoryFile(
     const std::string& path, std::string* error,
     const std::function<void(const EventView&)>& also = nullptr);
+// The same over a history's bytes from a source (harness/history/history.h's ByteSource:
+// read(dst, n) fills up to n bytes, 0 only at the end); `name` stands for the file in
+// messages.
+std::vector<CheckResult> CheckHistory(const std::function<size_t(char*, size_t)>& read,
+                                      const std::string& name, std::string* error,
+                                      const std::function<void(const EventView&)>& also = nullptr);
 // The same over events in memory, decoded exactly as a file's lines; an event that does
 // not decode makes every checker unknown.
 std::vector<CheckResult> CheckEvents(const std::vector<Event>& events);
