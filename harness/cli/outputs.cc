@@ -5,8 +5,10 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -300,6 +302,46 @@ bool ParseLoad(std::string text, double* load, std::string* why) {
   return true;
 }
 
+namespace {
+
+// Runs the simulation while its checkers and report series read its history on another
+// thread (ReadHistoryFacts over a tee of the file's bytes): a run takes about as long as
+// its simulation, not that plus a read of its history, and says the same (the lines are
+// the file's, in its order). *read: whether the history read back (else *read_error).
+engine::Result<SimSummary> SimulateAndRead(SimOptions o, HistoryFacts* facts, bool* read,
+                                           std::string* read_error) {
+  ByteChannel tee;
+  std::exception_ptr read_threw;  // out of memory, say: rethrown here, reported as any other
+  std::thread reader([&] {
+    try {
+      *read = ReadHistoryFacts([&](char* dst, size_t n) { return tee.Read(dst, n); },
+                               o.history_path, 0, facts, read_error);
+    } catch (...) {
+      read_threw = std::current_exception();
+    }
+    tee.Abandon();  // a reader that stopped early never holds the simulator up
+  });
+  std::optional<engine::Result<SimSummary>> simulated;
+  {
+    // However the simulation ends (an exception too), the reader sees the end and is
+    // joined before anything it writes to is gone.
+    struct Join {
+      ByteChannel& tee;
+      std::thread& reader;
+      ~Join() {
+        tee.Close();
+        reader.join();
+      }
+    } join{tee, reader};
+    o.history_tee = &tee;
+    simulated.emplace(RunSimulation(o));
+  }
+  if (read_threw) std::rethrow_exception(read_threw);
+  return std::move(*simulated);
+}
+
+}  // namespace
+
 SimRun RunSimAndReport(const Scenario& s, const std::string& file, const std::string& out_root,
                        uint64_t seed, double load, const engine::BugSwitches& bugs,
                        const std::string& bug_args, bool self_check, bool show_progress) {
@@ -308,27 +350,10 @@ SimRun RunSimAndReport(const Scenario& s, const std::string& file, const std::st
   if (!MakeDirectory(run.dir / "logs")) return run;
   SimOptions o{&s, seed, load, bugs, (run.dir / "history.jsonl").string(), nullptr};
   if (show_progress) o.progress = ProgressPrinter(s.name);
-  // The checkers and the report's series read the history on another thread while the
-  // simulator writes it: a run takes about as long as its simulation, not that plus a read
-  // of its history (the lines are the file's, in its order: the same verdicts and reports).
-  ByteChannel tee;
   HistoryFacts facts;
-  std::string read_error;
   bool read = false;
-  std::thread reader([&] {
-    try {
-      read = ReadHistoryFacts([&](char* dst, size_t n) { return tee.Read(dst, n); }, o.history_path,
-                              0, &facts, &read_error);
-    } catch (const std::exception& ex) {
-      read_error = o.history_path + ": " + ex.what();
-    }
-    tee.Abandon();  // a reader that stopped early never holds the simulator up
-  });
-  o.history_tee = &tee;
-  auto sum = RunSimulation(o);
-  o.history_tee = nullptr;
-  tee.Close();  // RunSimulation did; this keeps the join below safe whatever it did
-  reader.join();
+  std::string read_error;
+  const engine::Result<SimSummary> sum = SimulateAndRead(o, &facts, &read, &read_error);
   if (!sum.ok()) {
     std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
               << "\n";
