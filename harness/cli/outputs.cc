@@ -1,7 +1,9 @@
 #include "harness/cli/outputs.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "harness/load/workload.h"
+#include "harness/sim/heap.h"
 #include "reports/report.h"
 
 namespace ithappens::harness {
@@ -304,6 +308,36 @@ bool ParseLoad(std::string text, double* load, std::string* why) {
 
 namespace {
 
+// What this process may still allocate: the machine's available memory (MemAvailable) and
+// the room left under its address-space limit, whichever is less; -1 if neither is known.
+int64_t MemoryLeftBytes() {
+  int64_t left = -1;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string line; std::getline(meminfo, line);) {
+    if (line.rfind("MemAvailable:", 0) == 0) left = std::atoll(line.c_str() + 13) * 1024;
+  }
+  rlimit as{};
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    const int64_t used = std::max<int64_t>(0, VirtualBytes());
+    const int64_t room = std::max<int64_t>(0, static_cast<int64_t>(as.rlim_cur) - used);
+    left = left < 0 ? room : std::min(left, room);
+  }
+  return left;
+}
+
+}  // namespace
+
+bool ReadDuringRun(double expected_tasks) {
+  if (const char* set = std::getenv("ITHAPPENS_READ_DURING_RUN");
+      set != nullptr && (std::strcmp(set, "0") == 0 || std::strcmp(set, "1") == 0))
+    return set[0] == '1';
+  constexpr double kReaderBytesPerTask = 1536;  // 1.1 KB measured at 10^6, with a margin
+  const int64_t left = MemoryLeftBytes();
+  return left < 0 || expected_tasks * kReaderBytesPerTask <= static_cast<double>(left) / 4;
+}
+
+namespace {
+
 // Runs the simulation while its checkers and report series read its history on another
 // thread (ReadHistoryFacts over a tee of the file's bytes): a run takes about as long as
 // its simulation, not that plus a read of its history, and says the same (the lines are
@@ -353,7 +387,10 @@ SimRun RunSimAndReport(const Scenario& s, const std::string& file, const std::st
   HistoryFacts facts;
   bool read = false;
   std::string read_error;
-  const engine::Result<SimSummary> sum = SimulateAndRead(o, &facts, &read, &read_error);
+  const bool during = ReadDuringRun(SizeOfRun(s, load).tasks);
+  const engine::Result<SimSummary> sum =
+      during ? SimulateAndRead(o, &facts, &read, &read_error) : RunSimulation(o);
+  if (!during && sum.ok()) read = ReadHistoryFacts(o.history_path, 0, &facts, &read_error);
   if (!sum.ok()) {
     std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
               << "\n";

@@ -94,6 +94,7 @@ int64_t SelfStatusBytes(std::string_view key) {
 
 int64_t ResidentBytes() { return SelfStatusBytes("VmRSS"); }
 int64_t PeakResidentBytes() { return SelfStatusBytes("VmHWM"); }
+int64_t VirtualBytes() { return SelfStatusBytes("VmSize"); }
 
 bool ResetPeakResident() {
   std::ofstream f("/proc/self/clear_refs");

@@ -36,6 +36,7 @@ const std::string& HeapMode();
 // memory an earlier run freed (it is reused without growing the resident set).
 int64_t ResidentBytes();
 int64_t PeakResidentBytes();
+int64_t VirtualBytes();  // VmSize: what counts against an address-space limit
 bool ResetPeakResident();
 // The peak resident memory `work` adds, measured in a child process (fork) that first hands
 // its heap's free memory back to the system: this process's heap and timings are left as

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "harness/fault_kind.h"
 #include "harness/history/history.h"
 #include "harness/scenario/scenario.h"
+#include "harness/sim/heap.h"
 #include "tests/testing/engine_fixtures.h"
 #include "tests/testing/history_fixtures.h"
 
@@ -240,19 +242,23 @@ TEST(Cli, ARunsReportsComeFromOneReadOfItsHistoryAndSayWhatAReadForEachSays) {
 }
 
 // A simulated run's checkers and report series read its history while the simulator
-// writes it (RunSimAndReport): what they say is what reading the finished file says, for
-// a correct engine and for one whose bugs make counterexamples.
+// writes it (RunSimAndReport), or after it where memory is short: either way, what they say
+// is what reading the finished file says, for a correct engine and for one whose bugs make
+// counterexamples.
 TEST(Cli, ARunJudgesItsHistoryAsItIsWrittenAndSaysWhatItsFileSays) {
   const std::string file = std::string(ITHAPPENS_SOURCE_DIR) + "/scenarios/invoice-workflow.yaml";
   auto s = LoadScenario(file);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
+  for (const char* during : {"1", "0"})
   for (const char* bug : {"", "lose-pending-on-restart", "blame-user-for-platform"}) {
-    SCOPED_TRACE(bug);
+    SCOPED_TRACE(std::string(bug) + (*during == '1' ? " read during the run" : " read after"));
     engine::BugSwitches bugs;
     if (*bug != '\0') ASSERT_TRUE(engine::EnableBugSwitch(bug, &bugs).ok());
     testing::TempDir out;
+    setenv("ITHAPPENS_READ_DURING_RUN", during, 1);
     const SimRun run =
         RunSimAndReport(*s, file, out.path().string(), 5, 2.0, bugs, "", false, false);
+    unsetenv("ITHAPPENS_READ_DURING_RUN");
     ASSERT_NE(run.exit, kExitHarness);
     HistoryFacts facts;
     std::string error;
@@ -277,6 +283,31 @@ TEST(Cli, ARunJudgesItsHistoryAsItIsWrittenAndSaysWhatItsFileSays) {
     for (size_t k = 0; k < facts.roots.size(); ++k)
       EXPECT_EQ(run.roots[k].task, facts.roots[k].task);
   }
+}
+
+// A run reads its history during the simulation only where the reader's memory fits
+// beside the simulator's: not under an address-space limit that leaves too little room
+// (measured in a child, whose limit is its own), and ITHAPPENS_READ_DURING_RUN decides
+// when set.
+TEST(Cli, ARunReadsItsHistoryDuringTheSimulationOnlyWhereMemoryAllowsIt) {
+  unsetenv("ITHAPPENS_READ_DURING_RUN");
+  EXPECT_TRUE(ReadDuringRun(10'000)) << "15 MB of reader beside the simulator: this machine";
+  EXPECT_FALSE(ReadDuringRun(1e12)) << "1.5 PB of reader: no machine";
+  const ChildRun child = RunInChild([](int fd) {
+    const rlimit limit{static_cast<rlim_t>(VirtualBytes() + (400 << 20)),
+                       static_cast<rlim_t>(VirtualBytes() + (400 << 20))};
+    if (setrlimit(RLIMIT_AS, &limit) != 0) return 2;
+    const std::string said = std::string(ReadDuringRun(10'000) ? "1" : "0") +
+                             (ReadDuringRun(1'000'000) ? "1" : "0");
+    return write(fd, said.data(), said.size()) == 2 ? 0 : 3;
+  });
+  ASSERT_TRUE(child.Succeeded()) << child.error << child.How();
+  EXPECT_EQ(child.out, "10") << "400 MB of room: 10^4 tasks during the run, 10^6 after it";
+  setenv("ITHAPPENS_READ_DURING_RUN", "1", 1);
+  EXPECT_TRUE(ReadDuringRun(1e12));
+  setenv("ITHAPPENS_READ_DURING_RUN", "0", 1);
+  EXPECT_FALSE(ReadDuringRun(10));
+  unsetenv("ITHAPPENS_READ_DURING_RUN");
 }
 
 // A value the report's series cannot take (a memory sample that is not a number) fails
