@@ -250,39 +250,40 @@ TEST(Cli, ARunJudgesItsHistoryAsItIsWrittenAndSaysWhatItsFileSays) {
   auto s = LoadScenario(file);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   for (const char* during : {"1", "0"})
-  for (const char* bug : {"", "lose-pending-on-restart", "blame-user-for-platform"}) {
-    SCOPED_TRACE(std::string(bug) + (*during == '1' ? " read during the run" : " read after"));
-    engine::BugSwitches bugs;
-    if (*bug != '\0') ASSERT_TRUE(engine::EnableBugSwitch(bug, &bugs).ok());
-    testing::TempDir out;
-    setenv("ITHAPPENS_READ_DURING_RUN", during, 1);
-    const SimRun run =
-        RunSimAndReport(*s, file, out.path().string(), 5, 2.0, bugs, "", false, false);
-    unsetenv("ITHAPPENS_READ_DURING_RUN");
-    ASSERT_NE(run.exit, kExitHarness);
-    HistoryFacts facts;
-    std::string error;
-    ASSERT_TRUE(ReadHistoryFacts((run.dir / "history.jsonl").string(), 0, &facts, &error)) << error;
-    ASSERT_EQ(run.results.size(), facts.results.size());
-    int counterexamples = 0;
-    for (size_t k = 0; k < facts.results.size(); ++k) {
-      const CheckResult &a = run.results[k], &b = facts.results[k];
-      EXPECT_EQ(a.valid, b.valid) << b.checker;
-      EXPECT_EQ(a.counts, b.counts) << b.checker;
-      ASSERT_EQ(a.counterexamples.size(), b.counterexamples.size()) << b.checker;
-      for (size_t c = 0; c < b.counterexamples.size(); ++c) {
-        EXPECT_EQ(a.counterexamples[c].events, b.counterexamples[c].events) << b.checker;
-        EXPECT_EQ(a.counterexamples[c].explanation, b.counterexamples[c].explanation);
+    for (const char* bug : {"", "lose-pending-on-restart", "blame-user-for-platform"}) {
+      SCOPED_TRACE(std::string(bug) + (*during == '1' ? " read during the run" : " read after"));
+      engine::BugSwitches bugs;
+      if (*bug != '\0') ASSERT_TRUE(engine::EnableBugSwitch(bug, &bugs).ok());
+      testing::TempDir out;
+      setenv("ITHAPPENS_READ_DURING_RUN", during, 1);
+      const SimRun run =
+          RunSimAndReport(*s, file, out.path().string(), 5, 2.0, bugs, "", false, false);
+      unsetenv("ITHAPPENS_READ_DURING_RUN");
+      ASSERT_NE(run.exit, kExitHarness);
+      HistoryFacts facts;
+      std::string error;
+      ASSERT_TRUE(ReadHistoryFacts((run.dir / "history.jsonl").string(), 0, &facts, &error))
+          << error;
+      ASSERT_EQ(run.results.size(), facts.results.size());
+      int counterexamples = 0;
+      for (size_t k = 0; k < facts.results.size(); ++k) {
+        const CheckResult &a = run.results[k], &b = facts.results[k];
+        EXPECT_EQ(a.valid, b.valid) << b.checker;
+        EXPECT_EQ(a.counts, b.counts) << b.checker;
+        ASSERT_EQ(a.counterexamples.size(), b.counterexamples.size()) << b.checker;
+        for (size_t c = 0; c < b.counterexamples.size(); ++c) {
+          EXPECT_EQ(a.counterexamples[c].events, b.counterexamples[c].events) << b.checker;
+          EXPECT_EQ(a.counterexamples[c].explanation, b.counterexamples[c].explanation);
+        }
+        counterexamples += static_cast<int>(b.counterexamples.size());
       }
-      counterexamples += static_cast<int>(b.counterexamples.size());
+      EXPECT_EQ(*bug == '\0', counterexamples == 0) << "the bugs are caught, the engine is not";
+      EXPECT_EQ(run.timeline.t_s, facts.timeline.t_s);
+      EXPECT_EQ(run.timeline.tasks, facts.timeline.tasks);
+      ASSERT_EQ(run.roots.size(), facts.roots.size());
+      for (size_t k = 0; k < facts.roots.size(); ++k)
+        EXPECT_EQ(run.roots[k].task, facts.roots[k].task);
     }
-    EXPECT_EQ(*bug == '\0', counterexamples == 0) << "the bugs are caught, the engine is not";
-    EXPECT_EQ(run.timeline.t_s, facts.timeline.t_s);
-    EXPECT_EQ(run.timeline.tasks, facts.timeline.tasks);
-    ASSERT_EQ(run.roots.size(), facts.roots.size());
-    for (size_t k = 0; k < facts.roots.size(); ++k)
-      EXPECT_EQ(run.roots[k].task, facts.roots[k].task);
-  }
 }
 
 // A run reads its history during the simulation only where the reader's memory fits
@@ -297,8 +298,8 @@ TEST(Cli, ARunReadsItsHistoryDuringTheSimulationOnlyWhereMemoryAllowsIt) {
     const rlimit limit{static_cast<rlim_t>(VirtualBytes() + (400 << 20)),
                        static_cast<rlim_t>(VirtualBytes() + (400 << 20))};
     if (setrlimit(RLIMIT_AS, &limit) != 0) return 2;
-    const std::string said = std::string(ReadDuringRun(10'000) ? "1" : "0") +
-                             (ReadDuringRun(1'000'000) ? "1" : "0");
+    const std::string said =
+        std::string(ReadDuringRun(10'000) ? "1" : "0") + (ReadDuringRun(1'000'000) ? "1" : "0");
     return write(fd, said.data(), said.size()) == 2 ? 0 : 3;
   });
   ASSERT_TRUE(child.Succeeded()) << child.error << child.How();
