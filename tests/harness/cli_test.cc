@@ -151,6 +151,16 @@ TEST(Cli, AHistorysHashTellsApartFilesThatDifferInAnyOneByte) {
   EXPECT_EQ(hash_of("", "g").size(), 16u);
 }
 
+// h's events as dir/history.jsonl; its path.
+std::string WriteHistory(const testing::TempDir& dir, const testing::HistoryBuilder& h) {
+  const std::string path = (dir.path() / "history.jsonl").string();
+  HistoryWriter w(path);
+  for (Event e : h.events()) w.Append(e);
+  std::string error;
+  EXPECT_TRUE(w.Close(&error)) << error;
+  return path;
+}
+
 // A run's reports come from one read of its history (ReadHistoryFacts): the checkers, the
 // root causes, the timeline, the memory series and the latency each see every event, and
 // say what reading the history once for each of them says. The history has a bit of each:
@@ -178,11 +188,7 @@ TEST(Cli, ARunsReportsComeFromOneReadOfItsHistoryAndSayWhatAReadForEachSays) {
   h.Final("B", "exception", json::array(), {{"blocked_by", "A"}});
   h.Final("H", "completed", json::array({{{"state", "completed"}, {"resolved_ms", 30}}}));
   testing::TempDir dir;
-  const std::string path = (dir.path() / "history.jsonl").string();
-  {
-    HistoryWriter w(path);
-    for (Event e : h.events()) w.Append(e);
-  }
+  const std::string path = WriteHistory(dir, h);
 
   HistoryFacts facts;
   std::string error;
@@ -319,11 +325,7 @@ TEST(Cli, ARunsReportsRefuseAHistoryTheirSeriesCannotTakeNamingTheEvent) {
   h.Plan("A", "completed").Created("A");
   h.Add("supervisor", EventType::kInfo, "rss", "", {{"bytes", {{"worker-0", "lots"}}}});
   testing::TempDir dir;
-  const std::string path = (dir.path() / "history.jsonl").string();
-  {
-    HistoryWriter w(path);
-    for (Event e : h.events()) w.Append(e);
-  }
+  const std::string path = WriteHistory(dir, h);
   HistoryFacts facts;
   std::string error;
   EXPECT_FALSE(ReadHistoryFacts(path, 0, &facts, &error));
