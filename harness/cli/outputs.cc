@@ -12,6 +12,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -338,6 +339,15 @@ bool ReadDuringRun(double expected_tasks) {
 
 namespace {
 
+// Runs the simulation, then its checkers and report series read its history (*read:
+// whether it read back, else *read_error).
+engine::Result<SimSummary> SimulateThenRead(const SimOptions& o, HistoryFacts* facts, bool* read,
+                                            std::string* read_error) {
+  auto simulated = RunSimulation(o);
+  if (simulated.ok()) *read = ReadHistoryFacts(o.history_path, 0, facts, read_error);
+  return simulated;
+}
+
 // Runs the simulation while its checkers and report series read its history on another
 // thread (ReadHistoryFacts over a tee of the file's bytes): a run takes about as long as
 // its simulation, not that plus a read of its history, and says the same (the lines are
@@ -346,15 +356,20 @@ engine::Result<SimSummary> SimulateAndRead(SimOptions o, HistoryFacts* facts, bo
                                            std::string* read_error) {
   ByteChannel tee;
   std::exception_ptr read_threw;  // out of memory, say: rethrown here, reported as any other
-  std::thread reader([&] {
-    try {
-      *read = ReadHistoryFacts([&](char* dst, size_t n) { return tee.Read(dst, n); },
-                               o.history_path, 0, facts, read_error);
-    } catch (...) {
-      read_threw = std::current_exception();
-    }
-    tee.Abandon();  // a reader that stopped early never holds the simulator up
-  });
+  std::thread reader;
+  try {
+    reader = std::thread([&] {
+      try {
+        *read = ReadHistoryFacts([&](char* dst, size_t n) { return tee.Read(dst, n); },
+                                 o.history_path, 0, facts, read_error);
+      } catch (...) {
+        read_threw = std::current_exception();
+      }
+      tee.Abandon();  // a reader that stopped early never holds the simulator up
+    });
+  } catch (const std::system_error&) {  // no thread to be had: read after the run
+    return SimulateThenRead(o, facts, read, read_error);
+  }
   std::optional<engine::Result<SimSummary>> simulated;
   {
     // However the simulation ends (an exception too), the reader sees the end and is
@@ -387,10 +402,9 @@ SimRun RunSimAndReport(const Scenario& s, const std::string& file, const std::st
   HistoryFacts facts;
   bool read = false;
   std::string read_error;
-  const bool during = ReadDuringRun(SizeOfRun(s, load).tasks);
-  const engine::Result<SimSummary> sum =
-      during ? SimulateAndRead(o, &facts, &read, &read_error) : RunSimulation(o);
-  if (!during && sum.ok()) read = ReadHistoryFacts(o.history_path, 0, &facts, &read_error);
+  const engine::Result<SimSummary> sum = ReadDuringRun(SizeOfRun(s, load).tasks)
+                                              ? SimulateAndRead(o, &facts, &read, &read_error)
+                                              : SimulateThenRead(o, &facts, &read, &read_error);
   if (!sum.ok()) {
     std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
               << "\n";

@@ -8,7 +8,7 @@ namespace ithappens::harness {
 void ByteChannel::Write(std::string chunk) {
   if (chunk.empty()) return;
   std::unique_lock<std::mutex> lock(mu_);
-  changed_.wait(lock, [&] { return queued_ < limit_ || abandoned_; });
+  changed_.wait(lock, [&] { return queued_ < limit_ || abandoned_ || closed_; });
   if (abandoned_ || closed_) return;
   queued_ += chunk.size();
   chunks_.push_back(std::move(chunk));

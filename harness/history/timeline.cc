@@ -26,13 +26,14 @@ void TimelineBuilder::Add(uint32_t task_ix, std::string_view task, int64_t t_ms,
 
 uint32_t TimelineBuilder::State(std::string_view name) {
   // The last one asked for first: runs of one state are the common case.
-  if (!states_.empty() && states_.back() == name) return static_cast<uint32_t>(states_.size() - 1);
+  if (last_state_ != kNoState && states_[last_state_] == name) return last_state_;
   auto it = state_of_name_.find(name);
-  if (it != state_of_name_.end()) return it->second;
-  const uint32_t code = static_cast<uint32_t>(states_.size());
-  states_.emplace_back(name);
-  state_of_name_.emplace(std::string(name), code);
-  return code;
+  if (it == state_of_name_.end()) {
+    it = state_of_name_.emplace(std::string(name), static_cast<uint32_t>(states_.size())).first;
+    states_.emplace_back(name);
+  }
+  last_state_ = it->second;
+  return last_state_;
 }
 
 void TimelineBuilder::Observe(const EventView& e) {

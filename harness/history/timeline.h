@@ -72,6 +72,7 @@ class TimelineBuilder {
   uint32_t tasks_ = 0;
   std::vector<std::string> states_;
   Names state_of_name_;
+  uint32_t last_state_ = kNoState;  // the state asked for last
   std::vector<Move> moves_;
   std::vector<FaultSpan> faults_;
   // (kind, target) -> the open span's index in faults_ (its end is set when it closes)
