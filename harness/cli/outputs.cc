@@ -403,8 +403,8 @@ SimRun RunSimAndReport(const Scenario& s, const std::string& file, const std::st
   bool read = false;
   std::string read_error;
   const engine::Result<SimSummary> sum = ReadDuringRun(SizeOfRun(s, load).tasks)
-                                              ? SimulateAndRead(o, &facts, &read, &read_error)
-                                              : SimulateThenRead(o, &facts, &read, &read_error);
+                                             ? SimulateAndRead(o, &facts, &read, &read_error)
+                                             : SimulateThenRead(o, &facts, &read, &read_error);
   if (!sum.ok()) {
     std::cerr << "ithappens: the harness failed (not the target): " << sum.status().ToString()
               << "\n";
