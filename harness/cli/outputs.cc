@@ -1,6 +1,5 @@
 #include "harness/cli/outputs.h"
 
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -306,27 +305,6 @@ bool ParseLoad(std::string text, double* load, std::string* why) {
   }
   return true;
 }
-
-namespace {
-
-// What this process may still allocate: the machine's available memory (MemAvailable) and
-// the room left under its address-space limit, whichever is less; -1 if neither is known.
-int64_t MemoryLeftBytes() {
-  int64_t left = -1;
-  std::ifstream meminfo("/proc/meminfo");
-  for (std::string line; std::getline(meminfo, line);) {
-    if (line.rfind("MemAvailable:", 0) == 0) left = std::atoll(line.c_str() + 13) * 1024;
-  }
-  rlimit as{};
-  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
-    const int64_t used = std::max<int64_t>(0, VirtualBytes());
-    const int64_t room = std::max<int64_t>(0, static_cast<int64_t>(as.rlim_cur) - used);
-    left = left < 0 ? room : std::min(left, room);
-  }
-  return left;
-}
-
-}  // namespace
 
 bool ReadDuringRun(double expected_tasks) {
   if (const char* set = std::getenv("ITHAPPENS_READ_DURING_RUN");

@@ -76,13 +76,12 @@ bool WriteReports(const std::filesystem::path& dir, const Scenario& s, const std
                   const SimSummary& sum, const HistoryFacts& facts, const std::string& command,
                   std::string* error, double time_scale = 0);
 
-// Whether a simulated run reads its history while it is written (on another thread: about
-// twice as fast on two cores) or after (the default's memory: the reader's, ~1.1 KB per
-// task at 10^6 tasks, is held beside the simulator's only while reading during the run).
-// During, unless the reader's memory (1.5 KB per expected task) would be over a quarter of
-// what this process may still use: the machine's available memory and the room under its
-// address-space limit. ITHAPPENS_READ_DURING_RUN=1 or 0 decides instead. Either way the
-// verdicts and reports are the same.
+// Whether a simulated run reads its history while it is written (on another thread, 10-25%
+// faster on two cores) or after the simulation (the reader's memory, ~1.1 KB per task at
+// 10^6, then reuses what the simulator freed instead of adding to it). During, unless the
+// reader's memory (1.5 KB per expected task) would be over a quarter of what this process
+// may still use (MemoryLeftBytes, harness/sim/heap.h). ITHAPPENS_READ_DURING_RUN=1 or 0
+// decides instead. Either way the verdicts and reports are the same.
 bool ReadDuringRun(double expected_tasks);
 
 // One simulated run as `ithappens run` makes it: OUT/<scenario>/ with the history and

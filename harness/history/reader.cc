@@ -592,16 +592,17 @@ bool ReadEvents(const std::string& path, const std::function<void(const EventVie
     return false;
   }
   FILE* const file = f.get();
-  bool failed = false;
+  int read_errno = 0;  // a failed read's: the reader must not take it for the end
   const bool ok = ReadEvents(
       [&](char* dst, size_t n) {
         const size_t got = std::fread(dst, 1, n, file);
-        failed |= got == 0 && std::ferror(file) != 0;
+        if (got == 0 && std::ferror(file) != 0 && read_errno == 0)
+          read_errno = errno != 0 ? errno : EIO;
         return got;
       },
       path, fn, error);
-  if (ok && failed) {
-    *error = path + ": reading failed: " + std::strerror(errno);
+  if (ok && read_errno != 0) {
+    *error = path + ": reading failed: " + std::strerror(read_errno);
     return false;
   }
   return ok;

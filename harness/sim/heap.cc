@@ -1,9 +1,11 @@
 #include "harness/sim/heap.h"
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -80,9 +82,9 @@ void ReexecWithHugePageHeap(char** argv) {
 const std::string& HeapMode() { return Mode(); }
 
 namespace {
-// A "Vm...:  N kB" line of /proc/self/status, in bytes; -1 if it is not there.
-int64_t SelfStatusBytes(std::string_view key) {
-  std::ifstream f("/proc/self/status");
+// A "Key:  N kB" line of a /proc file (status, meminfo), in bytes; -1 if it is not there.
+int64_t ProcBytes(const char* file, std::string_view key) {
+  std::ifstream f(file);
   for (std::string line; std::getline(f, line);) {
     if (line.size() > key.size() && line.compare(0, key.size(), key) == 0 &&
         line[key.size()] == ':')
@@ -90,11 +92,23 @@ int64_t SelfStatusBytes(std::string_view key) {
   }
   return -1;
 }
+int64_t SelfStatusBytes(std::string_view key) { return ProcBytes("/proc/self/status", key); }
 }  // namespace
 
 int64_t ResidentBytes() { return SelfStatusBytes("VmRSS"); }
 int64_t PeakResidentBytes() { return SelfStatusBytes("VmHWM"); }
 int64_t VirtualBytes() { return SelfStatusBytes("VmSize"); }
+
+int64_t MemoryLeftBytes() {
+  int64_t left = ProcBytes("/proc/meminfo", "MemAvailable");
+  rlimit as{};
+  if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+    const int64_t used = std::max<int64_t>(0, VirtualBytes());
+    const int64_t room = std::max<int64_t>(0, static_cast<int64_t>(as.rlim_cur) - used);
+    left = left < 0 ? room : std::min(left, room);
+  }
+  return left;
+}
 
 bool ResetPeakResident() {
   std::ofstream f("/proc/self/clear_refs");

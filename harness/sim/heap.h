@@ -37,6 +37,9 @@ const std::string& HeapMode();
 int64_t ResidentBytes();
 int64_t PeakResidentBytes();
 int64_t VirtualBytes();  // VmSize: what counts against an address-space limit
+// What this process may still allocate: the machine's available memory (MemAvailable) and
+// the room left under its address-space limit, whichever is less; -1 if neither is known.
+int64_t MemoryLeftBytes();
 bool ResetPeakResident();
 // The peak resident memory `work` adds, measured in a child process (fork) that first hands
 // its heap's free memory back to the system: this process's heap and timings are left as

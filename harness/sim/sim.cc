@@ -592,13 +592,6 @@ class Simulation final : public Driver, SimClient::PlanCalls {
 }  // namespace
 
 engine::Result<SimSummary> RunSimulation(const SimOptions& options) {
-  // The tee ends with the run, however it ends (the writer closes it too, when there is one).
-  struct CloseTee {
-    ByteChannel* tee;
-    ~CloseTee() {
-      if (tee) tee->Close();
-    }
-  } close_tee{options.history_tee};
   if (options.scenario == nullptr) return Status::InvalidArgument("scenario: missing");
   if (options.load <= 0 || options.load > 1000) {
     return Status::InvalidArgument("load: " + std::to_string(options.load) +

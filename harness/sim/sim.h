@@ -35,7 +35,8 @@ struct SimOptions {
   std::string history_path;
   std::function<void(const SimProgress&)> progress;  // optional
   // Optional: the history's bytes also go here as they are written (a reader on another
-  // thread judges the run meanwhile); closed when the run ends, however it ends.
+  // thread judges the run meanwhile). The history's writer closes it when it ends; a run
+  // refused before it began writes nothing and leaves it open (its owner closes it).
   ByteChannel* history_tee = nullptr;
 };
 

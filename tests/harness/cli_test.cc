@@ -259,7 +259,9 @@ TEST(Cli, ARunJudgesItsHistoryAsItIsWrittenAndSaysWhatItsFileSays) {
     for (const char* bug : {"", "lose-pending-on-restart", "blame-user-for-platform"}) {
       SCOPED_TRACE(std::string(bug) + (*during == '1' ? " read during the run" : " read after"));
       engine::BugSwitches bugs;
-      if (*bug != '\0') ASSERT_TRUE(engine::EnableBugSwitch(bug, &bugs).ok());
+      if (*bug != '\0') {
+        ASSERT_TRUE(engine::EnableBugSwitch(bug, &bugs).ok());
+      }
       testing::TempDir out;
       setenv("ITHAPPENS_READ_DURING_RUN", during, 1);
       const SimRun run =
